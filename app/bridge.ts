@@ -1,0 +1,99 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type Router from '@koa/router';
+import type { Config } from './config.ts';
+import { createHttpApp } from './http/app.ts';
+import { fileUrlSigner } from './http/files.ts';
+import { Inbox, JOB } from './inbox/inbox.ts';
+import { createJobHandlers } from './jobs.ts';
+import { createLogger, type Logger } from './log.ts';
+import { Outbox, type JobHandlers } from './outbox/worker.ts';
+import { pipedriveReceiveJob, unlinkedGateway, type PipedriveGateway } from './pipedrive/receive-job.ts';
+import type { AdapterFactory } from './providers/provider.ts';
+import { builtInProviders, createRegistry, type ProviderRegistry } from './providers/registry.ts';
+import { createSecrets, type Secrets } from './security/crypto.ts';
+import { createDb, migrate, type Db } from './store/db.ts';
+import { FileStore } from './store/files.ts';
+
+export interface BridgeOptions {
+  /** Platforms to serve; defaults to the built-in registry. */
+  providers?: Record<string, AdapterFactory>;
+  logger?: Logger;
+  pipedrive?: PipedriveGateway;
+  /** Extra HTTP routers (mounted before the 404 fallback). */
+  routers?: (b: Omit<Bridge, 'stop' | 'url' | 'server'>) => Router[];
+}
+
+export interface Bridge {
+  config: Config;
+  db: Db;
+  inbox: Inbox;
+  outbox: Outbox;
+  registry: ProviderRegistry;
+  secrets: Secrets;
+  files: FileStore;
+  log: Logger;
+  fileUrl(attachmentId: string): string;
+  server: Server;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** The composition root: config → db (migrated) → domain → http server → workers. */
+export async function startBridge(config: Config, opts: BridgeOptions = {}): Promise<Bridge> {
+  const log = opts.logger ?? createLogger(config.logLevel);
+  const db = createDb(config.database);
+  await migrate(db, config.database.client === 'pg' ? config.database.schema : undefined);
+  const files = new FileStore(config.filesDir);
+  await files.init();
+  const secrets = createSecrets(config.appSecret);
+  const fileUrl = fileUrlSigner(config.appUrl, secrets, config.fileUrlTtlSeconds);
+  const present = { fileUrl };
+
+  const handlers: JobHandlers = {};
+  const outbox = new Outbox(db, handlers, config.worker, log);
+  const inbox = new Inbox(db, secrets, outbox, files, log);
+  const registry = createRegistry(opts.providers ?? builtInProviders, { config, inbox, secrets, log, fileUrl });
+  Object.assign(
+    handlers,
+    createJobHandlers(
+      { db, inbox, registry, secrets, config, log, fileUrl },
+      { [JOB.pipedriveReceive]: pipedriveReceiveJob(db, opts.pipedrive ?? unlinkedGateway, present) },
+    ),
+  );
+
+  const core = { config, db, inbox, outbox, registry, secrets, files, log, fileUrl };
+  const app = createHttpApp({ config, db, inbox, files, secrets, registry, log, present, routers: opts.routers?.(core) ?? [] });
+  const server = createServer(app.callback());
+  server.requestTimeout = 60_000;
+  server.headersTimeout = 20_000;
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  outbox.start();
+  for (const adapter of registry.values()) await adapter.start?.();
+  log.info({ port, db: config.database.client }, 'bridge listening');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    ...core,
+    server,
+    url: `http://127.0.0.1:${port}`,
+    stop() {
+      stopping ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        for (const adapter of registry.values()) await adapter.stop?.();
+        await outbox.stop();
+        await db.destroy();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,147 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * The whole operator contract in one place (DESIGN.md, "Operator contract").
+ * Parsed once at start; a bad value stops the process with the variable's name.
+ */
+const intFrom = (def: number, min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return def;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be an integer between ${min} and ${max}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const optionalUrl = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v, ctx) => {
+    if (!v) return undefined;
+    try {
+      const u = new URL(v);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
+      return v.replace(/\/+$/, '');
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be an http(s) URL' });
+      return z.NEVER;
+    }
+  });
+
+const EnvSchema = z.object({
+  PORT: intFrom(3000, 0, 65535),
+  APP_URL: optionalUrl,
+  DATABASE_URL: z
+    .string()
+    .trim()
+    .optional()
+    .refine((v) => !v || /^(postgres|postgresql|sqlite):/.test(v), 'must start with postgres://, postgresql:// or sqlite:'),
+  PIPEDRIVE_CLIENT_ID: z.string().trim().optional(),
+  PIPEDRIVE_CLIENT_SECRET: z.string().trim().optional(),
+  PIPEDRIVE_OAUTH_URL: optionalUrl,
+  PIPEDRIVE_API_URL: optionalUrl,
+  APP_SECRET: z
+    .string()
+    .optional()
+    .refine((v) => !v || v.length >= 32, 'must be at least 32 characters (e.g. `openssl rand -hex 32`)'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  FILES_DIR: z.string().trim().optional(),
+  MAX_UPLOAD_BYTES: intFrom(25 * 1024 * 1024, 1, 1024 * 1024 * 1024),
+  MAX_UPLOAD_FILES: intFrom(10, 0, 100),
+  FILE_URL_TTL_SECONDS: intFrom(3600, 60, 7 * 24 * 3600),
+  WORKER_CONCURRENCY: intFrom(4, 0, 256),
+  WORKER_POLL_MS: intFrom(1000, 10, 60_000),
+  JOB_LEASE_SECONDS: intFrom(60, 1, 3600),
+  JOB_MAX_ATTEMPTS: intFrom(12, 1, 100),
+  JOB_BACKOFF_BASE_MS: intFrom(2000, 1, 3_600_000),
+  JOB_BACKOFF_CAP_MS: intFrom(3_600_000, 1, 86_400_000),
+});
+
+export type Env = Record<string, string | undefined>;
+
+export interface Config {
+  readonly port: number;
+  readonly appUrl: string;
+  readonly database: { readonly client: 'sqlite'; readonly filename: string } | { readonly client: 'pg'; readonly url: string; readonly schema?: string };
+  readonly pipedrive: {
+    readonly clientId: string | undefined;
+    readonly clientSecret: string | undefined;
+    readonly oauthUrl: string;
+    readonly apiUrl: string | undefined;
+  };
+  readonly appSecret: string;
+  /** True when APP_SECRET was not configured and a throwaway key is in use. */
+  readonly appSecretGenerated: boolean;
+  readonly logLevel: string;
+  readonly filesDir: string;
+  readonly uploads: { readonly maxBytes: number; readonly maxFiles: number };
+  readonly fileUrlTtlSeconds: number;
+  readonly worker: {
+    readonly concurrency: number;
+    readonly pollMs: number;
+    readonly leaseMs: number;
+    readonly maxAttempts: number;
+    readonly backoffBaseMs: number;
+    readonly backoffCapMs: number;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, detail: string) {
+    super(`Invalid configuration: ${variable} ${detail}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
+  }
+  const e = parsed.data;
+  const dbUrl = e.DATABASE_URL ?? '';
+  const database: Config['database'] = dbUrl.startsWith('postgres')
+    ? { client: 'pg', url: dbUrl }
+    : { client: 'sqlite', filename: dbUrl.startsWith('sqlite:') ? dbUrl.slice('sqlite:'.length) : 'db/app.sqlite' };
+
+  const config: Config = {
+    port: e.PORT,
+    appUrl: e.APP_URL ?? `http://localhost:${e.PORT}`,
+    database,
+    pipedrive: {
+      clientId: e.PIPEDRIVE_CLIENT_ID || undefined,
+      clientSecret: e.PIPEDRIVE_CLIENT_SECRET || undefined,
+      oauthUrl: e.PIPEDRIVE_OAUTH_URL ?? 'https://oauth.pipedrive.com',
+      apiUrl: e.PIPEDRIVE_API_URL,
+    },
+    appSecret: e.APP_SECRET ?? randomBytes(32).toString('hex'),
+    appSecretGenerated: !e.APP_SECRET,
+    logLevel: e.LOG_LEVEL ?? 'info',
+    filesDir: e.FILES_DIR ?? 'data/files',
+    uploads: { maxBytes: e.MAX_UPLOAD_BYTES, maxFiles: e.MAX_UPLOAD_FILES },
+    fileUrlTtlSeconds: e.FILE_URL_TTL_SECONDS,
+    worker: {
+      concurrency: e.WORKER_CONCURRENCY,
+      pollMs: e.WORKER_POLL_MS,
+      leaseMs: e.JOB_LEASE_SECONDS * 1000,
+      maxAttempts: e.JOB_MAX_ATTEMPTS,
+      backoffBaseMs: e.JOB_BACKOFF_BASE_MS,
+      backoffCapMs: e.JOB_BACKOFF_CAP_MS,
+    },
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T extends object>(o: T): T {
+  for (const v of Object.values(o)) if (v && typeof v === 'object') deepFreeze(v);
+  return Object.freeze(o);
+}

@@ -1,0 +1,62 @@
+import Koa from 'koa';
+import Router from '@koa/router';
+import type { Config } from '../config.ts';
+import type { Inbox } from '../inbox/inbox.ts';
+import type { Logger } from '../log.ts';
+import { buildManifest } from '../pipedrive/manifest.ts';
+import type { PresentDeps } from '../pipedrive/present.ts';
+import type { ProviderRegistry } from '../providers/registry.ts';
+import type { Secrets } from '../security/crypto.ts';
+import type { Db } from '../store/db.ts';
+import type { FileStore } from '../store/files.ts';
+import { errorMiddleware } from './errors.ts';
+import { filesRouter } from './files.ts';
+import { providerApiGuard, providerApiRouter } from './provider-api.ts';
+import { webhooksRouter } from './webhooks/router.ts';
+
+export interface HttpDeps {
+  config: Config;
+  db: Db;
+  inbox: Inbox;
+  files: FileStore;
+  secrets: Secrets;
+  registry: ProviderRegistry;
+  log: Logger;
+  present: PresentDeps;
+  /** Extra routers (OAuth, admin) mounted before the catch-all 404. */
+  routers?: Router[];
+}
+
+export function createHttpApp(deps: HttpDeps): Koa {
+  const app = new Koa({ proxy: true });
+  app.silent = true;
+  app.use(errorMiddleware(deps.log, deps.config.uploads));
+  app.use(providerApiGuard(deps.config));
+
+  const base = new Router();
+  base.get('/healthz', async (ctx) => {
+    try {
+      await deps.db.raw('select 1');
+      ctx.body = { ok: true };
+    } catch {
+      ctx.status = 503;
+      ctx.body = { ok: false, error: 'database unreachable' };
+    }
+  });
+  base.get('/manifest.json', (ctx) => {
+    ctx.body = buildManifest(deps.config.appUrl);
+  });
+
+  const routers = [
+    base,
+    providerApiRouter({ config: deps.config, inbox: deps.inbox, files: deps.files, present: deps.present }),
+    filesRouter({ db: deps.db, secrets: deps.secrets, files: deps.files }),
+    webhooksRouter({ db: deps.db, secrets: deps.secrets, registry: deps.registry }),
+    ...(deps.routers ?? []),
+  ];
+  for (const r of routers) {
+    app.use(r.routes());
+    app.use(r.allowedMethods({ throw: true }));
+  }
+  return app;
+}

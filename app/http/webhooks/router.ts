@@ -1,0 +1,40 @@
+import Router from '@koa/router';
+import getRawBody from 'raw-body';
+import { AppError } from '../../errors.ts';
+import { channelContext } from '../../providers/context.ts';
+import type { ProviderRegistry } from '../../providers/registry.ts';
+import type { Secrets } from '../../security/crypto.ts';
+import { findChannel } from '../../store/channels.ts';
+import type { Db } from '../../store/db.ts';
+
+const MAX_WEBHOOK_BYTES = 1024 * 1024;
+
+/**
+ * POST /webhooks/:provider/:channelId: reads the exact bytes (signatures are over them),
+ * finds the channel, and hands the request to that provider's adapter, which verifies,
+ * persists and answers. Errors render as `{error}`, the shape platforms log.
+ */
+export function webhooksRouter(deps: { db: Db; secrets: Secrets; registry: ProviderRegistry }): Router {
+  const router = new Router({ prefix: '/webhooks' });
+  router.use(async (ctx, next) => {
+    ctx.state.errorShape = 'webhook';
+    await next();
+  });
+  router.post('/:provider/:channelId', async (ctx) => {
+    const adapter = deps.registry.get(String(ctx.params.provider));
+    if (!adapter?.webhook) throw new AppError('NOT_FOUND', 'Unknown webhook');
+    const channel = await findChannel(deps.db, String(ctx.params.channelId));
+    if (!channel || channel.provider !== adapter.kind || channel.status === 'deleted') throw new AppError('NOT_FOUND', 'Unknown channel');
+    let rawBody: Buffer;
+    try {
+      rawBody = await getRawBody(ctx.req, { limit: MAX_WEBHOOK_BYTES, length: ctx.get('content-length') || undefined });
+    } catch (err) {
+      const e = err as { status?: number; type?: string };
+      throw new AppError(e.status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST', e.status === 413 ? 'Body too large' : 'Could not read the request body');
+    }
+    const reply = await adapter.webhook(channelContext(channel, deps.secrets), { headers: ctx.headers, rawBody });
+    ctx.status = reply.status;
+    ctx.body = reply.body ?? {};
+  });
+  return router;
+}

@@ -1,0 +1,276 @@
+import { randomUUID } from 'node:crypto';
+import { AppError, notFound } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Outbox } from '../outbox/worker.ts';
+import type { Secrets } from '../security/crypto.ts';
+import { findChannelByProviderId, listTemplates, markChannelDeleted } from '../store/channels.ts';
+import {
+  bumpActivity,
+  findChannelParticipant,
+  findConversation,
+  findConversationBy,
+  findConversationByPk,
+  insertConversation,
+  listParticipants,
+  updateConversation,
+  upsertParticipant,
+} from '../store/conversations.ts';
+import type { Db, Tx } from '../store/db.ts';
+import { recordEventKey } from '../store/events.ts';
+import type { FileStore } from '../store/files.ts';
+import { findMessage, findMessageById, insertMessage, updateMessage, type NewAttachment } from '../store/messages.ts';
+import { conversationPage, listConversationPage } from './pages.ts';
+import type { Channel, Conversation, ConversationStatus, Message, MessageStatus, Participant, Template } from './types.ts';
+
+/** Job kinds the domain puts on the outbox; their handlers are wired in app/jobs.ts. */
+export const JOB = {
+  /** Deliver a Pipedrive user's message to the channel's platform. */
+  providerSend: 'provider.send',
+  /** Remove the platform side of a deleted channel. */
+  providerDisconnect: 'provider.disconnect',
+  /** Push a message (new or changed status) to Pipedrive's receive endpoint. */
+  pipedriveReceive: 'pipedrive.receive',
+} as const;
+
+export interface StagedFile {
+  path: string;
+  originalName: string;
+  mimeType: string;
+  size: number;
+}
+
+export const newId = (prefix: string) => `${prefix}_${randomUUID().replaceAll('-', '')}`;
+
+export interface InboundMessage {
+  /** Where the event came from and its delivery id: a second delivery is ignored. */
+  dedupe: { source: string; key: string };
+  conversation: Conversation;
+  senderId: string;
+  text: string;
+  providerMessageId: string | null;
+  createdAt: number;
+  origin?: 'provider' | 'system';
+  attachments?: Array<{ name: string; mimeType: string; size: number | null; url: string }>;
+}
+
+/**
+ * The domain: channels, conversations, participants and messages, with the rules that tie
+ * them to the outbox. No HTTP here; callers are the manifest endpoints, webhooks and jobs.
+ */
+export class Inbox {
+  constructor(
+    readonly db: Db,
+    private readonly secrets: Secrets,
+    private readonly outbox: Outbox,
+    private readonly files: FileStore,
+    private readonly log: Logger,
+  ) {}
+
+  /** An active channel by the id Pipedrive uses, or NOT_FOUND. */
+  async activeChannel(providerChannelId: string): Promise<Channel> {
+    const channel = await findChannelByProviderId(this.db, providerChannelId);
+    if (!channel || channel.status === 'deleted') throw notFound('Channel');
+    return channel;
+  }
+
+  listConversations(channel: Channel, opts: { conversationsLimit: number; messagesLimit: number; after: string | undefined }) {
+    return listConversationPage(this.db, this.secrets, channel, opts);
+  }
+
+  getConversation(channel: Channel, conversationId: string, opts: { messagesLimit: number; after: string | undefined }) {
+    return conversationPage(this.db, this.secrets, channel, conversationId, opts);
+  }
+
+  async getMessage(channel: Channel, messageId: string, conversationId?: string): Promise<Message> {
+    const message = await findMessage(this.db, channel.id, messageId);
+    if (!message) throw notFound('Message');
+    if (conversationId !== undefined) {
+      const conversation = await findConversation(this.db, channel.id, conversationId);
+      if (!conversation || conversation.pk !== message.conversationPk) throw notFound('Message');
+    }
+    return message;
+  }
+
+  async getSender(channel: Channel, senderId: string): Promise<Participant> {
+    const p = await findChannelParticipant(this.db, channel.id, senderId);
+    if (!p) throw notFound('Sender');
+    return p;
+  }
+
+  templates(channel: Channel): Promise<Template[]> {
+    return listTemplates(this.db, channel.id);
+  }
+
+  /**
+   * Stores a message a Pipedrive user wrote, adopts its staged files, and queues the
+   * delivery to the platform, all before answering Pipedrive. Staged files are removed on
+   * every failure path.
+   */
+  async postMessage(channel: Channel, input: { conversationId: string; text: string; files: StagedFile[] }): Promise<Message> {
+    const adopted: string[] = [];
+    try {
+      const conversation = await findConversation(this.db, channel.id, input.conversationId);
+      if (!conversation) throw notFound('Conversation');
+      const participants = await listParticipants(this.db, [conversation.pk]);
+      const sourceUser = participants.find((p) => p.role === 'source_user');
+      if (!sourceUser) throw new AppError('INVALID_BODY', 'This conversation has no source_user to send as');
+
+      const attachments: NewAttachment[] = [];
+      for (const f of input.files) {
+        const id = newId('a');
+        await this.files.adopt(f.path, id);
+        adopted.push(id);
+        attachments.push({ id, name: f.originalName.slice(0, 255) || 'file', mimeType: f.mimeType || 'application/octet-stream', size: f.size, storageKey: id });
+      }
+      const now = Date.now();
+      const id = newId('m');
+      await this.db.transaction(async (tx) => {
+        const seq = await insertMessage(
+          tx,
+          { id, conversationPk: conversation.pk, channelId: channel.id, origin: 'pipedrive', senderId: sourceUser.id, text: input.text, status: 'sent', createdAt: now },
+          attachments,
+          now,
+        );
+        await bumpActivity(tx, conversation.pk, seq, now);
+        await this.outbox.enqueue(tx, { kind: JOB.providerSend, payload: { messageId: id }, orderingKey: `send:${conversation.id}`, channelId: channel.id });
+      });
+      this.outbox.kick();
+      return (await findMessageById(this.db, id))!;
+    } catch (err) {
+      await Promise.all(input.files.map((f) => this.files.remove(f.path, false)));
+      await Promise.all(adopted.map((key) => this.files.remove(key)));
+      throw err;
+    }
+  }
+
+  /** Marks the channel deleted and queues the platform-side disconnect (idempotent). */
+  async deleteChannel(channel: Channel): Promise<void> {
+    const queued = await this.db.transaction(async (tx) => {
+      const changed = await markChannelDeleted(tx, channel.id, Date.now());
+      if (changed) {
+        await this.outbox.enqueue(tx, { kind: JOB.providerDisconnect, payload: { channelId: channel.id }, idempotencyKey: `disconnect:${channel.id}`, channelId: channel.id });
+      }
+      return changed;
+    });
+    if (queued) this.outbox.kick();
+  }
+
+  // ── used by adapters and jobs ────────────────────────────────────────────────────────
+
+  findConversation(channel: Channel, by: { id: string } | { providerRef: string } | { sourceUserKey: string }): Promise<Conversation | undefined> {
+    return 'id' in by ? findConversation(this.db, channel.id, by.id) : findConversationBy(this.db, channel.id, by);
+  }
+
+  /**
+   * Finds or creates a conversation with its participants (exactly one source_user and at
+   * least one end_user). A concurrent creator of the same conversation wins harmlessly.
+   */
+  async ensureConversation(
+    channel: Channel,
+    spec: { id: string; providerRef?: string | null; sourceUserKey?: string | null; link?: string; participants: Array<Omit<Participant, 'conversationPk'>> },
+  ): Promise<Conversation> {
+    const existing = await findConversation(this.db, channel.id, spec.id);
+    if (existing) return existing;
+    const roles = spec.participants.map((p) => p.role);
+    if (roles.filter((r) => r === 'source_user').length !== 1 || !roles.includes('end_user')) {
+      throw new Error('a conversation needs exactly one source_user and at least one end_user');
+    }
+    try {
+      return await this.db.transaction(async (tx) => {
+        const now = Date.now();
+        const c = await insertConversation(
+          tx,
+          { id: spec.id, channelId: channel.id, providerRef: spec.providerRef ?? null, sourceUserKey: spec.sourceUserKey ?? null, link: spec.link ?? '' },
+          now,
+        );
+        for (const p of spec.participants) await upsertParticipant(tx, { ...p, conversationPk: c.pk }, now);
+        return c;
+      });
+    } catch (err) {
+      const raced = await findConversation(this.db, channel.id, spec.id);
+      if (raced) return raced;
+      throw err;
+    }
+  }
+
+  async upsertParticipant(conversation: Conversation, p: Omit<Participant, 'conversationPk'>): Promise<void> {
+    await upsertParticipant(this.db, { ...p, conversationPk: conversation.pk }, Date.now());
+  }
+
+  async updateConversation(
+    conversation: Conversation,
+    patch: Partial<{ status: ConversationStatus; seen: boolean; link: string; providerRef: string | null; providerState: string | null }>,
+  ): Promise<void> {
+    await updateConversation(this.db, conversation.pk, patch, Date.now());
+  }
+
+  /**
+   * Stores a message from the platform side and queues its delivery to Pipedrive in one
+   * transaction, deduplicated by the event key. Returns the stored message, or the
+   * `duplicate` marker when this delivery was seen before.
+   */
+  async recordInbound(channel: Channel, m: InboundMessage, tx?: Tx): Promise<{ message: Message } | { duplicate: true }> {
+    const run = async (t: Tx) => {
+      const now = Date.now();
+      if (!(await recordEventKey(t, m.dedupe.source, m.dedupe.key, now))) return null;
+      const id = newId('m');
+      const seq = await insertMessage(
+        t,
+        {
+          id,
+          conversationPk: m.conversation.pk,
+          channelId: channel.id,
+          providerMessageId: m.providerMessageId,
+          origin: m.origin ?? 'provider',
+          senderId: m.senderId,
+          text: m.text,
+          status: 'sent',
+          createdAt: m.createdAt,
+        },
+        (m.attachments ?? []).map((a) => ({ id: newId('a'), name: a.name.slice(0, 255), mimeType: a.mimeType, size: a.size, remoteUrl: a.url })),
+        now,
+      );
+      await bumpActivity(t, m.conversation.pk, seq, now);
+      await this.queueReceive(t, m.conversation, id);
+      return id;
+    };
+    const id = tx ? await run(tx) : await this.db.transaction(run);
+    if (!id) return { duplicate: true };
+    this.outbox.kick();
+    return { message: (await findMessageById(this.db, id))! };
+  }
+
+  /** Changes a message's status (delivered/read/failed) and re-sends it to Pipedrive with the same id. */
+  async setMessageStatus(messageId: string, status: MessageStatus, opts: { error?: string | null; providerMessageId?: string | null; tx?: Tx } = {}): Promise<void> {
+    const run = async (t: Tx) => {
+      const message = await findMessageById(t, messageId);
+      if (!message) return false;
+      const conversation = await findConversationByPkOrThrow(t, message.conversationPk);
+      await updateMessage(t, messageId, { status, error: opts.error ?? null, ...(opts.providerMessageId !== undefined ? { providerMessageId: opts.providerMessageId } : {}) }, Date.now());
+      await this.queueReceive(t, conversation, messageId);
+      return true;
+    };
+    const changed = opts.tx ? await run(opts.tx) : await this.db.transaction(run);
+    if (changed && !opts.tx) this.outbox.kick();
+  }
+
+  /** Records the platform's id for a delivered message without telling Pipedrive (nothing it shows changed). */
+  async setProviderMessageId(messageId: string, providerMessageId: string | null): Promise<void> {
+    await updateMessage(this.db, messageId, { providerMessageId }, Date.now());
+  }
+
+  private async queueReceive(tx: Tx, conversation: Conversation, messageId: string): Promise<void> {
+    await this.outbox.enqueue(tx, {
+      kind: JOB.pipedriveReceive,
+      payload: { messageId },
+      orderingKey: `pd:${conversation.id}`,
+      channelId: conversation.channelId,
+    });
+  }
+}
+
+async function findConversationByPkOrThrow(tx: Tx, pk: number): Promise<Conversation> {
+  const c = await findConversationByPk(tx, pk);
+  if (!c) throw new Error(`conversation ${pk} vanished`);
+  return c;
+}

@@ -1,0 +1,80 @@
+/** Domain records as the rest of the app sees them (booleans and numbers normalised by the store). */
+
+export type ChannelStatus = 'active' | 'deleted' | 'error';
+export type ConversationStatus = 'open' | 'closed';
+export type ParticipantRole = 'source_user' | 'end_user';
+export type MessageStatus = 'sent' | 'delivered' | 'read' | 'failed';
+/** Which side a message came from: Pipedrive (postMessage), the platform, or the bridge itself. */
+export type MessageOrigin = 'pipedrive' | 'provider' | 'system';
+
+export interface Channel {
+  id: string;
+  providerChannelId: string;
+  installationId: string | null;
+  provider: string;
+  name: string;
+  avatarUrl: string | null;
+  configEnc: string;
+  stateEnc: string | null;
+  status: ChannelStatus;
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Conversation {
+  pk: number;
+  id: string;
+  channelId: string;
+  status: ConversationStatus;
+  seen: boolean;
+  link: string;
+  lastSeq: number;
+  providerRef: string | null;
+  providerState: string | null;
+  sourceUserKey: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Participant {
+  conversationPk: number;
+  id: string;
+  role: ParticipantRole;
+  name: string;
+  avatarUrl: string | null;
+  email: string | null;
+}
+
+export interface Attachment {
+  id: string;
+  messageSeq: number;
+  name: string;
+  mimeType: string;
+  size: number | null;
+  storageKey: string | null;
+  remoteUrl: string | null;
+}
+
+export interface Message {
+  seq: number;
+  id: string;
+  conversationPk: number;
+  channelId: string;
+  providerMessageId: string | null;
+  origin: MessageOrigin;
+  senderId: string;
+  text: string;
+  status: MessageStatus;
+  error: string | null;
+  createdAt: number;
+  updatedAt: number;
+  attachments: Attachment[];
+}
+
+export interface Template {
+  id: string;
+  name: string;
+  content: string;
+  language: string;
+}

@@ -1,0 +1,161 @@
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config.ts';
+import type { Logger } from '../log.ts';
+import type { Db, Tx } from '../store/db.ts';
+import { claimJobs, finishJob, insertJob, type Job, type NewJob } from '../store/jobs.ts';
+import { backoffDelay } from './backoff.ts';
+import { PermanentError, RetryableError } from './errors.ts';
+
+/** What a handler may return instead of finishing: run again later without spending an attempt. */
+export interface Defer {
+  defer: { ms: number; reason: string };
+}
+
+export interface JobHandler<P = unknown> {
+  /** Does the work. Throw PermanentError for "never retry", anything else is retried with backoff. */
+  run(payload: P, job: Job): Promise<void | Defer>;
+  /** Runs in the same transaction that marks the job dead (e.g. mark the message failed). */
+  onDead?(payload: P, reason: string, tx: Tx, job: Job): Promise<void>;
+}
+
+export type JobHandlers = Record<string, JobHandler<any>>;
+
+export interface OutboxEvents {
+  done: [Job];
+  retry: [Job, string];
+  dead: [Job, string];
+  lost: [Job];
+}
+
+type WorkerConfig = Config['worker'];
+
+/**
+ * The durable outbox: jobs are rows written in the same transaction as the domain change
+ * (`enqueue(tx, …)`), and a bounded loop per process claims and runs them. Delivery is at
+ * least once; handlers make their outside calls idempotent with our stable ids.
+ */
+export class Outbox extends EventEmitter<OutboxEvents> {
+  readonly workerId = `w-${process.pid}-${randomUUID().slice(0, 8)}`;
+  private running = false;
+  private inflight = new Set<Promise<void>>();
+  private wake: (() => void) | undefined;
+  private loopDone: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly handlers: JobHandlers,
+    private readonly cfg: WorkerConfig,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  /** Writes a job inside the caller's transaction. Call `kick()` after the commit. */
+  async enqueue(tx: Tx, job: Omit<NewJob, 'maxAttempts'> & { maxAttempts?: number }): Promise<number | null> {
+    if (!this.handlers[job.kind]) throw new Error(`no handler registered for job kind ${job.kind}`);
+    return insertJob(tx, { maxAttempts: this.cfg.maxAttempts, ...job }, Date.now());
+  }
+
+  /** Tells the local loop there may be work now (saves waiting for the next poll). */
+  kick(): void {
+    this.wake?.();
+  }
+
+  start(): void {
+    if (this.running || this.cfg.concurrency === 0) return;
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.kick();
+    await this.loopDone;
+    await Promise.allSettled([...this.inflight]);
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      let claimed = 0;
+      const free = this.cfg.concurrency - this.inflight.size;
+      if (free > 0) {
+        try {
+          const jobs = await claimJobs(this.db, this.workerId, free, Date.now(), this.cfg.leaseMs);
+          claimed = jobs.length;
+          for (const job of jobs) {
+            const p = this.execute(job).finally(() => {
+              this.inflight.delete(p);
+              this.kick();
+            });
+            this.inflight.add(p);
+          }
+        } catch (err) {
+          this.log.warn({ err: String(err) }, 'outbox claim failed; retrying after the poll interval');
+        }
+      }
+      if (claimed > 0 && claimed === free) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.cfg.pollMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          this.wake = undefined;
+          resolve();
+        };
+      });
+    }
+  }
+
+  private async execute(job: Job): Promise<void> {
+    const handler = this.handlers[job.kind];
+    try {
+      if (!handler) throw new PermanentError(`no handler for job kind ${job.kind}`);
+      const result = await handler.run(job.payload, job);
+      if (result && 'defer' in result) {
+        await this.settle(job, { status: 'pending', runAt: Date.now() + result.defer.ms, error: result.defer.reason, refundAttempt: true }, 'retry', result.defer.reason);
+        return;
+      }
+      await this.settle(job, { status: 'done' }, 'done');
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      const permanent = err instanceof PermanentError;
+      if (permanent || job.attempts >= job.maxAttempts) {
+        const why = permanent ? reason : `gave up after ${job.attempts} attempts: ${reason}`;
+        await this.kill(job, handler, why);
+        return;
+      }
+      const retryAfterMs = err instanceof RetryableError ? err.retryAfterMs : undefined;
+      const delay = backoffDelay(job.attempts, { baseMs: this.cfg.backoffBaseMs, capMs: this.cfg.backoffCapMs, retryAfterMs });
+      this.log.info({ job: job.id, kind: job.kind, attempt: job.attempts, delay, reason }, 'job failed; will retry');
+      await this.settle(job, { status: 'pending', runAt: Date.now() + delay, error: reason }, 'retry', reason);
+    }
+  }
+
+  private async kill(job: Job, handler: JobHandler | undefined, reason: string): Promise<void> {
+    this.log.warn({ job: job.id, kind: job.kind, reason }, 'job dead-lettered');
+    try {
+      const held = await this.db.transaction(async (tx) => {
+        const ok = await finishJob(tx, job.id, this.workerId, { status: 'dead', error: reason }, Date.now());
+        if (ok && handler?.onDead) await handler.onDead(job.payload, reason, tx, job);
+        return ok;
+      });
+      this.emit(held ? 'dead' : 'lost', job, reason);
+    } catch (err) {
+      // The job stays running under our lease; when the lease ends another claim retries it.
+      this.log.error({ job: job.id, err: String(err) }, 'could not dead-letter job');
+    }
+  }
+
+  private async settle(job: Job, outcome: Parameters<typeof finishJob>[3], event: 'done' | 'retry', reason?: string): Promise<void> {
+    try {
+      const held = await finishJob(this.db, job.id, this.workerId, outcome, Date.now());
+      if (!held) {
+        this.log.warn({ job: job.id }, 'job lease was lost before it finished; another worker owns it');
+        this.emit('lost', job);
+      } else if (event === 'done') this.emit('done', job);
+      else this.emit('retry', job, reason ?? '');
+    } catch (err) {
+      this.log.error({ job: job.id, err: String(err) }, 'could not record job outcome; the lease will expire and it runs again');
+    }
+  }
+}

@@ -1,0 +1,222 @@
+import type { Conversation, ConversationStatus, Participant, ParticipantRole } from '../inbox/types.ts';
+import type { Tx } from './db.ts';
+
+interface ConversationRow {
+  pk: number;
+  id: string;
+  channel_id: string;
+  status: ConversationStatus;
+  seen: boolean | number;
+  link: string;
+  last_seq: number;
+  provider_ref: string | null;
+  provider_state: string | null;
+  source_user_key: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+const toConversation = (r: ConversationRow): Conversation => ({
+  pk: Number(r.pk),
+  id: r.id,
+  channelId: r.channel_id,
+  status: r.status,
+  seen: Boolean(r.seen),
+  link: r.link ?? '',
+  lastSeq: Number(r.last_seq),
+  providerRef: r.provider_ref,
+  providerState: r.provider_state,
+  sourceUserKey: r.source_user_key,
+  createdAt: Number(r.created_at),
+  updatedAt: Number(r.updated_at),
+});
+
+export interface NewConversation {
+  id: string;
+  channelId: string;
+  status?: ConversationStatus;
+  link?: string;
+  providerRef?: string | null;
+  providerState?: string | null;
+  sourceUserKey?: string | null;
+}
+
+export async function insertConversation(db: Tx, c: NewConversation, now: number): Promise<Conversation> {
+  const [row] = await db<ConversationRow>('conversations')
+    .insert({
+      id: c.id,
+      channel_id: c.channelId,
+      status: c.status ?? 'open',
+      seen: false,
+      link: c.link ?? '',
+      last_seq: 0,
+      provider_ref: c.providerRef ?? null,
+      provider_state: c.providerState ?? null,
+      source_user_key: c.sourceUserKey ?? null,
+      created_at: now,
+      updated_at: now,
+    })
+    .returning('*');
+  return toConversation(row as ConversationRow);
+}
+
+export async function findConversation(db: Tx, channelId: string, id: string): Promise<Conversation | undefined> {
+  const row = await db<ConversationRow>('conversations').where({ channel_id: channelId, id }).first();
+  return row && toConversation(row);
+}
+
+export async function findConversationByPk(db: Tx, pk: number): Promise<Conversation | undefined> {
+  const row = await db<ConversationRow>('conversations').where({ pk }).first();
+  return row && toConversation(row);
+}
+
+export async function findConversationBy(
+  db: Tx,
+  channelId: string,
+  by: { providerRef: string } | { sourceUserKey: string },
+): Promise<Conversation | undefined> {
+  const where = 'providerRef' in by ? { provider_ref: by.providerRef } : { source_user_key: by.sourceUserKey };
+  const row = await db<ConversationRow>('conversations').where({ channel_id: channelId, ...where }).first();
+  return row && toConversation(row);
+}
+
+export async function updateConversation(
+  db: Tx,
+  pk: number,
+  patch: Partial<{ status: ConversationStatus; seen: boolean; link: string; providerRef: string | null; providerState: string | null }>,
+  now: number,
+): Promise<void> {
+  const row: Record<string, unknown> = { updated_at: now };
+  if (patch.status !== undefined) row.status = patch.status;
+  if (patch.seen !== undefined) row.seen = patch.seen;
+  if (patch.link !== undefined) row.link = patch.link;
+  if (patch.providerRef !== undefined) row.provider_ref = patch.providerRef;
+  if (patch.providerState !== undefined) row.provider_state = patch.providerState;
+  await db('conversations').where({ pk }).update(row);
+}
+
+/** Moves a conversation to the front of "latest activity" (never backwards: seqs only grow). */
+export async function bumpActivity(db: Tx, pk: number, seq: number, now: number): Promise<void> {
+  await db('conversations').where({ pk }).andWhere('last_seq', '<', seq).update({ last_seq: seq, updated_at: now });
+}
+
+export interface ActivityKey {
+  seq: number;
+  pk: number;
+}
+
+/**
+ * One page of a channel's conversations, newest activity first, among those whose activity
+ * is unchanged since the snapshot (last_seq <= snapshotSeq) and that existed then.
+ * Keyset on (last_seq, pk) through conversations_activity_idx.
+ */
+export async function pageStableConversations(
+  db: Tx,
+  channelId: string,
+  snapshot: { seq: number; convPk: number },
+  before: ActivityKey | null,
+  limit: number,
+): Promise<Conversation[]> {
+  const q = db<ConversationRow>('conversations')
+    .where('channel_id', channelId)
+    .andWhere('last_seq', '<=', snapshot.seq)
+    .andWhere('pk', '<=', snapshot.convPk)
+    .orderBy([
+      { column: 'last_seq', order: 'desc' },
+      { column: 'pk', order: 'desc' },
+    ])
+    .limit(limit);
+  if (before) {
+    q.andWhere((w) => w.where('last_seq', '<', before.seq).orWhere((w2) => w2.where('last_seq', '=', before.seq).andWhere('pk', '<', before.pk)));
+  }
+  return (await q).map(toConversation);
+}
+
+/**
+ * Conversations that existed at the snapshot but received messages since; each with its
+ * activity key as of the snapshot (the newest message seq <= snapshotSeq, or 0).
+ * Bounded by the number of conversations active during one sync walk.
+ */
+export async function changedSinceSnapshot(
+  db: Tx,
+  channelId: string,
+  snapshot: { seq: number; convPk: number },
+): Promise<Array<{ conversation: Conversation; keySeq: number }>> {
+  const rows = await db<ConversationRow>('conversations')
+    .select('conversations.*')
+    .select(
+      db.raw('(select coalesce(max(m.seq), 0) from messages m where m.conversation_pk = conversations.pk and m.seq <= ?) as key_seq', [snapshot.seq]),
+    )
+    .where('channel_id', channelId)
+    .andWhere('last_seq', '>', snapshot.seq)
+    .andWhere('pk', '<=', snapshot.convPk);
+  return rows.map((r: ConversationRow & { key_seq: number }) => ({ conversation: toConversation(r), keySeq: Number(r.key_seq) }));
+}
+
+export async function maxConversationPk(db: Tx): Promise<number> {
+  const row = await db('conversations').max({ m: 'pk' }).first();
+  return Number(row?.m ?? 0);
+}
+
+export async function countConversations(db: Tx, channelIds: string[]): Promise<Map<string, number>> {
+  if (!channelIds.length) return new Map();
+  const rows: Array<{ channel_id: string; n: number | string }> = await db('conversations')
+    .select('channel_id')
+    .count({ n: '*' })
+    .whereIn('channel_id', channelIds)
+    .groupBy('channel_id');
+  return new Map(rows.map((r) => [String(r.channel_id), Number(r.n)]));
+}
+
+interface ParticipantRow {
+  conversation_pk: number;
+  id: string;
+  role: ParticipantRole;
+  name: string;
+  avatar_url: string | null;
+  email: string | null;
+}
+
+const toParticipant = (r: ParticipantRow): Participant => ({
+  conversationPk: Number(r.conversation_pk),
+  id: r.id,
+  role: r.role,
+  name: r.name,
+  avatarUrl: r.avatar_url,
+  email: r.email,
+});
+
+/** Inserts or renames a participant of one conversation (upsert on (conversation, id)). */
+export async function upsertParticipant(db: Tx, p: Participant, now: number): Promise<void> {
+  await db('participants')
+    .insert({
+      conversation_pk: p.conversationPk,
+      id: p.id,
+      role: p.role,
+      name: p.name,
+      avatar_url: p.avatarUrl,
+      email: p.email,
+      created_at: now,
+      updated_at: now,
+    })
+    .onConflict(['conversation_pk', 'id'])
+    .merge(['name', 'avatar_url', 'email', 'updated_at']);
+}
+
+export async function listParticipants(db: Tx, conversationPks: number[]): Promise<Participant[]> {
+  if (!conversationPks.length) return [];
+  const rows = await db<ParticipantRow>('participants').whereIn('conversation_pk', conversationPks).orderBy('pk');
+  return rows.map(toParticipant);
+}
+
+/** A participant of any conversation of the channel (getSenderById). */
+export async function findChannelParticipant(db: Tx, channelId: string, participantId: string): Promise<Participant | undefined> {
+  const row = await db<ParticipantRow>('participants')
+    .select('participants.*')
+    .join('conversations', 'conversations.pk', 'participants.conversation_pk')
+    .where('conversations.channel_id', channelId)
+    .andWhere('participants.id', participantId)
+    .orderBy('participants.updated_at', 'desc')
+    .first();
+  return row && toParticipant(row);
+}

@@ -1,0 +1,54 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import knex, { type Knex } from 'knex';
+import pg from 'pg';
+import type { Config } from '../config.ts';
+import { migrationSource } from '../../db/migrations/index.ts';
+
+export type Db = Knex;
+export type Tx = Knex | Knex.Transaction;
+
+// int8 columns (our millisecond timestamps and bigint ids) come back from pg as strings by
+// default; every value we store fits in a double, so parse them as numbers once, globally.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+export function isPg(db: Tx): boolean {
+  return db.client.config.client === 'pg';
+}
+
+export function createDb(database: Config['database']): Db {
+  if (database.client === 'pg') {
+    return knex({
+      client: 'pg',
+      connection: database.url,
+      searchPath: database.schema ? [database.schema] : undefined,
+      pool: { min: 0, max: 10 },
+    } as Knex.Config);
+  }
+  if (database.filename !== ':memory:') mkdirSync(dirname(database.filename), { recursive: true });
+  return knex({
+    client: 'better-sqlite3',
+    connection: { filename: database.filename },
+    useNullAsDefault: true,
+    pool: {
+      min: 1,
+      max: 1,
+      afterCreate(conn: { pragma(s: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
+        try {
+          conn.pragma('journal_mode = WAL');
+          conn.pragma('busy_timeout = 5000');
+          conn.pragma('foreign_keys = ON');
+          conn.pragma('synchronous = NORMAL');
+          done(null, conn);
+        } catch (err) {
+          done(err as Error, conn);
+        }
+      },
+    },
+  });
+}
+
+export async function migrate(db: Db, schema?: string): Promise<void> {
+  if (schema && isPg(db)) await db.raw('create schema if not exists ??', [schema]);
+  await db.migrate.latest({ migrationSource, schemaName: schema });
+}

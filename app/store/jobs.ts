@@ -1,0 +1,178 @@
+import { isPg, type Tx } from './db.ts';
+
+export type JobStatus = 'pending' | 'running' | 'done' | 'dead';
+
+export interface Job {
+  id: number;
+  kind: string;
+  payload: unknown;
+  orderingKey: string | null;
+  status: JobStatus;
+  attempts: number;
+  maxAttempts: number;
+  runAt: number;
+  lockedBy: string | null;
+  lockedUntil: number | null;
+  lastError: string | null;
+  channelId: string | null;
+  createdAt: number;
+}
+
+interface JobRow {
+  id: number;
+  kind: string;
+  payload: string;
+  ordering_key: string | null;
+  status: JobStatus;
+  attempts: number;
+  max_attempts: number;
+  run_at: number;
+  locked_by: string | null;
+  locked_until: number | null;
+  last_error: string | null;
+  channel_id: string | null;
+  created_at: number;
+}
+
+const toJob = (r: JobRow): Job => ({
+  id: Number(r.id),
+  kind: r.kind,
+  payload: JSON.parse(r.payload),
+  orderingKey: r.ordering_key,
+  status: r.status,
+  attempts: Number(r.attempts),
+  maxAttempts: Number(r.max_attempts),
+  runAt: Number(r.run_at),
+  lockedBy: r.locked_by,
+  lockedUntil: r.locked_until === null ? null : Number(r.locked_until),
+  lastError: r.last_error,
+  channelId: r.channel_id,
+  createdAt: Number(r.created_at),
+});
+
+export interface NewJob {
+  kind: string;
+  payload: unknown;
+  orderingKey?: string | null;
+  idempotencyKey?: string | null;
+  channelId?: string | null;
+  runAt?: number;
+  maxAttempts: number;
+}
+
+/** Inserts a job; with an idempotency key a second insert is a no-op. Returns the id, or null when deduplicated. */
+export async function insertJob(db: Tx, job: NewJob, now: number): Promise<number | null> {
+  const rows = await db('jobs')
+    .insert({
+      kind: job.kind,
+      payload: JSON.stringify(job.payload ?? null),
+      ordering_key: job.orderingKey ?? null,
+      idempotency_key: job.idempotencyKey ?? null,
+      status: 'pending',
+      attempts: 0,
+      max_attempts: job.maxAttempts,
+      run_at: job.runAt ?? now,
+      channel_id: job.channelId ?? null,
+      created_at: now,
+      updated_at: now,
+    })
+    .onConflict('idempotency_key')
+    .ignore()
+    .returning('id');
+  const row = rows[0] as { id: number } | undefined;
+  return row ? Number(row.id) : null;
+}
+
+/**
+ * Claims up to `limit` runnable jobs in one statement: pending and due, or running with an
+ * expired lease. A job waits while an earlier job with the same ordering key is unfinished.
+ * PostgreSQL skips rows other workers hold (SKIP LOCKED); sqlite serialises writers, so the
+ * single UPDATE … RETURNING is atomic there.
+ */
+export async function claimJobs(db: Tx, workerId: string, limit: number, now: number, leaseMs: number): Promise<Job[]> {
+  const candidates = db('jobs')
+    .select('id')
+    .where((w) =>
+      w
+        .where((p) => p.where('status', 'pending').andWhere('run_at', '<=', now))
+        .orWhere((r) => r.where('status', 'running').andWhere('locked_until', '<', now)),
+    )
+    .whereNotExists(function earlierUnfinished() {
+      this.select(db.raw('1'))
+        .from('jobs as e')
+        .whereRaw('e.ordering_key = jobs.ordering_key')
+        .andWhereRaw('e.id < jobs.id')
+        .whereIn('e.status', ['pending', 'running']);
+    })
+    .orderBy([
+      { column: 'run_at', order: 'asc' },
+      { column: 'id', order: 'asc' },
+    ])
+    .limit(limit);
+  if (isPg(db)) candidates.forUpdate().skipLocked();
+  const rows = await db('jobs')
+    .whereIn('id', candidates)
+    .update({
+      status: 'running',
+      locked_by: workerId,
+      locked_until: now + leaseMs,
+      attempts: db.raw('attempts + 1'),
+      updated_at: now,
+    })
+    .returning('*');
+  return (rows as JobRow[]).map(toJob).sort((a, b) => a.id - b.id);
+}
+
+type Finish =
+  | { status: 'done' }
+  | { status: 'pending'; runAt: number; error: string | null; refundAttempt?: boolean }
+  | { status: 'dead'; error: string };
+
+/** Finishes a claimed job only if this worker still holds it; false means the lease was lost. */
+export async function finishJob(db: Tx, id: number, workerId: string, outcome: Finish, now: number): Promise<boolean> {
+  const row: Record<string, unknown> = { status: outcome.status, locked_by: null, locked_until: null, updated_at: now };
+  if (outcome.status === 'pending') {
+    row.run_at = outcome.runAt;
+    row.last_error = outcome.error;
+    if (outcome.refundAttempt) row.attempts = db.raw('attempts - 1');
+  }
+  if (outcome.status === 'dead') row.last_error = outcome.error;
+  const n = await db('jobs').where({ id, locked_by: workerId, status: 'running' }).update(row);
+  return n > 0;
+}
+
+export async function findJob(db: Tx, id: number): Promise<Job | undefined> {
+  const row = await db<JobRow>('jobs').where({ id }).first();
+  return row && toJob(row);
+}
+
+export async function listJobs(db: Tx, filter: { status?: JobStatus; kind?: string; limit?: number } = {}): Promise<Job[]> {
+  const q = db<JobRow>('jobs').orderBy('id').limit(filter.limit ?? 1000);
+  if (filter.status) q.where('status', filter.status);
+  if (filter.kind) q.where('kind', filter.kind);
+  return (await q).map(toJob);
+}
+
+/** Earliest due time among pending jobs, so an idle worker can sleep exactly that long. */
+export async function nextRunAt(db: Tx): Promise<number | null> {
+  const row = await db('jobs').min({ m: 'run_at' }).where('status', 'pending').first();
+  return row?.m == null ? null : Number(row.m);
+}
+
+export async function backlogByChannel(db: Tx, channelIds: string[]): Promise<Map<string, { pending: number; dead: number }>> {
+  const out = new Map<string, { pending: number; dead: number }>();
+  if (!channelIds.length) return out;
+  const rows: Array<{ channel_id: string; status: JobStatus; n: number | string }> = await db('jobs')
+    .select('channel_id', 'status')
+    .count({ n: '*' })
+    .whereIn('channel_id', channelIds)
+    .whereIn('status', ['pending', 'running', 'dead'])
+    .groupBy('channel_id', 'status');
+  for (const r of rows) {
+    const cur = out.get(String(r.channel_id)) ?? { pending: 0, dead: 0 };
+    if (r.status === 'dead') cur.dead += Number(r.n);
+    else cur.pending += Number(r.n);
+    out.set(String(r.channel_id), cur);
+  }
+  return out;
+}

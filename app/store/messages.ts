@@ -1,0 +1,178 @@
+import type { Attachment, Message, MessageOrigin, MessageStatus } from '../inbox/types.ts';
+import type { Tx } from './db.ts';
+
+interface MessageRow {
+  seq: number;
+  id: string;
+  conversation_pk: number;
+  channel_id: string;
+  provider_message_id: string | null;
+  origin: MessageOrigin;
+  sender_id: string;
+  text: string;
+  status: MessageStatus;
+  error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+interface AttachmentRow {
+  id: string;
+  message_seq: number;
+  name: string;
+  mime_type: string;
+  size: number | null;
+  storage_key: string | null;
+  remote_url: string | null;
+}
+
+const toAttachment = (r: AttachmentRow): Attachment => ({
+  id: r.id,
+  messageSeq: Number(r.message_seq),
+  name: r.name,
+  mimeType: r.mime_type,
+  size: r.size === null ? null : Number(r.size),
+  storageKey: r.storage_key,
+  remoteUrl: r.remote_url,
+});
+
+const toMessage = (r: MessageRow, attachments: Attachment[]): Message => ({
+  seq: Number(r.seq),
+  id: r.id,
+  conversationPk: Number(r.conversation_pk),
+  channelId: r.channel_id,
+  providerMessageId: r.provider_message_id,
+  origin: r.origin,
+  senderId: r.sender_id,
+  text: r.text,
+  status: r.status,
+  error: r.error,
+  createdAt: Number(r.created_at),
+  updatedAt: Number(r.updated_at),
+  attachments,
+});
+
+export interface NewMessage {
+  id: string;
+  conversationPk: number;
+  channelId: string;
+  providerMessageId?: string | null;
+  origin: MessageOrigin;
+  senderId: string;
+  text: string;
+  status: MessageStatus;
+  createdAt: number;
+}
+
+export interface NewAttachment {
+  id: string;
+  name: string;
+  mimeType: string;
+  size: number | null;
+  storageKey?: string | null;
+  remoteUrl?: string | null;
+}
+
+/** Inserts a message with its attachments; returns its seq (the global insertion order). */
+export async function insertMessage(db: Tx, m: NewMessage, attachments: NewAttachment[], now: number): Promise<number> {
+  const [row] = await db('messages')
+    .insert({
+      id: m.id,
+      conversation_pk: m.conversationPk,
+      channel_id: m.channelId,
+      provider_message_id: m.providerMessageId ?? null,
+      origin: m.origin,
+      sender_id: m.senderId,
+      text: m.text,
+      status: m.status,
+      created_at: m.createdAt,
+      updated_at: now,
+    })
+    .returning('seq');
+  const seq = Number(typeof row === 'object' ? (row as { seq: number }).seq : row);
+  if (attachments.length) {
+    await db('attachments').insert(
+      attachments.map((a) => ({
+        id: a.id,
+        message_seq: seq,
+        name: a.name,
+        mime_type: a.mimeType,
+        size: a.size,
+        storage_key: a.storageKey ?? null,
+        remote_url: a.remoteUrl ?? null,
+        created_at: now,
+      })),
+    );
+  }
+  return seq;
+}
+
+async function withAttachments(db: Tx, rows: MessageRow[]): Promise<Message[]> {
+  if (!rows.length) return [];
+  const atts = await db<AttachmentRow>('attachments')
+    .whereIn(
+      'message_seq',
+      rows.map((r) => r.seq),
+    )
+    .orderBy('created_at');
+  const by = new Map<number, Attachment[]>();
+  for (const a of atts.map(toAttachment)) {
+    const list = by.get(a.messageSeq) ?? [];
+    list.push(a);
+    by.set(a.messageSeq, list);
+  }
+  return rows.map((r) => toMessage(r, by.get(Number(r.seq)) ?? []));
+}
+
+/**
+ * Newest-first page of one conversation's messages with seq in (−∞, beforeSeq) ∩ (−∞, maxSeq].
+ * An index range scan on (conversation_pk, seq).
+ */
+export async function pageMessages(
+  db: Tx,
+  conversationPk: number,
+  opts: { beforeSeq?: number | undefined; maxSeq?: number | undefined; limit: number },
+): Promise<Message[]> {
+  const q = db<MessageRow>('messages').where('conversation_pk', conversationPk).orderBy('seq', 'desc').limit(opts.limit);
+  if (opts.beforeSeq !== undefined) q.andWhere('seq', '<', opts.beforeSeq);
+  if (opts.maxSeq !== undefined) q.andWhere('seq', '<=', opts.maxSeq);
+  return withAttachments(db, await q);
+}
+
+export async function findMessage(db: Tx, channelId: string, id: string): Promise<Message | undefined> {
+  const row = await db<MessageRow>('messages').where({ channel_id: channelId, id }).first();
+  return row ? (await withAttachments(db, [row]))[0] : undefined;
+}
+
+export async function findMessageById(db: Tx, id: string): Promise<Message | undefined> {
+  const row = await db<MessageRow>('messages').where({ id }).first();
+  return row ? (await withAttachments(db, [row]))[0] : undefined;
+}
+
+export async function findMessageByProviderId(db: Tx, channelId: string, providerMessageId: string): Promise<Message | undefined> {
+  const row = await db<MessageRow>('messages').where({ channel_id: channelId, provider_message_id: providerMessageId }).first();
+  return row ? (await withAttachments(db, [row]))[0] : undefined;
+}
+
+export async function updateMessage(
+  db: Tx,
+  id: string,
+  patch: Partial<{ status: MessageStatus; providerMessageId: string | null; error: string | null }>,
+  now: number,
+): Promise<void> {
+  const row: Record<string, unknown> = { updated_at: now };
+  if (patch.status !== undefined) row.status = patch.status;
+  if (patch.providerMessageId !== undefined) row.provider_message_id = patch.providerMessageId;
+  if (patch.error !== undefined) row.error = patch.error;
+  await db('messages').where({ id }).update(row);
+}
+
+export async function maxMessageSeq(db: Tx): Promise<number> {
+  const row = await db('messages').max({ m: 'seq' }).first();
+  return Number(row?.m ?? 0);
+}
+
+export async function findAttachment(db: Tx, id: string): Promise<Attachment | undefined> {
+  const row = await db<AttachmentRow>('attachments').where({ id }).first();
+  return row && toAttachment(row);
+}

@@ -1,0 +1,16 @@
+import type { Knex } from 'knex';
+import * as m001 from './001_init.ts';
+
+/**
+ * Migrations are listed here explicitly (no directory scan), so they load the same way
+ * under tsx, in tests and in scripts. Append new ones; never edit a released one.
+ */
+const migrations: Record<string, Knex.Migration> = {
+  '001_init': m001,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => migrations[name]!,
+};
