@@ -44,6 +44,11 @@ const EnvSchema = z.object({
     .trim()
     .optional()
     .refine((v) => !v || /^(postgres|postgresql|sqlite):/.test(v), 'must start with postgres://, postgresql:// or sqlite:'),
+  DATABASE_SCHEMA: z
+    .string()
+    .trim()
+    .optional()
+    .refine((v) => !v || /^[a-z_][a-z0-9_]{0,62}$/.test(v), 'must be a lowercase PostgreSQL identifier'),
   PIPEDRIVE_CLIENT_ID: z.string().trim().optional(),
   PIPEDRIVE_CLIENT_SECRET: z.string().trim().optional(),
   PIPEDRIVE_OAUTH_URL: optionalUrl,
@@ -110,7 +115,7 @@ export function loadConfig(env: Env = process.env): Config {
   const e = parsed.data;
   const dbUrl = e.DATABASE_URL ?? '';
   const database: Config['database'] = dbUrl.startsWith('postgres')
-    ? { client: 'pg', url: dbUrl }
+    ? { client: 'pg', url: dbUrl, ...(e.DATABASE_SCHEMA ? { schema: e.DATABASE_SCHEMA } : {}) }
     : { client: 'sqlite', filename: dbUrl.startsWith('sqlite:') ? dbUrl.slice('sqlite:'.length) : 'db/app.sqlite' };
 
   const config: Config = {

@@ -1,0 +1,115 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import knex from 'knex';
+import { loadConfig, type Config } from '../../app/config.ts';
+import { startBridge, type Bridge, type BridgeOptions } from '../../app/bridge.ts';
+import { createLogger } from '../../app/log.ts';
+
+/** Which database this test process runs on: scripts/test.ts runs every suite once per dialect. */
+export const DIALECT: 'sqlite' | 'postgres' = process.env.TEST_DB === 'postgres' ? 'postgres' : 'sqlite';
+export const PG_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export const CLIENT_ID = 'test-client-id';
+export const CLIENT_SECRET = 'test-client-secret';
+export const BASIC = `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`;
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A fresh, isolated database location: a temp sqlite file, or a throwaway PostgreSQL schema. */
+export function freshDatabaseEnv(dir: string): { env: Record<string, string>; drop(): Promise<void> } {
+  if (DIALECT === 'sqlite') return { env: { DATABASE_URL: `sqlite:${join(dir, 'app.sqlite')}` }, drop: async () => {} };
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  return {
+    env: { DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema },
+    async drop() {
+      const db = knex({ client: 'pg', connection: PG_URL });
+      try {
+        await db.raw('drop schema if exists ?? cascade', [schema]);
+      } finally {
+        await db.destroy();
+      }
+    },
+  };
+}
+
+export interface TestBridge extends Bridge {
+  dir: string;
+  /** fetch against the running app; `auth: false` omits Pipedrive's basic auth. */
+  call(path: string, init?: RequestInit & { auth?: boolean | string }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the real app (HTTP server, database, outbox worker) on a free port with a fresh
+ * database, fast worker timings and silent logs. Env overrides win.
+ */
+export async function startTestBridge(opts: BridgeOptions & { env?: Record<string, string> } = {}): Promise<TestBridge> {
+  const dir = mkdtempSync(join(tmpdir(), 'pdb-test-'));
+  const db = freshDatabaseEnv(dir);
+  const port = await freePort();
+  const config: Config = loadConfig({
+    PORT: String(port),
+    APP_URL: `http://127.0.0.1:${port}`,
+    APP_SECRET: randomBytes(32).toString('hex'),
+    PIPEDRIVE_CLIENT_ID: CLIENT_ID,
+    PIPEDRIVE_CLIENT_SECRET: CLIENT_SECRET,
+    FILES_DIR: join(dir, 'files'),
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    WORKER_POLL_MS: '25',
+    JOB_BACKOFF_BASE_MS: '5',
+    JOB_BACKOFF_CAP_MS: '50',
+    JOB_LEASE_SECONDS: '30',
+    ...db.env,
+    ...opts.env,
+  });
+  const bridge = await startBridge(config, { logger: opts.logger ?? createLogger(config.logLevel), ...opts });
+  return {
+    ...bridge,
+    dir,
+    call(path, init = {}) {
+      const { auth = true, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (auth) headers.set('authorization', typeof auth === 'string' ? auth : BASIC);
+      return fetch(`${bridge.url}${path}`, { ...rest, headers });
+    },
+    async close() {
+      await bridge.stop();
+      await db.drop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Resolves when `emitter` emits `event` with args satisfying `match` (no sleeps in tests). */
+export function waitFor<A extends unknown[]>(
+  emitter: { on(e: string, l: (...a: A) => void): unknown; off(e: string, l: (...a: A) => void): unknown },
+  event: string,
+  match: (...args: A) => boolean = () => true,
+  timeoutMs = 10_000,
+): Promise<A> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      emitter.off(event, listener);
+      reject(new Error(`timed out waiting for ${event}`));
+    }, timeoutMs);
+    const listener = (...args: A) => {
+      if (!match(...args)) return;
+      clearTimeout(timer);
+      emitter.off(event, listener);
+      resolve(args);
+    };
+    emitter.on(event, listener);
+  });
+}

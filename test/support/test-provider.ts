@@ -1,0 +1,71 @@
+import { createHmac } from 'node:crypto';
+import { z } from 'zod';
+import { newId } from '../../app/inbox/inbox.ts';
+import { PermanentError, RetryableError } from '../../app/outbox/errors.ts';
+import type { AdapterFactory, OutgoingMessage, ProviderAdapter } from '../../app/providers/provider.ts';
+import { safeEqual } from '../../app/security/crypto.ts';
+
+/**
+ * A platform for tests of the foundation: it records what the bridge sends, fails on
+ * command, and accepts webhooks signed with HMAC-SHA256 of the raw body keyed with the
+ * channel's `secret`.
+ */
+export type Step = 'ok' | 'retry' | 'permanent' | 'hang';
+
+export class TestPlatform {
+  sent: Array<{ channelId: string; message: OutgoingMessage }> = [];
+  connected: string[] = [];
+  disconnected: string[] = [];
+  /** Consumed one per send; empty means 'ok'. */
+  script: Step[] = [];
+  failConnect: string | null = null;
+
+  factory(kind = 'test'): AdapterFactory {
+    return (services): ProviderAdapter<{ secret: string }, { remote: string }> => ({
+      kind,
+      displayName: 'Test platform',
+      configSchema: z.object({ secret: z.string().min(1) }),
+      connect: async (input) => {
+        if (this.failConnect) throw new (await import('../../app/providers/provider.ts')).ProviderError(this.failConnect);
+        this.connected.push(input.channelId);
+        return { state: { remote: `remote-${input.channelId}` } };
+      },
+      disconnect: async ({ channel }) => {
+        this.disconnected.push(channel.id);
+      },
+      send: async ({ channel }, message) => {
+        const step = this.script.shift() ?? 'ok';
+        if (step === 'retry') throw new RetryableError('platform busy');
+        if (step === 'permanent') throw new PermanentError('platform rejected the message');
+        if (step === 'hang') await new Promise(() => {});
+        this.sent.push({ channelId: channel.id, message });
+        return { providerMessageId: `p-${message.message.id}` };
+      },
+      webhook: async ({ channel, config }, req) => {
+        const sig = String(req.headers['x-test-signature'] ?? '');
+        const expected = createHmac('sha256', config.secret).update(req.rawBody).digest('hex');
+        if (!safeEqual(sig, expected)) return { status: 401, body: { error: 'bad signature' } };
+        let body: { eventId: string; conversationId: string; text: string };
+        try {
+          body = z.object({ eventId: z.string(), conversationId: z.string(), text: z.string() }).parse(JSON.parse(req.rawBody.toString('utf8')));
+        } catch {
+          return { status: 400, body: { error: 'bad payload' } };
+        }
+        const conversation = await services.inbox.findConversation(channel, { id: body.conversationId });
+        if (!conversation) return { status: 404, body: { error: 'unknown conversation' } };
+        const r = await services.inbox.recordInbound(channel, {
+          dedupe: { source: `test:${channel.id}`, key: body.eventId },
+          conversation,
+          senderId: 'agent-1',
+          text: body.text,
+          providerMessageId: body.eventId,
+          createdAt: Date.now(),
+        });
+        return { status: 200, body: 'duplicate' in r ? { duplicate: true } : { id: r.message.id } };
+      },
+    });
+  }
+}
+
+export const sign = (secret: string, body: string) => createHmac('sha256', secret).update(body).digest('hex');
+export { newId };
