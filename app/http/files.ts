@@ -29,12 +29,14 @@ export function filesRouter(deps: { db: Db; secrets: Secrets; files: FileStore }
     if (!attachment?.storageKey) throw new AppError('NOT_FOUND', 'File not found');
     const size = await deps.files.size(attachment.storageKey);
     if (size === null) throw new AppError('NOT_FOUND', 'File not found');
+    ctx.status = 200;
     ctx.type = attachment.mimeType;
-    ctx.length = size;
     ctx.set('Content-Disposition', `inline; filename*=UTF-8''${encodeURIComponent(attachment.name)}`);
     ctx.set('Cache-Control', 'private, max-age=300');
     ctx.set('X-Content-Type-Options', 'nosniff');
-    ctx.body = ctx.method === 'HEAD' ? null : deps.files.read(attachment.storageKey);
+    // HEAD (Pipedrive's link check) gets the headers only; no file handle is opened for it.
+    if (ctx.method !== 'HEAD') ctx.body = deps.files.read(attachment.storageKey);
+    ctx.length = size;
   });
   return router;
 }

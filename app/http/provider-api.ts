@@ -165,7 +165,7 @@ function readQuery<K extends string>(ctx: Context, names: K[]): Partial<Record<K
 
 /** Default 30; at most MAX_PAGE_LIMIT (larger values are clamped); not a positive integer → 400. */
 function limit(raw: string | undefined, name: string): number {
-  if (raw === undefined || raw === '') return DEFAULT_PAGE_LIMIT;
+  if (raw === undefined || raw.trim() === '') return DEFAULT_PAGE_LIMIT;
   if (!/^\d{1,9}$/.test(raw.trim())) throw badRequest(`${name} must be a positive integer`);
   const n = Number(raw.trim());
   if (n < 1) throw badRequest(`${name} must be at least 1`);

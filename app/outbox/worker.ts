@@ -37,6 +37,7 @@ type WorkerConfig = Config['worker'];
  */
 export class Outbox extends EventEmitter<OutboxEvents> {
   readonly workerId = `w-${process.pid}-${randomUUID().slice(0, 8)}`;
+  private claims = 0;
   private running = false;
   private inflight = new Set<Promise<void>>();
   private wake: (() => void) | undefined;
@@ -68,11 +69,14 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     this.loopDone = this.loop();
   }
 
-  async stop(): Promise<void> {
+  /** Stops claiming and waits up to `graceMs` for running jobs; unfinished ones are re-claimed after their lease. */
+  async stop(graceMs = 5000): Promise<void> {
     this.running = false;
     this.kick();
     await this.loopDone;
-    await Promise.allSettled([...this.inflight]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
   }
 
   private async loop(): Promise<void> {
@@ -81,7 +85,9 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       const free = this.cfg.concurrency - this.inflight.size;
       if (free > 0) {
         try {
-          const jobs = await claimJobs(this.db, this.workerId, free, Date.now(), this.cfg.leaseMs);
+          // A token per claim, so an attempt that outlived its lease cannot finish the re-claimed run.
+          const token = `${this.workerId}:${++this.claims}`;
+          const jobs = await claimJobs(this.db, token, free, Date.now(), this.cfg.leaseMs);
           claimed = jobs.length;
           for (const job of jobs) {
             const p = this.execute(job).finally(() => {
@@ -135,7 +141,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     this.log.warn({ job: job.id, kind: job.kind, reason }, 'job dead-lettered');
     try {
       const held = await this.db.transaction(async (tx) => {
-        const ok = await finishJob(tx, job.id, this.workerId, { status: 'dead', error: reason }, Date.now());
+        const ok = await finishJob(tx, job.id, job.lockedBy!, { status: 'dead', error: reason }, Date.now());
         if (ok && handler?.onDead) await handler.onDead(job.payload, reason, tx, job);
         return ok;
       });
@@ -148,7 +154,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
 
   private async settle(job: Job, outcome: Parameters<typeof finishJob>[3], event: 'done' | 'retry', reason?: string): Promise<void> {
     try {
-      const held = await finishJob(this.db, job.id, this.workerId, outcome, Date.now());
+      const held = await finishJob(this.db, job.id, job.lockedBy!, outcome, Date.now());
       if (!held) {
         this.log.warn({ job: job.id }, 'job lease was lost before it finished; another worker owns it');
         this.emit('lost', job);

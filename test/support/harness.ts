@@ -93,18 +93,18 @@ export async function startTestBridge(opts: BridgeOptions & { env?: Record<strin
 }
 
 /** Resolves when `emitter` emits `event` with args satisfying `match` (no sleeps in tests). */
-export function waitFor<A extends unknown[]>(
-  emitter: { on(e: string, l: (...a: A) => void): unknown; off(e: string, l: (...a: A) => void): unknown },
+export function waitFor(
+  emitter: { on(e: string, l: (...a: any[]) => void): unknown; off(e: string, l: (...a: any[]) => void): unknown },
   event: string,
-  match: (...args: A) => boolean = () => true,
+  match: (...args: any[]) => boolean = () => true,
   timeoutMs = 10_000,
-): Promise<A> {
+): Promise<any[]> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       emitter.off(event, listener);
       reject(new Error(`timed out waiting for ${event}`));
     }, timeoutMs);
-    const listener = (...args: A) => {
+    const listener = (...args: any[]) => {
       if (!match(...args)) return;
       clearTimeout(timer);
       emitter.off(event, listener);

@@ -1,8 +1,9 @@
 import { createHmac } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { z } from 'zod';
 import { newId } from '../../app/inbox/inbox.ts';
 import { PermanentError, RetryableError } from '../../app/outbox/errors.ts';
-import type { AdapterFactory, OutgoingMessage, ProviderAdapter } from '../../app/providers/provider.ts';
+import { ProviderError, type AdapterFactory, type OutgoingMessage, type ProviderAdapter } from '../../app/providers/provider.ts';
 import { safeEqual } from '../../app/security/crypto.ts';
 
 /**
@@ -10,7 +11,7 @@ import { safeEqual } from '../../app/security/crypto.ts';
  * command, and accepts webhooks signed with HMAC-SHA256 of the raw body keyed with the
  * channel's `secret`.
  */
-export type Step = 'ok' | 'retry' | 'permanent' | 'hang';
+export type Step = 'ok' | 'retry' | 'permanent' | 'gate';
 
 export class TestPlatform {
   sent: Array<{ channelId: string; message: OutgoingMessage }> = [];
@@ -19,6 +20,13 @@ export class TestPlatform {
   /** Consumed one per send; empty means 'ok'. */
   script: Step[] = [];
   failConnect: string | null = null;
+  /** Sends parked at a 'gate' step (a worker stuck mid-job) until `openGates()`. */
+  private gates: Array<() => void> = [];
+  readonly gateEvents = new EventEmitter<{ parked: [] }>();
+
+  openGates(): void {
+    for (const open of this.gates.splice(0)) open();
+  }
 
   factory(kind = 'test'): AdapterFactory {
     return (services): ProviderAdapter<{ secret: string }, { remote: string }> => ({
@@ -26,7 +34,7 @@ export class TestPlatform {
       displayName: 'Test platform',
       configSchema: z.object({ secret: z.string().min(1) }),
       connect: async (input) => {
-        if (this.failConnect) throw new (await import('../../app/providers/provider.ts')).ProviderError(this.failConnect);
+        if (this.failConnect) throw new ProviderError(this.failConnect);
         this.connected.push(input.channelId);
         return { state: { remote: `remote-${input.channelId}` } };
       },
@@ -37,7 +45,12 @@ export class TestPlatform {
         const step = this.script.shift() ?? 'ok';
         if (step === 'retry') throw new RetryableError('platform busy');
         if (step === 'permanent') throw new PermanentError('platform rejected the message');
-        if (step === 'hang') await new Promise(() => {});
+        if (step === 'gate') {
+          await new Promise<void>((resolve) => {
+            this.gates.push(resolve);
+            this.gateEvents.emit('parked');
+          });
+        }
         this.sent.push({ channelId: channel.id, message });
         return { providerMessageId: `p-${message.message.id}` };
       },
