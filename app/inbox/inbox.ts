@@ -236,8 +236,9 @@ export class Inbox {
     };
     const id = tx ? await run(tx) : await this.db.transaction(run);
     if (!id) return { duplicate: true };
-    this.outbox.kick();
-    return { message: (await findMessageById(this.db, id))! };
+    // Inside the caller's transaction the row is not committed yet: read it there, and leave the kick to the caller.
+    if (!tx) this.outbox.kick();
+    return { message: (await findMessageById(tx ?? this.db, id))! };
   }
 
   /** Changes a message's status (delivered/read/failed) and re-sends it to Pipedrive with the same id. */

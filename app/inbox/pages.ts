@@ -9,7 +9,7 @@ import {
   type ActivityKey,
 } from '../store/conversations.ts';
 import type { Db } from '../store/db.ts';
-import { maxMessageSeq, pageMessages } from '../store/messages.ts';
+import { maxMessageSeq, pageMessagesMany } from '../store/messages.ts';
 import { decodeConversationsCursor, decodeMessagesCursor, encodeCursor } from './cursor.ts';
 import type { Channel, Conversation, Message, Participant } from './types.ts';
 
@@ -104,10 +104,13 @@ async function viewsFor(
     db,
     conversations.map((c) => c.pk),
   );
+  const pages = await pageMessagesMany(
+    db,
+    conversations.map((c) => ({ conversationPk: c.pk, beforeSeq: opts.beforeSeq, maxSeq: opts.maxSeq, limit: opts.limit + 1 })),
+  );
   const views: ConversationView[] = [];
   for (const conversation of conversations) {
-    // One index range scan per conversation, at most `limit`+1 rows each.
-    const newestFirst = await pageMessages(db, conversation.pk, { beforeSeq: opts.beforeSeq, maxSeq: opts.maxSeq, limit: opts.limit + 1 });
+    const newestFirst = pages.get(conversation.pk) ?? [];
     const shown = newestFirst.slice(0, opts.limit);
     const oldest = shown[shown.length - 1];
     views.push({

@@ -124,19 +124,32 @@ async function withAttachments(db: Tx, rows: MessageRow[]): Promise<Message[]> {
   return rows.map((r) => toMessage(r, by.get(Number(r.seq)) ?? []));
 }
 
+export interface MessagePageSpec {
+  conversationPk: number;
+  beforeSeq?: number | undefined;
+  maxSeq?: number | undefined;
+  limit: number;
+}
+
 /**
- * Newest-first page of one conversation's messages with seq in (−∞, beforeSeq) ∩ (−∞, maxSeq].
- * An index range scan on (conversation_pk, seq).
+ * Newest-first pages of several conversations' messages in one round trip: a UNION ALL of
+ * per-conversation index range scans on (conversation_pk, seq), each stopping after `limit`
+ * rows, so a long history is never scanned.
  */
-export async function pageMessages(
-  db: Tx,
-  conversationPk: number,
-  opts: { beforeSeq?: number | undefined; maxSeq?: number | undefined; limit: number },
-): Promise<Message[]> {
-  const q = db<MessageRow>('messages').where('conversation_pk', conversationPk).orderBy('seq', 'desc').limit(opts.limit);
-  if (opts.beforeSeq !== undefined) q.andWhere('seq', '<', opts.beforeSeq);
-  if (opts.maxSeq !== undefined) q.andWhere('seq', '<=', opts.maxSeq);
-  return withAttachments(db, await q);
+export async function pageMessagesMany(db: Tx, specs: MessagePageSpec[]): Promise<Map<number, Message[]>> {
+  const out = new Map<number, Message[]>(specs.map((s) => [s.conversationPk, []]));
+  if (!specs.length) return out;
+  const parts = specs.map((s) => {
+    const q = db<MessageRow>('messages').select('*').where('conversation_pk', s.conversationPk).orderBy('seq', 'desc').limit(s.limit);
+    if (s.beforeSeq !== undefined) q.andWhere('seq', '<', s.beforeSeq);
+    if (s.maxSeq !== undefined) q.andWhere('seq', '<=', s.maxSeq);
+    return db.select('*').from(q.as('p'));
+  });
+  const [first, ...rest] = parts;
+  const rows: MessageRow[] = rest.length ? await first!.unionAll(rest) : await first!;
+  for (const m of await withAttachments(db, rows)) out.get(m.conversationPk)!.push(m);
+  for (const list of out.values()) list.sort((a, b) => b.seq - a.seq);
+  return out;
 }
 
 export async function findMessage(db: Tx, channelId: string, id: string): Promise<Message | undefined> {
