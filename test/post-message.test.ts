@@ -111,6 +111,7 @@ describe('postMessage', () => {
         413,
         'PAYLOAD_TOO_LARGE',
       ],
+      ['NUL in the text', { method: 'POST', body: form({ message: 'a\u0000b', conversationId: conv.id }) }, 400, 'INVALID_BODY'],
       ['JSON instead of multipart', { method: 'POST', body: JSON.stringify({ message: 'hi', conversationId: conv.id }), headers: { 'content-type': 'application/json' } }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
       [
         'truncated multipart body',

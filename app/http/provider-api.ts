@@ -136,7 +136,8 @@ const field = (name: string, max: number) =>
   z
     .union([z.string(), z.array(z.string())], { error: `${name} must be a text field` })
     .transform((v) => (Array.isArray(v) ? v.join('') : v))
-    .pipe(z.string().max(max, `${name} is longer than ${max} characters`));
+    .pipe(z.string().max(max, `${name} is longer than ${max} characters`))
+    .pipe(z.string().refine((v) => !v.includes('\u0000'), `${name} contains a NUL character`));
 
 /** postMessage's form, lenient where Pipedrive's docs disagree (recipientIds forms, senderId). */
 const PostMessageForm = z.object({
@@ -149,7 +150,8 @@ const PostMessageForm = z.object({
 
 function param(ctx: Context, name: string): string {
   const v = (ctx.params as Record<string, string | undefined>)[name];
-  if (v === undefined || v.length === 0 || v.length > 255) throw new AppError('NOT_FOUND', `${name} not found`);
+  // No id of ours is empty, longer than 255 or holds control characters (PostgreSQL rejects NUL outright).
+  if (v === undefined || v.length === 0 || v.length > 255 || /[\u0000-\u001f]/.test(v)) throw new AppError('NOT_FOUND', `${name} not found`);
   return v;
 }
 

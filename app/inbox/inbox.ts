@@ -41,6 +41,10 @@ export interface StagedFile {
 
 export const newId = (prefix: string) => `${prefix}_${randomUUID().replaceAll('-', '')}`;
 
+/** Platform text may carry NUL bytes, which PostgreSQL text columns reject: drop them. */
+const clean = (s: string) => (s.includes('\u0000') ? s.replaceAll('\u0000', '') : s);
+const cleanParticipant = <P extends { name: string; id: string }>(p: P): P => ({ ...p, name: clean(p.name), id: clean(p.id) });
+
 export interface InboundMessage {
   /** Where the event came from and its delivery id: a second delivery is ignored. */
   dedupe: { source: string; key: string };
@@ -120,7 +124,7 @@ export class Inbox {
         const id = newId('a');
         await this.files.adopt(f.path, id);
         adopted.push(id);
-        attachments.push({ id, name: f.originalName.slice(0, 255) || 'file', mimeType: f.mimeType || 'application/octet-stream', size: f.size, storageKey: id });
+        attachments.push({ id, name: clean(f.originalName).slice(0, 255) || 'file', mimeType: clean(f.mimeType).slice(0, 255) || 'application/octet-stream', size: f.size, storageKey: id });
       }
       const now = Date.now();
       const id = newId('m');
@@ -183,7 +187,7 @@ export class Inbox {
           { id: spec.id, channelId: channel.id, providerRef: spec.providerRef ?? null, sourceUserKey: spec.sourceUserKey ?? null, link: spec.link ?? '' },
           now,
         );
-        for (const p of spec.participants) await upsertParticipant(tx, { ...p, conversationPk: c.pk }, now);
+        for (const p of spec.participants) await upsertParticipant(tx, { ...cleanParticipant(p), conversationPk: c.pk }, now);
         return c;
       });
     } catch (err) {
@@ -194,7 +198,7 @@ export class Inbox {
   }
 
   async upsertParticipant(conversation: Conversation, p: Omit<Participant, 'conversationPk'>): Promise<void> {
-    await upsertParticipant(this.db, { ...p, conversationPk: conversation.pk }, Date.now());
+    await upsertParticipant(this.db, { ...cleanParticipant(p), conversationPk: conversation.pk }, Date.now());
   }
 
   async updateConversation(
@@ -222,12 +226,12 @@ export class Inbox {
           channelId: channel.id,
           providerMessageId: m.providerMessageId,
           origin: m.origin ?? 'provider',
-          senderId: m.senderId,
-          text: m.text,
+          senderId: clean(m.senderId),
+          text: clean(m.text),
           status: 'sent',
           createdAt: m.createdAt,
         },
-        (m.attachments ?? []).map((a) => ({ id: newId('a'), name: a.name.slice(0, 255), mimeType: a.mimeType, size: a.size, remoteUrl: a.url })),
+        (m.attachments ?? []).map((a) => ({ id: newId('a'), name: clean(a.name).slice(0, 255), mimeType: clean(a.mimeType).slice(0, 255), size: a.size, remoteUrl: clean(a.url) })),
         now,
       );
       await bumpActivity(t, m.conversation.pk, seq, now);
