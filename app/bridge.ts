@@ -8,6 +8,9 @@ import { Inbox, JOB } from './inbox/inbox.ts';
 import { createJobHandlers } from './jobs.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Outbox, type JobHandlers } from './outbox/worker.ts';
+import { retentionTask } from './outbox/retention.ts';
+import { Singletons } from './outbox/singletons.ts';
+import { createLeaderLock } from './store/leader.ts';
 import { pipedriveReceiveJob, unlinkedGateway, type PipedriveGateway } from './pipedrive/receive-job.ts';
 import type { AdapterFactory } from './providers/provider.ts';
 import { builtInProviders, createRegistry, type ProviderRegistry } from './providers/registry.ts';
@@ -21,7 +24,7 @@ export interface BridgeOptions {
   logger?: Logger;
   pipedrive?: PipedriveGateway;
   /** Extra HTTP routers (mounted before the 404 fallback). */
-  routers?: (b: Omit<Bridge, 'stop' | 'url' | 'server'>) => Router[];
+  routers?: (b: Omit<Bridge, 'stop' | 'url' | 'server' | 'singletons'>) => Router[];
 }
 
 export interface Bridge {
@@ -34,6 +37,8 @@ export interface Bridge {
   files: FileStore;
   log: Logger;
   fileUrl(attachmentId: string): string;
+  /** Leader election for the work that must run in exactly one process. */
+  singletons: Singletons;
   server: Server;
   url: string;
   stop(): Promise<void>;
@@ -75,12 +80,23 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
   const port = (server.address() as AddressInfo).port;
 
   outbox.start();
-  for (const adapter of registry.values()) await adapter.start?.();
+  // Singletons (platform subscriptions, sweepers) run in the one process holding the leader lock.
+  const singletons = new Singletons(
+    createLeaderLock(db, 'singletons', config.database.client === 'pg' ? config.database.schema : undefined),
+    [
+      retentionTask(db, log),
+      ...[...registry.values()].filter((a) => a.start).map((a) => ({ name: `provider:${a.kind}`, start: () => a.start!(), stop: () => a.stop?.() })),
+    ],
+    log,
+    config.worker.leaderCheckMs,
+  );
+  singletons.start();
   log.info({ port, db: config.database.client }, 'bridge listening');
 
   let stopping: Promise<void> | undefined;
   return {
     ...core,
+    singletons,
     server,
     url: `http://127.0.0.1:${port}`,
     stop() {
@@ -89,7 +105,7 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
           server.close(() => resolve());
           server.closeAllConnections();
         });
-        for (const adapter of registry.values()) await adapter.stop?.();
+        await singletons.stop();
         await outbox.stop();
         await db.destroy();
       })();

@@ -67,6 +67,7 @@ const EnvSchema = z.object({
   JOB_LEASE_SECONDS: intFrom(60, 1, 3600),
   JOB_MAX_ATTEMPTS: intFrom(12, 1, 100),
   JOB_BACKOFF_BASE_MS: intFrom(2000, 1, 3_600_000),
+  LEADER_CHECK_MS: intFrom(5000, 10, 600_000),
   JOB_BACKOFF_CAP_MS: intFrom(3_600_000, 1, 86_400_000),
 });
 
@@ -96,6 +97,8 @@ export interface Config {
     readonly maxAttempts: number;
     readonly backoffBaseMs: number;
     readonly backoffCapMs: number;
+    /** How often a process tries to become (or checks it still is) the singleton leader. */
+    readonly leaderCheckMs: number;
   };
 }
 
@@ -141,6 +144,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxAttempts: e.JOB_MAX_ATTEMPTS,
       backoffBaseMs: e.JOB_BACKOFF_BASE_MS,
       backoffCapMs: e.JOB_BACKOFF_CAP_MS,
+      leaderCheckMs: e.LEADER_CHECK_MS,
     },
   };
   return deepFreeze(config);

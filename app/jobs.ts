@@ -41,7 +41,12 @@ function providerSend(d: JobDeps): JobHandler<{ messageId: string }> {
         files: message.attachments.map((a) => ({ id: a.id, name: a.name, mimeType: a.mimeType, size: a.size, url: a.storageKey ? d.fileUrl(a.id) : (a.remoteUrl ?? '') })),
       });
       if ('defer' in outcome) return { defer: outcome.defer };
-      if (outcome.providerMessageId !== null) await d.inbox.setProviderMessageId(messageId, outcome.providerMessageId);
+      if (message.status === 'failed') {
+        // A replayed dead letter went through after all: tell Pipedrive (same id, new status).
+        await d.inbox.setMessageStatus(messageId, 'sent', { error: null, providerMessageId: outcome.providerMessageId });
+      } else if (outcome.providerMessageId !== null) {
+        await d.inbox.setProviderMessageId(messageId, outcome.providerMessageId);
+      }
     },
     async onDead({ messageId }, reason, tx) {
       await d.inbox.setMessageStatus(messageId, 'failed', { error: reason, tx });

@@ -176,3 +176,25 @@ export async function backlogByChannel(db: Tx, channelIds: string[]): Promise<Ma
   }
   return out;
 }
+
+/** Puts dead jobs back in the queue with a fresh attempt budget. Returns how many moved. */
+export async function replayDeadJobs(db: Tx, filter: { id?: number; all?: boolean }, now: number): Promise<number> {
+  const q = db('jobs').where('status', 'dead');
+  if (filter.id !== undefined) q.andWhere('id', filter.id);
+  else if (!filter.all) return 0;
+  return q.update({ status: 'pending', attempts: 0, run_at: now, locked_by: null, locked_until: null, updated_at: now });
+}
+
+/** Retention: finished jobs and dead letters older than their horizons. */
+export async function purgeJobs(db: Tx, opts: { doneBefore: number; deadBefore: number }): Promise<number> {
+  const done = await db('jobs').where('status', 'done').andWhere('updated_at', '<', opts.doneBefore).delete();
+  const dead = await db('jobs').where('status', 'dead').andWhere('updated_at', '<', opts.deadBefore).delete();
+  return done + dead;
+}
+
+export async function countJobs(db: Tx): Promise<Record<JobStatus, number>> {
+  const rows: Array<{ status: JobStatus; n: number | string }> = await db('jobs').select('status').count({ n: '*' }).groupBy('status');
+  const out: Record<JobStatus, number> = { pending: 0, running: 0, done: 0, dead: 0 };
+  for (const r of rows) out[r.status] = Number(r.n);
+  return out;
+}

@@ -46,6 +46,8 @@ export function freshDatabaseEnv(dir: string): { env: Record<string, string>; dr
 
 export interface TestBridge extends Bridge {
   dir: string;
+  /** The database settings, to start a second process/bridge on the same data (`shareDb`). */
+  dbEnv: Record<string, string>;
   /** fetch against the running app; `auth: false` omits Pipedrive's basic auth. */
   call(path: string, init?: RequestInit & { auth?: boolean | string }): Promise<Response>;
   close(): Promise<void>;
@@ -55,9 +57,10 @@ export interface TestBridge extends Bridge {
  * Starts the real app (HTTP server, database, outbox worker) on a free port with a fresh
  * database, fast worker timings and silent logs. Env overrides win.
  */
-export async function startTestBridge(opts: BridgeOptions & { env?: Record<string, string> } = {}): Promise<TestBridge> {
+export async function startTestBridge(opts: BridgeOptions & { env?: Record<string, string>; shareDb?: TestBridge } = {}): Promise<TestBridge> {
   const dir = mkdtempSync(join(tmpdir(), 'pdb-test-'));
-  const db = freshDatabaseEnv(dir);
+  // A bridge sharing another's database leaves dropping it to the owner.
+  const db = opts.shareDb ? { env: opts.shareDb.dbEnv, drop: async () => {} } : freshDatabaseEnv(dir);
   const port = await freePort();
   const config: Config = loadConfig({
     PORT: String(port),
@@ -71,6 +74,7 @@ export async function startTestBridge(opts: BridgeOptions & { env?: Record<strin
     JOB_BACKOFF_BASE_MS: '5',
     JOB_BACKOFF_CAP_MS: '50',
     JOB_LEASE_SECONDS: '30',
+    LEADER_CHECK_MS: '50',
     ...db.env,
     ...opts.env,
   });
@@ -78,6 +82,7 @@ export async function startTestBridge(opts: BridgeOptions & { env?: Record<strin
   return {
     ...bridge,
     dir,
+    dbEnv: db.env,
     call(path, init = {}) {
       const { auth = true, ...rest } = init;
       const headers = new Headers(rest.headers);
