@@ -135,10 +135,11 @@ export class AiryRealtime {
       const conversation = await this.services.inbox.findConversation(s.channel, { providerRef: p.identifier });
       if (!conversation) continue;
       if (unread === 0) {
-        await this.services.inbox.markOutgoingRead(conversation);
         // Pipedrive learns `seen` only from getConversations/getConversationById: there is no
-        // push for it in the Channels API (reference/pipedrive.md), so it is stored here.
+        // push for it in the Channels API (reference/pipedrive.md), so it is stored (first, so
+        // it is in place when the `read` statuses reach Pipedrive).
         if (!conversation.seen) await this.services.inbox.updateConversation(conversation, { seen: true });
+        await this.services.inbox.markOutgoingRead(conversation);
       } else if (conversation.seen) {
         await this.services.inbox.updateConversation(conversation, { seen: false });
       }
