@@ -2,9 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { airyUuid } from '../../app/providers/airy/ids.ts';
-import { waitFor } from '../support/harness.ts';
 import { seedConversation } from '../support/seed.ts';
-import { postMessage, startAiryWorld, type AiryWorld } from '../support/airy.ts';
+import { postMessage, startAiryWorld, type AiryWorld, outboxEvent } from '../support/airy.ts';
 
 const count = async (w: AiryWorld, table: string, where: Record<string, unknown> = {}) =>
   Number(((await w.b.db(table).where(where).count({ n: '*' }).first()) as { n: number | string }).n);
@@ -77,7 +76,7 @@ test('at-least-once delivery: a redelivered action is stored once and answered w
   try {
     const { channel, state } = await w.connect();
     const conv = await seedConversation(w.b, channel);
-    const sent = waitFor(w.b.outbox, 'done', (job) => job.kind === 'provider.send');
+    const sent = outboxEvent(w.b, 'done', 'provider.send');
     await postMessage(w.b, channel.providerChannelId, conv.id, 'Hi');
     await sent;
     await w.gateway.next((b) => b.status === 'delivered');
@@ -123,7 +122,7 @@ test('an Airy user opening a new conversation (conversation: null) creates one; 
       [['image/png', 'https://cdn.example.com/p/photo.png', 'photo.png']],
     );
 
-    const sent = waitFor(w.b.outbox, 'done', (job) => job.kind === 'provider.send');
+    const sent = outboxEvent(w.b, 'done', 'provider.send');
     const id = await postMessage(w.b, channel.providerChannelId, got.conversation_id, 'Sure!');
     await sent;
     const m = w.fake.model.messages.get(airyUuid(state.source_id, id));

@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import { AppError } from '../../app/errors.ts';
 import { connectChannel } from '../../app/inbox/channels.ts';
 import { ProviderError } from '../../app/providers/provider.ts';
-import { waitFor } from '../support/harness.ts';
-import { startAiryWorld } from '../support/airy.ts';
+import { startAiryWorld, outboxEvent } from '../support/airy.ts';
 
 test('connecting creates the source (action endpoint = our webhook URL) and the channel on Airy; the token is stored encrypted', async () => {
   const w = await startAiryWorld();
@@ -26,7 +25,7 @@ test('connecting creates the source (action endpoint = our webhook URL) and the 
     assert.ok(!JSON.stringify(row).includes(w.fake.systemToken), 'no plaintext system token at rest');
 
     // Deleting the channel disconnects it on Airy (through the outbox).
-    const disconnected = waitFor(w.b.outbox, 'done', (job) => job.kind === 'provider.disconnect');
+    const disconnected = outboxEvent(w.b, 'done', 'provider.disconnect');
     await w.b.inbox.deleteChannel(channel);
     await disconnected;
     assert.equal(w.fake.model.channels.get(state.channel_id)?.connected, false);

@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { airyUuid } from '../../app/providers/airy/ids.ts';
-import { waitFor } from '../support/harness.ts';
 import { seedConversation } from '../support/seed.ts';
-import { postMessage, startAiryWorld } from '../support/airy.ts';
+import { postMessage, startAiryWorld, outboxEvent } from '../support/airy.ts';
 
 test('both directions end to end: postMessage → Airy contact message → Airy user reply → Pipedrive, then delivered/read receipts', async () => {
   const w = await startAiryWorld();
@@ -13,7 +12,7 @@ test('both directions end to end: postMessage → Airy contact message → Airy 
     const pdUser = `pd-user-${conv.id}`;
 
     // ── Pipedrive user → Airy ──
-    const sent = waitFor(w.b.outbox, 'done', (job) => job.kind === 'provider.send');
+    const sent = outboxEvent(w.b, 'done', 'provider.send');
     const id = await postMessage(w.b, channel.providerChannelId, conv.id, 'Hello from Pipedrive', [
       { name: 'quote.pdf', type: 'application/pdf', content: '%PDF-1.4 quote' },
     ]);
@@ -73,7 +72,7 @@ test('both directions end to end: postMessage → Airy contact message → Airy 
     );
 
     // A new contact message makes the conversation unseen again.
-    const again = waitFor(w.b.outbox, 'done', (job) => job.kind === 'provider.send');
+    const again = outboxEvent(w.b, 'done', 'provider.send');
     await postMessage(w.b, channel.providerChannelId, conv.id, 'One more thing');
     await again;
     await w.gateway.next((b) => b.status === 'delivered' && b.message === 'One more thing');

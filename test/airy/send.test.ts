@@ -2,9 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { airyUuid } from '../../app/providers/airy/ids.ts';
-import { waitFor } from '../support/harness.ts';
 import { seedConversation } from '../support/seed.ts';
-import { postMessage, startAiryWorld } from '../support/airy.ts';
+import { postMessage, startAiryWorld, outboxEvent } from '../support/airy.ts';
 
 test('Airy down during a send (503 twice): the outbox retries, then the message is delivered once', async () => {
   const w = await startAiryWorld();
@@ -14,7 +13,7 @@ test('Airy down during a send (503 twice): the outbox retries, then the message 
     w.fake.failNext('/sources.webhook', 2, 503);
     const retries: string[] = [];
     w.b.outbox.on('retry', (job, reason) => job.kind === 'provider.send' && retries.push(reason));
-    const done = waitFor(w.b.outbox, 'done', (job) => job.kind === 'provider.send');
+    const done = outboxEvent(w.b, 'done', 'provider.send');
     const id = await postMessage(w.b, channel.providerChannelId, conv.id, 'Are you there?');
     await done;
     assert.equal(retries.length, 2);
@@ -34,9 +33,9 @@ test('Airy rejecting a send (400) dead-letters it with the reason and Pipedrive 
     const { channel } = await w.connect();
     const conv = await seedConversation(w.b, channel);
     w.fake.failNext('/sources.webhook', 1, 400);
-    const dead = waitFor(w.b.outbox, 'dead', (job) => job.kind === 'provider.send');
+    const dead = outboxEvent(w.b, 'dead', 'provider.send');
     const id = await postMessage(w.b, channel.providerChannelId, conv.id, 'Rejected');
-    const [, reason] = await dead;
+    const { reason } = await dead;
     assert.match(reason, /HTTP 400/);
     const failed = await w.gateway.next((b) => b.id === id);
     assert.equal(failed.status, 'failed');
@@ -58,7 +57,7 @@ test('sending works while the WebSocket is down; the subscriber reconnects after
     await w.adapter.realtime.stop();
     await gone;
     assert.equal(w.fake.broker.subscriberCount, 0);
-    const done = waitFor(w.b.outbox, 'done', (job) => job.kind === 'provider.send');
+    const done = outboxEvent(w.b, 'done', 'provider.send');
     const id = await postMessage(w.b, channel.providerChannelId, conv.id, 'While nobody listens');
     await done;
     assert.ok(w.fake.model.messages.has(airyUuid(state.source_id, id)));

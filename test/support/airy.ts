@@ -5,7 +5,8 @@ import { airyAdapterFactory, type AiryAdapter } from '../../app/providers/airy/a
 import type { AiryConfig, AiryState } from '../../app/providers/airy/schema.ts';
 import { channelContext } from '../../app/providers/context.ts';
 import { FakeAiry } from '../fakes/airy/index.ts';
-import { startTestBridge, type TestBridge } from './harness.ts';
+import type { Job } from '../../app/store/jobs.ts';
+import { startTestBridge, waitFor, type TestBridge } from './harness.ts';
 import { RecordingGateway } from './recording-gateway.ts';
 
 export interface AiryWorld {
@@ -61,4 +62,11 @@ export async function postMessage(b: TestBridge, providerChannelId: string, conv
   const json = (await res.json()) as { success: boolean; data: { id: string } };
   if (res.status !== 200) throw new Error(`postMessage answered ${res.status}: ${JSON.stringify(json)}`);
   return json.data.id;
+}
+
+/** Resolves when the outbox reports `event` for a job of `kind` (the reason for retry/dead). */
+export async function outboxEvent(b: TestBridge, event: 'done' | 'retry' | 'dead', kind: string): Promise<{ job: Job; reason: string }> {
+  // The outbox is a typed EventEmitter; waitFor takes the untyped shape.
+  const [job, reason] = await waitFor<[Job, string?]>(b.outbox as never, event, (j) => j.kind === kind);
+  return { job, reason: reason ?? '' };
 }
