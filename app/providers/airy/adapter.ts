@@ -1,5 +1,5 @@
 import { isAxiosError } from 'axios';
-import { classifyHttpError } from '../../outbox/errors.ts';
+import { classifyHttpError, PermanentError } from '../../outbox/errors.ts';
 import { ProviderError, type AdapterFactory, type ProviderAdapter, type ProviderServices } from '../provider.ts';
 import { AiryClient } from './client.ts';
 import { airyIds } from './ids.ts';
@@ -116,6 +116,7 @@ export function createAiryAdapter(services: ProviderServices, opts: AiryAdapterO
      * overtakes the HTTP answer still finds the message.
      */
     async send({ config, state }, out) {
+      if (!state?.source_token) throw new PermanentError('the channel has no Airy source (connect it again)');
       const convSourceId = sourceConversationId(out.conversation);
       const airyConversationId = airyIds.conversation(state.source_id, convSourceId);
       const airyMessageId = airyIds.message(state.source_id, out.message.id);

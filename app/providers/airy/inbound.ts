@@ -25,6 +25,7 @@ export async function handleAction(
   { channel, state }: ChannelContext<AiryConfig, AiryState>,
   req: WebhookRequest,
 ): Promise<WebhookReply> {
+  if (!state?.source_token) return fail(503, 'This channel has no Airy source yet');
   const check = verifyAirySignature(state.source_token, req.rawBody, req.headers[SIGNATURE_HEADER]);
   if (!check.ok) return fail(401, check.error);
 
