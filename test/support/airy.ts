@@ -23,13 +23,13 @@ export interface AiryWorld {
  * recording Pipedrive gateway. `connect()` goes through the real connect flow and waits
  * until the WebSocket subscription to the fake is up.
  */
-export async function startAiryWorld(env: Record<string, string> = {}): Promise<AiryWorld> {
+export async function startAiryWorld(env: Record<string, string> = {}, adapterOpts: { timeoutMs?: number } = {}): Promise<AiryWorld> {
   const fake = await FakeAiry.start();
   const gateway = new RecordingGateway();
   const b = await startTestBridge({
     env,
     pipedrive: gateway,
-    providers: { airy: airyAdapterFactory({ timeoutMs: 2000, realtime: { backoff: { baseMs: 20, capMs: 100 } } }) },
+    providers: { airy: airyAdapterFactory({ timeoutMs: adapterOpts.timeoutMs ?? 2000, realtime: { backoff: { baseMs: 20, capMs: 100 } } }) },
   });
   const adapter = b.registry.get('airy') as AiryAdapter;
   return {

@@ -41,6 +41,7 @@ export class FakeAiry extends EventEmitter<FakeAiryEvents> {
   readonly actionCalls: ActionCall[] = [];
   readonly requests: Array<{ path: string; status: number; caller: Caller['kind'] }> = [];
   private failures: Array<{ path: string; status: number }> = [];
+  private stalls: Array<{ path: string; ms: number }> = [];
   private readonly server: Server;
 
   static async start(opts: FakeAiryOptions = {}): Promise<FakeAiry> {
@@ -69,6 +70,11 @@ export class FakeAiry extends EventEmitter<FakeAiryEvents> {
   /** The next `times` requests to `path` (after auth) answer `status` without doing anything. */
   failNext(path: string, times: number, status = 503): void {
     for (let i = 0; i < times; i++) this.failures.push({ path, status });
+  }
+
+  /** The next `times` requests to `path` are held for `ms` before being handled (a slow or hung Airy). */
+  stallNext(path: string, times: number, ms: number): void {
+    for (let i = 0; i < times; i++) this.stalls.push({ path, ms });
   }
 
   userToken(userId = 'airy-user-1'): Promise<string> {
@@ -177,6 +183,13 @@ export class FakeAiry extends EventEmitter<FakeAiryEvents> {
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
     const caller = await authenticate(req, this.systemToken, this.jwtKey);
+    const stall = this.stalls.findIndex((x) => x.path === path);
+    if (stall >= 0) {
+      const { ms } = this.stalls.splice(stall, 1)[0]!;
+      await new Promise((r) => setTimeout(r, ms));
+      // The client gave up meanwhile: like a Kafka write that never happened.
+      if (res.destroyed || req.socket.destroyed) return;
+    }
     let reply: HttpReply;
     try {
       reply = await this.route(path, req, raw, caller);
