@@ -3,7 +3,7 @@ import { AppError, notFound } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Outbox } from '../outbox/worker.ts';
 import type { Secrets } from '../security/crypto.ts';
-import { findChannelByProviderId, listTemplates, markChannelDeleted } from '../store/channels.ts';
+import { findChannelByProviderId, listChannels, listTemplates, markChannelDeleted } from '../store/channels.ts';
 import {
   bumpActivity,
   findChannelParticipant,
@@ -18,7 +18,15 @@ import {
 import type { Db, Tx } from '../store/db.ts';
 import { recordEventKey } from '../store/events.ts';
 import type { FileStore } from '../store/files.ts';
-import { findMessage, findMessageById, insertMessage, updateMessage, type NewAttachment } from '../store/messages.ts';
+import {
+  findMessage,
+  findMessageById,
+  findMessageByProviderId,
+  insertMessage,
+  listMessagesWithStatus,
+  updateMessage,
+  type NewAttachment,
+} from '../store/messages.ts';
 import { conversationPage, listConversationPage } from './pages.ts';
 import type { Channel, Conversation, ConversationStatus, Message, MessageStatus, Participant, Template } from './types.ts';
 
@@ -171,7 +179,14 @@ export class Inbox {
    */
   async ensureConversation(
     channel: Channel,
-    spec: { id: string; providerRef?: string | null; sourceUserKey?: string | null; link?: string; participants: Array<Omit<Participant, 'conversationPk'>> },
+    spec: {
+      id: string;
+      providerRef?: string | null;
+      providerState?: string | null;
+      sourceUserKey?: string | null;
+      link?: string;
+      participants: Array<Omit<Participant, 'conversationPk'>>;
+    },
   ): Promise<Conversation> {
     const existing = await findConversation(this.db, channel.id, spec.id);
     if (existing) return existing;
@@ -184,7 +199,14 @@ export class Inbox {
         const now = Date.now();
         const c = await insertConversation(
           tx,
-          { id: spec.id, channelId: channel.id, providerRef: spec.providerRef ?? null, sourceUserKey: spec.sourceUserKey ?? null, link: spec.link ?? '' },
+          {
+            id: spec.id,
+            channelId: channel.id,
+            providerRef: spec.providerRef ?? null,
+            providerState: spec.providerState ?? null,
+            sourceUserKey: spec.sourceUserKey ?? null,
+            link: spec.link ?? '',
+          },
           now,
         );
         for (const p of spec.participants) await upsertParticipant(tx, { ...cleanParticipant(p), conversationPk: c.pk }, now);
@@ -257,6 +279,31 @@ export class Inbox {
     };
     const changed = opts.tx ? await run(opts.tx) : await this.db.transaction(run);
     if (changed && !opts.tx) this.outbox.kick();
+  }
+
+  /** Active channels served by one adapter (e.g. to open one realtime subscription per platform host). */
+  async channelsOf(provider: string): Promise<Channel[]> {
+    return (await listChannels(this.db)).filter((c) => c.provider === provider && c.status === 'active');
+  }
+
+  /** A message of the channel by the platform's id (answering a redelivered event with our original id). */
+  findMessageByProviderId(channel: Channel, providerMessageId: string): Promise<Message | undefined> {
+    return findMessageByProviderId(this.db, channel.id, providerMessageId);
+  }
+
+  /**
+   * The platform says its users have read the conversation: every message the Pipedrive user
+   * sent that is still `sent`/`delivered` becomes `read` (each re-sent to Pipedrive, same id).
+   * Returns how many changed.
+   */
+  async markOutgoingRead(conversation: Conversation): Promise<number> {
+    const changed = await this.db.transaction(async (tx) => {
+      const unread = await listMessagesWithStatus(tx, conversation.pk, 'pipedrive', ['sent', 'delivered']);
+      for (const m of unread) await this.setMessageStatus(m.id, 'read', { tx });
+      return unread.length;
+    });
+    if (changed) this.outbox.kick();
+    return changed;
   }
 
   /** Records the platform's id for a delivered message without telling Pipedrive (nothing it shows changed). */

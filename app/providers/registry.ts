@@ -1,10 +1,13 @@
+import { airyAdapterFactory } from './airy/adapter.ts';
 import type { AdapterFactory, ProviderAdapter, ProviderServices } from './provider.ts';
 
 /**
  * The platforms this build ships, registered explicitly (no import side effects). Adding a
  * platform is one folder under providers/ and one line here.
  */
-export const builtInProviders: Record<string, AdapterFactory> = {};
+export const builtInProviders: Record<string, AdapterFactory> = {
+  airy: airyAdapterFactory(),
+};
 
 export type ProviderRegistry = ReadonlyMap<string, ProviderAdapter<any, any>>;
 

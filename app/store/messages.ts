@@ -167,6 +167,15 @@ export async function findMessageByProviderId(db: Tx, channelId: string, provide
   return row ? (await withAttachments(db, [row]))[0] : undefined;
 }
 
+/** One conversation's messages of one origin whose status is one of `statuses` (oldest first). */
+export async function listMessagesWithStatus(db: Tx, conversationPk: number, origin: MessageOrigin, statuses: MessageStatus[]): Promise<Message[]> {
+  const rows = await db<MessageRow>('messages')
+    .where({ conversation_pk: conversationPk, origin })
+    .whereIn('status', statuses)
+    .orderBy('seq', 'asc');
+  return withAttachments(db, rows);
+}
+
 export async function updateMessage(
   db: Tx,
   id: string,

@@ -1,0 +1,149 @@
+import type { Channel } from '../../inbox/types.ts';
+import { channelContext } from '../context.ts';
+import type { ProviderServices } from '../provider.ts';
+import type { AiryConfig, AiryState, AiryWsEvent } from './schema.ts';
+import { WsEventSchema } from './schema.ts';
+import { StompSubscriber } from './websocket.ts';
+
+export interface RealtimeOptions {
+  backoff?: { baseMs: number; capMs: number };
+  heartbeatMs?: number;
+}
+
+interface Served {
+  channel: Channel;
+  config: AiryConfig;
+  state: AiryState;
+}
+
+/**
+ * Read receipts from Airy's WebSocket (reference/airy.md §7): one STOMP subscription per
+ * Airy host, shared by every channel on that host.
+ *
+ *   message.created  our contact message with delivery_state `delivered` → the message is `delivered`
+ *   metadata.updated conversation `unread_count` 0 → our messages are `read`, the conversation `seen`;
+ *                    > 0 → not seen
+ *
+ * start()/stop() are idempotent and may be called repeatedly, so a leadership hook can hand
+ * the subscription between processes (only the leader should hold it). Everything else
+ * (sending, the action endpoint) works while it is down; missed receipts are not replayed
+ * (Airy has no event history), the next unread_count change catches `read` up.
+ */
+export class AiryRealtime {
+  private readonly hosts = new Map<string, StompSubscriber>();
+  private running = false;
+  private served: Served[] | undefined;
+
+  constructor(
+    private readonly services: ProviderServices,
+    private readonly opts: RealtimeOptions = {},
+  ) {}
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  /** The subscriber of one host (tests await its `subscribed` event). */
+  subscriber(apiUrl: string): StompSubscriber | undefined {
+    return this.hosts.get(apiUrl);
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    for (const s of await this.refresh()) this.ensureHost(s.config);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    const subs = [...this.hosts.values()];
+    this.hosts.clear();
+    await Promise.all(subs.map((s) => s.stop()));
+  }
+
+  /** Called when a channel connects: subscribe to its host if nobody does yet. */
+  ensureHost(config: AiryConfig): void {
+    this.served = undefined;
+    if (!this.running || this.hosts.has(config.api_url)) return;
+    const sub = new StompSubscriber({
+      apiUrl: config.api_url,
+      token: config.system_token,
+      log: this.services.log,
+      ...(this.opts.backoff ? { backoff: this.opts.backoff } : {}),
+      ...(this.opts.heartbeatMs !== undefined ? { heartbeatMs: this.opts.heartbeatMs } : {}),
+      onEvent: (body) => this.handle(config.api_url, body),
+    });
+    this.hosts.set(config.api_url, sub);
+    sub.start();
+  }
+
+  private async refresh(): Promise<Served[]> {
+    const channels = await this.services.inbox.channelsOf('airy');
+    this.served = channels.flatMap((channel) => {
+      try {
+        const ctx = channelContext<AiryConfig, AiryState>(channel, this.services.secrets);
+        return ctx.state ? [{ channel, config: ctx.config, state: ctx.state }] : [];
+      } catch {
+        return [];
+      }
+    });
+    return this.served;
+  }
+
+  /** Channels on one host; the cache is rebuilt when an id is not found (a channel came or went). */
+  private async onHost(apiUrl: string, match: (s: Served) => boolean): Promise<Served[]> {
+    let list = (this.served ?? (await this.refresh())).filter((s) => s.config.api_url === apiUrl);
+    if (!list.some(match)) list = (await this.refresh()).filter((s) => s.config.api_url === apiUrl);
+    return list;
+  }
+
+  private async handle(apiUrl: string, body: string): Promise<void> {
+    let event: AiryWsEvent;
+    try {
+      const parsed = WsEventSchema.safeParse(JSON.parse(body));
+      if (!parsed.success) return; // other event types or shapes: not ours to act on
+      event = parsed.data;
+    } catch {
+      return;
+    }
+    if (event.type === 'message.created') await this.onMessage(apiUrl, event.payload);
+    else if (event.type === 'metadata.updated') await this.onMetadata(apiUrl, event.payload);
+    else if (event.type === 'channel.updated' && event.payload.connected === false) {
+      const mine = (await this.onHost(apiUrl, (s) => s.state.channel_id === event.payload.id)).find((s) => s.state.channel_id === event.payload.id);
+      if (mine) this.services.log.warn({ channel: mine.channel.id }, 'the Airy channel was disconnected on the Airy side');
+    }
+  }
+
+  private async onMessage(apiUrl: string, p: Extract<AiryWsEvent, { type: 'message.created' }>['payload']): Promise<void> {
+    // Only contact messages are ours (the Pipedrive user is the Airy contact).
+    if (!p.message.from_contact || p.message.delivery_state?.toLowerCase() !== 'delivered' || !p.channel_id) return;
+    const match = (s: Served) => s.state.channel_id === p.channel_id && (!p.message.source || p.message.source === s.state.source_id);
+    const served = (await this.onHost(apiUrl, match)).find(match);
+    if (!served) return;
+    const message = await this.services.inbox.findMessageByProviderId(served.channel, p.message.id);
+    // Never downgrade: `read` stays read, `failed` is not revived by a late event.
+    if (message && message.origin === 'pipedrive' && message.status === 'sent') {
+      await this.services.inbox.setMessageStatus(message.id, 'delivered');
+    }
+  }
+
+  private async onMetadata(apiUrl: string, p: Extract<AiryWsEvent, { type: 'metadata.updated' }>['payload']): Promise<void> {
+    if (p.subject !== 'conversation') return;
+    const unread = p.metadata?.unread_count;
+    if (typeof unread !== 'number') return;
+    for (const s of await this.onHost(apiUrl, () => true)) {
+      const conversation = await this.services.inbox.findConversation(s.channel, { providerRef: p.identifier });
+      if (!conversation) continue;
+      if (unread === 0) {
+        // Pipedrive learns `seen` only from getConversations/getConversationById: there is no
+        // push for it in the Channels API (reference/pipedrive.md), so it is stored (first, so
+        // it is in place when the `read` statuses reach Pipedrive).
+        if (!conversation.seen) await this.services.inbox.updateConversation(conversation, { seen: true });
+        await this.services.inbox.markOutgoingRead(conversation);
+      } else if (conversation.seen) {
+        await this.services.inbox.updateConversation(conversation, { seen: false });
+      }
+      return;
+    }
+  }
+}

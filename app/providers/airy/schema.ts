@@ -1,0 +1,103 @@
+import { z } from 'zod';
+
+/** What the admin enters per channel (DESIGN.md, operator contract). */
+export const AiryConfigSchema = z.object({
+  api_url: z
+    .string()
+    .trim()
+    .url()
+    .refine((v) => /^https?:\/\//.test(v), 'must be an http(s) URL')
+    .transform((v) => v.replace(/\/+$/, '')),
+  system_token: z.string().trim().min(1, 'is required'),
+});
+export type AiryConfig = z.infer<typeof AiryConfigSchema>;
+
+/** What connect() keeps per channel (sealed by the caller: the source token is a secret). */
+export interface AiryState {
+  source_id: string;
+  source_token: string;
+  /** Airy's channel id (airyUuid(source_id + source_channel_id)). */
+  channel_id: string;
+  source_channel_id: string;
+}
+
+/** Our conversation's handle on the Airy side, kept in conversations.provider_state. */
+export interface AiryConversationState {
+  /** The `source_conversation_id` we write; Airy's conversation id is airyUuid(source_id + it). */
+  source_conversation_id: string;
+}
+
+// ── the action endpoint (reference/airy.md §6) ────────────────────────────────────────────
+
+export const ActionSchema = z.object({
+  type: z.string(),
+  payload: z.object({
+    message: z.object({
+      id: z.string().min(1),
+      source_recipient_id: z.string().nullish(),
+      content: z.unknown(),
+      sent_at: z.union([z.string(), z.number()]).nullish(),
+    }),
+    conversation: z
+      .object({
+        id: z.string().min(1),
+        channel_id: z.string().nullish(),
+        source_channel_id: z.string().nullish(),
+        // Holds the source_sender_id of the latest contact message, NOT the conversation id we posted.
+        source_conversation_id: z.string().nullish(),
+        created_at: z.string().nullish(),
+      })
+      .nullish(),
+  }),
+});
+export type AirySendAction = z.infer<typeof ActionSchema>;
+
+// ── /sources.webhook (reference/airy.md §5) ───────────────────────────────────────────────
+
+export interface IngestMessage {
+  source_message_id: string;
+  source_conversation_id: string;
+  source_channel_id: string;
+  source_sender_id: string;
+  content: unknown;
+  from_contact: boolean;
+  /** Epoch milliseconds (a number in seconds would land in 1970). */
+  sent_at: number;
+}
+
+export interface IngestMetadata {
+  namespace: 'conversation' | 'message';
+  source_id: string;
+  metadata: Record<string, unknown>;
+}
+
+// ── WebSocket events (reference/airy.md §7) ───────────────────────────────────────────────
+
+export const WsEventSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('message.created'),
+    payload: z.object({
+      conversation_id: z.string().nullish(),
+      channel_id: z.string().nullish(),
+      message: z.object({
+        id: z.string(),
+        delivery_state: z.string().nullish(),
+        from_contact: z.boolean().nullish(),
+        source: z.string().nullish(),
+      }),
+    }),
+  }),
+  z.object({
+    type: z.literal('metadata.updated'),
+    payload: z.object({
+      subject: z.string(),
+      identifier: z.string(),
+      metadata: z.record(z.string(), z.unknown()).nullish(),
+    }),
+  }),
+  z.object({
+    type: z.literal('channel.updated'),
+    payload: z.object({ id: z.string(), source: z.string().nullish(), connected: z.boolean().nullish() }),
+  }),
+]);
+export type AiryWsEvent = z.infer<typeof WsEventSchema>;

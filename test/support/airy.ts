@@ -1,0 +1,72 @@
+import { once } from 'node:events';
+import { connectChannel } from '../../app/inbox/channels.ts';
+import type { Channel } from '../../app/inbox/types.ts';
+import { airyAdapterFactory, type AiryAdapter } from '../../app/providers/airy/adapter.ts';
+import type { AiryConfig, AiryState } from '../../app/providers/airy/schema.ts';
+import { channelContext } from '../../app/providers/context.ts';
+import { FakeAiry } from '../fakes/airy/index.ts';
+import type { Job } from '../../app/store/jobs.ts';
+import { startTestBridge, waitFor, type TestBridge } from './harness.ts';
+import { RecordingGateway } from './recording-gateway.ts';
+
+export interface AiryWorld {
+  fake: FakeAiry;
+  gateway: RecordingGateway;
+  b: TestBridge;
+  adapter: AiryAdapter;
+  connect(name?: string): Promise<{ channel: Channel; state: AiryState; notes: Record<string, string> }>;
+  close(): Promise<void>;
+}
+
+/**
+ * The bridge with the Airy adapter (short timeouts, fast reconnects), a fake Airy and a
+ * recording Pipedrive gateway. `connect()` goes through the real connect flow and waits
+ * until the WebSocket subscription to the fake is up.
+ */
+export async function startAiryWorld(env: Record<string, string> = {}, adapterOpts: { timeoutMs?: number } = {}): Promise<AiryWorld> {
+  const fake = await FakeAiry.start();
+  const gateway = new RecordingGateway();
+  const b = await startTestBridge({
+    env,
+    pipedrive: gateway,
+    providers: { airy: airyAdapterFactory({ timeoutMs: adapterOpts.timeoutMs ?? 2000, realtime: { backoff: { baseMs: 20, capMs: 100 } } }) },
+  });
+  const adapter = b.registry.get('airy') as AiryAdapter;
+  return {
+    fake,
+    gateway,
+    b,
+    adapter,
+    async connect(name = 'Sales inbox') {
+      const { channel, notes } = await connectChannel(
+        { db: b.db, secrets: b.secrets, registry: b.registry, appUrl: b.config.appUrl },
+        { provider: 'airy', name, avatarUrl: null, config: { api_url: fake.url, system_token: fake.systemToken }, templates: [], installationId: null },
+      );
+      if (fake.broker.subscriberCount === 0) await once(fake.broker, 'subscribed');
+      return { channel, notes, state: channelContext<AiryConfig, AiryState>(channel, b.secrets).state };
+    },
+    async close() {
+      await b.close();
+      await fake.close();
+    },
+  };
+}
+
+/** postMessage as Pipedrive sends it: multipart with conversationId, message and files. */
+export async function postMessage(b: TestBridge, providerChannelId: string, conversationId: string, text: string, files: Array<{ name: string; type: string; content: string }> = []) {
+  const form = new FormData();
+  form.set('conversationId', conversationId);
+  form.set('message', text);
+  for (const f of files) form.append('files', new Blob([f.content], { type: f.type }), f.name);
+  const res = await b.call(`/api/channels/${providerChannelId}/messages`, { method: 'POST', body: form });
+  const json = (await res.json()) as { success: boolean; data: { id: string } };
+  if (res.status !== 200) throw new Error(`postMessage answered ${res.status}: ${JSON.stringify(json)}`);
+  return json.data.id;
+}
+
+/** Resolves when the outbox reports `event` for a job of `kind` (the reason for retry/dead). */
+export async function outboxEvent(b: TestBridge, event: 'done' | 'retry' | 'dead', kind: string): Promise<{ job: Job; reason: string }> {
+  // The outbox is a typed EventEmitter; waitFor takes the untyped shape.
+  const [job, reason] = await waitFor<[Job, string?]>(b.outbox as never, event, (j) => j.kind === kind);
+  return { job, reason: reason ?? '' };
+}
