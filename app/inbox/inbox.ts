@@ -16,7 +16,8 @@ import {
   upsertParticipant,
 } from '../store/conversations.ts';
 import type { Db, Tx } from '../store/db.ts';
-import { recordEventKey } from '../store/events.ts';
+import { hasEventKey, recordEventKey } from '../store/events.ts';
+import { wakePendingJobs } from '../store/jobs.ts';
 import type { FileStore } from '../store/files.ts';
 import { findMessage, findMessageById, insertMessage, updateMessage, type NewAttachment } from '../store/messages.ts';
 import { conversationPage, listConversationPage } from './pages.ts';
@@ -193,6 +194,29 @@ export class Inbox {
     }
   }
 
+  participants(conversation: Conversation): Promise<Participant[]> {
+    return listParticipants(this.db, [conversation.pk]);
+  }
+
+  /**
+   * Makes the conversation's deferred provider sends due now (a session they waited for
+   * is confirmed or failed) and wakes the local worker.
+   */
+  async wakeProviderSends(conversation: Conversation): Promise<void> {
+    const n = await wakePendingJobs(this.db, JOB.providerSend, `send:${conversation.id}`, Date.now());
+    if (n > 0) this.outbox.kick();
+  }
+
+  /** Whether an inbound event (source, key) was handled before: a redelivery to ignore. */
+  eventSeen(source: string, key: string): Promise<boolean> {
+    return hasEventKey(this.db, source, key);
+  }
+
+  /** Records an inbound event that stores no message; false when it was already recorded. */
+  recordEvent(source: string, key: string): Promise<boolean> {
+    return recordEventKey(this.db, source, key, Date.now());
+  }
+
   async upsertParticipant(conversation: Conversation, p: Omit<Participant, 'conversationPk'>): Promise<void> {
     await upsertParticipant(this.db, { ...p, conversationPk: conversation.pk }, Date.now());
   }
@@ -237,7 +261,7 @@ export class Inbox {
     const id = tx ? await run(tx) : await this.db.transaction(run);
     if (!id) return { duplicate: true };
     this.outbox.kick();
-    return { message: (await findMessageById(this.db, id))! };
+    return { message: (await findMessageById(tx ?? this.db, id))! };
   }
 
   /** Changes a message's status (delivered/read/failed) and re-sends it to Pipedrive with the same id. */

@@ -1,10 +1,13 @@
+import { alvariaAdapterFactory } from './alvaria/adapter.ts';
 import type { AdapterFactory, ProviderAdapter, ProviderServices } from './provider.ts';
 
 /**
  * The platforms this build ships, registered explicitly (no import side effects). Adding a
  * platform is one folder under providers/ and one line here.
  */
-export const builtInProviders: Record<string, AdapterFactory> = {};
+export const builtInProviders: Record<string, AdapterFactory> = {
+  alvaria: alvariaAdapterFactory(),
+};
 
 export type ProviderRegistry = ReadonlyMap<string, ProviderAdapter<any, any>>;
 
