@@ -96,7 +96,8 @@ test('text and each attachment go out as separate messages with the mapped type 
 });
 
 test('messages wait behind a provisional session and go out in order once NEW_SESSION arrives', async () => {
-  const r = await startAlvariaRig();
+  // Deferred sends would look again only after a minute: only the NEW_SESSION wake-up can send them in time.
+  const r = await startAlvariaRig({ adapter: { deferMs: { min: 60_000, max: 60_000 } } });
   try {
     r.fake.autoConfirm = false;
     const sessionP = once(r.fake, 'session') as Promise<[FakeSession]>;
@@ -116,7 +117,7 @@ test('messages wait behind a provisional session and go out in order once NEW_SE
         if (texts.length === 3) resolve();
       }),
     );
-    // The deferred job would look again only after 30 s; NEW_SESSION wakes it at once.
+    // NEW_SESSION wakes the deferred job at once.
     r.fake.confirmSession(session.id);
     await allP;
     assert.deepEqual(texts, ['one', 'two', 'three']);
@@ -126,7 +127,7 @@ test('messages wait behind a provisional session and go out in order once NEW_SE
 });
 
 test('NEW_SESSION FAILED fails the waiting messages in Pipedrive; the next message opens a new session', async () => {
-  const r = await startAlvariaRig();
+  const r = await startAlvariaRig({ adapter: { deferMs: { min: 60_000, max: 60_000 } } });
   try {
     r.fake.autoConfirm = false;
     const sessionP = once(r.fake, 'session') as Promise<[FakeSession]>;

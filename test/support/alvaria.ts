@@ -21,13 +21,13 @@ export interface AlvariaRig {
 }
 
 /** The app wired to a fake Alvaria (shared fake clock) and a recording Pipedrive gateway, with one channel and conversation. */
-export async function startAlvariaRig(opts: { adapter?: AlvariaOptions; config?: Record<string, unknown> } = {}): Promise<AlvariaRig> {
+export async function startAlvariaRig(opts: { adapter?: AlvariaOptions; config?: (fake: FakeAlvaria) => Record<string, unknown> } = {}): Promise<AlvariaRig> {
   const fake = await FakeAlvaria.start();
   const gateway = new RecordingGateway();
   const b = await startTestBridge({ providers: { alvaria: alvariaAdapterFactory({ now: fake.clock.now, ...opts.adapter }) }, pipedrive: gateway });
   const { channel, notes } = await connectChannel(
     { db: b.db, secrets: b.secrets, registry: b.registry, appUrl: b.config.appUrl },
-    { provider: 'alvaria', name: 'Alvaria', avatarUrl: null, config: fake.channelConfig(opts.config), templates: [], installationId: null },
+    { provider: 'alvaria', name: 'Alvaria', avatarUrl: null, config: fake.channelConfig(opts.config?.(fake)), templates: [], installationId: null },
   );
   fake.deliveries.callbackUrl = notes.callback_url;
   const conversation = await seedConversation(b, channel);

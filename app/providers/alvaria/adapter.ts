@@ -16,8 +16,8 @@ export interface AlvariaOptions {
   maxSessionAgeMs?: number;
   /** A session not confirmed by NEW_SESSION within this long counts as failed. */
   provisionalTimeoutMs?: number;
-  /** How long a send waits for NEW_SESSION before looking again (the callback wakes it sooner). */
-  deferMs?: number;
+  /** How long a send waits for NEW_SESSION before looking again: from min, growing with the session's age, up to max. The callback wakes it sooner. */
+  deferMs?: { min: number; max: number };
   http?: AxiosInstance;
 }
 
@@ -41,7 +41,7 @@ export function createAlvariaAdapter(services: ProviderServices, opts: AlvariaOp
     maxAgeMs: opts.maxSessionAgeMs ?? MAX_SESSION_AGE_MS,
     provisionalTimeoutMs: opts.provisionalTimeoutMs ?? 10 * 60_000,
   });
-  const deferMs = opts.deferMs ?? 30_000;
+  const deferMs = opts.deferMs ?? { min: 250, max: 30_000 };
 
   // One token cache per set of credentials, shared by every send of the channel.
   const tokenClients = new Map<string, TokenClient>();

@@ -12,7 +12,8 @@ export interface SendDeps {
   sessions: Sessions;
   api: AlvariaClient;
   db: Db;
-  deferMs: number;
+  /** Bounds of the wait between looks at a provisional session (NEW_SESSION wakes it sooner). */
+  deferMs: { min: number; max: number };
   now: () => number;
 }
 
@@ -48,7 +49,11 @@ export async function sendMessage(d: SendDeps, { channel, config }: ChannelConte
     return { providerMessageId: null };
   }
   if (decision.kind === 'wait') {
-    return { defer: { ms: d.deferMs, reason: `waiting for Alvaria to confirm session ${decision.session.sessionId}` } };
+    // NEW_SESSION wakes this job, but it can arrive while the job is still running (before the
+    // outbox records the defer) and wake nothing: look again soon, then less and less often.
+    const age = Math.max(0, d.now() - decision.session.createdAt);
+    const ms = Math.min(d.deferMs.max, Math.max(d.deferMs.min, Math.floor(age / 2)));
+    return { defer: { ms, reason: `waiting for Alvaria to confirm session ${decision.session.sessionId}` } };
   }
   if (decision.kind !== 'live') throw new Error(`unexpected session decision ${decision.kind}`);
   const session = decision.session;

@@ -143,7 +143,8 @@ export class FakeAlvaria extends EventEmitter<FakeAlvariaEvents> {
   reroute(sessionId: string, to: { agentAlias?: string; worktypeId?: string }): Delivery {
     return this.callback({ sessionId, event: 'SESSION_REROUTE', ...to });
   }
-  endSession(sessionId: string, from: string | undefined = 'SYSTEM'): Delivery {
+  /** An end initiated on Alvaria's side; `from: null` sends none (as after our own delete). */
+  endSession(sessionId: string, from: string | null = 'SYSTEM'): Delivery {
     const s = this.mustSession(sessionId);
     s.status = 'ended';
     this.emit('ended', s);
@@ -317,7 +318,7 @@ export class FakeAlvaria extends EventEmitter<FakeAlvariaEvents> {
         d = this.reroute(id, { ...(str(b.agentAlias) ? { agentAlias: str(b.agentAlias) } : {}), ...(str(b.worktypeId) ? { worktypeId: str(b.worktypeId) } : {}) });
         break;
       default:
-        d = this.endSession(id, str(b.from));
+        d = this.endSession(id, str(b.from) ?? null);
     }
     send(202, { eventId: d.payload.eventId });
   }
