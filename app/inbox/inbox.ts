@@ -16,7 +16,8 @@ import {
   upsertParticipant,
 } from '../store/conversations.ts';
 import type { Db, Tx } from '../store/db.ts';
-import { recordEventKey } from '../store/events.ts';
+import { hasEventKey, recordEventKey } from '../store/events.ts';
+import { wakePendingJobs } from '../store/jobs.ts';
 import type { FileStore } from '../store/files.ts';
 import {
   findMessage,
@@ -217,6 +218,29 @@ export class Inbox {
       if (raced) return raced;
       throw err;
     }
+  }
+
+  participants(conversation: Conversation): Promise<Participant[]> {
+    return listParticipants(this.db, [conversation.pk]);
+  }
+
+  /**
+   * Makes the conversation's deferred provider sends due now (a session they waited for
+   * is confirmed or failed) and wakes the local worker.
+   */
+  async wakeProviderSends(conversation: Conversation): Promise<void> {
+    const n = await wakePendingJobs(this.db, JOB.providerSend, `send:${conversation.id}`, Date.now());
+    if (n > 0) this.outbox.kick();
+  }
+
+  /** Whether an inbound event (source, key) was handled before: a redelivery to ignore. */
+  eventSeen(source: string, key: string): Promise<boolean> {
+    return hasEventKey(this.db, source, key);
+  }
+
+  /** Records an inbound event that stores no message; false when it was already recorded. */
+  recordEvent(source: string, key: string): Promise<boolean> {
+    return recordEventKey(this.db, source, key, Date.now());
   }
 
   async upsertParticipant(conversation: Conversation, p: Omit<Participant, 'conversationPk'>): Promise<void> {

@@ -1,4 +1,5 @@
 import { airyAdapterFactory } from './airy/adapter.ts';
+import { alvariaAdapterFactory } from './alvaria/adapter.ts';
 import type { AdapterFactory, ProviderAdapter, ProviderServices } from './provider.ts';
 
 /**
@@ -7,6 +8,7 @@ import type { AdapterFactory, ProviderAdapter, ProviderServices } from './provid
  */
 export const builtInProviders: Record<string, AdapterFactory> = {
   airy: airyAdapterFactory(),
+  alvaria: alvariaAdapterFactory(),
 };
 
 export type ProviderRegistry = ReadonlyMap<string, ProviderAdapter<any, any>>;

@@ -16,3 +16,9 @@ export async function recordEventKey(db: Tx, source: string, eventKey: string, n
 export async function purgeEventKeys(db: Tx, olderThan: number): Promise<number> {
   return db('inbound_events').where('received_at', '<', olderThan).delete();
 }
+
+/** True when an inbound event key was recorded before (read-only; recordEventKey claims it). */
+export async function hasEventKey(db: Tx, source: string, eventKey: string): Promise<boolean> {
+  const row = await db('inbound_events').select('pk').where({ source, event_key: eventKey }).first();
+  return Boolean(row);
+}

@@ -198,3 +198,11 @@ export async function countJobs(db: Tx): Promise<Record<JobStatus, number>> {
   for (const r of rows) out[r.status] = Number(r.n);
   return out;
 }
+
+/**
+ * Makes pending jobs of one kind and ordering key due now (e.g. sends deferred while a
+ * session was being opened, once it is confirmed). Returns how many were woken.
+ */
+export async function wakePendingJobs(db: Tx, kind: string, orderingKey: string, now: number): Promise<number> {
+  return db('jobs').where({ kind, ordering_key: orderingKey, status: 'pending' }).andWhere('run_at', '>', now).update({ run_at: now, updated_at: now });
+}

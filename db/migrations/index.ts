@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as m001 from './001_init.ts';
+import * as m004 from './004_alvaria.ts';
 
 /**
  * Migrations are listed here explicitly (no directory scan), so they load the same way
@@ -7,6 +8,7 @@ import * as m001 from './001_init.ts';
  */
 const migrations: Record<string, Knex.Migration> = {
   '001_init': m001,
+  '004_alvaria': m004,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -7,13 +7,14 @@ import type { PipedriveGateway, ReceiveMessageBody } from '../../app/pipedrive/r
  * a platform adapter before the Pipedrive fake is wired in. `next(match)` resolves with the
  * first body (already received or still to come) that matches and was not taken before.
  */
-export class RecordingGateway extends EventEmitter<{ received: [ReceiveMessageBody] }> implements PipedriveGateway {
+export class RecordingGateway extends EventEmitter<{ received: [ReceiveMessageBody]; receive: [ReceiveMessageBody] }> implements PipedriveGateway {
   readonly received: Array<{ channelId: string; body: ReceiveMessageBody }> = [];
   private taken = new Set<number>();
 
   async receiveMessage(channel: Channel, body: ReceiveMessageBody): Promise<void> {
     this.received.push({ channelId: channel.providerChannelId, body });
     this.emit('received', body);
+    this.emit('receive', body);
   }
 
   async next(match: (b: ReceiveMessageBody) => boolean = () => true, timeoutMs = 10_000): Promise<ReceiveMessageBody> {
@@ -30,6 +31,11 @@ export class RecordingGateway extends EventEmitter<{ received: [ReceiveMessageBo
         throw new Error(`timed out waiting for a matching receiveMessage (got ${JSON.stringify(this.received.map((r) => [r.body.id, r.body.status]))})`);
       }
     }
+  }
+
+  /** Every body received so far, in arrival order. */
+  get bodies(): ReceiveMessageBody[] {
+    return this.received.map((r) => r.body);
   }
 
   bodiesFor(messageId: string): ReceiveMessageBody[] {
