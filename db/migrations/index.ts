@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as m001 from './001_init.ts';
+import * as m002 from './002_installations.ts';
 
 /**
  * Migrations are listed here explicitly (no directory scan), so they load the same way
@@ -7,6 +8,7 @@ import * as m001 from './001_init.ts';
  */
 const migrations: Record<string, Knex.Migration> = {
   '001_init': m001,
+  '002_installations': m002,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
