@@ -115,7 +115,7 @@ test('admin delete removes the channel in Pipedrive and on the platform; the lis
       { conversations: 1, backlog: { pending: 0, dead: 0 }, status: 'active', last_error: null },
     );
 
-    const done = waitFor(bridge.outbox, 'done', (j: Job) => j.kind === 'provider.disconnect');
+    const done = waitFor<[Job]>(bridge.outbox, 'done', (j) => j.kind === 'provider.disconnect');
     const del = await adminCall(bridge, cookie, 'DELETE', `/channels/${channel.id}`);
     assert.equal(del.status, 200);
     await done;

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { waitFor } from '../support/harness.ts';
 import { startBridgeWithPipedrive } from '../support/install.ts';
 import { TestPlatform } from '../support/test-provider.ts';
 
@@ -48,7 +47,7 @@ test('admin page in Chromium: install, connect a channel, see it listed, delete 
     assert.equal(await page.isVisible('#no-channels'), true);
 
     // Connect a channel with the test platform.
-    const synced = waitFor(fake.events, 'sync');
+    const synced = fake.next('sync');
     await page.selectOption('#provider', 'test');
     await page.fill('#name', 'Browser channel');
     await page.fill('#avatar_url', 'https://example.com/icon.png');
@@ -59,7 +58,7 @@ test('admin page in Chromium: install, connect a channel, see it listed, delete 
     await row.waitFor();
     assert.match((await row.textContent()) ?? '', /Test platform/);
     assert.match((await row.textContent()) ?? '', /webhook_url/);
-    const [sync] = await synced;
+    const sync = await synced;
     assert.equal(sync.ok, true);
     assert.equal(fake.state.channels.size, 1);
     assert.deepEqual([...fake.state.channels.values()][0]!.templates, [{ id: 'greet', name: 'Greeting', content: 'Hello {{1}}', language: 'en' }]);

@@ -37,7 +37,7 @@ test('install → connect → initial sync → messages reach Pipedrive → unin
     assert.deepEqual(listed.providers[0].fields, [{ name: 'secret', type: 'secret', required: true, description: null }]);
 
     // 2. connect a channel: platform side, then Pipedrive addChannel, then Pipedrive's initial sync
-    const synced = waitFor(fake.events, 'sync');
+    const synced = fake.next('sync');
     const res = await adminCall(bridge, cookie, 'POST', '/channels', {
       provider: 'test',
       name: 'Support',
@@ -57,7 +57,7 @@ test('install → connect → initial sync → messages reach Pipedrive → unin
     assert.equal(pdChannel.avatar_url, 'https://example.com/support.png');
     assert.equal(pdChannel.pd_user_id, user.id);
 
-    const [sync] = await synced;
+    const sync = await synced;
     assert.equal(sync.ok, true, sync.error);
     assert.equal(sync.conversations.length, 1, 'one standing conversation for the installing user');
     const stored = (await findChannel(bridge.db, channel.id))!;
@@ -75,7 +75,7 @@ test('install → connect → initial sync → messages reach Pipedrive → unin
 
     // 3a. the platform answers in the standing conversation → receiveMessage through the outbox
     const conv = (await bridge.inbox.findConversation(stored, { id: standingId }))!;
-    const arrived = waitFor(fake.events, 'message', (m) => m.conversation_id === standingId);
+    const arrived = fake.next('message', (m) => m.conversation_id === standingId);
     const r = await bridge.inbox.recordInbound(stored, {
       dedupe: { source: 'test', key: 'e1' },
       conversation: conv,
@@ -85,7 +85,7 @@ test('install → connect → initial sync → messages reach Pipedrive → unin
       createdAt: Date.now(),
     });
     assert.ok('message' in r);
-    const [m1] = await arrived;
+    const m1 = await arrived;
     assert.equal(m1.id, r.message.id);
     assert.equal(m1.channel_id, channel.provider_channel_id);
     assert.equal(m1.message, 'Welcome!');
@@ -93,13 +93,13 @@ test('install → connect → initial sync → messages reach Pipedrive → unin
 
     // 3b. a conversation Pipedrive has not seen: it calls getConversationById before accepting
     const other = await seedConversation(bridge, stored, 'conv-platform-opened');
-    const fetched = waitFor(fake.events, 'conversation-fetched', (e) => e.conversationId === other.id);
-    const got = waitFor(fake.events, 'message', (m) => m.conversation_id === other.id);
+    const fetched = fake.next('conversation-fetched', (e) => e.conversationId === other.id);
+    const got = fake.next('message', (m) => m.conversation_id === other.id);
     const body = JSON.stringify({ eventId: 'ev-2', conversationId: other.id, text: 'New thread' });
     const hook = await fetch(`${bridge.url}/webhooks/test/${channel.id}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-test-signature': sign('hook-secret', body) }, body });
     assert.equal(hook.status, 200);
-    assert.equal((await fetched)[0].ok, true);
-    assert.equal((await got)[0].message, 'New thread');
+    assert.equal((await fetched).ok, true);
+    assert.equal((await got).message, 'New thread');
     assert.deepEqual(fake.state.problems, []);
 
     // 4. uninstall: a wrong password changes nothing
@@ -107,7 +107,7 @@ test('install → connect → initial sync → messages reach Pipedrive → unin
     assert.equal(wrong.status, 401);
     assert.equal((await findInstallation(bridge.db, installation.id))!.status, 'active');
 
-    const disconnected = waitFor(bridge.outbox, 'done', (j: Job) => j.kind === 'provider.disconnect');
+    const disconnected = waitFor<[Job]>(bridge.outbox, 'done', (j) => j.kind === 'provider.disconnect');
     const un = await fake.sendUninstall(bridge.url, { companyId: user.company_id, userId: user.id });
     assert.equal(un.status, 200);
     assert.deepEqual(await un.json(), { success: true, uninstalled: true });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createLogger } from '../../app/log.ts';
 import { PLATFORM_PARTICIPANT_ID, standingConversationId } from '../../app/inbox/standing.ts';
 import { findChannel } from '../../app/store/channels.ts';
+import type { Job } from '../../app/store/jobs.ts';
 import { DIALECT, waitFor } from '../support/harness.ts';
 import { adminCall, installVia, startBridgeWithPipedrive } from '../support/install.ts';
 import { TestPlatform } from '../support/test-provider.ts';
@@ -21,12 +22,12 @@ test('no Pipedrive token is stored or logged in plaintext', async () => {
     // a refresh (401 → new access token), then a failure path that logs
     fake.expireAccessTokens();
     const conv = (await bridge.inbox.findConversation(channel, { id: standingConversationId(channel, user.company_id, user.id) }))!;
-    const delivered = waitFor(fake.events, 'message');
+    const delivered = fake.next('message');
     await bridge.inbox.recordInbound(channel, { dedupe: { source: 't', key: 'k1' }, conversation: conv, senderId: PLATFORM_PARTICIPANT_ID, text: 'x', providerMessageId: 'k1', createdAt: Date.now() });
     await delivered;
     fake.expireAccessTokens();
     fake.lapseRefreshTokens();
-    const dead = waitFor(bridge.outbox, 'dead');
+    const dead = waitFor<[Job, string]>(bridge.outbox, 'dead');
     await bridge.inbox.recordInbound(channel, { dedupe: { source: 't', key: 'k2' }, conversation: conv, senderId: PLATFORM_PARTICIPANT_ID, text: 'y', providerMessageId: 'k2', createdAt: Date.now() });
     await dead;
 

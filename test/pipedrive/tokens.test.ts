@@ -15,7 +15,7 @@ async function setup(fakeOpts: { expiresIn?: number } = {}) {
   const platform = new TestPlatform();
   const env = await startBridgeWithPipedrive({ providers: { test: platform.factory() }, fake: fakeOpts });
   const installed = await installVia(env.bridge, env.fake);
-  const synced = waitFor(env.fake.events, 'sync');
+  const synced = env.fake.next('sync');
   const res = await adminCall(env.bridge, installed.cookie, 'POST', '/channels', { provider: 'test', name: 'Support', config: { secret: 's' } });
   assert.equal(res.status, 201, await res.clone().text());
   await synced;
@@ -77,7 +77,7 @@ test('a 401 refreshes once and retries; a lapsed refresh token marks the install
     // Now the refresh token lapses too: the job dead-letters and the admin sees "needs reinstall".
     fake.expireAccessTokens();
     fake.lapseRefreshTokens();
-    const dead = waitFor(bridge.outbox, 'dead', (j: Job) => j.kind === 'pipedrive.receive');
+    const dead = waitFor<[Job, string]>(bridge.outbox, 'dead', (j) => j.kind === 'pipedrive.receive');
     await inbound(bridge, channel, installed, 'lost-auth');
     const [, reason] = await dead;
     assert.match(reason, /reinstall/);
@@ -109,14 +109,14 @@ test('receive failures: 429 and 5xx are retried, other 4xx dead-letter', async (
     const onRetry = (_j: Job, reason: string) => retries.push(reason);
     bridge.outbox.on('retry', onRetry);
     const m = await inbound(bridge, channel, installed, 'busy');
-    await waitFor(fake.events, 'message', (r) => r.id === m.id);
+    await fake.next('message', (r) => r.id === m.id);
     bridge.outbox.off('retry', onRetry);
     assert.equal(retries.length, 2);
     assert.match(retries[0]!, /HTTP 429/);
     assert.match(retries[1]!, /HTTP 503/);
 
     fake.failNext('receive', { status: 400, body: apiError('Invalid receive message payload', 'INVALID_RECEIVE_MESSAGE_PAYLOAD') });
-    const dead = waitFor(bridge.outbox, 'dead', (j: Job) => j.kind === 'pipedrive.receive');
+    const dead = waitFor<[Job, string]>(bridge.outbox, 'dead', (j) => j.kind === 'pipedrive.receive');
     await inbound(bridge, channel, installed, 'rejected');
     assert.match((await dead)[1], /HTTP 400.*INVALID_RECEIVE_MESSAGE_PAYLOAD/);
   } finally {
@@ -155,7 +155,7 @@ test('a channel without an installation dead-letters its receive jobs with the r
     const { seedChannel, seedConversation, seedInbound } = await import('../support/seed.ts');
     const ch = await seedChannel(bridge);
     const conv = await seedConversation(bridge, ch);
-    const dead = waitFor(bridge.outbox, 'dead');
+    const dead = waitFor<[Job, string]>(bridge.outbox, 'dead');
     await seedInbound(bridge, ch, conv, 'orphan');
     assert.match((await dead)[1], /not linked to a Pipedrive installation/);
   } finally {

@@ -4,7 +4,7 @@ import { CLIENT_ID, CLIENT_SECRET } from '../../support/harness.ts';
 import { channelRoutes } from './channels.ts';
 import { bearer, readReq, send, type Req, type Res } from './http.ts';
 import { oauthRoutes } from './oauth.ts';
-import { apiError, FakeEmitter, newState, type FakeState, type FakeUser } from './state.ts';
+import { apiError, FakeEmitter, newState, type FakeEvents, type FakeState, type FakeUser } from './state.ts';
 
 export type { FakeState, FakeUser, ReceivedMessage, FakeChannel, SyncRecord } from './state.ts';
 
@@ -47,6 +47,8 @@ export interface FakePipedrive {
   expireAccessTokens(): void;
   /** Every refresh token lapses (60 days unused): the user must reinstall. */
   lapseRefreshTokens(): void;
+  /** Resolves with the next `event` whose payload satisfies `match` (typed; no sleeps in tests). */
+  next<E extends keyof FakeEvents>(event: E, match?: (...args: FakeEvents[E]) => boolean, timeoutMs?: number): Promise<FakeEvents[E][0]>;
   /** Pipedrive's uninstall notice: DELETE <app>/auth/pipedrive/callback with basic auth and JSON. */
   sendUninstall(appUrl: string, who: { companyId: number; userId: number }, opts?: { auth?: string }): Promise<Response>;
   close(): Promise<void>;
@@ -182,6 +184,21 @@ export async function startFakePipedrive(opts: FakePipedriveOptions = {}): Promi
       st.manifest = ((await res.json()) as { endpoints: Record<string, string> }).endpoints;
     },
     addUser,
+    next(event, match = () => true, timeoutMs = 10_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          events.off(event, listener as never);
+          reject(new Error(`timed out waiting for the fake's ${String(event)} event`));
+        }, timeoutMs);
+        const listener = (...args: FakeEvents[typeof event]) => {
+          if (!match(...args)) return;
+          clearTimeout(timer);
+          events.off(event, listener as never);
+          resolve(args[0]);
+        };
+        events.on(event, listener as never);
+      });
+    },
     setUser(userId) {
       if (!st.users.has(userId)) throw new Error(`unknown fake user ${userId}`);
       currentUser = userId;
