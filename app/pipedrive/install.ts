@@ -64,6 +64,22 @@ export async function uninstall(s: PipedriveServices, who: { companyId: number; 
   return true;
 }
 
+/**
+ * Uninstall started by the vendor (the admin's "Uninstall" button): revoking the refresh
+ * token marks the app uninstalled in Pipedrive (reference/pipedrive.md §4.2), then the same
+ * local clean-up as Pipedrive's notice. A revoke that fails is logged; the local side still goes.
+ */
+export async function uninstallFromAdmin(s: PipedriveServices, installation: Installation): Promise<void> {
+  if (installation.refreshTokenEnc) {
+    try {
+      await s.oauth.revoke(s.secrets.decrypt(installation.refreshTokenEnc), 'refresh_token');
+    } catch (err) {
+      s.log.warn({ installation: installation.id, reason: err instanceof Error ? err.message : String(err) }, 'pipedrive token revoke failed');
+    }
+  }
+  await uninstall(s, { companyId: installation.companyId, userId: installation.userId });
+}
+
 export function platformName(s: Pick<PipedriveServices, 'registry'>, provider: string, channelName: string): string {
   const adapter = s.registry.get(provider);
   return adapter ? `${channelName} (${adapter.displayName})` : channelName;

@@ -170,3 +170,25 @@ test('the admin page escapes what it shows', async () => {
     await close();
   }
 });
+
+test('uninstalling from the admin API revokes the refresh token at Pipedrive and disconnects the channels', async () => {
+  const platform = new TestPlatform();
+  const { bridge, fake, close } = await startBridgeWithPipedrive({ providers: { test: platform.factory() } });
+  try {
+    const { cookie, installation } = await installVia(bridge, fake);
+    const { channel } = (await (await adminCall(bridge, cookie, 'POST', '/channels', { provider: 'test', name: 'Gone', config: { secret: 's' } })).json()) as any;
+    const done = waitFor<[Job]>(bridge.outbox, 'done', (j) => j.kind === 'provider.disconnect');
+    const res = await adminCall(bridge, cookie, 'DELETE', '/installation');
+    assert.equal(res.status, 200);
+    assert.ok(res.headers.getSetCookie().some((c) => /^pdb_session=;.*Max-Age=0/.test(c)));
+    await done;
+    assert.equal(fake.state.counters.revokes, 1);
+    assert.ok([...fake.state.refreshTokens.values()].every((r) => r.lapsed));
+    assert.deepEqual(platform.disconnected, [channel.id]);
+    const { findInstallation } = await import('../../app/store/installations.ts');
+    assert.equal((await findInstallation(bridge.db, installation.id))!.status, 'uninstalled');
+    assert.equal((await adminCall(bridge, cookie, 'GET', '/channels')).status, 401);
+  } finally {
+    await close();
+  }
+});

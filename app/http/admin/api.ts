@@ -5,9 +5,10 @@ import { z } from 'zod';
 import { AppError } from '../../errors.ts';
 import { TemplateSchema } from '../../inbox/channels.ts';
 import { connectForInstallation, deleteForInstallation, listForInstallation } from '../../pipedrive/channels.ts';
+import { uninstallFromAdmin } from '../../pipedrive/install.ts';
 import type { PipedriveServices } from '../../pipedrive/services.ts';
 import type { Installation } from '../../store/installations.ts';
-import { requireSession } from '../session.ts';
+import { endSession, requireSession } from '../session.ts';
 import { providerInfos } from './providers.ts';
 
 const ConnectBody = z.object({
@@ -81,6 +82,13 @@ export function adminApiRouter(s: PipedriveServices): Router {
   router.delete('/channels/:id', async (ctx) => {
     await deleteForInstallation(s, who(ctx), ctx.params.id!);
     ctx.body = { deleted: true };
+  });
+
+  /** Uninstall from our side: revoke at Pipedrive, purge tokens, disconnect channels, end the session. */
+  router.delete('/installation', async (ctx) => {
+    await uninstallFromAdmin(s, who(ctx));
+    endSession(ctx, s.config.appUrl);
+    ctx.body = { uninstalled: true };
   });
 
   return router;

@@ -75,5 +75,14 @@ export const ADMIN_JS = String.raw`'use strict';
       });
     });
   });
+  var uninstall = document.getElementById('uninstall');
+  if (uninstall) uninstall.addEventListener('click', function () {
+    if (!confirm('Uninstall the app for your Pipedrive user? Your channels are disconnected.')) return;
+    uninstall.disabled = true;
+    api('DELETE', '/installation').then(function () { location.reload(); }, function (err) {
+      uninstall.disabled = false;
+      show('err', err.message);
+    });
+  });
 })();
 `;

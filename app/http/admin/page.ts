@@ -26,7 +26,9 @@ ${available.length ? connectForm(available) : html`<p class="banner warn">No pla
 Airy's action endpoint is registered automatically; for Alvaria paste the channel's callback URL into the custom server application.</li>
 <li>Alvaria signs its callbacks: paste Alvaria's <strong>public key</strong> (PEM) into the <code>callback_public_keys</code> field when connecting.</li>
 <li>Pipedrive manifest: <code>${appUrl}/manifest.json</code>.</li>
-</ul>`,
+</ul>
+<h2>Installation</h2>
+<p><button type="button" id="uninstall">Uninstall from Pipedrive</button> <span class="hint">Revokes this app's access for your user and disconnects your channels.</span></p>`,
     { script: '/admin/assets/admin.js' },
   );
 }
