@@ -11,7 +11,11 @@ import { Outbox, type JobHandlers } from './outbox/worker.ts';
 import { retentionTask } from './outbox/retention.ts';
 import { Singletons } from './outbox/singletons.ts';
 import { createLeaderLock } from './store/leader.ts';
-import { pipedriveReceiveJob, unlinkedGateway, type PipedriveGateway } from './pipedrive/receive-job.ts';
+import { adminRouters } from './http/admin/router.ts';
+import { oauthRouter } from './http/oauth.ts';
+import { installationGateway } from './pipedrive/gateway.ts';
+import { pipedriveReceiveJob, type PipedriveGateway } from './pipedrive/receive-job.ts';
+import { createPipedriveServices, type PipedriveServices } from './pipedrive/services.ts';
 import type { AdapterFactory } from './providers/provider.ts';
 import { builtInProviders, createRegistry, type ProviderRegistry } from './providers/registry.ts';
 import { createSecrets, type Secrets } from './security/crypto.ts';
@@ -36,6 +40,8 @@ export interface Bridge {
   secrets: Secrets;
   files: FileStore;
   log: Logger;
+  /** Pipedrive OAuth, per-installation tokens and the Channels API client. */
+  pipedrive: PipedriveServices;
   fileUrl(attachmentId: string): string;
   /** Leader election for the work that must run in exactly one process. */
   singletons: Singletons;
@@ -59,16 +65,17 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
   const outbox = new Outbox(db, handlers, config.worker, log);
   const inbox = new Inbox(db, secrets, outbox, files, log);
   const registry = createRegistry(opts.providers ?? builtInProviders, { config, inbox, secrets, log, fileUrl });
+  const pipedrive = createPipedriveServices({ db, inbox, secrets, registry, config, log });
   Object.assign(
     handlers,
     createJobHandlers(
       { db, inbox, registry, secrets, config, log, fileUrl },
-      { [JOB.pipedriveReceive]: pipedriveReceiveJob(db, opts.pipedrive ?? unlinkedGateway, present) },
+      { [JOB.pipedriveReceive]: pipedriveReceiveJob(db, opts.pipedrive ?? installationGateway(pipedrive.client), present) },
     ),
   );
 
-  const core = { config, db, inbox, outbox, registry, secrets, files, log, fileUrl };
-  const app = createHttpApp({ config, db, inbox, files, secrets, registry, log, present, routers: opts.routers?.(core) ?? [] });
+  const core = { config, db, inbox, outbox, registry, secrets, files, log, pipedrive, fileUrl };
+  const app = createHttpApp({ config, db, inbox, files, secrets, registry, log, present, routers: [oauthRouter(pipedrive), ...adminRouters(pipedrive), ...(opts.routers?.(core) ?? [])] });
   const server = createServer(app.callback());
   server.requestTimeout = 60_000;
   server.headersTimeout = 20_000;

@@ -45,7 +45,7 @@ describe('outbox', () => {
 
   test('a permanent failure goes straight to the dead letters and the message is failed', async () => {
     platform.script = ['permanent'];
-    const dead = waitFor(b.outbox, 'dead', isSend());
+    const dead = waitFor<[Job, string]>(b.outbox, 'dead', isSend());
     const id = await post('reject me');
     const [job, reason] = await dead;
     assert.equal(job.attempts, 1);
@@ -58,7 +58,7 @@ describe('outbox', () => {
 
   test('retries stop at the attempt cap with the reason kept', async () => {
     platform.script = ['retry', 'retry', 'retry', 'retry'];
-    const dead = waitFor(b.outbox, 'dead', isSend());
+    const dead = waitFor<[Job, string]>(b.outbox, 'dead', isSend());
     const id = await post('never works');
     const [job, reason] = await dead;
     assert.equal(job.attempts, 4);

@@ -2,9 +2,20 @@ import type { Context, Next } from 'koa';
 import { ZodError } from 'zod';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { errorPage, PAGE_HEADERS } from './html.ts';
 
-/** How a route family renders errors: Pipedrive's envelope, or `{error}` for webhooks. */
-export type ErrorShape = 'pipedrive' | 'webhook';
+/**
+ * How a route family renders errors: Pipedrive's envelope, `{error}` for webhooks,
+ * `{error:{code,message}}` for the admin JSON API, an HTML page for browser routes.
+ */
+export type ErrorShape = 'pipedrive' | 'webhook' | 'admin' | 'html';
+
+/** The default shape by path, so unmatched routes of a family answer in its shape too. */
+function shapeForPath(path: string): ErrorShape {
+  if (path.startsWith('/admin/api/') || path === '/admin/api') return 'admin';
+  if (path === '/admin' || path.startsWith('/admin/') || path.startsWith('/auth/')) return 'html';
+  return 'pipedrive';
+}
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
   400: 'INVALID_BODY',
@@ -68,11 +79,19 @@ export function errorMiddleware(log: Logger, limits: UploadLimits) {
       if (e.status >= 500) log.error({ err, path: ctx.path, method: ctx.method }, 'request failed');
       else log.debug({ path: ctx.path, status: e.status, reason: e.message }, 'request rejected');
       ctx.status = e.status;
-      const shape: ErrorShape = ctx.state.errorShape ?? 'pipedrive';
-      ctx.body =
-        shape === 'webhook'
-          ? { error: e.message }
-          : { success: false, data: { message: e.message, code: e.code, ...e.extra } };
+      const shape: ErrorShape = ctx.state.errorShape ?? shapeForPath(ctx.path);
+      if (shape === 'html') {
+        ctx.set(PAGE_HEADERS);
+        ctx.type = 'html';
+        ctx.body = errorPage(e.status, e.message);
+      } else {
+        ctx.body =
+          shape === 'webhook'
+            ? { error: e.message }
+            : shape === 'admin'
+              ? { error: { code: e.code, message: e.message, ...e.extra } }
+              : { success: false, data: { message: e.message, code: e.code, ...e.extra } };
+      }
       if (e.status === 401 && shape === 'pipedrive' && ctx.path.startsWith('/api/')) ctx.set('WWW-Authenticate', 'Basic realm="pipedrive"');
     }
   };

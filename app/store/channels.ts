@@ -107,3 +107,12 @@ export async function replaceTemplates(db: Tx, channelId: string, templates: Tem
 export async function listTemplates(db: Tx, channelId: string): Promise<Template[]> {
   return db('templates').select('id', 'name', 'content', 'language').where({ channel_id: channelId }).orderBy('pk');
 }
+
+/**
+ * Removes a channel that never went live (Pipedrive refused to register it), with its
+ * conversations and templates (cascade). Live channels are only ever marked deleted.
+ */
+export async function purgeChannel(db: Tx, id: string): Promise<void> {
+  await db('jobs').where({ channel_id: id }).delete();
+  await db('channels').where({ id }).delete();
+}

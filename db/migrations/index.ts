@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as m001 from './001_init.ts';
+import * as m002 from './002_installations.ts';
 import * as m004 from './004_alvaria.ts';
 
 /**
@@ -8,6 +9,7 @@ import * as m004 from './004_alvaria.ts';
  */
 const migrations: Record<string, Knex.Migration> = {
   '001_init': m001,
+  '002_installations': m002,
   '004_alvaria': m004,
 };
 

@@ -66,6 +66,6 @@ export async function postMessage(b: TestBridge, providerChannelId: string, conv
 
 /** Resolves when the outbox reports `event` for a job of `kind` (the reason for retry/dead). */
 export async function outboxEvent(b: TestBridge, event: 'done' | 'retry' | 'dead', kind: string): Promise<{ job: Job; reason: string }> {
-  const [job, reason] = await waitFor(b.outbox, event, (j: Job) => j.kind === kind);
+  const [job, reason] = await waitFor<[Job, string?]>(b.outbox, event, (j) => j.kind === kind);
   return { job, reason: reason ?? '' };
 }

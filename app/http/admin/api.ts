@@ -1,0 +1,95 @@
+import Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import { koaBody } from 'koa-body';
+import { z } from 'zod';
+import { AppError } from '../../errors.ts';
+import { TemplateSchema } from '../../inbox/channels.ts';
+import { connectForInstallation, deleteForInstallation, listForInstallation } from '../../pipedrive/channels.ts';
+import { uninstallFromAdmin } from '../../pipedrive/install.ts';
+import type { PipedriveServices } from '../../pipedrive/services.ts';
+import type { Installation } from '../../store/installations.ts';
+import { endSession, requireSession } from '../session.ts';
+import { providerInfos } from './providers.ts';
+
+const ConnectBody = z.object({
+  provider: z.string().trim().min(1).max(32),
+  name: z.string().trim().min(1, 'name is required').max(255),
+  avatar_url: z
+    .union([z.literal(''), z.null(), z.url({ protocol: /^https?$/, error: 'avatar_url must be an http(s) URL' }).max(2048)])
+    .optional()
+    .transform((v) => v || null),
+  config: z.record(z.string(), z.unknown()),
+  templates: z.array(TemplateSchema).max(200).default([]),
+});
+
+export function presentInstallation(i: Installation) {
+  return {
+    id: i.id,
+    company_id: i.companyId,
+    company_name: i.companyName,
+    user_id: i.userId,
+    user_name: i.userName,
+    user_email: i.userEmail,
+    is_admin: i.isAdmin,
+    status: i.status,
+    last_error: i.lastError,
+  };
+}
+
+/**
+ * The admin JSON API (DESIGN.md): 401 without a session; writes only as application/json,
+ * which, with the SameSite=Lax session cookie, is the CSRF defence (a cross-site form can
+ * not send that content type without a CORS preflight we never grant).
+ */
+export function adminApiRouter(s: PipedriveServices): Router {
+  const router = new Router({ prefix: '/admin/api' });
+
+  router.use(async (ctx: Context, next: Next) => {
+    ctx.state.errorShape = 'admin';
+    ctx.set('Cache-Control', 'no-store');
+    ctx.state.installation = await requireSession(ctx, s.secrets, s.db);
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD' && !/^application\/json\s*(;|$)/i.test(ctx.get('content-type'))) {
+      throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send writes as Content-Type: application/json');
+    }
+    await next();
+  });
+  router.use(koaBody({ json: true, urlencoded: false, text: false, multipart: false, jsonLimit: '256kb', jsonStrict: true }));
+
+  const who = (ctx: Context) => ctx.state.installation as Installation;
+
+  router.get('/channels', async (ctx) => {
+    ctx.body = {
+      installation: presentInstallation(who(ctx)),
+      providers: providerInfos(s.registry),
+      channels: await listForInstallation(s, who(ctx)),
+    };
+  });
+
+  router.post('/channels', async (ctx) => {
+    const body = ConnectBody.parse(ctx.request.body ?? {});
+    const { channel, notes } = await connectForInstallation(s, who(ctx), {
+      provider: body.provider,
+      name: body.name,
+      avatarUrl: body.avatar_url,
+      config: body.config,
+      templates: body.templates,
+    });
+    const listed = (await listForInstallation(s, who(ctx))).find((c) => c.id === channel.id);
+    ctx.status = 201;
+    ctx.body = { channel: { ...listed, urls: { ...listed?.urls, ...notes } } };
+  });
+
+  router.delete('/channels/:id', async (ctx) => {
+    await deleteForInstallation(s, who(ctx), ctx.params.id!);
+    ctx.body = { deleted: true };
+  });
+
+  /** Uninstall from our side: revoke at Pipedrive, purge tokens, disconnect channels, end the session. */
+  router.delete('/installation', async (ctx) => {
+    await uninstallFromAdmin(s, who(ctx));
+    endSession(ctx, s.config.appUrl);
+    ctx.body = { uninstalled: true };
+  });
+
+  return router;
+}

@@ -1,0 +1,79 @@
+import { html, page, raw, type Html } from '../html.ts';
+import type { listForInstallation } from '../../pipedrive/channels.ts';
+import type { Installation } from '../../store/installations.ts';
+import type { ProviderInfo } from './providers.ts';
+
+type ChannelRow = Awaited<ReturnType<typeof listForInstallation>>[number];
+
+/** The admin page: server-rendered and escaped; its script only posts JSON to /admin/api. */
+export function adminPage(i: Installation, channels: ChannelRow[], providers: ProviderInfo[], appUrl: string): string {
+  const available = providers.filter((p) => p.available);
+  return page(
+    'Pipedrive bridge — admin',
+    html`<h1>Pipedrive messaging bridge</h1>
+<p>Signed in as <strong>${i.userName ?? `user ${i.userId}`}</strong>${i.userEmail ? html` (${i.userEmail})` : ''} of
+<strong>${i.companyName ?? `company ${i.companyId}`}</strong>${i.isAdmin ? ' — Pipedrive admin' : ''}.</p>
+${statusBanner(i)}
+<div id="flash" role="status" aria-live="polite"></div>
+<h2>Channels</h2>
+${channels.length ? channelTable(channels) : html`<p id="no-channels">No channels yet. Connect one below.</p>`}
+<h2>Connect a channel</h2>
+${available.length ? connectForm(available) : html`<p class="banner warn">No platform adapter is available in this build.</p>`}
+<p class="hint">Platforms: ${providers.map((p, n) => html`${n ? ', ' : ''}${p.name} ${p.available ? '(available)' : '(not available in this build yet)'}`)}.</p>
+<h2>URLs for the platforms</h2>
+<ul class="hint">
+<li>Each channel's <strong>webhook / callback URL</strong> is listed in the table above (<code>${appUrl}/webhooks/&lt;provider&gt;/&lt;channel id&gt;</code>).
+Airy's action endpoint is registered automatically; for Alvaria paste the channel's callback URL into the custom server application.</li>
+<li>Alvaria signs its callbacks: paste Alvaria's <strong>public key</strong> (PEM) into the <code>callback_public_keys</code> field when connecting.</li>
+<li>Pipedrive manifest: <code>${appUrl}/manifest.json</code>.</li>
+</ul>
+<h2>Installation</h2>
+<p><button type="button" id="uninstall">Uninstall from Pipedrive</button> <span class="hint">Revokes this app's access for your user and disconnects your channels.</span></p>`,
+    { script: '/admin/assets/admin.js' },
+  );
+}
+
+function statusBanner(i: Installation): Html {
+  if (i.status === 'needs_reinstall') {
+    return html`<p class="banner err" id="needs-reinstall"><strong>Needs reinstall:</strong> the Pipedrive authorization lapsed, so messages cannot reach Pipedrive.
+<a href="/auth/pipedrive">Install the app again</a>.${i.lastError ? html`<br><span class="hint">${i.lastError}</span>` : ''}</p>`;
+  }
+  return html`<p class="banner ok" id="installation-status">Installation active.</p>`;
+}
+
+function channelTable(channels: ChannelRow[]): Html {
+  return html`<table id="channels"><thead><tr><th>Name</th><th>Provider</th><th>Status</th><th>Conversations</th><th>Outbox backlog</th><th>Last error</th><th>URLs</th><th></th></tr></thead><tbody>
+${channels.map(
+  (c) => html`<tr data-channel-id="${c.id}"><td>${c.avatar_url ? html`<img src="${c.avatar_url}" alt="" width="20" height="20"> ` : ''}${c.name}<br><code class="hint">${c.provider_channel_id}</code></td>
+<td>${c.provider_name}</td><td>${c.status}</td><td>${c.conversations}</td><td>${c.backlog.pending} pending, ${c.backlog.dead} dead</td>
+<td>${c.last_error ?? '—'}</td><td>${Object.entries(c.urls).map(([k, v]) => html`${k}: <code>${v}</code><br>`)}</td>
+<td><button type="button" class="delete" data-id="${c.id}" data-name="${c.name}">Delete</button></td></tr>`,
+)}
+</tbody></table>`;
+}
+
+function connectForm(providers: ProviderInfo[]): Html {
+  return html`<form id="connect" novalidate>
+<label for="provider">Platform</label>
+<select id="provider" name="provider">${providers.map((p) => html`<option value="${p.kind}">${p.name}</option>`)}</select>
+<label for="name">Channel name</label><input type="text" id="name" name="name" required maxlength="255">
+<label for="avatar_url">Avatar URL <span class="hint">(optional, 48×48 PNG/JPG)</span></label><input type="url" id="avatar_url" name="avatar_url">
+${providers.map(
+  (p) => html`<fieldset class="provider-fields" data-provider="${p.kind}"><legend>${p.name} settings</legend>
+${p.fields.map((f) => {
+  const id = `cfg-${p.kind}-${f.name}`;
+  const input =
+    f.type === 'list'
+      ? html`<textarea id="${id}" data-field="${f.name}" data-type="list" placeholder="one per line (PEM keys: paste each block)"></textarea>`
+      : f.type === 'boolean'
+        ? html`<input type="checkbox" id="${id}" data-field="${f.name}" data-type="boolean">`
+        : html`<input type="${f.type === 'secret' ? 'password' : f.type === 'number' ? 'number' : 'text'}" id="${id}" data-field="${f.name}" data-type="${f.type}" autocomplete="off"${raw(f.required ? ' required' : '')}>`;
+  return html`<label for="${id}">${f.name}${f.required ? '' : html` <span class="hint">(optional)</span>`}</label>${input}${f.description ? html`<div class="hint">${f.description}</div>` : ''}`;
+})}
+</fieldset>`,
+)}
+<label for="templates">Templates <span class="hint">(optional; one per line: <code>id | name | language | content</code>)</span></label>
+<textarea id="templates" name="templates"></textarea>
+<button type="submit" id="connect-button">Connect channel</button>
+</form>`;
+}

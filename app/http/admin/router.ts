@@ -1,0 +1,38 @@
+import Router from '@koa/router';
+import { listForInstallation } from '../../pipedrive/channels.ts';
+import type { PipedriveServices } from '../../pipedrive/services.ts';
+import { html, page, PAGE_HEADERS } from '../html.ts';
+import { sessionInstallation } from '../session.ts';
+import { adminApiRouter } from './api.ts';
+import { ADMIN_JS } from './assets.ts';
+import { adminPage } from './page.ts';
+import { providerInfos } from './providers.ts';
+
+/** GET /admin (the page), its script, and the JSON API under /admin/api. */
+export function adminRouters(s: PipedriveServices): Router[] {
+  const router = new Router();
+
+  router.get('/admin', async (ctx) => {
+    ctx.set(PAGE_HEADERS);
+    ctx.type = 'html';
+    const installation = await sessionInstallation(ctx, s.secrets, s.db);
+    if (!installation) {
+      ctx.status = 401;
+      ctx.body = page(
+        'Sign in',
+        html`<h1>Pipedrive messaging bridge</h1><p>Sign in by installing the app in your Pipedrive account.</p>
+<p><a id="install" href="/auth/pipedrive">Install / sign in with Pipedrive</a></p>`,
+      );
+      return;
+    }
+    ctx.body = adminPage(installation, await listForInstallation(s, installation), providerInfos(s.registry), s.config.appUrl);
+  });
+
+  router.get('/admin/assets/admin.js', (ctx) => {
+    ctx.set({ 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff' });
+    ctx.type = 'application/javascript';
+    ctx.body = ADMIN_JS;
+  });
+
+  return [router, adminApiRouter(s)];
+}

@@ -1,0 +1,29 @@
+import type { Channel } from '../inbox/types.ts';
+import { PermanentError, RetryableError } from '../outbox/errors.ts';
+import type { PipedriveClient } from './client.ts';
+import { NeedsReinstallError, PipedriveApiError } from './errors.ts';
+import { unlinkedGateway, type PipedriveGateway, type ReceiveMessageBody } from './receive-job.ts';
+
+/**
+ * The real gateway: delivers through the channel's installation. A channel without one keeps
+ * the unlinked behaviour (dead letter naming the reason). Errors become the outbox's
+ * Retryable/Permanent classification (429 and 5xx retried honouring Retry-After).
+ */
+export function installationGateway(client: PipedriveClient): PipedriveGateway {
+  return {
+    async receiveMessage(channel: Channel, body: ReceiveMessageBody) {
+      if (!channel.installationId) return unlinkedGateway.receiveMessage(channel, body);
+      try {
+        await client.receiveMessage(channel.installationId, body);
+      } catch (err) {
+        throw asJobError(err);
+      }
+    },
+  };
+}
+
+export function asJobError(err: unknown): RetryableError | PermanentError {
+  if (err instanceof PipedriveApiError) return err.job;
+  if (err instanceof NeedsReinstallError || err instanceof PermanentError || err instanceof RetryableError) return err;
+  return new RetryableError(err instanceof Error ? err.message : String(err));
+}

@@ -1,0 +1,29 @@
+import type { Config } from '../config.ts';
+import type { Inbox } from '../inbox/inbox.ts';
+import type { Logger } from '../log.ts';
+import type { ProviderRegistry } from '../providers/registry.ts';
+import type { Secrets } from '../security/crypto.ts';
+import type { Db } from '../store/db.ts';
+import { PipedriveClient } from './client.ts';
+import { PipedriveOAuth, pipedriveAxios } from './oauth-client.ts';
+import { TokenManager } from './tokens.ts';
+
+/** Everything install, uninstall and the admin flows need, built once by the bridge. */
+export interface PipedriveServices {
+  db: Db;
+  inbox: Inbox;
+  secrets: Secrets;
+  registry: ProviderRegistry;
+  config: Config;
+  log: Logger;
+  oauth: PipedriveOAuth;
+  tokens: TokenManager;
+  client: PipedriveClient;
+}
+
+export function createPipedriveServices(d: Omit<PipedriveServices, 'oauth' | 'tokens' | 'client'>): PipedriveServices {
+  const http = pipedriveAxios();
+  const oauth = new PipedriveOAuth(d.config, http);
+  const tokens = new TokenManager({ db: d.db, secrets: d.secrets, oauth, config: d.config, log: d.log });
+  return { ...d, oauth, tokens, client: new PipedriveClient(tokens, http) };
+}

@@ -1,0 +1,235 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CLIENT_ID, CLIENT_SECRET } from '../../support/harness.ts';
+import { channelRoutes } from './channels.ts';
+import { bearer, readReq, send, type Req, type Res } from './http.ts';
+import { oauthRoutes } from './oauth.ts';
+import { apiError, FakeEmitter, newState, type FakeEvents, type FakeState, type FakeUser } from './state.ts';
+
+export type { FakeState, FakeUser, ReceivedMessage, FakeChannel, SyncRecord } from './state.ts';
+
+export interface FakePipedriveOptions {
+  clientId?: string;
+  clientSecret?: string;
+  /** Enforce this redirect_uri (default: whatever authorize was given must come back at exchange). */
+  redirectUri?: string;
+  /** The user who approves at authorize; more with addUser/setUser. */
+  user?: Partial<FakeUser>;
+  /** Access token lifetime in seconds (Pipedrive: 3600). Changeable later via fake.settings. */
+  expiresIn?: number;
+  /** Authorization code lifetime (Pipedrive: 5 minutes). */
+  codeTtlMs?: number;
+  /** Burst limit per token in a rolling window (Pipedrive Lite: 80 per 2 s). */
+  burst?: { limit: number; windowMs: number };
+  /** Validate the app's callback answers against the published spec (default true). */
+  validate?: boolean;
+}
+
+type Op = 'addChannel' | 'receive' | 'deleteChannel' | 'deleteConversation' | 'usersMe' | 'token';
+
+export interface FakePipedrive {
+  url: string;
+  oauthUrl: string;
+  apiUrl: string;
+  state: FakeState;
+  events: FakeEmitter;
+  settings: { expiresIn: number; codeTtlMs: number; burst: { limit: number; windowMs: number } };
+  /** Reads the app's /manifest.json so callbacks reach it (done by test/support/install.ts). */
+  linkApp(appUrl: string): Promise<void>;
+  addUser(user: Partial<FakeUser>): FakeUser;
+  /** Who approves the next authorize. */
+  setUser(userId: number): void;
+  /** The next authorize answers error=user_denied. */
+  denyNext(): void;
+  /** The next call of `op` answers this instead (faults for retry tests). */
+  failNext(op: Op, res: Res): void;
+  /** Every access token is refused from now on (refresh tokens still work). */
+  expireAccessTokens(): void;
+  /** Every refresh token lapses (60 days unused): the user must reinstall. */
+  lapseRefreshTokens(): void;
+  /** Resolves with the next `event` whose payload satisfies `match` (typed; no sleeps in tests). */
+  next<E extends keyof FakeEvents>(event: E, match?: (...args: FakeEvents[E]) => boolean, timeoutMs?: number): Promise<FakeEvents[E][0]>;
+  /** Pipedrive's uninstall notice: DELETE <app>/auth/pipedrive/callback with basic auth and JSON. */
+  sendUninstall(appUrl: string, who: { companyId: number; userId: number }, opts?: { auth?: string }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+const DEFAULT_USER: FakeUser = {
+  id: 1001,
+  name: 'Pat Admin',
+  email: 'pat@acme.example',
+  company_id: 77,
+  company_name: 'Acme Ltd',
+  company_domain: 'acme',
+  is_admin: true,
+  icon_url: 'https://example.com/pat.png',
+};
+
+/**
+ * A real HTTP fake of Pipedrive (OAuth server and API on one port) that enforces the
+ * documented contract and calls the app back like Pipedrive does.
+ */
+export async function startFakePipedrive(opts: FakePipedriveOptions = {}): Promise<FakePipedrive> {
+  const st = newState();
+  const events = new FakeEmitter();
+  const clientId = opts.clientId ?? CLIENT_ID;
+  const clientSecret = opts.clientSecret ?? CLIENT_SECRET;
+  const settings = { expiresIn: opts.expiresIn ?? 3600, codeTtlMs: opts.codeTtlMs ?? 5 * 60_000, burst: opts.burst ?? { limit: 80, windowMs: 2000 } };
+  let base = '';
+  let currentUser = 0;
+  let deny = false;
+  const faults = new Map<Op, Res[]>();
+  const windows = new Map<string, number[]>();
+
+  const addUser = (u: Partial<FakeUser>) => {
+    const user = { ...DEFAULT_USER, ...u };
+    st.users.set(user.id, user);
+    return user;
+  };
+  currentUser = addUser(opts.user ?? {}).id;
+
+  const oauth = oauthRoutes(st, events, {
+    clientId,
+    clientSecret,
+    redirectUri: opts.redirectUri,
+    get codeTtlMs() {
+      return settings.codeTtlMs;
+    },
+    get expiresIn() {
+      return settings.expiresIn;
+    },
+    apiDomain: () => base,
+    currentUserId: () => currentUser,
+    takeDeny: () => {
+      const d = deny;
+      deny = false;
+      return d;
+    },
+  });
+  const basic = `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`;
+  const channels = channelRoutes(st, events, { basic, validate: opts.validate ?? true });
+
+  const fault = (op: Op): Res | undefined => faults.get(op)?.shift();
+
+  /** Bearer auth and the per-token burst limiter, with x-ratelimit-* headers on every answer. */
+  function authorize(req: Req): { user: FakeUser; headers: Record<string, string> } | Res {
+    const token = bearer(req.headers.authorization);
+    const t = token ? st.accessTokens.get(token) : undefined;
+    if (!token || !t || t.revoked || t.expiresAt < Date.now()) {
+      st.counters.unauthorized++;
+      return { status: 401, body: { success: false, error: 'unauthorized access', errorCode: 401, error_info: 'Please check developers.pipedrive.com' } };
+    }
+    const now = Date.now();
+    const { limit, windowMs } = settings.burst;
+    const w = (windows.get(token) ?? []).filter((at) => at > now - windowMs);
+    const reset = String(Math.max(1, Math.ceil(((w[0] ?? now) + windowMs - now) / 1000)));
+    if (w.length >= limit) {
+      st.counters.rateLimited++;
+      windows.set(token, w);
+      return {
+        status: 429,
+        headers: { 'x-ratelimit-limit': String(limit), 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset },
+        body: apiError('Request over limit', 'RATE_LIMIT_EXCEEDED'),
+      };
+    }
+    w.push(now);
+    windows.set(token, w);
+    const user = st.users.get(t.userId)!;
+    return { user, headers: { 'x-ratelimit-limit': String(limit), 'x-ratelimit-remaining': String(limit - w.length), 'x-ratelimit-reset': reset } };
+  }
+
+  async function route(req: Req): Promise<Res> {
+    if (req.method === 'GET' && req.path === '/oauth/authorize') return oauth.authorize(req);
+    if (req.method === 'POST' && req.path === '/oauth/token') return fault('token') ?? oauth.token(req);
+    if (req.method === 'POST' && req.path === '/oauth/revoke') return oauth.revoke(req);
+    if (!req.path.startsWith('/api/v1/')) return { status: 404, body: apiError('Not found', 'NOT_FOUND') };
+    const auth = authorize(req);
+    if (!('user' in auth)) return auth;
+    const withHeaders = (r: Res): Res => ({ ...r, headers: { ...auth.headers, ...r.headers } });
+    const p = req.path.slice('/api/v1'.length);
+    let m: RegExpExecArray | null;
+    if (req.method === 'GET' && p === '/users/me') {
+      return withHeaders(fault('usersMe') ?? { status: 200, body: { success: true, data: { ...auth.user, is_you: true, active_flag: true, locale: 'en_US' } } });
+    }
+    if (req.method === 'POST' && p === '/channels') return withHeaders(fault('addChannel') ?? channels.addChannel(req, auth.user));
+    if (req.method === 'POST' && p === '/channels/messages/receive') return withHeaders(fault('receive') ?? (await channels.receive(req, auth.user)));
+    if (req.method === 'DELETE' && (m = /^\/channels\/([^/]+)\/conversations\/([^/]+)$/.exec(p))) {
+      return withHeaders(fault('deleteConversation') ?? channels.deleteConversation(decodeURIComponent(m[1]!), decodeURIComponent(m[2]!), auth.user));
+    }
+    if (req.method === 'DELETE' && (m = /^\/channels\/([^/]+)$/.exec(p))) return withHeaders(fault('deleteChannel') ?? channels.deleteChannel(decodeURIComponent(m[1]!), auth.user));
+    return withHeaders({ status: 404, body: apiError(`No route ${req.method} ${p}`, 'NOT_FOUND') });
+  }
+
+  const server = createServer((req, res) => {
+    readReq(req)
+      .then(route)
+      .then(
+        (r) => send(res, r),
+        (err) => send(res, { status: 500, body: apiError(String(err), 'INTERNAL') }),
+      );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    url: base,
+    oauthUrl: base,
+    apiUrl: base,
+    state: st,
+    events,
+    settings,
+    async linkApp(appUrl) {
+      const res = await fetch(`${appUrl}/manifest.json`);
+      if (!res.ok) throw new Error(`manifest.json answered ${res.status}`);
+      st.manifest = ((await res.json()) as { endpoints: Record<string, string> }).endpoints;
+    },
+    addUser,
+    next(event, match = () => true, timeoutMs = 10_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          events.off(event, listener as never);
+          reject(new Error(`timed out waiting for the fake's ${String(event)} event`));
+        }, timeoutMs);
+        const listener = (...args: FakeEvents[typeof event]) => {
+          if (!match(...args)) return;
+          clearTimeout(timer);
+          events.off(event, listener as never);
+          resolve(args[0]);
+        };
+        events.on(event, listener as never);
+      });
+    },
+    setUser(userId) {
+      if (!st.users.has(userId)) throw new Error(`unknown fake user ${userId}`);
+      currentUser = userId;
+    },
+    denyNext() {
+      deny = true;
+    },
+    failNext(op, res) {
+      faults.set(op, [...(faults.get(op) ?? []), res]);
+    },
+    expireAccessTokens() {
+      for (const t of st.accessTokens.values()) t.revoked = true;
+    },
+    lapseRefreshTokens() {
+      for (const r of st.refreshTokens.values()) r.lapsed = true;
+    },
+    async sendUninstall(appUrl, who, o = {}) {
+      // Pipedrive revokes the user's tokens and removes their channels, then tells the app.
+      for (const t of st.accessTokens.values()) if (t.userId === who.userId) t.revoked = true;
+      for (const r of st.refreshTokens.values()) if (r.userId === who.userId) r.lapsed = true;
+      for (const [id, ch] of st.channels) if (ch.pd_user_id === who.userId && ch.pd_company_id === who.companyId) st.channels.delete(id);
+      return fetch(`${appUrl}/auth/pipedrive/callback`, {
+        method: 'DELETE',
+        headers: { authorization: o.auth ?? basic, 'content-type': 'application/json' },
+        body: JSON.stringify({ client_id: clientId, company_id: who.companyId, user_id: who.userId, timestamp: new Date().toISOString() }),
+      });
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
