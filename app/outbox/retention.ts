@@ -22,23 +22,26 @@ export async function sweep(db: Db, now = Date.now()): Promise<{ jobs: number; e
 
 export function retentionTask(db: Db, log: Logger): SingletonTask {
   let timer: NodeJS.Timeout | undefined;
-  const run = async () => {
-    try {
-      const r = await sweep(db);
-      if (r.jobs || r.eventKeys) log.info(r, 'retention sweep');
-    } catch (err) {
-      log.warn({ err: String(err) }, 'retention sweep failed');
-    }
+  let running: Promise<void> = Promise.resolve();
+  const run = () => {
+    running = sweep(db).then(
+      (r) => {
+        if (r.jobs || r.eventKeys) log.info(r, 'retention sweep');
+      },
+      (err) => log.warn({ err: String(err) }, 'retention sweep failed'),
+    );
   };
   return {
     name: 'retention',
     start() {
-      void run();
+      run();
       timer = setInterval(run, RETENTION.everyMs);
       timer.unref();
     },
-    stop() {
+    // Waits for a sweep in flight, so the pool is never destroyed under a running query.
+    async stop() {
       clearInterval(timer);
+      await running;
     },
   };
 }
