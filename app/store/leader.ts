@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
+import pg from 'pg';
 import { isPg, type Db } from './db.ts';
 
 /**
- * A lock that at most one process holds: a PostgreSQL session advisory lock on a connection
- * kept out of the pool for as long as it is held (the server releases it when that
- * connection or process dies). On sqlite the deployment is one process, so it always holds.
+ * A lock that at most one process holds: a PostgreSQL session advisory lock on a dedicated
+ * connection outside the knex pool (so closing the pool never waits on it); the server
+ * releases the lock when that connection or the process dies. On sqlite the deployment is
+ * one process, so it always holds.
  */
 export interface LeaderLock {
   tryAcquire(): Promise<boolean>;
@@ -20,27 +22,28 @@ export function createLeaderLock(db: Db, name: string, schema: string | undefine
   // Advisory locks are per database: the key includes the schema so deployments (and test
   // runs) sharing a database in different schemas do not elect each other.
   const key = createHash('sha256').update(`${schema ?? 'public'}:${name}`).digest().readBigInt64BE(0).toString();
-  type Conn = { query(sql: string, params?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }> };
-  let conn: Conn | null = null;
+  let conn: pg.Client | null = null;
   const drop = async () => {
     const c = conn;
     conn = null;
-    if (c) await db.client.releaseConnection(c).catch(() => {});
+    await c?.end().catch(() => {});
   };
   return {
     async tryAcquire() {
       if (conn) return true;
-      const c = (await db.client.acquireConnection()) as Conn;
+      const c = new pg.Client(db.client.config.connection as pg.ClientConfig | string);
+      c.on('error', () => {}); // a dropped connection is noticed by stillHeld()
       try {
+        await c.connect();
         const r = await c.query('select pg_try_advisory_lock($1::bigint) as ok', [key]);
         if (r.rows[0]?.ok === true) {
           conn = c;
           return true;
         }
       } catch {
-        // fall through: not acquired
+        // not acquired (the database is unreachable or the lock is taken)
       }
-      await db.client.releaseConnection(c);
+      await c.end().catch(() => {});
       return false;
     },
     async stillHeld() {
