@@ -4,6 +4,7 @@ import type Router from '@koa/router';
 import type { Config } from './config.ts';
 import { createHttpApp } from './http/app.ts';
 import { fileUrlSigner } from './http/files.ts';
+import { Metrics } from './http/metrics.ts';
 import { Inbox, JOB } from './inbox/inbox.ts';
 import { createJobHandlers } from './jobs.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -75,7 +76,9 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
   );
 
   const core = { config, db, inbox, outbox, registry, secrets, files, log, pipedrive, fileUrl };
-  const app = createHttpApp({ config, db, inbox, files, secrets, registry, log, present, routers: [oauthRouter(pipedrive), ...adminRouters(pipedrive), ...(opts.routers?.(core) ?? [])] });
+  const metrics = new Metrics();
+  for (const outcome of ['done', 'retry', 'dead', 'lost'] as const) outbox.on(outcome, (job: { kind: string }) => metrics.countOutbox(outcome, job.kind));
+  const app = createHttpApp({ config, db, inbox, files, secrets, registry, log, present, metrics, routers: [oauthRouter(pipedrive), ...adminRouters(pipedrive), ...(opts.routers?.(core) ?? [])] });
   const server = createServer(app.callback());
   server.requestTimeout = 60_000;
   server.headersTimeout = 20_000;
@@ -97,6 +100,7 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
     log,
     config.worker.leaderCheckMs,
   );
+  metrics.isLeader = () => singletons.isLeader;
   singletons.start();
   log.info({ port, db: config.database.client }, 'bridge listening');
 

@@ -11,6 +11,7 @@ import type { Db } from '../store/db.ts';
 import type { FileStore } from '../store/files.ts';
 import { errorMiddleware } from './errors.ts';
 import { filesRouter } from './files.ts';
+import type { Metrics } from './metrics.ts';
 import { providerApiGuard, providerApiRouter } from './provider-api.ts';
 import { webhooksRouter } from './webhooks/router.ts';
 
@@ -23,6 +24,7 @@ export interface HttpDeps {
   registry: ProviderRegistry;
   log: Logger;
   present: PresentDeps;
+  metrics: Metrics;
   /** Extra routers (OAuth, admin) mounted before the catch-all 404. */
   routers?: Router[];
 }
@@ -30,6 +32,7 @@ export interface HttpDeps {
 export function createHttpApp(deps: HttpDeps): Koa {
   const app = new Koa({ proxy: true });
   app.silent = true;
+  app.use(deps.metrics.middleware());
   app.use(errorMiddleware(deps.log, deps.config.uploads));
   app.use(providerApiGuard(deps.config));
 
@@ -42,6 +45,10 @@ export function createHttpApp(deps: HttpDeps): Koa {
       ctx.status = 503;
       ctx.body = { ok: false, error: 'database unreachable' };
     }
+  });
+  base.get('/metrics', async (ctx) => {
+    ctx.type = 'text/plain; version=0.0.4';
+    ctx.body = await deps.metrics.render(deps.db);
   });
   base.get('/manifest.json', (ctx) => {
     ctx.body = buildManifest(deps.config.appUrl);
