@@ -8,8 +8,9 @@ import type { Secrets } from '../security/crypto.ts';
 /**
  * The contract every contact platform implements (Airy source, Alvaria Server Messaging,
  * test adapters). One adapter instance serves all channels of its kind; per-channel data
- * arrives as arguments. Adapters never import each other, Koa or the store: they reach the
- * domain through `ProviderServices`.
+ * arrives as arguments. Adapters never import each other or Koa; they reach the domain
+ * through `ProviderServices`, and keep platform-only tables (e.g. Alvaria sessions) through
+ * their own repository in app/store/, where all SQL lives.
  *
  * Lifecycle of a channel:
  *   connect()    admin connects a channel: create the platform side, return state to keep
