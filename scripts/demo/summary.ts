@@ -1,0 +1,63 @@
+import type { ReceivedMessage } from '../../test/fakes/pipedrive/server.ts';
+import type { Printer } from './printer.ts';
+import type { DemoChannel, Story } from './setup-steps.ts';
+import { pipedriveGets, type World } from './world.ts';
+
+const short = (text: string, max = 48) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+/** A sender's name as the app tells Pipedrive (getSenderById): Alvaria's end_user takes the agent's alias. */
+async function senderNames(w: World, messages: ReceivedMessage[]): Promise<Map<string, string>> {
+  const names = new Map<string, string>();
+  for (const m of messages) {
+    const key = `${m.channel_id}/${m.sender_id}`;
+    if (names.has(key)) continue;
+    const sender = await pipedriveGets<{ name: string }>(w, `/${encodeURIComponent(m.channel_id)}/senders/${encodeURIComponent(m.sender_id)}`).catch(() => ({ name: m.sender_id }));
+    names.set(key, sender.name);
+  }
+  return names;
+}
+
+/** What the fake Pipedrive holds at the end: per channel and conversation, each message with the statuses it went through. */
+export async function summarize(w: World, p: Printer, s: Story): Promise<void> {
+  p.title('Summary: what Pipedrive holds now');
+  p.line("Every message the app pushed to Pipedrive's receive endpoint, with each status it was pushed with.");
+  p.line("A Pipedrive user's own message appears once its status changes (delivered, read, failed).");
+  const channels = [s.airy, s.alvaria].filter((c): c is DemoChannel => !!c);
+  const messages = [...w.pipedrive.state.messages.values()];
+  const names = await senderNames(w, messages);
+  let total = 0;
+  for (const ch of channels) {
+    const mine = messages.filter((m) => m.channel_id === ch.providerChannelId);
+    const conversations = [...new Set(mine.map((m) => m.conversation_id))];
+    p.line();
+    p.line(`${ch.name} (${ch.providerChannelId}): ${conversations.length} conversation(s), ${mine.length} message(s)`);
+    for (const conv of conversations) {
+      const inConv = mine.filter((m) => m.conversation_id === conv);
+      p.line(`  conversation ${conv}: ${inConv.length} message(s)`);
+      for (const m of inConv) {
+        const who = short(names.get(`${m.channel_id}/${m.sender_id}`) ?? m.sender_id, 12).padEnd(12);
+        p.line(`    ${m.id}  ${who} "${short(m.message)}"  [${m.statuses.join(' → ')}]`);
+      }
+    }
+    total += mine.length;
+  }
+  p.line();
+  p.line(`Total: ${channels.length} channel(s), ${total} message(s) received by Pipedrive`);
+  const problems = w.pipedrive.state.problems;
+  if (problems.length) {
+    p.warn(`The fake Pipedrive flagged ${problems.length} contract problem(s) (reference/pipedrive.md):`);
+    for (const x of problems) p.line(`     - ${short(x, 200)}`);
+  } else {
+    p.line("Contract checks: the app's answers and messages matched Pipedrive's contract (0 problems)");
+  }
+}
+
+export function howToLook(w: World, p: Printer): void {
+  const app = w.bridge.config.appUrl;
+  p.title('Look around');
+  p.line(`Admin page:   ${app}/admin`);
+  p.line(`Sign in:      open ${app}/auth/pipedrive in a browser; the fake Pipedrive OAuth approves at once and lands on /admin`);
+  p.line(`Also:         ${app}/healthz   ${app}/metrics   ${app}/manifest.json`);
+  p.line(`Fakes:        Pipedrive ${w.pipedrive.url}  Airy ${w.airy.url}  Alvaria ${w.alvaria.url}`);
+  p.line(`Database:     ${w.dir}/demo.sqlite (temporary, removed on exit)`);
+}
