@@ -4,7 +4,7 @@ import type Router from '@koa/router';
 import type { Config } from './config.ts';
 import { createHttpApp } from './http/app.ts';
 import { fileUrlSigner } from './http/files.ts';
-import { Metrics } from './http/metrics.ts';
+import { Metrics } from './metrics.ts';
 import { Inbox, JOB } from './inbox/inbox.ts';
 import { createJobHandlers } from './jobs.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -44,6 +44,7 @@ export interface Bridge {
   /** Pipedrive OAuth, per-installation tokens and the Channels API client. */
   pipedrive: PipedriveServices;
   fileUrl(attachmentId: string): string;
+  metrics: Metrics;
   /** Leader election for the work that must run in exactly one process. */
   singletons: Singletons;
   server: Server;
@@ -62,22 +63,23 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
   const fileUrl = fileUrlSigner(config.appUrl, secrets, config.fileUrlTtlSeconds);
   const present = { fileUrl };
 
+  const metrics = new Metrics();
   const handlers: JobHandlers = {};
   const outbox = new Outbox(db, handlers, config.worker, log);
   const inbox = new Inbox(db, secrets, outbox, files, log);
   const registry = createRegistry(opts.providers ?? builtInProviders, { config, inbox, secrets, log, fileUrl });
-  const pipedrive = createPipedriveServices({ db, inbox, secrets, registry, config, log });
+  const pipedrive = createPipedriveServices({ db, inbox, secrets, registry, config, log, metrics });
   Object.assign(
     handlers,
     createJobHandlers(
-      { db, inbox, registry, secrets, config, log, fileUrl },
+      { db, inbox, registry, secrets, config, log, fileUrl, metrics },
       { [JOB.pipedriveReceive]: pipedriveReceiveJob(db, opts.pipedrive ?? installationGateway(pipedrive.client), present) },
     ),
   );
 
-  const core = { config, db, inbox, outbox, registry, secrets, files, log, pipedrive, fileUrl };
-  const metrics = new Metrics();
-  for (const outcome of ['done', 'retry', 'dead', 'lost'] as const) outbox.on(outcome, (job: { kind: string }) => metrics.countOutbox(outcome, job.kind));
+  const core = { config, db, inbox, outbox, registry, secrets, files, log, pipedrive, fileUrl, metrics };
+  for (const outcome of ['done', 'retry', 'dead', 'lost'] as const) outbox.on(outcome, (job: { kind: string }) => metrics.outbox.inc({ kind: job.kind, outcome }));
+  inbox.on('duplicate', (source) => metrics.duplicates.inc({ provider: source.split(':')[0] ?? source }));
   const app = createHttpApp({ config, db, inbox, files, secrets, registry, log, present, metrics, routers: [oauthRouter(pipedrive), ...adminRouters(pipedrive), ...(opts.routers?.(core) ?? [])] });
   const server = createServer(app.callback());
   server.requestTimeout = 60_000;
@@ -100,7 +102,7 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
     log,
     config.worker.leaderCheckMs,
   );
-  metrics.isLeader = () => singletons.isLeader;
+  metrics.sources = { isLeader: () => singletons.isLeader, pipedrive: () => pipedrive.client.pacer.figures() };
   singletons.start();
   log.info({ port, db: config.database.client }, 'bridge listening');
 

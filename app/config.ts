@@ -53,6 +53,9 @@ const EnvSchema = z.object({
   PIPEDRIVE_CLIENT_SECRET: z.string().trim().optional(),
   PIPEDRIVE_OAUTH_URL: optionalUrl,
   PIPEDRIVE_API_URL: optionalUrl,
+  PIPEDRIVE_BURST_LIMIT: intFrom(80, 1, 10_000),
+  PIPEDRIVE_BREAKER_THRESHOLD: intFrom(5, 1, 1000),
+  PIPEDRIVE_BREAKER_COOLDOWN_MS: intFrom(5000, 10, 3_600_000),
   APP_SECRET: z
     .string()
     .optional()
@@ -82,6 +85,11 @@ export interface Config {
     readonly clientSecret: string | undefined;
     readonly oauthUrl: string;
     readonly apiUrl: string | undefined;
+    /** Calls per installation in Pipedrive's 2 s burst window until x-ratelimit-limit says otherwise. */
+    readonly burstLimit: number;
+    /** Consecutive 5xx/network failures that pause an installation's calls, and the first pause. */
+    readonly breakerThreshold: number;
+    readonly breakerCooldownMs: number;
   };
   readonly appSecret: string;
   /** True when APP_SECRET was not configured and a throwaway key is in use. */
@@ -130,6 +138,9 @@ export function loadConfig(env: Env = process.env): Config {
       clientSecret: e.PIPEDRIVE_CLIENT_SECRET || undefined,
       oauthUrl: e.PIPEDRIVE_OAUTH_URL ?? 'https://oauth.pipedrive.com',
       apiUrl: e.PIPEDRIVE_API_URL,
+      burstLimit: e.PIPEDRIVE_BURST_LIMIT,
+      breakerThreshold: e.PIPEDRIVE_BREAKER_THRESHOLD,
+      breakerCooldownMs: e.PIPEDRIVE_BREAKER_COOLDOWN_MS,
     },
     appSecret: e.APP_SECRET ?? randomBytes(32).toString('hex'),
     appSecretGenerated: !e.APP_SECRET,

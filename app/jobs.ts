@@ -1,6 +1,7 @@
 import type { Config } from './config.ts';
 import { JOB, type Inbox } from './inbox/inbox.ts';
 import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
 import { PermanentError } from './outbox/errors.ts';
 import type { JobHandler, JobHandlers } from './outbox/worker.ts';
 import { channelContext } from './providers/context.ts';
@@ -18,6 +19,7 @@ export interface JobDeps {
   secrets: Secrets;
   config: Config;
   log: Logger;
+  metrics: Metrics;
   fileUrl(attachmentId: string): string;
 }
 
@@ -34,12 +36,14 @@ function providerSend(d: JobDeps): JobHandler<{ messageId: string }> {
       const conversation = await findConversationByPk(d.db, message.conversationPk);
       const sender = (await listParticipants(d.db, [message.conversationPk])).find((p) => p.id === message.senderId && p.role === 'source_user');
       if (!conversation || !sender) throw new PermanentError('the conversation or its sender no longer exists');
-      const outcome = await adapter.send(channelContext(channel, d.secrets), {
-        message,
-        conversation,
-        sender,
-        files: message.attachments.map((a) => ({ id: a.id, name: a.name, mimeType: a.mimeType, size: a.size, url: a.storageKey ? d.fileUrl(a.id) : (a.remoteUrl ?? '') })),
-      });
+      const outcome = await d.metrics.time(channel.provider, 'send', () =>
+        adapter.send(channelContext(channel, d.secrets), {
+          message,
+          conversation,
+          sender,
+          files: message.attachments.map((a) => ({ id: a.id, name: a.name, mimeType: a.mimeType, size: a.size, url: a.storageKey ? d.fileUrl(a.id) : (a.remoteUrl ?? '') })),
+        }),
+      );
       if ('defer' in outcome) return { defer: outcome.defer };
       if (message.status === 'failed') {
         // A replayed dead letter went through after all: tell Pipedrive (same id, new status).
@@ -62,7 +66,7 @@ function providerDisconnect(d: JobDeps): JobHandler<{ channelId: string }> {
       if (!channel) return;
       const adapter = d.registry.get(channel.provider);
       if (!adapter) throw new PermanentError(`no adapter for provider ${channel.provider} in this build`);
-      await adapter.disconnect(channelContext(channel, d.secrets));
+      await d.metrics.time(channel.provider, 'disconnect', () => adapter.disconnect(channelContext(channel, d.secrets)));
     },
   };
 }

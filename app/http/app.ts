@@ -11,7 +11,9 @@ import type { Db } from '../store/db.ts';
 import type { FileStore } from '../store/files.ts';
 import { errorMiddleware } from './errors.ts';
 import { filesRouter } from './files.ts';
-import type { Metrics } from './metrics.ts';
+import type { Metrics } from '../metrics.ts';
+import { requestMetrics } from './metrics.ts';
+import { requestLog } from './request-log.ts';
 import { providerApiGuard, providerApiRouter } from './provider-api.ts';
 import { webhooksRouter } from './webhooks/router.ts';
 
@@ -32,7 +34,8 @@ export interface HttpDeps {
 export function createHttpApp(deps: HttpDeps): Koa {
   const app = new Koa({ proxy: true });
   app.silent = true;
-  app.use(deps.metrics.middleware());
+  app.use(requestLog(deps.log));
+  app.use(requestMetrics(deps.metrics));
   app.use(errorMiddleware(deps.log, deps.config.uploads));
   app.use(providerApiGuard(deps.config));
 
@@ -58,7 +61,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
     base,
     providerApiRouter({ config: deps.config, inbox: deps.inbox, files: deps.files, present: deps.present }),
     filesRouter({ db: deps.db, secrets: deps.secrets, files: deps.files }),
-    webhooksRouter({ db: deps.db, secrets: deps.secrets, registry: deps.registry }),
+    webhooksRouter({ db: deps.db, secrets: deps.secrets, registry: deps.registry, metrics: deps.metrics }),
     ...(deps.routers ?? []),
   ];
   for (const r of routers) {

@@ -76,8 +76,9 @@ export function errorMiddleware(log: Logger, limits: UploadLimits) {
       if (ctx.status === 404 && ctx.body === undefined) throw new AppError('NOT_FOUND', `No route for ${ctx.method} ${ctx.path}`);
     } catch (err) {
       const e = toHttpError(err, limits);
-      if (e.status >= 500) log.error({ err, path: ctx.path, method: ctx.method }, 'request failed');
-      else log.debug({ path: ctx.path, status: e.status, reason: e.message }, 'request rejected');
+      const l: Logger = ctx.state.log ?? log;
+      if (e.status >= 500) l.error({ err, path: ctx.path, method: ctx.method }, 'request failed');
+      else l.debug({ path: ctx.path, status: e.status, reason: e.message }, 'request rejected');
       ctx.status = e.status;
       const shape: ErrorShape = ctx.state.errorShape ?? shapeForPath(ctx.path);
       if (shape === 'html') {

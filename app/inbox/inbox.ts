@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { AppError, notFound } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Outbox } from '../outbox/worker.ts';
@@ -70,14 +71,21 @@ export interface InboundMessage {
  * The domain: channels, conversations, participants and messages, with the rules that tie
  * them to the outbox. No HTTP here; callers are the manifest endpoints, webhooks and jobs.
  */
-export class Inbox {
+/** What the domain tells observers (metrics); `duplicate` carries the dedupe source (`<provider>:<channel>`). */
+export interface InboxEvents {
+  duplicate: [source: string];
+}
+
+export class Inbox extends EventEmitter<InboxEvents> {
   constructor(
     readonly db: Db,
     private readonly secrets: Secrets,
     private readonly outbox: Outbox,
     private readonly files: FileStore,
     private readonly log: Logger,
-  ) {}
+  ) {
+    super();
+  }
 
   /** An active channel by the id Pipedrive uses, or NOT_FOUND. */
   async activeChannel(providerChannelId: string): Promise<Channel> {
@@ -234,8 +242,10 @@ export class Inbox {
   }
 
   /** Whether an inbound event (source, key) was handled before: a redelivery to ignore. */
-  eventSeen(source: string, key: string): Promise<boolean> {
-    return hasEventKey(this.db, source, key);
+  async eventSeen(source: string, key: string): Promise<boolean> {
+    const seen = await hasEventKey(this.db, source, key);
+    if (seen) this.emit('duplicate', source);
+    return seen;
   }
 
   /** Records an inbound event that stores no message; false when it was already recorded. */
@@ -285,7 +295,10 @@ export class Inbox {
       return id;
     };
     const id = tx ? await run(tx) : await this.db.transaction(run);
-    if (!id) return { duplicate: true };
+    if (!id) {
+      this.emit('duplicate', m.dedupe.source);
+      return { duplicate: true };
+    }
     // Inside the caller's transaction the row is not committed yet: read it there, and leave the kick to the caller.
     if (!tx) this.outbox.kick();
     return { message: (await findMessageById(tx ?? this.db, id))! };

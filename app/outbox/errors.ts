@@ -23,6 +23,20 @@ export class PermanentError extends Error {
   }
 }
 
+/**
+ * Not a failure: the call must wait (a parked rate budget, an open circuit). The job is
+ * rescheduled after `delayMs` without spending an attempt.
+ */
+export class DeferError extends Error {
+  constructor(
+    message: string,
+    readonly delayMs: number,
+  ) {
+    super(message);
+    this.name = 'DeferError';
+  }
+}
+
 /** Parses Retry-After (seconds or an HTTP date) into milliseconds from now. */
 export function parseRetryAfter(value: unknown, now = Date.now()): number | undefined {
   if (typeof value !== 'string' && typeof value !== 'number') return undefined;

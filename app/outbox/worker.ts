@@ -5,7 +5,7 @@ import type { Logger } from '../log.ts';
 import type { Db, Tx } from '../store/db.ts';
 import { claimJobs, finishJob, insertJob, type Job, type NewJob } from '../store/jobs.ts';
 import { backoffDelay } from './backoff.ts';
-import { PermanentError, RetryableError } from './errors.ts';
+import { DeferError, PermanentError, RetryableError } from './errors.ts';
 
 /** What a handler may return instead of finishing: run again later without spending an attempt. */
 export interface Defer {
@@ -118,11 +118,15 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       if (!handler) throw new PermanentError(`no handler for job kind ${job.kind}`);
       const result = await handler.run(job.payload, job);
       if (result && 'defer' in result) {
-        await this.settle(job, { status: 'pending', runAt: Date.now() + result.defer.ms, error: result.defer.reason, refundAttempt: true }, 'retry', result.defer.reason);
+        await this.postpone(job, result.defer.ms, result.defer.reason);
         return;
       }
       await this.settle(job, { status: 'done' }, 'done');
     } catch (err) {
+      if (err instanceof DeferError) {
+        await this.postpone(job, err.delayMs, err.message);
+        return;
+      }
       const reason = err instanceof Error ? err.message : String(err);
       const permanent = err instanceof PermanentError;
       if (permanent || job.attempts >= job.maxAttempts) {
@@ -135,6 +139,10 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       this.log.info({ job: job.id, kind: job.kind, attempt: job.attempts, delay, reason }, 'job failed; will retry');
       await this.settle(job, { status: 'pending', runAt: Date.now() + delay, error: reason }, 'retry', reason);
     }
+  }
+
+  private async postpone(job: Job, ms: number, reason: string): Promise<void> {
+    await this.settle(job, { status: 'pending', runAt: Date.now() + ms, error: reason, refundAttempt: true }, 'retry', reason);
   }
 
   private async kill(job: Job, handler: JobHandler | undefined, reason: string): Promise<void> {

@@ -8,6 +8,7 @@ import { findChannel, listChannels, purgeChannel } from '../store/channels.ts';
 import { countConversations } from '../store/conversations.ts';
 import { listCompanyInstallations, type Installation } from '../store/installations.ts';
 import { backlogByChannel } from '../store/jobs.ts';
+import { DeferError } from '../outbox/errors.ts';
 import { NeedsReinstallError, PipedriveApiError } from './errors.ts';
 import { platformName } from './install.ts';
 import type { PipedriveServices } from './services.ts';
@@ -105,6 +106,7 @@ function usable(installation: Installation): void {
 }
 
 function toAdminError(err: unknown, what: string): unknown {
+  if (err instanceof DeferError) return new AppError('RATE_LIMIT_EXCEEDED', `${what}: ${err.message}; try again in ${Math.ceil(err.delayMs / 1000)} s`);
   if (err instanceof NeedsReinstallError) return new AppError('CONFLICT', 'The Pipedrive authorization lapsed: install the app again from /auth/pipedrive');
   if (err instanceof PipedriveApiError) {
     const code = err.status === 403 ? 'FORBIDDEN' : err.status === 400 ? 'INVALID_BODY' : err.status === 429 ? 'RATE_LIMIT_EXCEEDED' : 'BAD_GATEWAY';

@@ -2,6 +2,8 @@ import { isAxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
 import { v1 } from 'pipedrive';
 import { z } from 'zod';
 import { toPipedriveError } from './errors.ts';
+import type { PipedrivePacer } from './pacing.ts';
+import type { Metrics } from '../metrics.ts';
 import type { ReceiveMessageBody } from './receive-job.ts';
 import type { TokenManager } from './tokens.ts';
 
@@ -43,6 +45,8 @@ export class PipedriveClient {
   constructor(
     private readonly tokens: TokenManager,
     private readonly http: AxiosInstance,
+    readonly pacer: PipedrivePacer,
+    private readonly metrics: Metrics,
   ) {}
 
   async addChannel(installationId: string, body: AddChannelInput): Promise<void> {
@@ -76,16 +80,23 @@ export class PipedriveClient {
     const ctx = this.tokens.context(installationId);
     let token = await ctx.current();
     for (let attempt = 0; ; attempt++) {
+      await this.pacer.admit(installationId);
       try {
         const fn = await op(new v1.Configuration({ accessToken: token.accessToken, basePath: token.apiBase }));
         // The functional API resolves to the whole AxiosResponse when given an axios instance.
-        return (await fn(this.http as never, token.apiBase)) as AxiosResponse<unknown>;
+        const res = (await this.metrics.time('pipedrive', what, () => fn(this.http as never, token.apiBase))) as AxiosResponse<unknown>;
+        this.pacer.observe(installationId, { status: res.status, headers: res.headers });
+        return res;
       } catch (err) {
-        if (attempt === 0 && isAxiosError(err) && err.response?.status === 401) {
+        const res = isAxiosError(err) ? err.response : undefined;
+        this.pacer.observe(installationId, { status: res?.status ?? null, headers: res?.headers ?? {} });
+        if (attempt === 0 && res?.status === 401) {
           token = await ctx.afterUnauthorized(token.accessToken);
           continue;
         }
-        throw toPipedriveError(err, what);
+        // A failure that parked the installation (daily budget) or opened its circuit waits
+        // without spending the job's attempt, like the calls held back after it.
+        throw this.pacer.holdOf(installationId) ?? toPipedriveError(err, what);
       }
     }
   }

@@ -1,5 +1,5 @@
 import type { Channel } from '../inbox/types.ts';
-import { PermanentError, RetryableError } from '../outbox/errors.ts';
+import { DeferError, PermanentError, RetryableError } from '../outbox/errors.ts';
 import type { PipedriveClient } from './client.ts';
 import { NeedsReinstallError, PipedriveApiError } from './errors.ts';
 import { unlinkedGateway, type PipedriveGateway, type ReceiveMessageBody } from './receive-job.ts';
@@ -22,7 +22,8 @@ export function installationGateway(client: PipedriveClient): PipedriveGateway {
   };
 }
 
-export function asJobError(err: unknown): RetryableError | PermanentError {
+export function asJobError(err: unknown): RetryableError | PermanentError | DeferError {
+  if (err instanceof DeferError) return err;
   if (err instanceof PipedriveApiError) return err.job;
   if (err instanceof NeedsReinstallError || err instanceof PermanentError || err instanceof RetryableError) return err;
   return new RetryableError(err instanceof Error ? err.message : String(err));

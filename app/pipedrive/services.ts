@@ -4,8 +4,10 @@ import type { Logger } from '../log.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import type { Secrets } from '../security/crypto.ts';
 import type { Db } from '../store/db.ts';
+import type { Metrics } from '../metrics.ts';
 import { PipedriveClient } from './client.ts';
 import { PipedriveOAuth, pipedriveAxios } from './oauth-client.ts';
+import { DEFAULT_PACING, PipedrivePacer } from './pacing.ts';
 import { TokenManager } from './tokens.ts';
 
 /** Everything install, uninstall and the admin flows need, built once by the bridge. */
@@ -16,6 +18,7 @@ export interface PipedriveServices {
   registry: ProviderRegistry;
   config: Config;
   log: Logger;
+  metrics: Metrics;
   oauth: PipedriveOAuth;
   tokens: TokenManager;
   client: PipedriveClient;
@@ -25,5 +28,12 @@ export function createPipedriveServices(d: Omit<PipedriveServices, 'oauth' | 'to
   const http = pipedriveAxios();
   const oauth = new PipedriveOAuth(d.config, http);
   const tokens = new TokenManager({ db: d.db, secrets: d.secrets, oauth, config: d.config, log: d.log });
-  return { ...d, oauth, tokens, client: new PipedriveClient(tokens, http) };
+  const pacer = new PipedrivePacer({
+    ...DEFAULT_PACING,
+    burstLimit: d.config.pipedrive.burstLimit,
+    breakerThreshold: d.config.pipedrive.breakerThreshold,
+    breakerBaseMs: d.config.pipedrive.breakerCooldownMs,
+    breakerMaxMs: Math.max(DEFAULT_PACING.breakerMaxMs, d.config.pipedrive.breakerCooldownMs),
+  });
+  return { ...d, oauth, tokens, client: new PipedriveClient(tokens, http, pacer, d.metrics) };
 }

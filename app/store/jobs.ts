@@ -177,9 +177,13 @@ export async function backlogByChannel(db: Tx, channelIds: string[]): Promise<Ma
   return out;
 }
 
-/** Puts dead jobs back in the queue with a fresh attempt budget. Returns how many moved. */
-export async function replayDeadJobs(db: Tx, filter: { id?: number; all?: boolean }, now: number): Promise<number> {
+/**
+ * Puts dead jobs back in the queue with a fresh attempt budget, optionally only those of
+ * some channels (an admin replays their own). Returns how many moved.
+ */
+export async function replayDeadJobs(db: Tx, filter: { id?: number; all?: boolean; channelIds?: string[] }, now: number): Promise<number> {
   const q = db('jobs').where('status', 'dead');
+  if (filter.channelIds) q.whereIn('channel_id', filter.channelIds);
   if (filter.id !== undefined) q.andWhere('id', filter.id);
   else if (!filter.all) return 0;
   return q.update({ status: 'pending', attempts: 0, run_at: now, locked_by: null, locked_until: null, updated_at: now });
@@ -197,6 +201,12 @@ export async function countJobs(db: Tx): Promise<Record<JobStatus, number>> {
   const out: Record<JobStatus, number> = { pending: 0, running: 0, done: 0, dead: 0 };
   for (const r of rows) out[r.status] = Number(r.n);
   return out;
+}
+
+/** The outbox at a glance: jobs by status and how long the oldest unfinished one has waited. */
+export async function jobGauges(db: Tx, now: number): Promise<{ byStatus: Record<JobStatus, number>; oldestPendingAgeMs: number }> {
+  const [byStatus, oldest] = await Promise.all([countJobs(db), db('jobs').min({ m: 'created_at' }).whereIn('status', ['pending', 'running']).first()]);
+  return { byStatus, oldestPendingAgeMs: oldest?.m == null ? 0 : Math.max(0, now - Number(oldest.m)) };
 }
 
 /**

@@ -6,6 +6,7 @@ import type { ProviderRegistry } from '../../providers/registry.ts';
 import type { Secrets } from '../../security/crypto.ts';
 import { findChannel } from '../../store/channels.ts';
 import type { Db } from '../../store/db.ts';
+import type { Metrics } from '../../metrics.ts';
 
 const MAX_WEBHOOK_BYTES = 1024 * 1024;
 
@@ -14,7 +15,7 @@ const MAX_WEBHOOK_BYTES = 1024 * 1024;
  * finds the channel, and hands the request to that provider's adapter, which verifies,
  * persists and answers. Errors render as `{error}`, the shape platforms log.
  */
-export function webhooksRouter(deps: { db: Db; secrets: Secrets; registry: ProviderRegistry }): Router {
+export function webhooksRouter(deps: { db: Db; secrets: Secrets; registry: ProviderRegistry; metrics: Metrics }): Router {
   const router = new Router({ prefix: '/webhooks' });
   router.use(async (ctx, next) => {
     ctx.state.errorShape = 'webhook';
@@ -33,6 +34,7 @@ export function webhooksRouter(deps: { db: Db; secrets: Secrets; registry: Provi
       throw new AppError(e.status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST', e.status === 413 ? 'Body too large' : 'Could not read the request body');
     }
     const reply = await adapter.webhook(channelContext(channel, deps.secrets), { headers: ctx.headers, rawBody });
+    if (reply.status === 401) deps.metrics.webhookRejected.inc({ provider: adapter.kind });
     ctx.status = reply.status;
     ctx.body = reply.body ?? {};
   });

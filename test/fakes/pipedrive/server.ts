@@ -23,7 +23,12 @@ export interface FakePipedriveOptions {
   burst?: { limit: number; windowMs: number };
   /** Validate the app's callback answers against the published spec (default true). */
   validate?: boolean;
+  /** The company's daily token budget (reference §4.3); null = unlimited. Changeable via fake.settings.daily. */
+  dailyBudget?: number | null;
 }
+
+/** Token cost of each API call (reference/pipedrive.md §2.1, x-token-cost). */
+const TOKEN_COST: Record<string, number> = { addChannel: 10, receive: 10, deleteChannel: 6, deleteConversation: 6, usersMe: 1 };
 
 type Op = 'addChannel' | 'receive' | 'deleteChannel' | 'deleteConversation' | 'usersMe' | 'token';
 
@@ -33,7 +38,13 @@ export interface FakePipedrive {
   apiUrl: string;
   state: FakeState;
   events: FakeEmitter;
-  settings: { expiresIn: number; codeTtlMs: number; burst: { limit: number; windowMs: number } };
+  settings: {
+    expiresIn: number;
+    codeTtlMs: number;
+    burst: { limit: number; windowMs: number };
+    /** Daily budget: tokens left (null = unlimited) and the Retry-After (seconds) its 429 carries, if any. */
+    daily: { left: number | null; retryAfter: number | null };
+  };
   /** Reads the app's /manifest.json so callbacks reach it (done by test/support/install.ts). */
   linkApp(appUrl: string): Promise<void>;
   addUser(user: Partial<FakeUser>): FakeUser;
@@ -52,6 +63,14 @@ export interface FakePipedrive {
   /** Pipedrive's uninstall notice: DELETE <app>/auth/pipedrive/callback with basic auth and JSON. */
   sendUninstall(appUrl: string, who: { companyId: number; userId: number }, opts?: { auth?: string }): Promise<Response>;
   close(): Promise<void>;
+}
+
+function apiOp(method: string, p: string): string {
+  if (p === '/users/me') return 'usersMe';
+  if (p === '/channels') return 'addChannel';
+  if (p === '/channels/messages/receive') return 'receive';
+  if (method === 'DELETE') return p.includes('/conversations/') ? 'deleteConversation' : 'deleteChannel';
+  return 'other';
 }
 
 const DEFAULT_USER: FakeUser = {
@@ -74,7 +93,12 @@ export async function startFakePipedrive(opts: FakePipedriveOptions = {}): Promi
   const events = new FakeEmitter();
   const clientId = opts.clientId ?? CLIENT_ID;
   const clientSecret = opts.clientSecret ?? CLIENT_SECRET;
-  const settings = { expiresIn: opts.expiresIn ?? 3600, codeTtlMs: opts.codeTtlMs ?? 5 * 60_000, burst: opts.burst ?? { limit: 80, windowMs: 2000 } };
+  const settings = {
+    expiresIn: opts.expiresIn ?? 3600,
+    codeTtlMs: opts.codeTtlMs ?? 5 * 60_000,
+    burst: opts.burst ?? { limit: 80, windowMs: 2000 },
+    daily: { left: opts.dailyBudget ?? null, retryAfter: null as number | null },
+  };
   let base = '';
   let currentUser = 0;
   let deny = false;
@@ -111,8 +135,12 @@ export async function startFakePipedrive(opts: FakePipedriveOptions = {}): Promi
 
   const fault = (op: Op): Res | undefined => faults.get(op)?.shift();
 
-  /** Bearer auth and the per-token burst limiter, with x-ratelimit-* headers on every answer. */
-  function authorize(req: Req): { user: FakeUser; headers: Record<string, string> } | Res {
+  /**
+   * Bearer auth, the per-token burst limiter (x-ratelimit-* headers on every answer) and the
+   * company's daily token budget: once spent, every call is 429 while the burst window still
+   * has room, with x-daily-ratelimit-token-remaining: 0 (as the live API is reported to send).
+   */
+  function authorize(req: Req, op: string): { user: FakeUser; headers: Record<string, string> } | Res {
     const token = bearer(req.headers.authorization);
     const t = token ? st.accessTokens.get(token) : undefined;
     if (!token || !t || t.revoked || t.expiresAt < Date.now()) {
@@ -135,7 +163,22 @@ export async function startFakePipedrive(opts: FakePipedriveOptions = {}): Promi
     w.push(now);
     windows.set(token, w);
     const user = st.users.get(t.userId)!;
-    return { user, headers: { 'x-ratelimit-limit': String(limit), 'x-ratelimit-remaining': String(limit - w.length), 'x-ratelimit-reset': reset } };
+    const headers: Record<string, string> = { 'x-ratelimit-limit': String(limit), 'x-ratelimit-remaining': String(limit - w.length), 'x-ratelimit-reset': reset };
+    const daily = settings.daily;
+    if (daily.left !== null) {
+      const cost = TOKEN_COST[op] ?? 1;
+      if (daily.left < cost) {
+        st.counters.dailyLimited++;
+        return {
+          status: 429,
+          headers: { ...headers, 'x-daily-ratelimit-token-remaining': '0', ...(daily.retryAfter !== null ? { 'retry-after': String(daily.retryAfter) } : {}) },
+          body: apiError('Daily token budget exceeded', 'RATE_LIMIT_EXCEEDED'),
+        };
+      }
+      daily.left -= cost;
+      headers['x-daily-ratelimit-token-remaining'] = String(daily.left);
+    }
+    return { user, headers };
   }
 
   async function route(req: Req): Promise<Res> {
@@ -143,10 +186,10 @@ export async function startFakePipedrive(opts: FakePipedriveOptions = {}): Promi
     if (req.method === 'POST' && req.path === '/oauth/token') return fault('token') ?? oauth.token(req);
     if (req.method === 'POST' && req.path === '/oauth/revoke') return oauth.revoke(req);
     if (!req.path.startsWith('/api/v1/')) return { status: 404, body: apiError('Not found', 'NOT_FOUND') };
-    const auth = authorize(req);
+    const p = req.path.slice('/api/v1'.length);
+    const auth = authorize(req, apiOp(req.method, p));
     if (!('user' in auth)) return auth;
     const withHeaders = (r: Res): Res => ({ ...r, headers: { ...auth.headers, ...r.headers } });
-    const p = req.path.slice('/api/v1'.length);
     let m: RegExpExecArray | null;
     if (req.method === 'GET' && p === '/users/me') {
       return withHeaders(fault('usersMe') ?? { status: 200, body: { success: true, data: { ...auth.user, is_you: true, active_flag: true, locale: 'en_US' } } });

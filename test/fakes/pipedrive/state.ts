@@ -67,7 +67,7 @@ export interface FakeState {
   syncs: SyncRecord[];
   /** Contract violations by the app (bad callback answers, senders that are not participants...). */
   problems: string[];
-  counters: { exchanges: number; refreshes: number; revokes: number; receives: number; rateLimited: number; unauthorized: number };
+  counters: { exchanges: number; refreshes: number; revokes: number; receives: number; rateLimited: number; dailyLimited: number; unauthorized: number };
   /** The app's manifest endpoints, read from its /manifest.json by linkApp(). */
   manifest: Record<string, string> | null;
 }
@@ -94,7 +94,7 @@ export function newState(): FakeState {
     messages: new Map(),
     syncs: [],
     problems: [],
-    counters: { exchanges: 0, refreshes: 0, revokes: 0, receives: 0, rateLimited: 0, unauthorized: 0 },
+    counters: { exchanges: 0, refreshes: 0, revokes: 0, receives: 0, rateLimited: 0, dailyLimited: 0, unauthorized: 0 },
     manifest: null,
   };
 }

@@ -1,0 +1,101 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { msUntilUtcMidnight } from '../../app/pipedrive/pacing.ts';
+import type { ReceivedMessage } from '../fakes/pipedrive/server.ts';
+import { adminCall } from '../support/install.ts';
+import { startPipedriveRig } from '../support/pipedrive-rig.ts';
+
+/** Resolves once the fake holds every id (receive upserts by id). */
+function allArrive(rig: Awaited<ReturnType<typeof startPipedriveRig>>, ids: string[], timeoutMs = 20_000): Promise<void> {
+  const missing = () => ids.filter((id) => !rig.fake.state.messages.has(id));
+  if (!missing().length) return Promise.resolve();
+  return rig.fake.next('message', () => missing().length === 0, timeoutMs).then(() => undefined);
+}
+
+async function inboundMany(rig: Awaited<ReturnType<typeof startPipedriveRig>>, n: number, prefix: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await rig.inbound(`${prefix} ${i}`);
+    assert.equal(r.status, 200);
+    ids.push(r.body.id!);
+  }
+  return ids;
+}
+
+test('steady state never trips the burst limit: the limit is learned from x-ratelimit-* headers', async () => {
+  // Pipedrive at 10 calls per 2 s, the app configured for the default 80 and 8 parallel workers.
+  const rig = await startPipedriveRig({ fake: { burst: { limit: 10, windowMs: 2000 } }, env: { WORKER_CONCURRENCY: '8' } });
+  try {
+    const ids = await inboundMany(rig, 24, 'paced');
+    await allArrive(rig, ids);
+    assert.equal(rig.fake.state.counters.rateLimited, 0, 'no self-inflicted 429');
+    const order = [...rig.fake.state.messages.values()].filter((m) => ids.includes(m.id)).map((m) => m.id);
+    assert.deepEqual(order, ids, 'one conversation: delivered in order');
+  } finally {
+    await rig.close();
+  }
+});
+
+test('a spent daily budget parks the installation until midnight UTC: one 429, no hot retries, no attempts spent', async () => {
+  const rig = await startPipedriveRig();
+  try {
+    rig.fake.settings.daily.left = 20; // two receives
+    const parked = rig.receiveRetry(/daily API budget/);
+    const ids = await inboundMany(rig, 5, 'budget');
+    const [job, reason] = await parked;
+    await allArrive(rig, ids.slice(0, 2));
+    const until = Date.parse(/until (\S+)$/.exec(reason)![1]!);
+    assert.ok(Math.abs(until - (Date.now() + msUntilUtcMidnight(Date.now()))) < 60_000, `parked until the next UTC midnight, got ${new Date(until).toISOString()}`);
+    assert.equal(job.attempts, 1);
+
+    // Every other message waits for the reset without touching Pipedrive again.
+    const seen = rig.fake.state.counters.dailyLimited;
+    const more = await inboundMany(rig, 3, 'later');
+    const metrics = await (await fetch(`${rig.bridge.url}/metrics`)).text();
+    assert.equal(rig.fake.state.counters.dailyLimited, seen);
+    assert.equal(seen, 1);
+    assert.match(metrics, /^bridge_pipedrive_rate_limited_total\{limit="daily"\} 1$/m);
+    assert.match(metrics, /^bridge_pipedrive_installations_parked 1$/m);
+    for (const id of [...ids.slice(2), ...more]) assert.equal(rig.fake.state.messages.has(id), false);
+
+    const list = (await (await adminCall(rig.bridge, rig.cookie, 'GET', '/channels')).json()) as any;
+    assert.ok(Date.parse(list.installation.pipedrive_parked_until) >= until - 1000, 'the admin page shows the park');
+  } finally {
+    await rig.close();
+  }
+});
+
+test('a daily 429 with Retry-After parks only that long, then everything goes out once, in order', async () => {
+  const rig = await startPipedriveRig();
+  try {
+    rig.fake.settings.daily = { left: 10, retryAfter: 1 };
+    const parked = rig.receiveRetry(/daily API budget/);
+    const ids = await inboundMany(rig, 4, 'after-reset');
+    await parked;
+    rig.fake.settings.daily = { left: null, retryAfter: null }; // midnight came
+    await allArrive(rig, ids);
+    const got = ids.map((id) => rig.fake.state.messages.get(id)!);
+    assert.deepEqual(got.map((m: ReceivedMessage) => m.versions), [1, 1, 1, 1]);
+    assert.equal(rig.fake.state.counters.dailyLimited, 1);
+  } finally {
+    await rig.close();
+  }
+});
+
+test('consecutive 5xx open the installation circuit; one probe after the cooldown closes it', async () => {
+  const rig = await startPipedriveRig({ env: { PIPEDRIVE_BREAKER_THRESHOLD: '3', PIPEDRIVE_BREAKER_COOLDOWN_MS: '300' } });
+  try {
+    for (let i = 0; i < 3; i++) rig.fake.failNext('receive', { status: 503, body: { success: false, error: 'maintenance' } });
+    const opened = rig.receiveRetry(/circuit open/);
+    const [id] = await inboundMany(rig, 1, 'outage');
+    const [job] = await opened;
+    assert.equal(job.attempts, 3, 'the third failure opened the circuit; the wait after it spends no attempt');
+    await allArrive(rig, [id!]);
+    assert.equal(rig.fake.state.messages.get(id!)!.versions, 1);
+    const metrics = await (await fetch(`${rig.bridge.url}/metrics`)).text();
+    assert.match(metrics, /^bridge_pipedrive_circuit_opened_total 1$/m);
+    assert.match(metrics, /^bridge_pipedrive_circuits_open 0$/m);
+  } finally {
+    await rig.close();
+  }
+});
