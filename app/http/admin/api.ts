@@ -4,6 +4,7 @@ import { koaBody } from 'koa-body';
 import { z } from 'zod';
 import { AppError } from '../../errors.ts';
 import { TemplateSchema } from '../../inbox/channels.ts';
+import { deadLettersOf, replayDeadLetters } from '../../inbox/dead-letters.ts';
 import { connectForInstallation, deleteForInstallation, listForInstallation } from '../../pipedrive/channels.ts';
 import { uninstallFromAdmin } from '../../pipedrive/install.ts';
 import type { PipedriveServices } from '../../pipedrive/services.ts';
@@ -58,8 +59,13 @@ export function adminApiRouter(s: PipedriveServices): Router {
   const who = (ctx: Context) => ctx.state.installation as Installation;
 
   router.get('/channels', async (ctx) => {
+    const pace = s.client.pacer.stateOf(who(ctx).id);
     ctx.body = {
-      installation: presentInstallation(who(ctx)),
+      installation: {
+        ...presentInstallation(who(ctx)),
+        pipedrive_parked_until: pace.parkedUntil === null ? null : new Date(pace.parkedUntil).toISOString(),
+        pipedrive_circuit: pace.breaker,
+      },
       providers: providerInfos(s.registry),
       channels: await listForInstallation(s, who(ctx)),
     };
@@ -82,6 +88,25 @@ export function adminApiRouter(s: PipedriveServices): Router {
   router.delete('/channels/:id', async (ctx) => {
     await deleteForInstallation(s, who(ctx), ctx.params.id!);
     ctx.body = { deleted: true };
+  });
+
+  router.get('/dead-letters', async (ctx) => {
+    ctx.body = { dead_letters: await deadLettersOf(s.db, who(ctx).id) };
+  });
+
+  router.post('/dead-letters/replay', async (ctx) => {
+    ctx.body = { replayed: await replayDeadLetters(s.db, who(ctx).id, 'all') };
+  });
+
+  router.post('/dead-letters/:id/replay', async (ctx) => {
+    const id = Number(ctx.params.id);
+    if (!Number.isSafeInteger(id) || id <= 0) throw new AppError('NOT_FOUND', 'Dead letter not found');
+    ctx.body = { replayed: await replayDeadLetters(s.db, who(ctx).id, id) };
+  });
+
+  /** The figures the page shows (outbox, Pipedrive pacing, webhook rejections), from /metrics' sources. */
+  router.get('/figures', async (ctx) => {
+    ctx.body = await s.metrics.summary(s.db);
   });
 
   /** Uninstall from our side: revoke at Pipedrive, purge tokens, disconnect channels, end the session. */

@@ -75,6 +75,23 @@ export const ADMIN_JS = String.raw`'use strict';
       });
     });
   });
+  document.querySelectorAll('button.replay').forEach(function (b) {
+    b.addEventListener('click', function () {
+      b.disabled = true;
+      api('POST', '/dead-letters/' + encodeURIComponent(b.getAttribute('data-id')) + '/replay', {}).then(function () { location.reload(); }, function (err) {
+        b.disabled = false;
+        show('err', err.message);
+      });
+    });
+  });
+  var replayAll = document.getElementById('replay-all');
+  if (replayAll) replayAll.addEventListener('click', function () {
+    replayAll.disabled = true;
+    api('POST', '/dead-letters/replay', {}).then(function (r) { show('ok', 'Replayed ' + r.replayed + '.'); location.reload(); }, function (err) {
+      replayAll.disabled = false;
+      show('err', err.message);
+    });
+  });
   var uninstall = document.getElementById('uninstall');
   if (uninstall) uninstall.addEventListener('click', function () {
     if (!confirm('Uninstall the app for your Pipedrive user? Your channels are disconnected.')) return;

@@ -1,12 +1,28 @@
 import { html, page, raw, type Html } from '../html.ts';
+import type { deadLettersOf } from '../../inbox/dead-letters.ts';
+import type { Metrics } from '../../metrics.ts';
+import type { PaceSnapshot } from '../../pipedrive/pacing.ts';
 import type { listForInstallation } from '../../pipedrive/channels.ts';
 import type { Installation } from '../../store/installations.ts';
 import type { ProviderInfo } from './providers.ts';
 
 type ChannelRow = Awaited<ReturnType<typeof listForInstallation>>[number];
+type DeadLetter = Awaited<ReturnType<typeof deadLettersOf>>[number];
+type Figures = Awaited<ReturnType<Metrics['summary']>>;
+
+export interface AdminView {
+  installation: Installation;
+  channels: ChannelRow[];
+  deadLetters: DeadLetter[];
+  figures: Figures;
+  pacing: PaceSnapshot;
+  providers: ProviderInfo[];
+  appUrl: string;
+}
 
 /** The admin page: server-rendered and escaped; its script only posts JSON to /admin/api. */
-export function adminPage(i: Installation, channels: ChannelRow[], providers: ProviderInfo[], appUrl: string): string {
+export function adminPage(v: AdminView): string {
+  const { installation: i, channels, providers, appUrl } = v;
   const available = providers.filter((p) => p.available);
   return page(
     'Pipedrive bridge — admin',
@@ -17,6 +33,10 @@ ${statusBanner(i)}
 <div id="flash" role="status" aria-live="polite"></div>
 <h2>Channels</h2>
 ${channels.length ? channelTable(channels) : html`<p id="no-channels">No channels yet. Connect one below.</p>`}
+<h2>Delivery</h2>
+${figuresList(v.figures, v.pacing)}
+<h2>Dead letters</h2>
+${deadLetterTable(v.deadLetters)}
 <h2>Connect a channel</h2>
 ${available.length ? connectForm(available) : html`<p class="banner warn">No platform adapter is available in this build.</p>`}
 <p class="hint">Platforms: ${providers.map((p, n) => html`${n ? ', ' : ''}${p.name} ${p.available ? '(available)' : '(not available in this build yet)'}`)}.</p>
@@ -31,6 +51,28 @@ Airy's action endpoint is registered automatically; for Alvaria paste the channe
 <p><button type="button" id="uninstall">Uninstall from Pipedrive</button> <span class="hint">Revokes this app's access for your user and disconnects your channels.</span></p>`,
     { script: '/admin/assets/admin.js' },
   );
+}
+
+function figuresList(f: Figures, pace: PaceSnapshot): Html {
+  const age = Math.round(f.jobs.oldestPendingAgeMs / 1000);
+  return html`<ul id="figures" class="figures">
+<li>Outbox: <strong>${f.jobs.byStatus.pending + f.jobs.byStatus.running}</strong> waiting (oldest ${age} s), <strong>${f.jobs.byStatus.dead}</strong> dead letters</li>
+<li>Pipedrive: ${f.pipedrive.burst429} burst and ${f.pipedrive.daily429} daily 429 answers, ${f.pipedrive.deferred} calls held back by pacing in this process</li>
+<li id="pacing">Your installation: ${pace.parkedUntil ? html`<strong>daily budget spent</strong>, deliveries parked until ${new Date(pace.parkedUntil).toISOString()}` : 'within its Pipedrive budget'}; circuit ${pace.breaker}</li>
+<li>Webhooks: ${f.webhookRejected} refused for a bad signature, ${f.duplicates} duplicate deliveries dropped</li>
+</ul>`;
+}
+
+function deadLetterTable(rows: DeadLetter[]): Html {
+  if (!rows.length) return html`<p id="no-dead-letters">No dead letters: everything was delivered or is still being retried.</p>`;
+  return html`<p><button type="button" id="replay-all">Replay all (${rows.length})</button> <span class="hint">Puts them back in the outbox with a fresh retry budget.</span></p>
+<table id="dead-letters"><thead><tr><th>Job</th><th>Channel</th><th>What</th><th>Reason</th><th>Attempts</th><th>Failed at</th><th></th></tr></thead><tbody>
+${rows.map(
+  (d) => html`<tr data-dead-letter-id="${String(d.id)}"><td>${String(d.id)}<br><code class="hint">${d.kind}</code></td><td>${d.channel_name ?? d.channel_id}</td>
+<td>${d.summary}</td><td>${d.reason ?? '—'}</td><td>${String(d.attempts)}</td><td>${d.failed_at}</td>
+<td><button type="button" class="replay" data-id="${String(d.id)}">Replay</button></td></tr>`,
+)}
+</tbody></table>`;
 }
 
 function statusBanner(i: Installation): Html {

@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import { deadLettersOf } from '../../inbox/dead-letters.ts';
 import { listForInstallation } from '../../pipedrive/channels.ts';
 import type { PipedriveServices } from '../../pipedrive/services.ts';
 import { html, page, PAGE_HEADERS } from '../html.ts';
@@ -25,7 +26,8 @@ export function adminRouters(s: PipedriveServices): Router[] {
       );
       return;
     }
-    ctx.body = adminPage(installation, await listForInstallation(s, installation), providerInfos(s.registry), s.config.appUrl);
+    const [channels, deadLetters, figures] = await Promise.all([listForInstallation(s, installation), deadLettersOf(s.db, installation.id), s.metrics.summary(s.db)]);
+    ctx.body = adminPage({ installation, channels, deadLetters, figures, pacing: s.client.pacer.stateOf(installation.id), providers: providerInfos(s.registry), appUrl: s.config.appUrl });
   });
 
   router.get('/admin/assets/admin.js', (ctx) => {
