@@ -4,11 +4,11 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startBridgeWithPipedrive } from '../support/install.ts';
-import { TestPlatform } from '../support/test-provider.ts';
+import { sign, TestPlatform } from '../support/test-provider.ts';
 
 /**
  * The admin page in a real browser (Debian's Chromium, driven by playwright-core): install
- * through the fake OAuth, connect a channel, see it listed, delete it.
+ * through the fake OAuth, connect a channel, see it listed, replay a dead letter, delete it.
  */
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -24,7 +24,7 @@ async function screenshotOnFailure(page: Page | undefined, name: string, err: un
   throw err;
 }
 
-test('admin page in Chromium: install, connect a channel, see it listed, delete it', { skip, timeout: 60_000 }, async () => {
+test('admin page in Chromium: install, connect a channel, see it listed, replay a dead letter, delete it', { skip, timeout: 60_000 }, async () => {
   const platform = new TestPlatform();
   const { bridge, fake, close } = await startBridgeWithPipedrive({ providers: { test: platform.factory() } });
   let browser: Browser | undefined;
@@ -70,6 +70,23 @@ test('admin page in Chromium: install, connect a channel, see it listed, delete 
     await page.click('#connect-button');
     await page.locator('#flash.err').waitFor();
     assert.match((await page.textContent('#flash')) ?? '', /config\.secret/);
+
+    // A message Pipedrive refuses becomes a dead letter; the page lists it and replays it.
+    const channelId = (await row.getAttribute('data-channel-id'))!;
+    fake.failNext('receive', { status: 400, body: { success: false, error: 'bad payload' } });
+    const dead = new Promise<void>((resolve) => bridge.outbox.once('dead', () => resolve()));
+    const body = JSON.stringify({ eventId: 'browser-ev', conversationId: String(sync.conversations[0]!.id), text: 'refused once' });
+    const hook = await fetch(`${bridge.url}/webhooks/test/${channelId}`, { method: 'POST', headers: { 'x-test-signature': sign('browser-secret', body) }, body });
+    assert.equal(hook.status, 200);
+    await dead;
+    await page.reload();
+    const letter = page.locator('#dead-letters tbody tr', { hasText: 'refused once' });
+    await letter.waitFor();
+    assert.match((await letter.textContent()) ?? '', /HTTP 400/);
+    const delivered = fake.next('message', (m) => m.message === 'refused once');
+    await letter.locator('button.replay').click();
+    await delivered;
+    await page.locator('#no-dead-letters').waitFor();
 
     // Delete it (confirm dialog accepted).
     page.once('dialog', (d) => void d.accept());
