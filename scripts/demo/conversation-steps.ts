@@ -60,7 +60,8 @@ export async function sendToAlvaria(w: World, p: Printer, s: Story, t: Talk): Pr
   await sent;
   for (const m of sess.messages) p.ok(`Alvaria: ${m.text ? `text "${m.text}"` : `an ${m.attachment?.type} attachment at ${m.attachment?.url.split('?')[0]}`}`);
   const stored = await pipedriveGets<{ status: string }>(w, `/${ch.providerChannelId}/messages/${id}`);
-  p.ok(`The message is "${stored.status}" in the app (one Alvaria message per text and per attachment)`);
+  if (stored.status !== 'sent') throw new Error(`the message is "${stored.status}" in the app, not "sent"`);
+  p.ok('The message is "sent" in the app (one Alvaria message per text and per attachment)');
 }
 
 export async function airyUserReplies(w: World, p: Printer, s: Story, t: Talk): Promise<void> {
@@ -69,11 +70,12 @@ export async function airyUserReplies(w: World, p: Printer, s: Story, t: Talk): 
   p.step('An Airy user answers in the Airy inbox');
   p.say("Airy POSTs the reply to the app's action endpoint (signed with the source token); the app forwards it to Pipedrive");
   const text = 'Thanks! The quote looks right, we will confirm today.';
-  const arrived = listening(pipedriveHolds(w, (m) => m.channel_id === ch.providerChannelId && m.message === text));
+  const arrived = listening(pipedriveHolds(w, "the Airy user's reply", (m) => m.channel_id === ch.providerChannelId && m.message === text));
   const reply = await w.airy.userReply(t.airyConversationId, { text });
   p.ok(`Airy: the action call was answered, the reply is ${reply.deliveryState}`);
   const m = await arrived;
-  p.ok(`Pipedrive: receiveMessage ${m.id} from ${m.sender_id}: "${m.message}" (${m.status})`);
+  const sender = await pipedriveGets<{ name: string }>(w, `/${ch.providerChannelId}/senders/${encodeURIComponent(m.sender_id)}`);
+  p.ok(`Pipedrive: receiveMessage ${m.id} from ${sender.name} (${m.sender_id}): "${m.message}" (${m.status})`);
 }
 
 /** The fake Alvaria's control API: what an agent does in Alvaria's agent desktop. */
@@ -92,11 +94,11 @@ export async function alvariaAgentReplies(w: World, p: Printer, s: Story, t: Tal
   if (!sess) throw new Error('no Alvaria session yet');
   p.step('An Alvaria agent picks the session up and answers');
   p.say('Alvaria POSTs signed callbacks (RS256 JWT) to the callback URL: AGENT_JOINED, then the agent\'s message');
-  const joined = listening(pipedriveHolds(w, (m) => m.channel_id === ch.providerChannelId && m.message.includes('joined')));
+  const joined = listening(pipedriveHolds(w, '"John joined the conversation"', (m) => m.channel_id === ch.providerChannelId && m.message.includes('joined')));
   await agentDoes(w, sess.id, 'agent-joined', { agentAlias: 'John' });
   p.ok(`Pipedrive: "${(await joined).message}"`);
   const text = 'Hi, John here. Please unplug it for 30 seconds and plug it back in.';
-  const reply = listening(pipedriveHolds(w, (m) => m.channel_id === ch.providerChannelId && m.message === text));
+  const reply = listening(pipedriveHolds(w, "the agent's reply", (m) => m.channel_id === ch.providerChannelId && m.message === text));
   await agentDoes(w, sess.id, 'message', { text });
   const m = await reply;
   const sender = await pipedriveGets<{ name: string }>(w, `/${ch.providerChannelId}/senders/${encodeURIComponent(m.sender_id)}`);
@@ -109,9 +111,9 @@ export async function readReceipts(w: World, p: Printer, s: Story, t: Talk): Pro
   if (!id || !t.airyConversationId) throw new Error('no Airy message to follow');
   p.step('Read receipts from Airy back to Pipedrive');
   p.say("The app listens on Airy's WebSocket: delivery_state \"delivered\", then unread_count 0 when an Airy user reads");
-  const delivered = await pipedriveHolds(w, (m) => m.id === id && m.statuses.includes('delivered'));
+  const delivered = await pipedriveHolds(w, `${id} as delivered`, (m) => m.id === id && m.statuses.includes('delivered'));
   p.ok(`Pipedrive: message ${delivered.id} is now "delivered" (same id, so Pipedrive updates it in place)`);
-  const read = listening(pipedriveHolds(w, (m) => m.id === id && m.statuses.includes('read')));
+  const read = listening(pipedriveHolds(w, `${id} as read`, (m) => m.id === id && m.statuses.includes('read')));
   await w.airy.read(t.airyConversationId);
   p.say('An Airy user opens the conversation');
   const m = await read;
@@ -126,7 +128,7 @@ export async function alvariaSessionEnds(w: World, p: Printer, s: Story, t: Talk
   if (!old) throw new Error('no Alvaria session yet');
   p.step('The Alvaria session ends, and the next message reopens the conversation');
   p.say('Alvaria ends sessions on its side (the agent closes it, or 4 hours pass): a SESSION_END callback from SYSTEM');
-  const closed = listening(pipedriveHolds(w, (m) => m.channel_id === ch.providerChannelId && m.message === 'The session was closed by Alvaria'));
+  const closed = listening(pipedriveHolds(w, 'the session-closed line', (m) => m.channel_id === ch.providerChannelId && m.message === 'The session was closed by Alvaria'));
   await agentDoes(w, old.id, 'end', { from: 'SYSTEM' });
   p.ok(`Pipedrive: "${(await closed).message}"`);
   p.ok(`The conversation is now "${await conversationStatus(w, ch)}"`);
@@ -137,6 +139,8 @@ export async function alvariaSessionEnds(w: World, p: Printer, s: Story, t: Talk
   const [fresh] = await session;
   await sent;
   t.alvariaSession = fresh;
-  p.ok(`Alvaria: a new session ${fresh.id} (the old one was ${old.id}) carries "${fresh.messages[0]?.text}"`);
+  const first = fresh.messages[0];
+  if (fresh.id === old.id || !first) throw new Error('the message did not go out in a new session');
+  p.ok(`Alvaria: a new session ${fresh.id} (the old one was ${old.id}) carries "${first.text}"`);
   p.ok(`The conversation is "${await conversationStatus(w, ch)}" again`);
 }

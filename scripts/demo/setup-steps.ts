@@ -87,7 +87,7 @@ export async function initialSync(w: World, p: Printer, s: Story): Promise<void>
     const conv = rec.conversations[0] as { id: string; participants: Array<{ name: string; role: string }> } | undefined;
     if (!conv) throw new Error(`the sync of ${ch.name} returned no conversation`);
     ch.conversationId = conv.id;
-    const who = conv.participants.map((x) => `${x.name} (${x.role})`).join(' and ');
+    const who = conv.participants.map((x) => `${x.name} as ${x.role}`).join(' and ');
     p.ok(`${ch.name}: Pipedrive fetched ${rec.conversations.length} conversation, ${conv.id}, between ${who}`);
   }
 }

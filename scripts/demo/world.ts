@@ -95,15 +95,24 @@ export async function pipedriveGets<T>(w: World, path: string): Promise<T> {
 }
 
 /** Resolves once Pipedrive holds a message matching `match` (already there, or still to come). */
-export function pipedriveHolds(w: World, match: (m: ReceivedMessage) => boolean): Promise<ReceivedMessage> {
+export async function pipedriveHolds(w: World, what: string, match: (m: ReceivedMessage) => boolean): Promise<ReceivedMessage> {
   const have = [...w.pipedrive.state.messages.values()].find(match);
-  return have ? Promise.resolve(have) : w.pipedrive.next('message', match, STEP_TIMEOUT_MS);
+  if (have) return have;
+  try {
+    return await w.pipedrive.next('message', match, STEP_TIMEOUT_MS);
+  } catch {
+    throw new Error(`timed out after ${STEP_TIMEOUT_MS / 1000} s waiting for Pipedrive to receive ${what}`);
+  }
 }
 
 /** Resolves when the outbox finishes a job of `kind`. */
 export async function jobDone(w: World, kind: string): Promise<Job> {
-  const [job] = await waitFor<[Job]>(w.bridge.outbox, 'done', (j) => j.kind === kind, STEP_TIMEOUT_MS);
-  return job;
+  try {
+    const [job] = await waitFor<[Job]>(w.bridge.outbox, 'done', (j) => j.kind === kind, STEP_TIMEOUT_MS);
+    return job;
+  } catch {
+    throw new Error(`timed out after ${STEP_TIMEOUT_MS / 1000} s waiting for the outbox to finish a ${kind} job`);
+  }
 }
 
 /** `once` with the step timeout, so a missing event fails the step instead of hanging the demo. */
