@@ -50,11 +50,17 @@ test('both directions end to end: postMessage → Airy contact message → Airy 
     assert.match(ourId, /^m_/);
     const got = await w.gateway.next((b) => b.id === ourId);
     assert.equal(got.conversation_id, conv.id);
-    assert.equal(got.sender_id, 'airy-agent');
+    // 1:1: the reply speaks as the conversation's end_user, a participant Pipedrive already knows.
+    assert.equal(got.sender_id, 'agent-1');
     assert.equal(got.status, 'sent');
     assert.equal(got.message, 'Hi Pat, Airy here');
-    const sender = await w.b.call(`/api/channels/${channel.providerChannelId}/senders/airy-agent`);
-    assert.equal(((await sender.json()) as { data: { name: string } }).data.name, 'Airy');
+    const sender = await w.b.call(`/api/channels/${channel.providerChannelId}/senders/agent-1`);
+    assert.equal(((await sender.json()) as { data: { name: string } }).data.name, 'Agent One');
+    const view0 = await w.b.call(`/api/channels/${channel.providerChannelId}/conversations/${conv.id}`);
+    assert.deepEqual(
+      ((await view0.json()) as { data: { participants: Array<{ role: string }> } }).data.participants.map((p) => p.role),
+      ['source_user', 'end_user'],
+    );
 
     // ── an Airy user opens the conversation: unread_count 0 → our message `read`, conversation seen ──
     await w.fake.read(airyConversationId);
@@ -67,7 +73,7 @@ test('both directions end to end: postMessage → Airy contact message → Airy 
       data.messages.map((x) => [x.id, x.status, x.sender_id]),
       [
         [id, 'read', pdUser],
-        [ourId, 'sent', 'airy-agent'],
+        [ourId, 'sent', 'agent-1'],
       ],
     );
 

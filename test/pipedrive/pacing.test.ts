@@ -31,6 +31,7 @@ test('steady state never trips the burst limit: the limit is learned from x-rate
     assert.equal(rig.fake.state.counters.rateLimited, 0, 'no self-inflicted 429');
     const order = [...rig.fake.state.messages.values()].filter((m) => ids.includes(m.id)).map((m) => m.id);
     assert.deepEqual(order, ids, 'one conversation: delivered in order');
+    assert.deepEqual(rig.fake.state.problems, []);
   } finally {
     await rig.close();
   }

@@ -66,10 +66,11 @@ export class TestPlatform {
         }
         const conversation = await services.inbox.findConversation(channel, { id: body.conversationId });
         if (!conversation) return { status: 404, body: { error: 'unknown conversation' } };
+        const endUser = (await services.inbox.participants(conversation)).find((p) => p.role === 'end_user');
         const r = await services.inbox.recordInbound(channel, {
           dedupe: { source: `test:${channel.id}`, key: body.eventId },
           conversation,
-          senderId: 'agent-1',
+          senderId: endUser?.id ?? 'agent-1',
           text: body.text,
           providerMessageId: body.eventId,
           createdAt: Date.now(),

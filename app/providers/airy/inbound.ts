@@ -7,7 +7,8 @@ import { SIGNATURE_HEADER, verifyAirySignature } from './signature.ts';
 
 /**
  * Who answers on the Airy side. The action body carries no sender (reference/airy.md §6),
- * so every Airy user or bot reply is attributed to one end_user per conversation.
+ * so every Airy user or bot reply is attributed to one end_user per conversation: the one it
+ * already has, or this one in a conversation an Airy user opened.
  */
 export const AIRY_AGENT = { id: 'airy-agent', role: 'end_user' as const, name: 'Airy', avatarUrl: null, email: null };
 
@@ -43,7 +44,10 @@ export async function handleAction(
   const resolved = await resolveConversation(services, channel, state, action);
   if ('error' in resolved) return resolved.error;
   const conversation = resolved.conversation;
-  await services.inbox.upsertParticipant(conversation, AIRY_AGENT);
+  // Pipedrive conversations are 1:1 and every sender must be a participant it already knows:
+  // replies speak as the conversation's end_user (a standing conversation's platform side).
+  const endUser = (await services.inbox.participants(conversation)).find((p) => p.role === 'end_user');
+  if (!endUser) await services.inbox.upsertParticipant(conversation, AIRY_AGENT);
 
   const content = mapContent(message.content);
   const sentAt = typeof message.sent_at === 'number' ? message.sent_at : Date.parse(message.sent_at ?? '');
@@ -51,7 +55,7 @@ export async function handleAction(
     // Airy delivers at least once (Kafka Streams, 1 s commits): its message id is the key.
     dedupe: { source: `airy:${channel.id}`, key: message.id },
     conversation,
-    senderId: AIRY_AGENT.id,
+    senderId: endUser?.id ?? AIRY_AGENT.id,
     text: content.text,
     providerMessageId: message.id,
     createdAt: Number.isFinite(sentAt) ? sentAt : Date.now(),
