@@ -53,6 +53,16 @@ describe('auth and error shapes', () => {
     assert.equal((await b.call(paths[0]![1])).status, 200);
   });
 
+  test('the credentials check holds whatever the case of the path (the router matches case-insensitively)', async () => {
+    for (const [method, path] of paths) {
+      for (const variant of [path.replace('/api/', '/API/'), path.replace('/api/channels/', '/Api/Channels/')]) {
+        const res = await b.call(variant, { method, auth: false });
+        assert.equal(res.status, 401, `${method} ${variant}`);
+      }
+    }
+    assert.equal((await b.call(paths[0]![1])).status, 200);
+  });
+
   test('unknown routes and wrong methods answer in Pipedrive shape, never HTML', async () => {
     const cases: Array<[string, string, number, boolean]> = [
       ['GET', '/nope', 404, false],

@@ -19,7 +19,9 @@ import { pipedriveBasicAuth } from './basic-auth.ts';
 /** Basic auth on everything under /api, matched route or not (an unknown route is still 401 first). */
 export function providerApiGuard(config: Config) {
   const auth = pipedriveBasicAuth(config.pipedrive.clientId, config.pipedrive.clientSecret);
-  return (ctx: Context, next: Next) => (ctx.path === '/api' || ctx.path.startsWith('/api/') ? auth(ctx, next) : next());
+  // Case-insensitive like the router's matching: /API/channels/… reaches the same handlers.
+  const guarded = /^\/api(\/|$)/i;
+  return (ctx: Context, next: Next) => (guarded.test(ctx.path) ? auth(ctx, next) : next());
 }
 
 export function providerApiRouter(deps: { config: Config; inbox: Inbox; files: FileStore; present: PresentDeps }): Router {
