@@ -1,0 +1,112 @@
+/**
+ * Starts a server under test (scripts/bench/server.ts) in its own process on a fresh
+ * database, and talks to it over IPC. A PostgreSQL schema made for it is dropped on close.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import knex from 'knex';
+import type { Dialect } from './options.ts';
+import type { ReadyMessage, RequestName, Requests, ResponseMessage } from './protocol.ts';
+
+export interface ServerUnderTest {
+  ready: ReadyMessage;
+  dialect: Dialect;
+  request<K extends RequestName>(name: K, args: Requests[K]['args']): Promise<Requests[K]['result']>;
+  close(): Promise<void>;
+}
+
+export async function pgReachable(url: string): Promise<boolean> {
+  const db = knex({ client: 'pg', connection: url, pool: { min: 0, max: 1 }, acquireConnectionTimeout: 3000 });
+  try {
+    await db.raw('select 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await db.destroy();
+  }
+}
+
+async function dropSchema(url: string, schema: string): Promise<void> {
+  const db = knex({ client: 'pg', connection: url, pool: { min: 0, max: 1 } });
+  try {
+    await db.raw('drop schema if exists ?? cascade', [schema]);
+  } finally {
+    await db.destroy();
+  }
+}
+
+export async function startServer(dialect: Dialect, opts: { pgUrl: string; cpuProfile: boolean; label: string; env?: Record<string, string> }): Promise<ServerUnderTest> {
+  const schema = dialect === 'postgres' ? `bench_${randomBytes(5).toString('hex')}` : '';
+  const execArgv = ['--expose-gc', '--import', 'tsx'];
+  if (opts.cpuProfile) {
+    mkdirSync('bench-results/profiles', { recursive: true });
+    execArgv.unshift('--cpu-prof', '--cpu-prof-dir=bench-results/profiles', `--cpu-prof-name=${opts.label}-${dialect}-${Date.now()}.cpuprofile`);
+  }
+  const child: ChildProcess = spawn(process.execPath, [...execArgv, 'scripts/bench/server.ts'], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: {
+      ...process.env,
+      BENCH_DATABASE_URL: dialect === 'postgres' ? opts.pgUrl : '',
+      BENCH_DATABASE_SCHEMA: schema,
+      ...opts.env,
+    },
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  let nextId = 1;
+  let ready: ReadyMessage | undefined;
+  const readyPromise = new Promise<ReadyMessage>((resolve, reject) => {
+    child.on('message', (msg: ReadyMessage | ResponseMessage) => {
+      if (msg.type === 'ready') {
+        ready = msg;
+        resolve(msg);
+        return;
+      }
+      const p = pending.get(msg.id);
+      if (!p) return;
+      pending.delete(msg.id);
+      if (msg.ok) p.resolve(msg.result);
+      else p.reject(new Error(`server: ${msg.error}`));
+    });
+    void exited.then((code) => {
+      const err = new Error(`the server under test exited (code ${code})`);
+      if (!ready) reject(err);
+      for (const p of pending.values()) p.reject(err);
+      pending.clear();
+    });
+  });
+
+  try {
+    await readyPromise;
+  } catch (err) {
+    if (schema) await dropSchema(opts.pgUrl, schema);
+    throw err;
+  }
+  let closing: Promise<void> | undefined;
+  const server: ServerUnderTest = {
+    ready: ready!,
+    dialect,
+    request(name, args) {
+      const id = nextId++;
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+        child.send({ type: 'request', id, name, args });
+      });
+    },
+    close() {
+      closing ??= (async () => {
+        if (child.exitCode === null) {
+          await server.request('stop', {}).catch(() => {});
+          const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+          await exited;
+          clearTimeout(timer);
+        }
+        if (schema) await dropSchema(opts.pgUrl, schema);
+      })();
+      return closing;
+    },
+  };
+  return server;
+}

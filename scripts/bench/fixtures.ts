@@ -1,0 +1,107 @@
+/**
+ * Channels for the server under test, written straight into the store with secrets the
+ * bench knows (an Airy source token, an Alvaria signing key), as a connect through OAuth
+ * and the platforms would have left them.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Bridge } from '../../app/bridge.ts';
+import { connectChannel } from '../../app/inbox/channels.ts';
+import { newId } from '../../app/inbox/inbox.ts';
+import type { Channel, Conversation } from '../../app/inbox/types.ts';
+import { AIRY_AGENT } from '../../app/providers/airy/inbound.ts';
+import { airyIds } from '../../app/providers/airy/ids.ts';
+import type { AiryConfig, AiryState } from '../../app/providers/airy/schema.ts';
+import type { AlvariaConfig } from '../../app/providers/alvaria/schema.ts';
+import { sealJson } from '../../app/providers/context.ts';
+import { recordSession, settleSession } from '../../app/store/alvaria-sessions.ts';
+import { findChannel, insertChannel } from '../../app/store/channels.ts';
+import type { WebhookFixtures } from './protocol.ts';
+
+// Nothing listens here: the Airy adapter's read-receipt WebSocket retries with a backoff
+// that grows to a minute, so it costs nothing measurable while the bench runs.
+const NO_AIRY = 'http://127.0.0.1:9';
+
+async function storeChannel(b: Bridge, provider: string, config: unknown, state: unknown): Promise<Channel> {
+  const id = newId('ch');
+  await insertChannel(
+    b.db,
+    {
+      id,
+      providerChannelId: `${provider}-${randomUUID()}`,
+      installationId: null,
+      provider,
+      name: `Bench ${provider}`,
+      avatarUrl: null,
+      configEnc: sealJson(b.secrets, config),
+      stateEnc: sealJson(b.secrets, state),
+      status: 'active',
+    },
+    Date.now(),
+  );
+  return (await findChannel(b.db, id))!;
+}
+
+const pdUser = (id: string) => ({ id: `pd-${id}`, role: 'source_user' as const, name: `Pipedrive user ${id}`, avatarUrl: null, email: `${id}@example.com` });
+
+/** An Airy channel and an Alvaria channel, each with `n` conversations the webhooks can address. */
+export async function webhookFixtures(b: Bridge, args: { airySourceToken: string; alvariaPublicPem: string; conversations: number }): Promise<WebhookFixtures> {
+  const sourceId = `pipedrive-bench-${randomUUID()}`;
+  const airyConfig: AiryConfig = { api_url: NO_AIRY, system_token: 'bench-system-token' };
+  const airyState: AiryState = { source_id: sourceId, source_token: args.airySourceToken, channel_id: randomUUID(), source_channel_id: 'bench' };
+  const airy = await storeChannel(b, 'airy', airyConfig, airyState);
+  const conversationRefs: string[] = [];
+  for (let i = 0; i < args.conversations; i++) {
+    const id = `airy-bench-${i}`;
+    const ref = airyIds.conversation(sourceId, id);
+    await b.inbox.ensureConversation(airy, {
+      id,
+      providerRef: ref,
+      providerState: JSON.stringify({ source_conversation_id: id }),
+      participants: [pdUser(id), AIRY_AGENT],
+    });
+    conversationRefs.push(ref);
+  }
+
+  const alvariaConfig: AlvariaConfig = {
+    api_url: 'http://127.0.0.1:9',
+    token_url: 'http://127.0.0.1:9/token',
+    org_id: 'bench',
+    client_id: 'bench',
+    client_secret: 'bench',
+    api_key: 'bench',
+    work_type_id: '1',
+    callback_public_keys: [args.alvariaPublicPem],
+  };
+  const alvaria = await storeChannel(b, 'alvaria', alvariaConfig, { connectedAt: Date.now() });
+  const sessionIds: string[] = [];
+  for (let i = 0; i < args.conversations; i++) {
+    const id = `alvaria-bench-${i}`;
+    const conversation: Conversation = await b.inbox.ensureConversation(alvaria, {
+      id,
+      participants: [pdUser(id), { id: `alvaria-agent-${id}`, role: 'end_user', name: 'Alvaria agent', avatarUrl: null, email: null }],
+    });
+    const sessionId = `session-${randomUUID()}`;
+    await recordSession(b.db, { channelId: alvaria.id, sessionId, conversationId: conversation.id }, Date.now());
+    await settleSession(b.db, alvaria.id, sessionId, 'live', null, null, Date.now());
+    sessionIds.push(sessionId);
+  }
+  return { airy: { channelId: airy.id, conversationRefs }, alvaria: { channelId: alvaria.id, sessionIds } };
+}
+
+/** A channel of the bench platform (accepts every send at once), through the app's connect flow. */
+export async function benchChannel(b: Bridge): Promise<Channel> {
+  const { channel } = await connectChannel(
+    { db: b.db, secrets: b.secrets, registry: b.registry, appUrl: b.config.appUrl },
+    { provider: 'bench', name: 'Bench', avatarUrl: null, config: {}, templates: [{ id: 't1', name: 'Hello', content: 'Hello {{name}}', language: 'en' }], installationId: null },
+  );
+  return channel;
+}
+
+export async function uploadFixtures(b: Bridge): Promise<{ providerChannelId: string; conversationId: string }> {
+  const channel = await benchChannel(b);
+  const conversation = await b.inbox.ensureConversation(channel, {
+    id: 'upload-bench',
+    participants: [pdUser('upload'), { id: 'agent', role: 'end_user', name: 'Agent', avatarUrl: null, email: null }],
+  });
+  return { providerChannelId: channel.providerChannelId, conversationId: conversation.id };
+}

@@ -1,0 +1,54 @@
+/**
+ * The manifest endpoints Pipedrive calls, at fixed concurrency on a modest store (200
+ * conversations × 40 messages): a quick view of where each endpoint sits against the
+ * bare handler. Not one of the issue's targets; kept from the first bench.
+ */
+import autocannon from 'autocannon';
+import { startServer } from './client.ts';
+import type { BenchOptions, Dialect } from './options.ts';
+import { BASIC } from './pages.ts';
+
+export interface ManifestRun {
+  endpoint: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  failed: number;
+}
+
+const boundary = 'benchboundary';
+const multipart = (conversation: string) =>
+  [`--${boundary}`, 'Content-Disposition: form-data; name="conversationId"', '', conversation, `--${boundary}`, 'Content-Disposition: form-data; name="message"', '', 'hello from the bench', `--${boundary}--`, ''].join('\r\n');
+
+export async function runManifest(opts: BenchOptions, dialect: Dialect, log: (s: string) => void): Promise<ManifestRun[]> {
+  const server = await startServer(dialect, { pgUrl: opts.pgUrl, cpuProfile: opts.cpuProfile, label: 'manifest' });
+  try {
+    const fx = await server.request('pages-fixtures', { messages: 8000, maxConversations: 200 });
+    const ch = `/api/channels/${fx.providerChannelId}`;
+    const scenarios: Array<{ endpoint: string; path: string; method?: 'POST'; body?: string; headers?: Record<string, string> }> = [
+      { endpoint: 'getConversations 30×30', path: `${ch}/conversations` },
+      { endpoint: 'getConversationById (30 messages)', path: `${ch}/conversations/${fx.conversationId}` },
+      { endpoint: 'getMessageById', path: `${ch}/messages/${fx.messageId}` },
+      { endpoint: 'getTemplates', path: `${ch}/templates` },
+      { endpoint: 'postMessage (text, stored + queued)', path: `${ch}/messages`, method: 'POST', body: multipart(fx.conversationId), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } },
+    ];
+    const runs: ManifestRun[] = [];
+    const seconds = Math.max(2, Math.round(opts.seconds / 2));
+    for (const s of scenarios) {
+      const r = await autocannon({
+        url: server.ready.bridge + s.path,
+        method: s.method ?? 'GET',
+        ...(s.body ? { body: s.body } : {}),
+        headers: { authorization: BASIC, ...s.headers },
+        connections: opts.connections,
+        duration: seconds,
+      });
+      const run = { endpoint: s.endpoint, rps: Math.round(r['2xx'] / r.duration), p50: r.latency.p50, p99: r.latency.p99, failed: r.non2xx + r.errors };
+      log(`  ${dialect} ${s.endpoint}: ${run.rps} req/s, p50 ${run.p50} ms, p99 ${run.p99} ms${run.failed ? `, ${run.failed} failed` : ''}`);
+      runs.push(run);
+    }
+    return runs;
+  } finally {
+    await server.close();
+  }
+}

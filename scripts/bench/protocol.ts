@@ -1,0 +1,67 @@
+/**
+ * The IPC conversation between the bench (load generator) and the server under test. The
+ * server announces itself with `ready`, then answers each request with the same `id`.
+ */
+export interface ReadyMessage {
+  type: 'ready';
+  bridge: string;
+  bare: string;
+  pid: number;
+  db: 'sqlite' | 'pg';
+}
+
+export interface WebhookFixtures {
+  airy: { channelId: string; conversationRefs: string[] };
+  alvaria: { channelId: string; sessionIds: string[] };
+}
+
+export interface PagesFixtures {
+  providerChannelId: string;
+  conversationId: string;
+  messageId: string;
+  conversations: number;
+  messages: number;
+  attachments: number;
+  seedMs: number;
+}
+
+export interface UploadFixtures {
+  providerChannelId: string;
+  conversationId: string;
+}
+
+export interface RssReport {
+  baselineMb: number;
+  peakMb: number;
+  growthMb: number;
+  samples: number;
+  /** Peak of V8's ArrayBuffer memory (Buffers), a hint at where RSS went. */
+  peakArrayBuffersMb: number;
+  peakHeapUsedMb: number;
+}
+
+export interface Counts {
+  messagesByChannel: Record<string, number>;
+  jobsByStatus: Record<string, number>;
+}
+
+export interface Requests {
+  'webhook-fixtures': { args: { airySourceToken: string; alvariaPublicPem: string; conversations: number }; result: WebhookFixtures };
+  'pages-fixtures': { args: { messages: number; maxConversations: number }; result: PagesFixtures };
+  'upload-fixtures': { args: Record<string, never>; result: UploadFixtures };
+  'rss-start': { args: { intervalMs: number }; result: { baselineMb: number } };
+  'rss-stop': { args: Record<string, never>; result: RssReport };
+  counts: { args: Record<string, never>; result: Counts };
+  stop: { args: Record<string, never>; result: null };
+}
+
+export type RequestName = keyof Requests;
+
+export interface RequestMessage<K extends RequestName = RequestName> {
+  type: 'request';
+  id: number;
+  name: K;
+  args: Requests[K]['args'];
+}
+
+export type ResponseMessage = { type: 'response'; id: number; ok: true; result: unknown } | { type: 'response'; id: number; ok: false; error: string };

@@ -1,0 +1,155 @@
+/**
+ * The process under test for `npm run bench` (spawned by scripts/bench/index.ts with an IPC
+ * channel): the real bridge with the built-in platforms plus a bench platform that accepts
+ * every send, a Pipedrive that accepts every receive, and a bare Koa JSON handler in the
+ * same process as the baseline. Fixtures, seeding and RSS sampling are IPC requests.
+ *   BENCH_DATABASE_URL, BENCH_DATABASE_SCHEMA, BENCH_MAX_UPLOAD_BYTES, BENCH_WORKER_CONCURRENCY
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Koa from 'koa';
+import getRawBody from 'raw-body';
+import { z } from 'zod';
+import { startBridge } from '../../app/bridge.ts';
+import { loadConfig } from '../../app/config.ts';
+import { createLogger } from '../../app/log.ts';
+import { builtInProviders } from '../../app/providers/registry.ts';
+import { benchChannel, uploadFixtures, webhookFixtures } from './fixtures.ts';
+import type { Counts, ReadyMessage, RequestMessage, RequestName, Requests, ResponseMessage, RssReport } from './protocol.ts';
+import { seedStore } from './seed.ts';
+
+if (!process.send) throw new Error('scripts/bench/server.ts is started by `npm run bench` (it needs an IPC channel)');
+
+const dir = mkdtempSync(join(tmpdir(), 'pdb-bench-'));
+const config = loadConfig({
+  PORT: '0',
+  APP_SECRET: randomBytes(32).toString('hex'),
+  PIPEDRIVE_CLIENT_ID: 'bench',
+  PIPEDRIVE_CLIENT_SECRET: 'bench-secret',
+  FILES_DIR: join(dir, 'files'),
+  DATABASE_URL: process.env.BENCH_DATABASE_URL || `sqlite:${join(dir, 'bench.sqlite')}`,
+  DATABASE_SCHEMA: process.env.BENCH_DATABASE_SCHEMA ?? '',
+  MAX_UPLOAD_BYTES: process.env.BENCH_MAX_UPLOAD_BYTES ?? String(64 * 1024 * 1024),
+  LOG_LEVEL: 'silent',
+  WORKER_CONCURRENCY: process.env.BENCH_WORKER_CONCURRENCY ?? '',
+});
+
+const bridge = await startBridge(config, {
+  logger: createLogger('silent'),
+  pipedrive: { receiveMessage: async () => {} },
+  providers: {
+    ...builtInProviders,
+    bench: () => ({
+      kind: 'bench',
+      displayName: 'Bench',
+      configSchema: z.object({}),
+      connect: async () => ({ state: {} }),
+      disconnect: async () => {},
+      send: async (_ctx, m) => ({ providerMessageId: `b-${m.message.id}` }),
+    }),
+  },
+});
+
+// The baseline does what any JSON webhook receiver must: read the body, parse it, answer JSON.
+const bare = new Koa();
+bare.use(async (ctx) => {
+  const raw = await getRawBody(ctx.req, { limit: 1024 * 1024 });
+  const parsed: unknown = raw.length ? JSON.parse(raw.toString('utf8')) : null;
+  ctx.body = { ok: true, received: typeof parsed };
+});
+const bareServer = createServer(bare.callback());
+await new Promise<void>((resolve) => bareServer.listen(0, '127.0.0.1', resolve));
+
+const mb = (bytes: number) => Math.round((bytes / (1024 * 1024)) * 10) / 10;
+let sampler: { timer: NodeJS.Timeout; baseline: number; peak: number; peakAb: number; peakHeap: number; samples: number } | undefined;
+const sample = () => {
+  if (!sampler) return;
+  const m = process.memoryUsage();
+  sampler.samples++;
+  sampler.peak = Math.max(sampler.peak, m.rss);
+  sampler.peakAb = Math.max(sampler.peakAb, m.arrayBuffers);
+  sampler.peakHeap = Math.max(sampler.peakHeap, m.heapUsed);
+};
+
+const handlers: { [K in RequestName]: (args: Requests[K]['args']) => Promise<Requests[K]['result']> } = {
+  'webhook-fixtures': (args) => webhookFixtures(bridge, args),
+  async 'pages-fixtures'(args) {
+    const channel = await benchChannel(bridge);
+    const r = await seedStore(bridge.db, channel, args);
+    return { providerChannelId: channel.providerChannelId, ...r };
+  },
+  'upload-fixtures': () => uploadFixtures(bridge),
+  async 'rss-start'({ intervalMs }) {
+    // Started with --expose-gc: a collected heap makes the baseline comparable between runs.
+    (globalThis as { gc?: () => void }).gc?.();
+    const rss = process.memoryUsage().rss;
+    sampler = { timer: setInterval(sample, intervalMs), baseline: rss, peak: rss, peakAb: 0, peakHeap: 0, samples: 0 };
+    return { baselineMb: mb(rss) };
+  },
+  async 'rss-stop'() {
+    if (!sampler) throw new Error('rss-start first');
+    sample();
+    clearInterval(sampler.timer);
+    const s = sampler;
+    sampler = undefined;
+    const report: RssReport = {
+      baselineMb: mb(s.baseline),
+      peakMb: mb(s.peak),
+      growthMb: mb(s.peak - s.baseline),
+      samples: s.samples,
+      peakArrayBuffersMb: mb(s.peakAb),
+      peakHeapUsedMb: mb(s.peakHeap),
+    };
+    return report;
+  },
+  async counts() {
+    const messages: Array<{ channel_id: string; n: number | string }> = await bridge.db('messages').select('channel_id').count({ n: '*' }).groupBy('channel_id');
+    const jobs: Array<{ status: string; n: number | string }> = await bridge.db('jobs').select('status').count({ n: '*' }).groupBy('status');
+    const counts: Counts = {
+      messagesByChannel: Object.fromEntries(messages.map((r) => [r.channel_id, Number(r.n)])),
+      jobsByStatus: Object.fromEntries(jobs.map((r) => [r.status, Number(r.n)])),
+    };
+    return counts;
+  },
+  async stop() {
+    setImmediate(async () => {
+      bareServer.close();
+      await bridge.stop();
+      rmSync(dir, { recursive: true, force: true });
+      // A normal exit, so --cpu-prof writes its profile.
+      process.exit(0);
+    });
+    return null;
+  },
+};
+
+process.on('message', async (msg: RequestMessage) => {
+  if (msg?.type !== 'request') return;
+  let reply: ResponseMessage;
+  try {
+    const handler = handlers[msg.name] as (args: unknown) => Promise<unknown>;
+    reply = { type: 'response', id: msg.id, ok: true, result: await handler(msg.args) };
+  } catch (err) {
+    // A failed bulk insert's message quotes the whole statement: keep the head.
+    const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    reply = { type: 'response', id: msg.id, ok: false, error: text.length > 2000 ? `${text.slice(0, 1000)} … ${text.slice(-1000)}` : text };
+  }
+  process.send!(reply);
+});
+// The bench went away (Ctrl-C, crash): do not linger holding the database.
+process.on('disconnect', () => {
+  void bridge.stop().finally(() => process.exit(0));
+});
+
+const ready: ReadyMessage = {
+  type: 'ready',
+  bridge: bridge.url,
+  bare: `http://127.0.0.1:${(bareServer.address() as AddressInfo).port}`,
+  pid: process.pid,
+  db: config.database.client,
+};
+process.send(ready);
