@@ -69,6 +69,8 @@ describe('auth and error shapes', () => {
       ['GET', '/api/nope', 404, true],
       ['GET', '/api/channels', 404, true],
       ['PUT', `/api/channels/${channel.providerChannelId}/messages`, 405, true],
+      ['PROPFIND', `/api/channels/${channel.providerChannelId}/templates`, 405, true],
+      ['MKCOL', `/api/channels/${channel.providerChannelId}/conversations`, 405, true],
       ['GET', '/api/channels/x/conversations/y/messages/z/extra', 404, true],
     ];
     for (const [method, path, status, auth] of cases) {

@@ -1,6 +1,7 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Config } from '../config.ts';
+import { AppError } from '../errors.ts';
 import type { Inbox } from '../inbox/inbox.ts';
 import type { Logger } from '../log.ts';
 import { buildManifest } from '../pipedrive/manifest.ts';
@@ -64,9 +65,11 @@ export function createHttpApp(deps: HttpDeps): Koa {
     webhooksRouter({ db: deps.db, secrets: deps.secrets, registry: deps.registry, metrics: deps.metrics }),
     ...(deps.routers ?? []),
   ];
+  // A method the router does not know (TRACE, PROPFIND…) is the client's mistake: 405, not the router's 501.
+  const notImplemented = () => new AppError('METHOD_NOT_ALLOWED', 'Method not allowed');
   for (const r of routers) {
     app.use(r.routes());
-    app.use(r.allowedMethods({ throw: true }));
+    app.use(r.allowedMethods({ throw: true, notImplemented }));
   }
   return app;
 }
