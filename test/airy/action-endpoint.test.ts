@@ -71,6 +71,32 @@ test('the action endpoint rejects missing, malformed and wrong signatures with 4
   }
 });
 
+test('oversized ids are refused with 400 on both databases; a sent_at outside the Date range falls back to now', async () => {
+  const w = await startAiryWorld();
+  try {
+    const { channel, state } = await w.connect();
+    const action = (message: Record<string, unknown>) =>
+      JSON.stringify({ type: 'message.send', payload: { message: { id: 'm-1', source_recipient_id: 'pd-user-7', content: { text: 'hi' }, sent_at: new Date().toISOString(), ...message }, conversation: null } });
+    const sign = (b: string) => createHmac('sha256', state.source_token).update(b).digest('hex');
+    const before = { messages: await count(w, 'messages'), events: await count(w, 'inbound_events'), participants: await count(w, 'participants') };
+    for (const bad of [action({ id: 'i'.repeat(256) }), action({ source_recipient_id: 'r'.repeat(129) })]) {
+      const r = await hook(w, channel.id, bad, sign(bad));
+      assert.equal(r.status, 400);
+      assert.equal(typeof r.body.error, 'string');
+    }
+    assert.deepEqual({ messages: await count(w, 'messages'), events: await count(w, 'inbound_events'), participants: await count(w, 'participants') }, before);
+
+    const t0 = Date.now();
+    const odd = action({ id: 'm-far', sent_at: 1e20 });
+    const r = await hook(w, channel.id, odd, sign(odd));
+    assert.equal(r.status, 200);
+    const got = await w.gateway.next((b) => b.id === r.body.source_message_id);
+    assert.ok(Date.parse(got.created_at) >= t0 - 1000, got.created_at);
+  } finally {
+    await w.close();
+  }
+});
+
 test('at-least-once delivery: a redelivered action is stored once and answered with the original id', async () => {
   const w = await startAiryWorld();
   try {

@@ -12,6 +12,9 @@ import { SIGNATURE_HEADER, verifyAirySignature } from './signature.ts';
  */
 export const AIRY_AGENT = { id: 'airy-agent', role: 'end_user' as const, name: 'Airy', avatarUrl: null, email: null };
 
+/** The largest epoch millisecond a JavaScript Date can hold. */
+const MAX_TIME_MS = 8.64e15;
+
 const fail = (status: number, error: string): WebhookReply => ({ status, body: { error } });
 
 /**
@@ -58,7 +61,8 @@ export async function handleAction(
     senderId: endUser?.id ?? AIRY_AGENT.id,
     text: content.text,
     providerMessageId: message.id,
-    createdAt: Number.isFinite(sentAt) ? sentAt : Date.now(),
+    // Outside the Date range a time cannot be stored (bigint) or shown (toISOString throws).
+    createdAt: Number.isFinite(sentAt) && Math.abs(sentAt) <= MAX_TIME_MS ? Math.trunc(sentAt) : Date.now(),
     attachments: content.attachments,
   });
   if ('message' in r) return { status: 200, body: { source_message_id: r.message.id } };

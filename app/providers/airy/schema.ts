@@ -29,12 +29,14 @@ export interface AiryConversationState {
 
 // ── the action endpoint (reference/airy.md §6) ────────────────────────────────────────────
 
+// Length caps match the columns the values land in (event keys 255, participant ids 128):
+// PostgreSQL refuses longer strings, which would otherwise surface as a 500.
 export const ActionSchema = z.object({
   type: z.string(),
   payload: z.object({
     message: z.object({
-      id: z.string().min(1),
-      source_recipient_id: z.string().nullish(),
+      id: z.string().min(1).max(255),
+      source_recipient_id: z.string().max(128).nullish(),
       content: z.unknown(),
       sent_at: z.union([z.string(), z.number()]).nullish(),
     }),
