@@ -109,6 +109,29 @@ test('AGENT_JOINED and SESSION_REROUTE rename the end_user and add a system line
   }
 });
 
+test('oversized ids are refused with 400 (never a 5xx on PostgreSQL) and an overlong alias is cut to fit', async () => {
+  const r = await liveRig();
+  try {
+    const eventsBefore = await r.b.db('inbound_events').count({ n: '*' }).first().then((x) => Number(x?.n));
+    for (const payload of [
+      { sessionId: r.session.id, senderId: 'agent', message: { text: 'x' }, eventId: 'e'.repeat(256) },
+      { sessionId: 's'.repeat(256), event: 'NEW_SESSION', status: 'SUCCESS', eventId: randomUUID() },
+      { sessionId: r.session.id, event: 'MESSAGE_STATUS', status: 'FAILED', messageId: 'm'.repeat(256), eventId: randomUUID() },
+    ]) {
+      const res = await r.callback(payload);
+      assert.equal(res.status, 400, JSON.stringify(payload).slice(0, 80));
+      assert.equal(typeof res.body.error, 'string');
+    }
+    assert.equal(await r.b.db('inbound_events').count({ n: '*' }).first().then((x) => Number(x?.n)), eventsBefore);
+    const joined = await r.callback({ sessionId: r.session.id, event: 'AGENT_JOINED', agentAlias: 'A'.repeat(300), eventId: randomUUID() });
+    assert.equal(joined.status, 200);
+    const sender = (await (await r.b.call(`/api/channels/${r.channel.providerChannelId}/senders/agent-1`)).json()) as { data: { name: string } };
+    assert.equal(sender.data.name, 'A'.repeat(255));
+  } finally {
+    await r.close();
+  }
+});
+
 test('MESSAGE from an agent or SYSTEM, with text and/or an attachment, reaches Pipedrive from the end_user', async () => {
   const r = await liveRig();
   try {

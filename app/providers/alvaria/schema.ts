@@ -45,13 +45,17 @@ export type AlvariaState = { connectedAt: number } | null;
 
 export const AttachmentSchema = z.object({ type: z.string(), url: z.string() });
 
-const base = { sessionId: z.string().min(1), eventId: z.string().min(1) };
+// Ids are capped at the 255 characters of the columns they are kept in (PostgreSQL refuses
+// longer strings: a 5xx Alvaria would retry for hours); an alias is a display name, cut to fit.
+const id = z.string().min(1).max(255);
+const alias = z.string().transform((s) => s.slice(0, 255));
+const base = { sessionId: id, eventId: id };
 
 export const CallbackSchema = z.union([
   z.object({ ...base, event: z.literal('NEW_SESSION'), status: z.enum(['SUCCESS', 'FAILED']), statusMessage: z.string().optional() }),
-  z.object({ ...base, event: z.literal('AGENT_JOINED'), agentAlias: z.string() }),
-  z.object({ ...base, event: z.literal('MESSAGE_STATUS'), status: z.string(), messageId: z.string().min(1), statusMessage: z.string().optional() }),
-  z.object({ ...base, event: z.literal('SESSION_REROUTE'), agentAlias: z.string().optional(), worktypeId: z.union([z.string(), z.number()]).optional() }),
+  z.object({ ...base, event: z.literal('AGENT_JOINED'), agentAlias: alias }),
+  z.object({ ...base, event: z.literal('MESSAGE_STATUS'), status: z.string(), messageId: id, statusMessage: z.string().optional() }),
+  z.object({ ...base, event: z.literal('SESSION_REROUTE'), agentAlias: alias.optional(), worktypeId: z.union([z.string(), z.number()]).optional() }),
   z.object({ ...base, event: z.literal('SESSION_END'), status: z.enum(['SUCCESS', 'FAILED']), from: z.string().optional() }),
   // MESSAGE has no `event` field: it is told apart by `message` and `senderId`.
   z.object({
