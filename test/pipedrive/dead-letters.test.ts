@@ -30,6 +30,7 @@ test('dead letters on the admin page: listed with reason and summary, replayed o
     fake.failNext('receive', refused);
     const a = await rig.inbound('first words');
     const b = await rig.inbound('x'.repeat(500));
+    assert.deepEqual([a.status, b.status], [200, 200]);
     await dead;
 
     const listed = await adminCall(bridge, cookie, 'GET', '/dead-letters');

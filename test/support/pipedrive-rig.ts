@@ -28,7 +28,7 @@ export async function startPipedriveRig(opts: { env?: Record<string, string>; fa
       channel,
       conversationId,
       /** A platform message into the standing conversation; resolves to the webhook's answer. */
-      async inbound(text: string, eventId = `ev-${++n}-${text}`) {
+      async inbound(text: string, eventId = `ev-${++n}`) {
         const body = JSON.stringify({ eventId, conversationId, text });
         const r = await fetch(`${bridge.url}/webhooks/test/${channel.id}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-test-signature': sign('hook-secret', body) }, body });
         return { status: r.status, body: (await r.json()) as { id?: string; duplicate?: true; error?: string } };
