@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as m001 from './001_init.ts';
 import * as m002 from './002_installations.ts';
 import * as m004 from './004_alvaria.ts';
+import * as m005 from './005_jobs_claim_index.ts';
 
 /**
  * Migrations are listed here explicitly (no directory scan), so they load the same way
@@ -11,6 +12,7 @@ const migrations: Record<string, Knex.Migration> = {
   '001_init': m001,
   '002_installations': m002,
   '004_alvaria': m004,
+  '005_jobs_claim_index': m005,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
