@@ -67,15 +67,15 @@ export interface InboundMessage {
   attachments?: Array<{ name: string; mimeType: string; size: number | null; url: string }>;
 }
 
-/**
- * The domain: channels, conversations, participants and messages, with the rules that tie
- * them to the outbox. No HTTP here; callers are the manifest endpoints, webhooks and jobs.
- */
 /** What the domain tells observers (metrics); `duplicate` carries the dedupe source (`<provider>:<channel>`). */
 export interface InboxEvents {
   duplicate: [source: string];
 }
 
+/**
+ * The domain: channels, conversations, participants and messages, with the rules that tie
+ * them to the outbox. No HTTP here; callers are the manifest endpoints, webhooks and jobs.
+ */
 export class Inbox extends EventEmitter<InboxEvents> {
   constructor(
     readonly db: Db,
