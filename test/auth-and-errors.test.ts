@@ -119,9 +119,11 @@ describe('auth and error shapes', () => {
     assert.deepEqual(await again.json(), { duplicate: true });
     assert.equal(Number((await b.db('messages').count({ n: '*' }).first())?.n), before + 1, 'stored exactly once');
 
-    const unknown = await fetch(`${b.url}/webhooks/test/ch_nope`, { method: 'POST', body: payload });
-    assert.equal(unknown.status, 404);
-    assert.equal(typeof (await unknown.json()).error, 'string');
+    for (const id of ['ch_nope', `${channel.id}%00`, '%00', `${channel.id}%0a`, 'c'.repeat(300)]) {
+      const unknown = await fetch(`${b.url}/webhooks/test/${id}`, { method: 'POST', body: payload });
+      assert.equal(unknown.status, 404, id);
+      assert.equal(typeof (await unknown.json()).error, 'string');
+    }
     const huge = await fetch(`${b.url}${path}`, { method: 'POST', body: 'x'.repeat(2 * 1024 * 1024) });
     assert.equal(huge.status, 413);
     assert.equal(typeof (await huge.json()).error, 'string');

@@ -24,7 +24,10 @@ export function webhooksRouter(deps: { db: Db; secrets: Secrets; registry: Provi
   router.post('/:provider/:channelId', async (ctx) => {
     const adapter = deps.registry.get(String(ctx.params.provider));
     if (!adapter?.webhook) throw new AppError('NOT_FOUND', 'Unknown webhook');
-    const channel = await findChannel(deps.db, String(ctx.params.channelId));
+    const channelId = String(ctx.params.channelId);
+    // Our channel ids are short and printable; PostgreSQL refuses a NUL in a query outright (a 500).
+    if (channelId.length > 64 || /[\u0000-\u001f]/.test(channelId)) throw new AppError('NOT_FOUND', 'Unknown channel');
+    const channel = await findChannel(deps.db, channelId);
     if (!channel || channel.provider !== adapter.kind || channel.status === 'deleted') throw new AppError('NOT_FOUND', 'Unknown channel');
     let rawBody: Buffer;
     try {
