@@ -1,0 +1,81 @@
+import { Ledger, violations } from './ledger.ts';
+import type { ScenarioContext, ScenarioResult } from './scenarios.ts';
+import { sendTraffic, targets } from './traffic.ts';
+import { drained, fmt, secs, stats, waitUntil } from './util.ts';
+import { World } from './world.ts';
+
+/**
+ * (a) Inbound messages over both webhooks (Airy action endpoint, Alvaria callbacks) while
+ * the app is SIGKILLed and restarted on the same database: every acknowledged or retried
+ * message reaches Pipedrive exactly once by id, none missing, in send order per conversation.
+ */
+export async function crashScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const { size } = ctx;
+  const deadline = Date.now() + size.crash.timeoutMs;
+  const w = await World.start({ dialect: ctx.dialect, pgUrl: ctx.pgUrl, users: size.crash.alvariaConversations, alvaria: true });
+  try {
+    const ledger = new Ledger(w.pipedrive);
+    const tg = targets(w, size.crash.airyConversations);
+    const total = size.crash.messages;
+    const downtimes: number[] = [];
+    let acked = 0;
+    let wake: (() => void) | undefined;
+    const started = Date.now();
+    const traffic = sendTraffic(w, ledger, {
+      targets: tg,
+      total,
+      deadline,
+      onAck: (n) => {
+        acked = n;
+        wake?.();
+      },
+    });
+    // Kill at evenly spaced points of the acknowledged count, while deliveries to Pipedrive are in flight.
+    const killer = (async () => {
+      for (let k = 1; k <= size.crash.kills; k++) {
+        const at = Math.floor((total * k) / (size.crash.kills + 1));
+        while (acked < at) await new Promise<void>((r) => (wake = r));
+        const t0 = Date.now();
+        await w.app.kill();
+        await w.app.start();
+        downtimes.push(Date.now() - t0);
+        ctx.log(`  kill ${k}/${size.crash.kills} at ${fmt(acked)} acknowledged, ${fmt(ledger.arrivedCount)} in Pipedrive; back in ${secs(downtimes.at(-1)!)}`);
+      }
+    })();
+    const sent = await traffic;
+    await killer;
+    const ingestMs = Date.now() - started;
+    await waitUntil('every acknowledged message in Pipedrive', () => ledger.complete(), deadline, 200);
+    // No job left that could still deliver a second copy.
+    await waitUntil('the receive jobs to drain', () => drained(w.db, 'pipedrive.receive'), deadline, 200);
+    const totalMs = Date.now() - started;
+    const v = ledger.verify();
+    const senderAttempts = stats(sent.attempts);
+    const pdCalls = stats(ledger.pipedriveIds().map((id) => w.proxy.calls.get(id) ?? 0));
+    const failures = violations(v);
+    if (!w.app.alive) failures.push('the app process is not running at the end');
+    return {
+      failures,
+      figures: {
+        messages: v.sent,
+        conversations: tg.length,
+        'in Pipedrive (distinct ids)': v.distinctIds,
+        missing: v.missing.length,
+        duplicated: v.duplicated.length,
+        'order violations': v.orderViolations.length,
+        kills: w.app.kills,
+        'downtime per kill': downtimes.map(secs).join(', '),
+        'ingest time': secs(ingestMs),
+        'total time': secs(totalMs),
+        'sender retries (messages retried, max attempts)': `${sent.attempts.filter((n) => n > 1).length}, ${senderAttempts.max}`,
+        'receive calls per message (mean, max)': `${pdCalls.mean.toFixed(2)}, ${pdCalls.max}`,
+        're-sent same id (upserts)': v.resentSameId,
+        'Pipedrive 429 (burst limiter)': w.pipedrive.state.counters.rateLimited,
+      },
+      notes: w.pipedrive.state.problems.slice(0, 5),
+    };
+  } finally {
+    ctx.errorLines.push(...w.errorLines());
+    await w.close();
+  }
+}
