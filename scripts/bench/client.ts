@@ -4,7 +4,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import knex from 'knex';
 import type { Dialect } from './options.ts';
 import type { ReadyMessage, RequestName, Requests, ResponseMessage } from './protocol.ts';
@@ -13,6 +12,8 @@ export interface ServerUnderTest {
   ready: ReadyMessage;
   dialect: Dialect;
   request<K extends RequestName>(name: K, args: Requests[K]['args']): Promise<Requests[K]['result']>;
+  /** Runs `fn` with a CPU profile of the server around it when `path` is set (BENCH_CPU_PROF=1). */
+  profiled<T>(path: string | undefined, fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -37,13 +38,9 @@ async function dropSchema(url: string, schema: string): Promise<void> {
   }
 }
 
-export async function startServer(dialect: Dialect, opts: { pgUrl: string; cpuProfile: boolean; label: string; env?: Record<string, string> }): Promise<ServerUnderTest> {
+export async function startServer(dialect: Dialect, opts: { pgUrl: string; env?: Record<string, string> }): Promise<ServerUnderTest> {
   const schema = dialect === 'postgres' ? `bench_${randomBytes(5).toString('hex')}` : '';
   const execArgv = ['--expose-gc', '--import', 'tsx'];
-  if (opts.cpuProfile) {
-    mkdirSync('bench-results/profiles', { recursive: true });
-    execArgv.unshift('--cpu-prof', '--cpu-prof-dir=bench-results/profiles', `--cpu-prof-name=${opts.label}-${dialect}-${Date.now()}.cpuprofile`);
-  }
   const child: ChildProcess = spawn(process.execPath, [...execArgv, 'scripts/bench/server.ts'], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: {
@@ -94,6 +91,15 @@ export async function startServer(dialect: Dialect, opts: { pgUrl: string; cpuPr
         pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
         child.send({ type: 'request', id, name, args });
       });
+    },
+    async profiled(path, fn) {
+      if (!path) return fn();
+      await server.request('profile-start', {});
+      try {
+        return await fn();
+      } finally {
+        await server.request('profile-stop', { path });
+      }
     },
     close() {
       closing ??= (async () => {

@@ -16,6 +16,7 @@ import { sealJson } from '../../app/providers/context.ts';
 import { recordSession, settleSession } from '../../app/store/alvaria-sessions.ts';
 import { findChannel, insertChannel } from '../../app/store/channels.ts';
 import type { WebhookFixtures } from './protocol.ts';
+import { insertBatched } from './seed.ts';
 
 // Nothing listens here: the Airy adapter's read-receipt WebSocket retries with a backoff
 // that grows to a minute, so it costs nothing measurable while the bench runs.
@@ -43,15 +44,44 @@ async function storeChannel(b: Bridge, provider: string, config: unknown, state:
 
 const pdUser = (id: string) => ({ id: `pd-${id}`, role: 'source_user' as const, name: `Pipedrive user ${id}`, avatarUrl: null, email: `${id}@example.com` });
 
-/** An Airy channel and an Alvaria channel, each with `n` conversations the webhooks can address. */
-export async function webhookFixtures(b: Bridge, args: { airySourceToken: string; alvariaPublicPem: string; conversations: number }): Promise<WebhookFixtures> {
+/**
+ * Delivered Pipedrive receive jobs of the given conversations, as a store that has run for a
+ * while holds them (finished jobs are kept 7 days): claims check ordering keys against them.
+ */
+async function jobHistory(b: Bridge, channelId: string, conversationIds: string[], count: number): Promise<void> {
+  const at = Date.now() - 3_600_000;
+  const rows = Array.from({ length: count }, (_, i) => ({
+    kind: 'pipedrive.receive',
+    payload: JSON.stringify({ messageId: `m_history_${i}` }),
+    ordering_key: `pd:${conversationIds[i % conversationIds.length]}`,
+    status: 'done',
+    attempts: 1,
+    max_attempts: 12,
+    run_at: at,
+    channel_id: channelId,
+    created_at: at,
+    updated_at: at,
+  }));
+  await insertBatched(b.db, 'jobs', rows);
+}
+
+/**
+ * An Airy channel and an Alvaria channel, each with `n` conversations the webhooks can
+ * address and `jobHistory` finished jobs spread over them.
+ */
+export async function webhookFixtures(
+  b: Bridge,
+  args: { airySourceToken: string; alvariaPublicPem: string; conversations: number; jobHistory: number },
+): Promise<WebhookFixtures> {
   const sourceId = `pipedrive-bench-${randomUUID()}`;
   const airyConfig: AiryConfig = { api_url: NO_AIRY, system_token: 'bench-system-token' };
   const airyState: AiryState = { source_id: sourceId, source_token: args.airySourceToken, channel_id: randomUUID(), source_channel_id: 'bench' };
   const airy = await storeChannel(b, 'airy', airyConfig, airyState);
   const conversationRefs: string[] = [];
+  const airyIdsList: string[] = [];
   for (let i = 0; i < args.conversations; i++) {
     const id = `airy-bench-${i}`;
+    airyIdsList.push(id);
     const ref = airyIds.conversation(sourceId, id);
     await b.inbox.ensureConversation(airy, {
       id,
@@ -74,8 +104,10 @@ export async function webhookFixtures(b: Bridge, args: { airySourceToken: string
   };
   const alvaria = await storeChannel(b, 'alvaria', alvariaConfig, { connectedAt: Date.now() });
   const sessionIds: string[] = [];
+  const alvariaIdsList: string[] = [];
   for (let i = 0; i < args.conversations; i++) {
     const id = `alvaria-bench-${i}`;
+    alvariaIdsList.push(id);
     const conversation: Conversation = await b.inbox.ensureConversation(alvaria, {
       id,
       participants: [pdUser(id), { id: `alvaria-agent-${id}`, role: 'end_user', name: 'Alvaria agent', avatarUrl: null, email: null }],
@@ -85,6 +117,8 @@ export async function webhookFixtures(b: Bridge, args: { airySourceToken: string
     await settleSession(b.db, alvaria.id, sessionId, 'live', null, null, Date.now());
     sessionIds.push(sessionId);
   }
+  await jobHistory(b, airy.id, airyIdsList, Math.ceil(args.jobHistory / 2));
+  await jobHistory(b, alvaria.id, alvariaIdsList, Math.floor(args.jobHistory / 2));
   return { airy: { channelId: airy.id, conversationRefs }, alvaria: { channelId: alvaria.id, sessionIds } };
 }
 

@@ -26,6 +26,11 @@ export interface LoadResult {
   p90: number;
   p99: number;
   max: number;
+  /**
+   * CPU the server process spent per answered request (user + system). Unlike req/s it
+   * barely moves when other work shares the machine; PostgreSQL's own CPU is not in it.
+   */
+  serverCpuMs?: number;
   /** Non-2xx answers by status, e.g. { "401": 3 } (a broken signature shows up here). */
   statuses: Record<string, number>;
 }

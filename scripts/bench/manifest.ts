@@ -21,7 +21,7 @@ const multipart = (conversation: string) =>
   [`--${boundary}`, 'Content-Disposition: form-data; name="conversationId"', '', conversation, `--${boundary}`, 'Content-Disposition: form-data; name="message"', '', 'hello from the bench', `--${boundary}--`, ''].join('\r\n');
 
 export async function runManifest(opts: BenchOptions, dialect: Dialect, log: (s: string) => void): Promise<ManifestRun[]> {
-  const server = await startServer(dialect, { pgUrl: opts.pgUrl, cpuProfile: opts.cpuProfile, label: 'manifest' });
+  const server = await startServer(dialect, { pgUrl: opts.pgUrl });
   try {
     const fx = await server.request('pages-fixtures', { messages: 8000, maxConversations: 200 });
     const ch = `/api/channels/${fx.providerChannelId}`;

@@ -1,6 +1,6 @@
 /**
  * What one `npm run bench` does, from the environment (README "Benchmarks"):
- *   BENCH_QUICK=1        short runs and sizes 1k,10k: a sanity check in under a minute
+ *   BENCH_QUICK=1        short runs, sizes 1k,10k, no manifest section: a sanity check in under a minute
  *   BENCH_DB             sqlite,postgres (default: both, postgres only when reachable)
  *   BENCH_PG_URL         default postgres://postgres@127.0.0.1:5432/test
  *   BENCH_SIZES          store sizes for getConversations, e.g. 1k,100k,1m
@@ -10,8 +10,10 @@
  *   BENCH_PAGE_REQUESTS  timed getConversations calls per size (default 300, quick 60)
  *   BENCH_SECTIONS       which sections to run: webhooks,pages,upload,manifest (default all)
  *   BENCH_TARGETS        which section (a) targets: bare,airy,alvaria (default all; e.g. one of them to profile it)
+ *   BENCH_JOB_HISTORY    finished jobs in the webhook store before the load (default 100000, quick 10000)
  *   BENCH_WORKER=0       the server under test runs no outbox worker (isolates the ack path)
- *   BENCH_CPU_PROF=1     the server under test writes a V8 CPU profile per process to bench-results/profiles
+ *   BENCH_CPU_PROF=1     a V8 CPU profile of the server during each measured run, in bench-results/profiles
+ *                        (read one with scripts/bench/profile-summary.ts)
  *   BENCH_OUT            the JSON report (default bench-results/latest.json)
  */
 export type Dialect = 'sqlite' | 'postgres';
@@ -31,7 +33,9 @@ export interface BenchOptions {
   sections: Set<Section>;
   targets: Set<'bare' | 'airy' | 'alvaria'>;
   worker: boolean;
-  cpuProfile: boolean;
+  jobHistory: number;
+  /** Where a run's server CPU profile goes, or undefined when not profiling. */
+  profilePath(name: string): string | undefined;
   out: string;
   uploadBytes: number;
   uploadRepeats: number;
@@ -65,14 +69,14 @@ export function readOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions 
       return s;
     });
   const sections = new Set(
-    (env.BENCH_SECTIONS ?? 'webhooks,pages,upload,manifest').split(',').map((s) => s.trim()).filter(Boolean) as Section[],
+    (env.BENCH_SECTIONS ?? (quick ? 'webhooks,pages,upload' : 'webhooks,pages,upload,manifest')).split(',').map((s) => s.trim()).filter(Boolean) as Section[],
   );
   return {
     quick,
     dialects: [...new Set(dialects)],
     pgUrl: env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
     sizes: (env.BENCH_SIZES ?? (quick ? '1k,10k' : '1k,100k,1m')).split(',').map(parseSize).sort((a, b) => a - b),
-    seconds: num(env.BENCH_SECONDS, quick ? 3 : 10),
+    seconds: num(env.BENCH_SECONDS, quick ? 2 : 10),
     warmupSeconds: quick ? 1 : 2,
     connections: num(env.BENCH_CONNECTIONS, 10),
     rate: num(env.BENCH_RATE, 300),
@@ -81,7 +85,8 @@ export function readOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions 
     sections,
     targets: new Set((env.BENCH_TARGETS ?? 'bare,airy,alvaria').split(',').map((s) => s.trim()) as Array<'bare' | 'airy' | 'alvaria'>),
     worker: env.BENCH_WORKER !== '0',
-    cpuProfile: env.BENCH_CPU_PROF === '1',
+    jobHistory: num(env.BENCH_JOB_HISTORY, quick ? 10_000 : 100_000),
+    profilePath: (name) => (env.BENCH_CPU_PROF === '1' ? `bench-results/profiles/${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile` : undefined),
     out: env.BENCH_OUT ?? 'bench-results/latest.json',
     uploadBytes: 25 * 1024 * 1024,
     uploadRepeats: quick ? 1 : 3,

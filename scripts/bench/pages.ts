@@ -21,6 +21,8 @@ export interface PageRun {
   p90: number;
   p99: number;
   max: number;
+  /** Server CPU per request (user + system). */
+  serverCpuMs: number;
 }
 
 export function get(agent: Agent, url: string): Promise<{ status: number; body: Buffer; ms: number }> {
@@ -37,7 +39,12 @@ export function get(agent: Agent, url: string): Promise<{ status: number; body: 
   });
 }
 
-export async function timeGets(url: string, warmup: number, count: number): Promise<{ latencies: number[]; first: unknown }> {
+export async function timeGets(
+  url: string,
+  warmup: number,
+  count: number,
+  cpu: () => Promise<{ ms: number }>,
+): Promise<{ latencies: number[]; first: unknown; cpuBefore: number }> {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   try {
     let first: unknown;
@@ -47,12 +54,13 @@ export async function timeGets(url: string, warmup: number, count: number): Prom
       first ??= JSON.parse(r.body.toString('utf8'));
     }
     const latencies: number[] = [];
+    const cpuBefore = (await cpu()).ms;
     for (let i = 0; i < count; i++) {
       const r = await get(agent, url);
       if (r.status !== 200) throw new Error(`GET ${url} answered ${r.status}`);
       latencies.push(r.ms);
     }
-    return { latencies, first };
+    return { latencies, first, cpuBefore };
   } finally {
     agent.destroy();
   }
@@ -61,18 +69,21 @@ export async function timeGets(url: string, warmup: number, count: number): Prom
 export async function runPages(opts: BenchOptions, dialect: Dialect, log: (s: string) => void): Promise<PageRun[]> {
   const runs: PageRun[] = [];
   for (const size of opts.sizes) {
-    const server = await startServer(dialect, { pgUrl: opts.pgUrl, cpuProfile: opts.cpuProfile, label: `pages-${formatSize(size)}` });
+    const server = await startServer(dialect, { pgUrl: opts.pgUrl });
     try {
       const fx = await server.request('pages-fixtures', { messages: size, maxConversations: 1000 });
       log(`  ${dialect} seeded ${formatSize(size)} messages in ${fx.conversations} conversations (${fx.attachments} attachments) in ${(fx.seedMs / 1000).toFixed(1)} s`);
       const url = `${server.ready.bridge}/api/channels/${fx.providerChannelId}/conversations?conversations_limit=30&messages_limit=30`;
-      const { latencies, first } = await timeGets(url, Math.max(1, opts.pageWarmup), opts.pageRequests);
+      const { latencies, first, cpuBefore } = await server.profiled(opts.profilePath(`${dialect}-pages-${formatSize(size)}`), () =>
+        timeGets(url, Math.max(1, opts.pageWarmup), opts.pageRequests, () => server.request('cpu', {})),
+      );
+      const serverCpuMs = Math.round((((await server.request('cpu', {})).ms - cpuBefore) / latencies.length) * 100) / 100;
       const data = (first as { data: Array<{ messages: unknown[] }> }).data;
       const shape = `${data.length}×${Math.min(...data.map((c) => c.messages.length))}`;
       const s = summarize(latencies);
-      log(`  ${dialect} getConversations 30×30 on ${formatSize(size)}: p50 ${s.p50} ms, p99 ${s.p99} ms (${shape})`);
+      log(`  ${dialect} getConversations 30×30 on ${formatSize(size)}: p50 ${s.p50} ms, p99 ${s.p99} ms (${shape}), server CPU ${serverCpuMs} ms/request`);
       const { providerChannelId: _p, conversationId: _c, messageId: _m, ...seed } = fx;
-      runs.push({ size, seed, requests: latencies.length, shape, ...s });
+      runs.push({ size, seed, requests: latencies.length, shape, ...s, serverCpuMs });
     } finally {
       await server.close();
     }

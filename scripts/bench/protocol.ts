@@ -46,12 +46,17 @@ export interface Counts {
 }
 
 export interface Requests {
-  'webhook-fixtures': { args: { airySourceToken: string; alvariaPublicPem: string; conversations: number }; result: WebhookFixtures };
+  'webhook-fixtures': { args: { airySourceToken: string; alvariaPublicPem: string; conversations: number; jobHistory: number }; result: WebhookFixtures };
   'pages-fixtures': { args: { messages: number; maxConversations: number }; result: PagesFixtures };
   'upload-fixtures': { args: Record<string, never>; result: UploadFixtures };
   'rss-start': { args: { intervalMs: number }; result: { baselineMb: number } };
   'rss-stop': { args: Record<string, never>; result: RssReport };
   counts: { args: Record<string, never>; result: Counts };
+  /** CPU time the server process has used so far (user + system), to charge a run per request. */
+  cpu: { args: Record<string, never>; result: { ms: number } };
+  /** A V8 CPU profile of the server between start and stop, written to `path` (BENCH_CPU_PROF=1). */
+  'profile-start': { args: Record<string, never>; result: null };
+  'profile-stop': { args: { path: string }; result: null };
   stop: { args: Record<string, never>; result: null };
 }
 

@@ -75,6 +75,13 @@ export function evaluate(results: Partial<Record<Dialect, DialectResults>>, uplo
       return `${t.rps} req/s (${pct(share)}) ${v}, ${t.p50}/${t.p99} ms${lost}`;
     });
   }
+  row('(a) server CPU ms/request: bare / Airy / Alvaria', 'CPU share ≈ bare / webhook', (_d, r) => {
+    const w = hooks(r);
+    const cpu = [w?.bare, w?.airy, w?.alvaria].map((x) => x?.throughput.serverCpuMs);
+    if (cpu.every((c) => c === undefined)) return undefined;
+    const share = (c: number | undefined) => (c && cpu[0] ? pct(cpu[0] / c) : '—');
+    return `${cpu.map((c) => c ?? '—').join(' / ')} (${share(cpu[1])}, ${share(cpu[2])})`;
+  });
   row(`(a) bare Koa at ${rate} req/s: p50/p99 ms`, 'baseline', (_d, r) => {
     const p = hooks(r)?.bare?.paced;
     return p && `${p.p50}/${p.p99} ms`;
@@ -99,7 +106,7 @@ export function evaluate(results: Partial<Record<Dialect, DialectResults>>, uplo
   for (const size of sizes) {
     row(`(b) getConversations 30×30, ${formatSize(size)} messages: p50/p99 ms`, '', (_d, r) => {
       const p = r.pages?.find((x) => x.size === size);
-      return p && `${p.p50}/${p.p99} ms${p.shape === '30×30' ? '' : ` (page ${p.shape})`}`;
+      return p && `${p.p50}/${p.p99} ms${p.shape === '30×30' ? '' : ` (page ${p.shape})`}, CPU ${p.serverCpuMs} ms`;
     });
   }
   if (sizes.length >= 2) {

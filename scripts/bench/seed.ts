@@ -47,7 +47,7 @@ function shuffle<T>(items: T[], rand: () => number): T[] {
  * One `insert … values (…), (…)` statement. knex's own multi-row insert compiles to
  * `insert … select … union all select …` on sqlite, which stops at 500 rows (SQLITE_MAX_COMPOUND_SELECT).
  */
-async function insertRows(tx: Tx, table: string, rows: Array<Record<string, unknown>>): Promise<void> {
+export async function insertRows(tx: Tx, table: string, rows: Array<Record<string, unknown>>): Promise<void> {
   if (!rows.length) return;
   const columns = Object.keys(rows[0]!);
   const tuple = `(${columns.map(() => '?').join(', ')})`;
@@ -56,7 +56,7 @@ async function insertRows(tx: Tx, table: string, rows: Array<Record<string, unkn
   await tx.raw(`insert into ?? (${columns.map(() => '??').join(', ')}) values ${rows.map(() => tuple).join(', ')}`, [table, ...columns, ...bindings] as Knex.RawBinding[]);
 }
 
-async function insertBatched(db: Db, table: string, rows: Array<Record<string, unknown>>): Promise<void> {
+export async function insertBatched(db: Db, table: string, rows: Array<Record<string, unknown>>): Promise<void> {
   for (let t = 0; t < rows.length; t += ROWS_PER_TRANSACTION) {
     await db.transaction(async (tx) => {
       const end = Math.min(t + ROWS_PER_TRANSACTION, rows.length);

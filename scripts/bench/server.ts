@@ -6,11 +6,12 @@
  *   BENCH_DATABASE_URL, BENCH_DATABASE_SCHEMA, BENCH_MAX_UPLOAD_BYTES, BENCH_WORKER_CONCURRENCY
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Koa from 'koa';
 import getRawBody from 'raw-body';
 import { z } from 'zod';
@@ -75,6 +76,7 @@ const sample = () => {
   sampler.peakHeap = Math.max(sampler.peakHeap, m.heapUsed);
 };
 
+let profiler: Session | undefined;
 const handlers: { [K in RequestName]: (args: Requests[K]['args']) => Promise<Requests[K]['result']> } = {
   'webhook-fixtures': (args) => webhookFixtures(bridge, args),
   async 'pages-fixtures'(args) {
@@ -106,6 +108,25 @@ const handlers: { [K in RequestName]: (args: Requests[K]['args']) => Promise<Req
     };
     return report;
   },
+  async 'profile-start'() {
+    profiler ??= new Session();
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+    return null;
+  },
+  async 'profile-stop'({ path }) {
+    if (!profiler) throw new Error('profile-start first');
+    const { profile } = await profiler.post('Profiler.stop');
+    profiler.disconnect();
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, JSON.stringify(profile));
+    return null;
+  },
+  async cpu() {
+    const u = process.cpuUsage();
+    return { ms: (u.user + u.system) / 1000 };
+  },
   async counts() {
     const messages: Array<{ channel_id: string; n: number | string }> = await bridge.db('messages').select('channel_id').count({ n: '*' }).groupBy('channel_id');
     const jobs: Array<{ status: string; n: number | string }> = await bridge.db('jobs').select('status').count({ n: '*' }).groupBy('status');
@@ -120,7 +141,6 @@ const handlers: { [K in RequestName]: (args: Requests[K]['args']) => Promise<Req
       bareServer.close();
       await bridge.stop();
       rmSync(dir, { recursive: true, force: true });
-      // A normal exit, so --cpu-prof writes its profile.
       process.exit(0);
     });
     return null;

@@ -81,8 +81,6 @@ async function postFile(agent: Agent, url: string, conversationId: string, bytes
 export async function runUpload(opts: BenchOptions, dialect: Dialect, log: (s: string) => void): Promise<UploadSection> {
   const server = await startServer(dialect, {
     pgUrl: opts.pgUrl,
-    cpuProfile: opts.cpuProfile,
-    label: 'upload',
     // Above the 25 MB file plus the multipart envelope.
     env: { BENCH_MAX_UPLOAD_BYTES: String(opts.uploadBytes + 16 * 1024 * 1024) },
   });

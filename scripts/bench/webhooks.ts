@@ -29,14 +29,12 @@ const CONVERSATIONS = 100;
 export async function runWebhooks(opts: BenchOptions, dialect: Dialect, log: (s: string) => void): Promise<WebhookSection> {
   const server = await startServer(dialect, {
     pgUrl: opts.pgUrl,
-    cpuProfile: opts.cpuProfile,
-    label: `webhooks-${[...opts.targets].join('-')}`,
     env: opts.worker ? {} : { BENCH_WORKER_CONCURRENCY: '0' },
   });
   try {
     const keys = await alvariaKeys();
     const airySourceToken = `bench-source-token-${Date.now()}`;
-    const fx = await server.request('webhook-fixtures', { airySourceToken, alvariaPublicPem: keys.publicPem, conversations: CONVERSATIONS });
+    const fx = await server.request('webhook-fixtures', { airySourceToken, alvariaPublicPem: keys.publicPem, conversations: CONVERSATIONS, jobHistory: opts.jobHistory });
     const targets: Record<'bare' | 'airy' | 'alvaria', () => Promise<Target>> = {
       bare: async () => bareTarget(server.ready.bare),
       airy: async () => airyTarget(server.ready.bridge, fx.airy.channelId, airySourceToken, fx.airy.conversationRefs),
@@ -48,8 +46,10 @@ export async function runWebhooks(opts: BenchOptions, dialect: Dialect, log: (s:
       const target = await targets[name]();
       // Warm-up: JIT, connection pools, sqlite page cache.
       const warm = await throughput(target, { connections: opts.connections, seconds: opts.warmupSeconds });
-      const t = await throughput(target, { connections: opts.connections, seconds: opts.seconds });
-      log(`  ${dialect} ${target.name}: ${t.rps} req/s at ${opts.connections} connections, p50 ${t.p50} ms, p99 ${t.p99} ms${t.failed ? `, ${t.failed} failed ${JSON.stringify(t.statuses)}` : ''}`);
+      const cpu0 = await server.request('cpu', {});
+      const t = await server.profiled(opts.profilePath(`${dialect}-${name}`), () => throughput(target, { connections: opts.connections, seconds: opts.seconds }));
+      t.serverCpuMs = Math.round((((await server.request('cpu', {})).ms - cpu0.ms) / Math.max(1, t.requests)) * 1000) / 1000;
+      log(`  ${dialect} ${target.name}: ${t.rps} req/s at ${opts.connections} connections, p50 ${t.p50} ms, p99 ${t.p99} ms, server CPU ${t.serverCpuMs} ms/request${t.failed ? `, ${t.failed} failed ${JSON.stringify(t.statuses)}` : ''}`);
       const p = await paced(target, { rate: opts.rate, seconds: opts.seconds });
       log(`  ${dialect} ${target.name}: at ${opts.rate} req/s p50 ${p.p50} ms, p99 ${p.p99} ms${p.failed ? `, ${p.failed} failed ${JSON.stringify(p.statuses)}` : ''}`);
       out[name] = { throughput: t, paced: p, accepted: warm.ok + t.ok + p.ok };
