@@ -4,6 +4,19 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleep } from './util.ts';
 
+export interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Sum of a metric's samples whose labels match every given value (a RegExp tests it). */
+export function sumOf(samples: Sample[], name: string, match: Record<string, string | RegExp> = {}): number {
+  return samples
+    .filter((s) => s.name === name && Object.entries(match).every(([k, v]) => (typeof v === 'string' ? s.labels[k] === v : v.test(s.labels[k] ?? ''))))
+    .reduce((a, s) => a + s.value, 0);
+}
+
 const ROOT = join(import.meta.dirname, '..', '..');
 
 let clockTicks: number | undefined;
@@ -133,14 +146,16 @@ export class AppProcess {
     return text.split('\n').filter((l) => /"level":(50|60)/.test(l));
   }
 
-  /** GET /metrics parsed into `name{labels}` → value. */
-  async metrics(): Promise<Map<string, number>> {
+  /** GET /metrics parsed into samples (name, labels, value). */
+  async metrics(): Promise<Sample[]> {
     const res = await fetch(`${this.url}/metrics`, { signal: AbortSignal.timeout(5000) });
-    const out = new Map<string, number>();
+    const out: Sample[] = [];
     for (const line of (await res.text()).split('\n')) {
-      if (!line || line.startsWith('#')) continue;
-      const i = line.lastIndexOf(' ');
-      out.set(line.slice(0, i), Number(line.slice(i + 1)));
+      const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
+      if (!m) continue;
+      const labels: Record<string, string> = {};
+      for (const [, k, v] of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[k!] = v!;
+      out.push({ name: m[1]!, labels, value: Number(m[3]) });
     }
     return out;
   }

@@ -7,6 +7,8 @@ export interface FuzzTargets {
   channels: Array<{ kind: 'airy' | 'alvaria'; providerChannelId: string; webhookPath: string; conversationId: string; messageId: string; senderId: string }>;
   airyToken: string;
   alvariaSessionId: string;
+  /** Real cursors the app handed out (conversation pages and message pages), to be replayed where they do not belong. */
+  cursors: string[];
   /** An Alvaria callback Authorization header: valid, or one of the signer's negative modes. */
   alvariaAuth(mode: 'valid' | 'expired' | 'wrong-key' | 'none' | 'hs256'): Promise<string>;
 }
@@ -238,6 +240,21 @@ export const manifestGenerators: Generator[] = [
       ]);
       const path = r() < 0.5 ? `/api/channels/${c.providerChannelId}/conversations?${q}` : `/api/channels/${c.providerChannelId}/conversations/${c.conversationId}?${q}`;
       return reqCase(path.includes('/conversations/') ? 'getConversationById' : 'getConversations', 'manifest/query', 'read', 'GET', path, { authorization: t.basic });
+    },
+  },
+  {
+    name: 'manifest/foreign-cursor',
+    weight: 4,
+    make(r, t) {
+      // A genuine, correctly signed cursor used on another channel, conversation or page kind.
+      const c = pick(r, t.channels);
+      const after = enc(pick(r, t.cursors));
+      const path = pick(r, [
+        `/api/channels/${c.providerChannelId}/conversations?after=${after}`,
+        `/api/channels/${c.providerChannelId}/conversations/${c.conversationId}?after=${after}`,
+        `/api/channels/${c.providerChannelId}/conversations?after=${after}&conversations_limit=100&messages_limit=100`,
+      ]);
+      return reqCase(path.includes('/conversations/') ? 'getConversationById' : 'getConversations', 'manifest/foreign-cursor', 'read', 'GET', path, { authorization: t.basic });
     },
   },
   {

@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BASIC } from '../../test/support/harness.ts';
+import { sumOf } from './app-process.ts';
 import { manifestGenerators, seeded, type FuzzTargets, type Generator, type Rng } from './fuzz-cases.ts';
 import { closeAgent, send, type FuzzCase, type FuzzOutcome } from './fuzz-send.ts';
 import { webhookGenerators } from './fuzz-webhooks.ts';
@@ -69,7 +70,7 @@ export async function fuzzScenario(ctx: ScenarioContext): Promise<ScenarioResult
     // Rejected uploads are removed from tmp/ before the answer; allow a moment for multer's own clean-up of aborted parts.
     await waitUntil('staged uploads to be cleaned up', () => entries(join(filesDir, 'tmp')) === 0, Date.now() + 10_000).catch(() => undefined);
     const after = { rows: await rowCounts(w.db), channels: await channelStates(w), files: entries(filesDir) };
-    const serverFiveXx = alive ? [...(await w.app.metrics())].filter(([k]) => k.startsWith('bridge_http_requests_total') && k.includes('status="5xx"')).reduce((a, [, n]) => a + n, 0) : null;
+    const serverFiveXx = alive ? sumOf(await w.app.metrics(), 'bridge_http_requests_total', { status: /^5/ }) : null;
 
     const failures: string[] = [];
     const fiveXx = outcomes.filter(({ o }) => o.status !== null && o.status >= 500);
@@ -132,8 +133,17 @@ async function fuzzTargets(w: World): Promise<FuzzTargets> {
     if (!m) throw new Error(`no message in the ${kind} channel to aim at`);
     channels.push({ kind, providerChannelId: ch.providerChannelId, webhookPath: ch.webhookPath, conversationId: m.conversation_id, messageId: m.id, senderId: m.sender_id });
   }
+  const cursors: string[] = [];
+  for (const c of channels) {
+    const res = await fetch(`${w.app.url}/api/channels/${c.providerChannelId}/conversations?conversations_limit=1&messages_limit=1`, { headers: { authorization: BASIC } });
+    const page = (await res.json()) as { data: Array<{ next_messages_cursor?: string }>; additional_data: { after?: string } };
+    if (page.additional_data.after) cursors.push(page.additional_data.after);
+    for (const conv of page.data) if (conv.next_messages_cursor) cursors.push(conv.next_messages_cursor);
+  }
+  if (!cursors.length) throw new Error('the app handed out no cursor to replay');
   const signer = w.alvaria.signer;
   return {
+    cursors,
     basic: BASIC,
     channels,
     airyToken: w.airyChannel.sourceToken,

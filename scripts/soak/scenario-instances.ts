@@ -1,3 +1,4 @@
+import { sumOf } from './app-process.ts';
 import { Ledger, violations } from './ledger.ts';
 import type { ScenarioContext, ScenarioResult } from './scenarios.ts';
 import { sendTraffic, targets } from './traffic.ts';
@@ -34,8 +35,8 @@ export async function instancesScenario(ctx: ScenarioContext): Promise<ScenarioR
         const m = await a.metrics();
         return {
           name: a.name,
-          done: m.get(`bridge_outbox_outcomes_total{kind="${RECEIVE}",outcome="done"}`) ?? 0,
-          lost: m.get(`bridge_outbox_outcomes_total{kind="${RECEIVE}",outcome="lost"}`) ?? 0,
+          done: sumOf(m, 'bridge_outbox_outcomes_total', { kind: RECEIVE, outcome: 'done' }),
+          lost: sumOf(m, 'bridge_outbox_outcomes_total', { kind: RECEIVE, outcome: 'lost' }),
         };
       }),
     );

@@ -75,6 +75,8 @@ export class World {
     // Alvaria keeps retrying a callback that was not answered 200 (4 h in real life): long enough to outlast a restart.
     alvaria.deliveries.maxAttempts = 10_000;
     alvaria.deliveries.retryCapMs = 250;
+    // One waiter per conversation sender.
+    alvaria.deliveries.setMaxListeners(0);
     const w = new World(opts, dir, pipedrive, proxy, airy, alvaria);
     try {
       await w.setup();
