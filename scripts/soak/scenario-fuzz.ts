@@ -8,8 +8,8 @@ import { closeAgent, send, type FuzzCase, type FuzzOutcome } from './fuzz-send.t
 import { webhookGenerators } from './fuzz-webhooks.ts';
 import { Ledger } from './ledger.ts';
 import type { ScenarioContext, ScenarioResult } from './scenarios.ts';
-import { sendTraffic, targets } from './traffic.ts';
-import { drained, fmt, pool, rowCounts, secs, waitUntil } from './util.ts';
+import { awaitDeliveries, sendTraffic, targets } from './traffic.ts';
+import { fmt, pool, rowCounts, secs, waitUntil } from './util.ts';
 import { World } from './world.ts';
 
 const GENERATORS: Generator[] = [...manifestGenerators, ...webhookGenerators];
@@ -47,8 +47,7 @@ export async function fuzzScenario(ctx: ScenarioContext): Promise<ScenarioResult
     // Some history first, so message and sender ids are real.
     const ledger = new Ledger(w.pipedrive);
     await sendTraffic(w, ledger, { targets: targets(w, 3), total: 20, deadline });
-    await waitUntil('the warm-up messages in Pipedrive', () => ledger.complete(), deadline);
-    await waitUntil('the receive jobs to drain', () => drained(w.db, 'pipedrive.receive'), deadline);
+    await awaitDeliveries(w, ledger, deadline);
     const t = await fuzzTargets(w);
 
     const filesDir = join(w.dir, 'files');

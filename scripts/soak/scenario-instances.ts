@@ -1,8 +1,8 @@
 import { sumOf } from './app-process.ts';
 import { Ledger, violations } from './ledger.ts';
 import type { ScenarioContext, ScenarioResult } from './scenarios.ts';
-import { sendTraffic, targets } from './traffic.ts';
-import { drained, fmt, jobCounts, secs, waitUntil } from './util.ts';
+import { awaitDeliveries, sendTraffic, targets } from './traffic.ts';
+import { fmt, jobCounts, secs } from './util.ts';
 import { World } from './world.ts';
 
 const RECEIVE = 'pipedrive.receive';
@@ -22,8 +22,7 @@ export async function instancesScenario(ctx: ScenarioContext): Promise<ScenarioR
     const started = Date.now();
     const sent = await sendTraffic(w, ledger, { targets: targets(w, instances.conversations), total: instances.messages, deadline, bases: w.apps.map((a) => a.url) });
     ctx.log(`  ${fmt(sent.sent)} messages acknowledged in ${secs(sent.elapsedMs)}`);
-    await waitUntil('every message in Pipedrive', () => ledger.complete(), deadline, 200);
-    await waitUntil('the receive jobs to drain', () => drained(w.db, RECEIVE), deadline, 200);
+    await awaitDeliveries(w, ledger, deadline);
     const totalMs = Date.now() - started;
 
     const v = ledger.verify();

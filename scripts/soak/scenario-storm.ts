@@ -1,7 +1,7 @@
 import { Ledger, violations } from './ledger.ts';
 import type { ScenarioContext, ScenarioResult } from './scenarios.ts';
-import { sendTraffic, targets } from './traffic.ts';
-import { drained, fmt, jobCounts, secs, sleep, stats, waitUntil } from './util.ts';
+import { awaitDeliveries, sendTraffic, targets } from './traffic.ts';
+import { fmt, jobCounts, secs, sleep, stats } from './util.ts';
 import { World } from './world.ts';
 
 /** CPU share of one core above which the app counts as spinning while it only waits on backoff. */
@@ -26,19 +26,12 @@ export async function stormScenario(ctx: ScenarioContext): Promise<ScenarioResul
     const ingestEnd = Date.now();
     const cpuIngestEnd = w.app.cpuMs()!;
     let lastReport = Date.now();
-    await waitUntil(
-      'every message in Pipedrive through the storm',
-      () => {
-        if (Date.now() - lastReport > 15_000) {
-          lastReport = Date.now();
-          ctx.log(`  … ${fmt(ledger.arrivedCount)}/${fmt(sent.sent)} delivered, ${fmt(w.proxy.injected[429] + w.proxy.injected[503])} faults injected`);
-        }
-        return ledger.complete();
-      },
-      deadline,
-      200,
-    );
-    await waitUntil('the receive jobs to drain', () => drained(w.db, 'pipedrive.receive'), deadline, 200);
+    await awaitDeliveries(w, ledger, deadline, () => {
+      if (Date.now() - lastReport > 15_000) {
+        lastReport = Date.now();
+        ctx.log(`  … ${fmt(ledger.arrivedCount)}/${fmt(sent.sent)} delivered, ${fmt(w.proxy.injected[429] + w.proxy.injected[503])} faults injected`);
+      }
+    });
     const done = Date.now();
     const cpuDone = w.app.cpuMs()!;
     // Nothing left to do: the app should be close to idle (pollers and the leader check only).

@@ -1,7 +1,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import type { Delivery } from '../../test/fakes/alvaria/deliveries.ts';
 import { marker, type Ledger } from './ledger.ts';
-import { InvariantError, sleep } from './util.ts';
+import { drained, InvariantError, sleep, waitUntil } from './util.ts';
 import type { World } from './world.ts';
 
 /** One conversation on the platform side: an Airy contact, or an Alvaria session. */
@@ -101,4 +101,22 @@ async function sendAlvaria(w: World, sessionId: string, text: string, deadline: 
     throw new InvariantError(`an Alvaria callback was not answered 200 (${d.attempts.length} attempts, last status ${d.attempts.at(-1)?.status ?? 'none'})`);
   }
   return d.attempts.length;
+}
+
+/**
+ * Waits until every acknowledged message reached Pipedrive, or until no receive job is left
+ * that could still deliver one (then the verdict names what is missing), and in both cases
+ * until the receive jobs have drained, so no late second copy can arrive after the count.
+ */
+export async function awaitDeliveries(w: World, ledger: Ledger, deadline: number, onPoll?: () => void): Promise<void> {
+  await waitUntil(
+    'every acknowledged message in Pipedrive',
+    async () => {
+      onPoll?.();
+      return ledger.complete() || (await drained(w.db, 'pipedrive.receive'));
+    },
+    deadline,
+    200,
+  );
+  await waitUntil('the receive jobs to drain', () => drained(w.db, 'pipedrive.receive'), deadline, 200);
 }
