@@ -37,7 +37,7 @@ for (const d of opts.dialects) {
 const load = loadavg();
 log(
   `bench${opts.quick ? ' (quick)' : ''}: ${dialects.join(' + ')}; ${opts.connections} connections, ${opts.seconds} s per run, ${opts.rate} req/s paced; ` +
-    `sizes ${opts.sizes.join(', ')}; ${cpus().length} CPUs, load ${load.map((l) => l.toFixed(2)).join(' ')}`,
+    `${opts.jobHistory} finished jobs in the webhook store; sizes ${opts.sizes.join(', ')}; ${cpus().length} CPUs, load ${load.map((l) => l.toFixed(2)).join(' ')}`,
 );
 
 const results: Partial<Record<Dialect, DialectResults>> = {};

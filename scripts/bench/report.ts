@@ -95,7 +95,8 @@ export function evaluate(results: Partial<Record<Dialect, DialectResults>>, uplo
       return `${p.p50}/${p.p99} ms ${v}${p.failed ? `, ${p.failed} failed` : ''}`;
     });
   }
-  row('(a) acks persisted (stored / 2xx)', 'all', (_d, r) => {
+  // A run's last in-flight requests are stored but not counted as answered: stored ≥ 2xx.
+  row('(a) messages stored / 2xx acks', 'stored ≥ acks', (_d, r) => {
     const w = hooks(r);
     const part = (label: string, run: WebhookRun | undefined) => run && `${label} ${run.stored}/${run.accepted}`;
     const parts = [part('Airy', w?.airy), part('Alvaria', w?.alvaria)].filter(Boolean);
