@@ -86,6 +86,8 @@ export async function fuzzScenario(ctx: ScenarioContext): Promise<ScenarioResult
     const tmpLeft = entries(join(filesDir, 'tmp'));
     if (tmpLeft) failures.push(`${tmpLeft} staged uploads left in ${join(filesDir, 'tmp')}`);
     if (serverFiveXx) failures.push(`/metrics counts ${serverFiveXx} 5xx answers`);
+    const logged = w.errorLines().length;
+    if (logged) failures.push(`the app logged ${logged} errors for requests it should simply refuse`);
 
     const byStatus = new Map<string, number>();
     for (const { o } of outcomes) byStatus.set(String(o.status ?? 'no answer'), (byStatus.get(String(o.status ?? 'no answer')) ?? 0) + 1);
