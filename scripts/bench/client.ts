@@ -17,6 +17,13 @@ export interface ServerUnderTest {
   close(): Promise<void>;
 }
 
+const live = new Set<ServerUnderTest>();
+
+/** Stops every server still running and drops its schema (Ctrl-C in the middle of a section). */
+export async function closeAll(): Promise<void> {
+  await Promise.allSettled([...live].map((s) => s.close()));
+}
+
 export async function pgReachable(url: string): Promise<boolean> {
   const db = knex({ client: 'pg', connection: url, pool: { min: 0, max: 1 }, acquireConnectionTimeout: 3000 });
   try {
@@ -88,8 +95,13 @@ export async function startServer(dialect: Dialect, opts: { pgUrl: string; env?:
     request(name, args) {
       const id = nextId++;
       return new Promise((resolve, reject) => {
+        if (!child.connected) return reject(new Error('the server under test is gone'));
         pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-        child.send({ type: 'request', id, name, args });
+        child.send({ type: 'request', id, name, args }, (err) => {
+          if (!err) return;
+          pending.delete(id);
+          reject(err);
+        });
       });
     },
     async profiled(path, fn) {
@@ -102,8 +114,9 @@ export async function startServer(dialect: Dialect, opts: { pgUrl: string; env?:
       }
     },
     close() {
+      live.delete(server);
       closing ??= (async () => {
-        if (child.exitCode === null) {
+        if (child.exitCode === null && child.signalCode === null) {
           await server.request('stop', {}).catch(() => {});
           const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
           await exited;
@@ -114,5 +127,6 @@ export async function startServer(dialect: Dialect, opts: { pgUrl: string; env?:
       return closing;
     },
   };
+  live.add(server);
   return server;
 }

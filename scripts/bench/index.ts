@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname } from 'node:path';
-import { pgReachable } from './client.ts';
+import { closeAll, pgReachable } from './client.ts';
 import { runManifest } from './manifest.ts';
 import { readOptions, type Dialect } from './options.ts';
 import { runPages } from './pages.ts';
@@ -16,6 +16,12 @@ import { runUpload, type UploadSection } from './upload.ts';
 import { runWebhooks } from './webhooks.ts';
 
 const opts = readOptions();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.log(`\n${signal}: stopping the servers under test`);
+    void closeAll().finally(() => process.exit(130));
+  });
+}
 const started = Date.now();
 const log = (s: string) => console.log(s);
 /** A password in the URL never reaches the output. */
