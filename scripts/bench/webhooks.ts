@@ -1,7 +1,7 @@
 /**
  * Section (a): the limit. The bare Koa handler and the two webhooks of one server process,
  * each at fixed concurrency (throughput, p50/p99) and at a fixed paced rate (p99 ack).
- * Afterwards the store is counted: every 2xx must have left one stored message.
+ * Afterwards the store is counted: every 2xx must have left a stored message.
  */
 import { startServer } from './client.ts';
 import { paced, throughput, type LoadResult } from './load.ts';
@@ -13,7 +13,7 @@ export interface WebhookRun {
   paced: LoadResult;
   /** 2xx answers over warm-up and both runs. */
   accepted: number;
-  /** Messages the store holds for the target's channel afterwards: equals `accepted` when every ack was persisted. */
+  /** Messages the store holds for the target's channel afterwards: ≥ `accepted` when every ack was persisted (requests in flight when a run stops are stored but not counted). */
   stored?: number;
 }
 
