@@ -49,7 +49,7 @@ for (const dialect of ['sqlite', 'postgres']) {
     continue;
   }
   console.log(`\n━━━ ${dialect} ━━━`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=180000', ...files], {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=180000', '--test-force-exit', ...files], {
     stdio: 'inherit',
     env: { ...process.env, TEST_DB: dialect, TEST_PG_URL: pgUrl },
   });
