@@ -145,18 +145,19 @@ export class Inbox extends EventEmitter<InboxEvents> {
       }
       const now = Date.now();
       const id = newId('m');
-      await this.db.transaction(async (tx) => {
-        const seq = await insertMessage(
+      const message = await this.db.transaction(async (tx) => {
+        const stored = await insertMessage(
           tx,
           { id, conversationPk: conversation.pk, channelId: channel.id, origin: 'pipedrive', senderId: sourceUser.id, text: input.text, status: 'sent', createdAt: now },
           attachments,
           now,
         );
-        await bumpActivity(tx, conversation.pk, seq, now);
+        await bumpActivity(tx, conversation.pk, stored.seq, now);
         await this.outbox.enqueue(tx, { kind: JOB.providerSend, payload: { messageId: id }, orderingKey: `send:${conversation.id}`, channelId: channel.id });
+        return stored;
       });
       this.outbox.kick();
-      return (await findMessageById(this.db, id))!;
+      return message;
     } catch (err) {
       await Promise.all(input.files.map((f) => this.files.remove(f.path, false)));
       await Promise.all(adopted.map((key) => this.files.remove(key)));
@@ -274,7 +275,7 @@ export class Inbox extends EventEmitter<InboxEvents> {
       const now = Date.now();
       if (!(await recordEventKey(t, m.dedupe.source, m.dedupe.key, now))) return null;
       const id = newId('m');
-      const seq = await insertMessage(
+      const stored = await insertMessage(
         t,
         {
           id,
@@ -290,18 +291,18 @@ export class Inbox extends EventEmitter<InboxEvents> {
         (m.attachments ?? []).map((a) => ({ id: newId('a'), name: clean(a.name).slice(0, 255), mimeType: clean(a.mimeType).slice(0, 255), size: a.size, remoteUrl: clean(a.url) })),
         now,
       );
-      await bumpActivity(t, m.conversation.pk, seq, now);
+      await bumpActivity(t, m.conversation.pk, stored.seq, now);
       await this.queueReceive(t, m.conversation, id);
-      return id;
+      return stored;
     };
-    const id = tx ? await run(tx) : await this.db.transaction(run);
-    if (!id) {
+    const message = tx ? await run(tx) : await this.db.transaction(run);
+    if (!message) {
       this.emit('duplicate', m.dedupe.source);
       return { duplicate: true };
     }
-    // Inside the caller's transaction the row is not committed yet: read it there, and leave the kick to the caller.
+    // Inside the caller's transaction the row is not committed yet: leave the kick to the caller.
     if (!tx) this.outbox.kick();
-    return { message: (await findMessageById(tx ?? this.db, id))! };
+    return { message };
   }
 
   /** Changes a message's status (delivered/read/failed) and re-sends it to Pipedrive with the same id. */

@@ -74,7 +74,8 @@ export interface NewAttachment {
 }
 
 /** Inserts a message with its attachments; returns its seq (the global insertion order). */
-export async function insertMessage(db: Tx, m: NewMessage, attachments: NewAttachment[], now: number): Promise<number> {
+/** Inserts a message with its attachments and returns it as stored (no read back: the caller's write is the truth). */
+export async function insertMessage(db: Tx, m: NewMessage, attachments: NewAttachment[], now: number): Promise<Message> {
   const [row] = await db('messages')
     .insert({
       id: m.id,
@@ -104,7 +105,21 @@ export async function insertMessage(db: Tx, m: NewMessage, attachments: NewAttac
       })),
     );
   }
-  return seq;
+  return {
+    seq,
+    id: m.id,
+    conversationPk: m.conversationPk,
+    channelId: m.channelId,
+    providerMessageId: m.providerMessageId ?? null,
+    origin: m.origin,
+    senderId: m.senderId,
+    text: m.text,
+    status: m.status,
+    error: null,
+    createdAt: m.createdAt,
+    updatedAt: now,
+    attachments: attachments.map((a) => ({ id: a.id, messageSeq: seq, name: a.name, mimeType: a.mimeType, size: a.size, storageKey: a.storageKey ?? null, remoteUrl: a.remoteUrl ?? null })),
+  };
 }
 
 async function withAttachments(db: Tx, rows: MessageRow[]): Promise<Message[]> {
