@@ -1,7 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { DIALECT, startTestBridge, waitFor, type TestBridge } from './support/harness.ts';
+import knex from 'knex';
+import { DIALECT, PG_URL, startTestBridge, waitFor, type TestBridge } from './support/harness.ts';
 import { seedChannel, seedConversation } from './support/seed.ts';
 import { TestPlatform } from './support/test-provider.ts';
 import { RETENTION, sweep } from '../app/outbox/retention.ts';
@@ -90,4 +91,22 @@ describe('operations', () => {
       await a.close();
     }
   });
+});
+
+test('several processes starting at once on a fresh PostgreSQL schema all come up: one migrates, the others wait', { skip: DIALECT !== 'postgres' && 'PostgreSQL only: sqlite runs one process' }, async () => {
+  const schema = `t_race_${process.pid}_${Date.now()}`;
+  const env = { DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema };
+  const started = await Promise.allSettled([startTestBridge({ env }), startTestBridge({ env }), startTestBridge({ env })]);
+  const bridges = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  try {
+    assert.deepEqual(
+      started.map((s) => (s.status === 'rejected' ? String(s.reason) : 'up')),
+      ['up', 'up', 'up'],
+    );
+    for (const b of bridges) assert.equal((await b.call('/healthz', { auth: false })).status, 200);
+  } finally {
+    await Promise.all(bridges.map((b) => b.stop()));
+    const db = knex({ client: 'pg', connection: PG_URL });
+    await db.raw('drop schema if exists ?? cascade', [schema]).finally(() => db.destroy());
+  }
 });

@@ -78,7 +78,20 @@ function cacheStatements(conn: SqliteConnection): void {
   };
 }
 
+/**
+ * Applies the migrations. On PostgreSQL several processes may start at once: "create schema if
+ * not exists" races on the catalog and knex's migration lock makes the loser throw, so the
+ * whole step runs under a transaction-scoped advisory lock (held on one pool connection while
+ * knex migrates on others): one process migrates, the others wait and then find nothing to do.
+ */
 export async function migrate(db: Db, schema?: string): Promise<void> {
-  if (schema && isPg(db)) await db.raw('create schema if not exists ??', [schema]);
-  await db.migrate.latest({ migrationSource, schemaName: schema });
+  if (!isPg(db)) {
+    await db.migrate.latest({ migrationSource });
+    return;
+  }
+  await db.transaction(async (lock) => {
+    await lock.raw('select pg_advisory_xact_lock(hashtext(?))', [`pd-bridge:migrate:${schema ?? ''}`]);
+    if (schema) await db.raw('create schema if not exists ??', [schema]);
+    await db.migrate.latest({ migrationSource, schemaName: schema });
+  });
 }
