@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import knex from 'knex';
+import { pgReachable } from './lib/pg.ts';
 
 const pgUrl = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const wanted = (process.env.TEST_DIALECTS ?? 'sqlite,postgres').split(',').map((s) => s.trim());
@@ -22,23 +22,12 @@ function testFiles(dir: string): string[] {
   });
 }
 
-async function pgReachable(): Promise<boolean> {
-  const db = knex({ client: 'pg', connection: pgUrl, pool: { min: 0, max: 1 }, acquireConnectionTimeout: 3000 });
-  try {
-    await db.raw('select 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await db.destroy();
-  }
-}
 
 const files = args.length ? args : testFiles('test').sort();
 let failed = false;
 for (const dialect of ['sqlite', 'postgres']) {
   if (!wanted.includes(dialect)) continue;
-  if (dialect === 'postgres' && !(await pgReachable())) {
+  if (dialect === 'postgres' && !(await pgReachable(pgUrl))) {
     const msg = `PostgreSQL is not reachable at ${pgUrl}`;
     if (process.env.REQUIRE_PG) {
       console.error(`✖ ${msg} (REQUIRE_PG is set)`);

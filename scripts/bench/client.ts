@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import knex from 'knex';
 import type { Dialect } from './options.ts';
 import type { ReadyMessage, RequestName, Requests, ResponseMessage } from './protocol.ts';
+import { pgReachable } from '../lib/pg.ts';
+export { pgReachable };
 
 export interface ServerUnderTest {
   ready: ReadyMessage;
@@ -24,17 +26,6 @@ export async function closeAll(): Promise<void> {
   await Promise.allSettled([...live].map((s) => s.close()));
 }
 
-export async function pgReachable(url: string): Promise<boolean> {
-  const db = knex({ client: 'pg', connection: url, pool: { min: 0, max: 1 }, acquireConnectionTimeout: 3000 });
-  try {
-    await db.raw('select 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await db.destroy();
-  }
-}
 
 async function dropSchema(url: string, schema: string): Promise<void> {
   const db = knex({ client: 'pg', connection: url, pool: { min: 0, max: 1 } });

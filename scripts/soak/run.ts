@@ -8,7 +8,6 @@
  *   SOAK_KEEP=1  keep the temp folders (app logs, sqlite files)
  * Everything runs on loopback against the project's fakes; exits non-zero when an invariant fails.
  */
-import knex from 'knex';
 import { AppProcess } from './app-process.ts';
 import { crashScenario } from './scenario-crash.ts';
 import { fuzzScenario } from './scenario-fuzz.ts';
@@ -17,6 +16,7 @@ import { stormScenario } from './scenario-storm.ts';
 import { SIZES, type ScenarioContext, type ScenarioResult } from './scenarios.ts';
 import { secs } from './util.ts';
 import type { Dialect } from './world.ts';
+import { pgReachable } from '../lib/pg.ts';
 
 type Id = 'a' | 'b' | 'c' | 'd';
 const SCENARIOS: Record<Id, { title: string; run: (ctx: ScenarioContext) => Promise<ScenarioResult>; timeout: (s: ScenarioContext['size']) => number }> = {
@@ -53,17 +53,6 @@ function dialectsFor(id: Id): Dialect[] {
   return ['sqlite'];
 }
 
-async function pgReachable(): Promise<boolean> {
-  const db = knex({ client: 'pg', connection: pgUrl, pool: { min: 0, max: 1 }, acquireConnectionTimeout: 3000 });
-  try {
-    await db.raw('select 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await db.destroy();
-  }
-}
 
 process.once('SIGINT', () => {
   AppProcess.killAll();
@@ -84,7 +73,7 @@ for (const id of only) {
   }
   for (const dialect of dialects) {
     const name = `(${id}) ${dialect}`;
-    if (dialect === 'postgres' && !(pg ??= await pgReachable())) {
+    if (dialect === 'postgres' && !(pg ??= await pgReachable(pgUrl))) {
       const msg = `PostgreSQL is not reachable at ${pgUrl}`;
       if (process.env.REQUIRE_PG) {
         console.error(`\n✖ ${name}: ${msg} (REQUIRE_PG is set)`);
