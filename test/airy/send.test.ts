@@ -4,6 +4,9 @@ import { once } from 'node:events';
 import { airyUuid } from '../../app/providers/airy/ids.ts';
 import { seedConversation } from '../support/seed.ts';
 import { postMessage, startAiryWorld, outboxEvent } from '../support/airy.ts';
+import { connectChannel } from '../../app/inbox/channels.ts';
+import { airyAdapterFactory } from '../../app/providers/airy/adapter.ts';
+import { DIALECT, startTestBridge, waitFor } from '../support/harness.ts';
 
 test('Airy down during a send (503 twice): the outbox retries, then the message is delivered once', async () => {
   const w = await startAiryWorld();
@@ -94,6 +97,27 @@ test('sending works while the WebSocket is down; the subscriber reconnects after
     const read = await w.gateway.next((b) => b.id === id);
     assert.equal(read.status, 'read', 'a missed `delivered` is caught up by the next unread_count change');
   } finally {
+    await w.close();
+  }
+});
+
+test('a channel connected on a process that is not the leader is picked up by the leader’s subscription', { skip: DIALECT !== 'postgres' && 'leadership is a PostgreSQL advisory lock; sqlite runs one process' }, async () => {
+  const w = await startAiryWorld();
+  if (!w.b.singletons.isLeader) await waitFor(w.b.singletons, 'elected');
+  // Processes of one deployment share APP_SECRET (the channel's secrets are sealed with it).
+  const other = await startTestBridge({ shareDb: w.b, env: { APP_SECRET: w.b.config.appSecret }, pipedrive: w.gateway, providers: { airy: airyAdapterFactory({ realtime: { rescanMs: 50 } }) } });
+  try {
+    assert.equal(w.b.singletons.isLeader, true);
+    assert.equal(other.singletons.isLeader, false);
+    const subscribed = waitFor(w.fake.broker, 'subscribed');
+    await connectChannel(
+      { db: other.db, secrets: other.secrets, registry: other.registry, appUrl: other.config.appUrl },
+      { provider: 'airy', name: 'Connected elsewhere', avatarUrl: null, config: { api_url: w.fake.url, system_token: w.fake.systemToken }, templates: [], installationId: null },
+    );
+    await subscribed;
+    assert.equal(w.fake.broker.subscriberCount, 1, 'one subscription, held by the leader');
+  } finally {
+    await other.close();
     await w.close();
   }
 });

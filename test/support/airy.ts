@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { connectChannel } from '../../app/inbox/channels.ts';
 import type { Channel } from '../../app/inbox/types.ts';
 import { airyAdapterFactory, type AiryAdapter } from '../../app/providers/airy/adapter.ts';
@@ -29,7 +28,7 @@ export async function startAiryWorld(env: Record<string, string> = {}, adapterOp
   const b = await startTestBridge({
     env,
     pipedrive: gateway,
-    providers: { airy: airyAdapterFactory({ timeoutMs: adapterOpts.timeoutMs ?? 2000, realtime: { backoff: { baseMs: 20, capMs: 100 } } }) },
+    providers: { airy: airyAdapterFactory({ timeoutMs: adapterOpts.timeoutMs ?? 2000, realtime: { backoff: { baseMs: 20, capMs: 100 }, rescanMs: 50 } }) },
   });
   const adapter = b.registry.get('airy') as AiryAdapter;
   return {
@@ -42,7 +41,8 @@ export async function startAiryWorld(env: Record<string, string> = {}, adapterOp
         { db: b.db, secrets: b.secrets, registry: b.registry, appUrl: b.config.appUrl },
         { provider: 'airy', name, avatarUrl: null, config: { api_url: fake.url, system_token: fake.systemToken }, templates: [], installationId: null },
       );
-      if (fake.broker.subscriberCount === 0) await once(fake.broker, 'subscribed');
+      // Bounded, so a subscription that never comes fails here with a name instead of hanging.
+      if (fake.broker.subscriberCount === 0) await waitFor(fake.broker, 'subscribed');
       return { channel, notes, state: channelContext<AiryConfig, AiryState>(channel, b.secrets).state };
     },
     async close() {

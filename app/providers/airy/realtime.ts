@@ -8,6 +8,8 @@ import { StompSubscriber } from './websocket.ts';
 export interface RealtimeOptions {
   backoff?: { baseMs: number; capMs: number };
   heartbeatMs?: number;
+  /** How often the leader looks for Airy hosts it does not subscribe to yet (default 30 s). */
+  rescanMs?: number;
 }
 
 interface Served {
@@ -33,6 +35,7 @@ export class AiryRealtime {
   private readonly hosts = new Map<string, StompSubscriber>();
   private running = false;
   private served: Served[] | undefined;
+  private rescan: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly services: ProviderServices,
@@ -48,14 +51,31 @@ export class AiryRealtime {
     return this.hosts.get(apiUrl);
   }
 
+  /**
+   * Subscribes to every host with a connected channel, then keeps looking: a channel connected
+   * on another process (only the leader subscribes), or committed just after this scan, names
+   * a host nobody would otherwise subscribe to.
+   */
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    for (const s of await this.refresh()) this.ensureHost(s.config);
+    await this.subscribeAll();
+    this.rescan = setInterval(() => {
+      this.subscribeAll().catch((err) => this.services.log.warn({ err: String(err) }, 'airy realtime: rescan of channels failed'));
+    }, this.opts.rescanMs ?? 30_000);
+    this.rescan.unref();
+  }
+
+  private async subscribeAll(): Promise<void> {
+    const served = await this.refresh();
+    if (!this.running) return;
+    for (const s of served) if (!this.hosts.has(s.config.api_url)) this.ensureHost(s.config);
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    clearInterval(this.rescan);
+    this.rescan = undefined;
     const subs = [...this.hosts.values()];
     this.hosts.clear();
     await Promise.all(subs.map((s) => s.stop()));
