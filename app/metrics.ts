@@ -16,11 +16,6 @@ class Counter {
     const k = key(labels);
     this.values.set(k, (this.values.get(k) ?? 0) + by);
   }
-  total(): number {
-    let n = 0;
-    for (const v of this.values.values()) n += v;
-    return n;
-  }
   render(): string[] {
     return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`, ...[...this.values].map(([k, v]) => `${this.name}${k} ${v}`)];
   }
@@ -85,13 +80,6 @@ export class Metrics {
     } finally {
       this.providerCalls.observe({ target, op, outcome }, (performance.now() - t0) / 1000);
     }
-  }
-
-  /** The figures the admin page shows, from the same data as /metrics. */
-  async summary(db: Db) {
-    const jobs = await jobGauges(db, Date.now());
-    const pd = this.sources.pipedrive();
-    return { jobs, pipedrive: pd, webhookRejected: this.webhookRejected.total(), duplicates: this.duplicates.total() };
   }
 
   async render(db: Db): Promise<string> {

@@ -104,11 +104,6 @@ export function adminApiRouter(s: PipedriveServices): Router {
     ctx.body = { replayed: await replayDeadLetters(s.db, who(ctx).id, id) };
   });
 
-  /** The figures the page shows (outbox, Pipedrive pacing, webhook rejections), from /metrics' sources. */
-  router.get('/figures', async (ctx) => {
-    ctx.body = await s.metrics.summary(s.db);
-  });
-
   /** Uninstall from our side: revoke at Pipedrive, purge tokens, disconnect channels, end the session. */
   router.delete('/installation', async (ctx) => {
     await uninstallFromAdmin(s, who(ctx));

@@ -1,6 +1,5 @@
 import { html, page, raw, type Html } from '../html.ts';
 import type { deadLettersOf } from '../../inbox/dead-letters.ts';
-import type { Metrics } from '../../metrics.ts';
 import type { PaceSnapshot } from '../../pipedrive/pacing.ts';
 import type { listForInstallation } from '../../pipedrive/channels.ts';
 import type { Installation } from '../../store/installations.ts';
@@ -8,13 +7,11 @@ import type { ProviderInfo } from './providers.ts';
 
 type ChannelRow = Awaited<ReturnType<typeof listForInstallation>>[number];
 type DeadLetter = Awaited<ReturnType<typeof deadLettersOf>>[number];
-type Figures = Awaited<ReturnType<Metrics['summary']>>;
 
 export interface AdminView {
   installation: Installation;
   channels: ChannelRow[];
   deadLetters: DeadLetter[];
-  figures: Figures;
   pacing: PaceSnapshot;
   providers: ProviderInfo[];
   appUrl: string;
@@ -34,7 +31,7 @@ ${statusBanner(i)}
 <h2>Channels</h2>
 ${channels.length ? channelTable(channels) : html`<p id="no-channels">No channels yet. Connect one below.</p>`}
 <h2>Delivery</h2>
-${figuresList(v.figures, v.pacing)}
+${figuresList(channels, v.pacing)}
 <h2>Dead letters</h2>
 ${deadLetterTable(v.deadLetters)}
 <h2>Connect a channel</h2>
@@ -53,13 +50,13 @@ Airy's action endpoint is registered automatically; for Alvaria paste the channe
   );
 }
 
-function figuresList(f: Figures, pace: PaceSnapshot): Html {
-  const age = Math.round(f.jobs.oldestPendingAgeMs / 1000);
+/** This installation's own figures only: the page never shows other companies' traffic (/metrics is the operator's view). */
+function figuresList(channels: ChannelRow[], pace: PaceSnapshot): Html {
+  const waiting = channels.reduce((n, c) => n + c.backlog.pending, 0);
+  const dead = channels.reduce((n, c) => n + c.backlog.dead, 0);
   return html`<ul id="figures" class="figures">
-<li>Outbox: <strong>${f.jobs.byStatus.pending + f.jobs.byStatus.running}</strong> waiting (oldest ${age} s), <strong>${f.jobs.byStatus.dead}</strong> dead letters</li>
-<li>Pipedrive: ${f.pipedrive.burst429} burst and ${f.pipedrive.daily429} daily 429 answers, ${f.pipedrive.deferred} calls held back by pacing in this process</li>
-<li id="pacing">Your installation: ${pace.parkedUntil ? html`<strong>daily budget spent</strong>, deliveries parked until ${new Date(pace.parkedUntil).toISOString()}` : 'within its Pipedrive budget'}; circuit ${pace.breaker}</li>
-<li>Webhooks: ${f.webhookRejected} refused for a bad signature, ${f.duplicates} duplicate deliveries dropped</li>
+<li>Outbox: <strong>${String(waiting)}</strong> deliveries waiting, <strong>${String(dead)}</strong> dead letters</li>
+<li id="pacing">Pipedrive: ${pace.parkedUntil ? html`<strong>daily budget spent</strong>, deliveries parked until ${new Date(pace.parkedUntil).toISOString()}` : 'within its API budget'}; circuit ${pace.breaker}; ${String(pace.limit)} calls per 2 s window</li>
 </ul>`;
 }
 

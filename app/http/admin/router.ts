@@ -26,8 +26,8 @@ export function adminRouters(s: PipedriveServices): Router[] {
       );
       return;
     }
-    const [channels, deadLetters, figures] = await Promise.all([listForInstallation(s, installation), deadLettersOf(s.db, installation.id), s.metrics.summary(s.db)]);
-    ctx.body = adminPage({ installation, channels, deadLetters, figures, pacing: s.client.pacer.stateOf(installation.id), providers: providerInfos(s.registry), appUrl: s.config.appUrl });
+    const [channels, deadLetters] = await Promise.all([listForInstallation(s, installation), deadLettersOf(s.db, installation.id)]);
+    ctx.body = adminPage({ installation, channels, deadLetters, pacing: s.client.pacer.stateOf(installation.id), providers: providerInfos(s.registry), appUrl: s.config.appUrl });
   });
 
   router.get('/admin/assets/admin.js', (ctx) => {
