@@ -3,7 +3,8 @@ import { deadLettersOf } from '../../inbox/dead-letters.ts';
 import { listForInstallation } from '../../pipedrive/channels.ts';
 import type { PipedriveServices } from '../../pipedrive/services.ts';
 import { html, page, PAGE_HEADERS } from '../html.ts';
-import { sessionInstallation } from '../session.ts';
+import { bumpSessionGeneration } from '../../store/installations.ts';
+import { endSession, sessionInstallation } from '../session.ts';
 import { adminApiRouter } from './api.ts';
 import { ADMIN_JS } from './assets.ts';
 import { adminPage } from './page.ts';
@@ -16,7 +17,7 @@ export function adminRouters(s: PipedriveServices): Router[] {
   router.get('/admin', async (ctx) => {
     ctx.set(PAGE_HEADERS);
     ctx.type = 'html';
-    const installation = await sessionInstallation(ctx, s.secrets, s.db);
+    const installation = await sessionInstallation(ctx, s.secrets, s.db, s.config.appUrl);
     if (!installation) {
       ctx.status = 401;
       ctx.body = page(
@@ -28,6 +29,20 @@ export function adminRouters(s: PipedriveServices): Router[] {
     }
     const [channels, deadLetters] = await Promise.all([listForInstallation(s, installation), deadLettersOf(s.db, installation.id)]);
     ctx.body = adminPage({ installation, channels, deadLetters, pacing: s.client.pacer.stateOf(installation.id), providers: providerInfos(s.registry), appUrl: s.config.appUrl });
+  });
+
+  /**
+   * Sign-out ends every session of this installation on the server (its session generation
+   * moves on), not just this browser's cookie. A plain form POST: a cross-site one carries no
+   * SameSite=Strict cookie, so it can sign nobody out.
+   */
+  router.post('/admin/logout', async (ctx) => {
+    const installation = await sessionInstallation(ctx, s.secrets, s.db, s.config.appUrl);
+    if (installation) await bumpSessionGeneration(s.db, installation.id);
+    endSession(ctx, s.config.appUrl);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.status = 303;
+    ctx.redirect('/admin');
   });
 
   router.get('/admin/assets/admin.js', (ctx) => {
