@@ -16,6 +16,7 @@ function shapeFor(ctx: Context): ErrorShape {
   const family = familyOf(ctx);
   if (family === 'admin-api') return 'admin';
   if (family === 'admin' || family === 'oauth') return 'html';
+  if (family === 'webhook') return 'webhook';
   return 'pipedrive';
 }
 
