@@ -33,7 +33,7 @@ function raw(base: string, method: string, path: string, headers: Record<string,
  * `/<family>/<rest>` → spellings of it (the canonical one first).
  */
 function spellings(path: string): string[] {
-  const [, family, rest] = /^\/([^/]+)\/(.*)$/.exec(path)!;
+  const [, family = "", rest = ""] = /^\/([^/]+)\/(.*)$/.exec(path)!;
   const first = rest.split('/')[0]!;
   const hex = (c: string) => `%${c.charCodeAt(0).toString(16)}`;
   return [

@@ -92,7 +92,9 @@ export function errorMiddleware(log: Logger, limits: UploadLimits) {
         return;
       }
       const e = toHttpError(err, limits);
-      if (e.status >= 500) l.error({ err, path: ctx.path, method: ctx.method }, 'request failed');
+      // A deliberate 503 (over capacity, retry later) is the server protecting itself, not a failure.
+      if (e.status === 503 && err instanceof AppError) l.warn({ path: ctx.path, method: ctx.method, reason: e.message }, 'request refused: unavailable');
+      else if (e.status >= 500) l.error({ err, path: ctx.path, method: ctx.method }, 'request failed');
       else l.debug({ path: ctx.path, status: e.status, reason: e.message }, 'request rejected');
       ctx.status = e.status;
       const shape: ErrorShape = ctx.state.errorShape ?? shapeFor(ctx);

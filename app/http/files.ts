@@ -94,9 +94,13 @@ export function filesRouter(deps: { db: Db; secrets: Secrets; files: FileStore; 
   function holdSlot(ctx: Context): void {
     active++;
     const res = ctx.res;
-    res.once('close', () => active--);
+    let stalled = false;
+    res.once('close', () => {
+      active--;
+      if (stalled) (ctx.state.log ?? deps.log).info({ path: ctx.path, timeoutMs: deps.limits.sendTimeoutMs }, 'file download stalled; connection dropped');
+    });
     res.setTimeout(deps.limits.sendTimeoutMs, () => {
-      (ctx.state.log ?? deps.log).info({ path: ctx.path, timeoutMs: deps.limits.sendTimeoutMs }, 'file download stalled; connection dropped');
+      stalled = true;
       res.destroy();
     });
   }

@@ -59,11 +59,14 @@ export function providerApiRouter(deps: { config: Config; inbox: Inbox; files: F
     };
   });
 
-  const upload = multer({
+  // multer takes defParamCharset (multer/index.js) though @types/koa__multer does not list it.
+  const upload = multer(<NonNullable<Parameters<typeof multer>[0]> & { defParamCharset: string }>{
     storage: multer.diskStorage({
       destination: files.tmpDir,
       filename: (_req, _file, cb) => cb(null, `up-${randomUUID()}`),
     }),
+    // Browsers and fetch send a file name's UTF-8 bytes as they are; busboy's default (latin1) mangles "résumé".
+    defParamCharset: 'utf8',
     limits: {
       fileSize: config.uploads.maxBytes,
       files: config.uploads.maxFiles,
