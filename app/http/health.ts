@@ -37,17 +37,17 @@ export function healthz(deps: { db: Db; files: FileStore; log: Logger }) {
   };
   return async (ctx: Context) => {
     ctx.set('Cache-Control', 'no-store');
-    const [database, files, outbox] = await Promise.all([
-      check('database write', () => probeWrite(deps.db, 'healthz', Date.now())),
-      check('files write', async () => {
-        await writeFile(probeFile, 'ok');
-        await rm(probeFile, { force: true });
-      }),
-      within(jobGauges(deps.db, Date.now()), 'outbox').then(
-        (g) => ({ oldest_pending_age_seconds: Math.round(g.oldestPendingAgeMs / 1000) }),
-        () => null,
-      ),
-    ]);
+    // One after the other: a sqlite driver waiting on a lock blocks the event loop, which would
+    // make a check running alongside it miss its deadline too.
+    const database = await check('database write', () => probeWrite(deps.db, 'healthz', Date.now()));
+    const files = await check('files write', async () => {
+      await writeFile(probeFile, 'ok');
+      await rm(probeFile, { force: true });
+    });
+    const outbox = await within(jobGauges(deps.db, Date.now()), 'outbox').then(
+      (g) => ({ oldest_pending_age_seconds: Math.round(g.oldestPendingAgeMs / 1000) }),
+      () => null,
+    );
     const ok = database === 'ok' && files === 'ok';
     ctx.status = ok ? 200 : 503;
     ctx.body = { ok, checks: { database, files }, outbox };
