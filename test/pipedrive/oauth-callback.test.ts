@@ -109,6 +109,13 @@ test('a successful callback sets a signed HttpOnly SameSite=Strict session and l
     // a tampered session is no session
     const tampered = value.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
     assert.equal((await fetch(`${bridge.url}/admin`, { headers: { cookie: tampered } })).status, 401);
+    // A link from another site (Pipedrive) arrives without the Strict cookie: the sign-in page
+    // reloads itself once, a same-site navigation that carries it; a same-site visit does not loop.
+    const crossSite = await fetch(`${bridge.url}/admin`, { headers: { 'sec-fetch-site': 'cross-site' } });
+    assert.equal(crossSite.status, 401);
+    assert.match(await crossSite.text(), /<meta http-equiv="refresh" content="0">/);
+    const sameSite = await fetch(`${bridge.url}/admin`, { headers: { 'sec-fetch-site': 'same-origin' } });
+    assert.doesNotMatch(await sameSite.text(), /http-equiv="refresh"/);
   } finally {
     await close();
   }

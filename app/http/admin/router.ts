@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import { deadLettersOf } from '../../inbox/dead-letters.ts';
 import { listForInstallation } from '../../pipedrive/channels.ts';
 import type { PipedriveServices } from '../../pipedrive/services.ts';
-import { html, page, PAGE_HEADERS } from '../html.ts';
+import { html, page, PAGE_HEADERS, raw } from '../html.ts';
 import { bumpSessionGeneration } from '../../store/installations.ts';
 import { endSession, sessionInstallation } from '../session.ts';
 import { adminApiRouter } from './api.ts';
@@ -20,9 +20,12 @@ export function adminRouters(s: PipedriveServices): Router[] {
     const installation = await sessionInstallation(ctx, s.secrets, s.db, s.config.appUrl);
     if (!installation) {
       ctx.status = 401;
+      // Arriving from another site (a link in Pipedrive), the browser withheld the SameSite=Strict
+      // cookie: reloading from this page is a same-site navigation that carries it, if there is one.
+      const fromElsewhere = ctx.get('sec-fetch-site') === 'cross-site';
       ctx.body = page(
         'Sign in',
-        html`<h1>Pipedrive messaging bridge</h1><p>Sign in by installing the app in your Pipedrive account.</p>
+        html`${fromElsewhere ? raw('<meta http-equiv="refresh" content="0">') : ''}<h1>Pipedrive messaging bridge</h1><p>Sign in by installing the app in your Pipedrive account.</p>
 <p><a id="install" href="/auth/pipedrive">Install / sign in with Pipedrive</a></p>`,
       );
       return;
