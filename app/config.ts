@@ -67,6 +67,7 @@ const EnvSchema = z.object({
   FILE_URL_TTL_SECONDS: intFrom(3600, 60, 7 * 24 * 3600),
   WORKER_CONCURRENCY: intFrom(4, 0, 256),
   WORKER_POLL_MS: intFrom(1000, 10, 60_000),
+  WORKER_TENANT_CONCURRENCY: intFrom(0, 0, 256),
   JOB_LEASE_SECONDS: intFrom(60, 1, 3600),
   JOB_MAX_ATTEMPTS: intFrom(12, 1, 100),
   JOB_BACKOFF_BASE_MS: intFrom(2000, 1, 3_600_000),
@@ -100,6 +101,8 @@ export interface Config {
   readonly fileUrlTtlSeconds: number;
   readonly worker: {
     readonly concurrency: number;
+    /** Most jobs one tenant (a Pipedrive company) may have in flight at once, so others always find a slot. */
+    readonly tenantConcurrency: number;
     readonly pollMs: number;
     readonly leaseMs: number;
     readonly maxAttempts: number;
@@ -150,6 +153,8 @@ export function loadConfig(env: Env = process.env): Config {
     fileUrlTtlSeconds: e.FILE_URL_TTL_SECONDS,
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
+      // Default: every slot but one, so no single tenant can ever hold them all.
+      tenantConcurrency: e.WORKER_TENANT_CONCURRENCY || Math.max(1, e.WORKER_CONCURRENCY - 1),
       pollMs: e.WORKER_POLL_MS,
       leaseMs: e.JOB_LEASE_SECONDS * 1000,
       maxAttempts: e.JOB_MAX_ATTEMPTS,

@@ -37,6 +37,25 @@ test('steady state never trips the burst limit: the limit is learned from x-rate
   }
 });
 
+test('a paced installation gives its worker slot back (the job is deferred) instead of sleeping in it', async () => {
+  // Pipedrive at 10 calls per 2 s: the 11th call must wait about 2 s for the window.
+  const rig = await startPipedriveRig({ fake: { burst: { limit: 10, windowMs: 2000 } }, env: { WORKER_CONCURRENCY: '2' } });
+  try {
+    const deferred = rig.receiveRetry(/pacing toward Pipedrive burst limit/);
+    const ids = await inboundMany(rig, 16, 'deferred');
+    const [job] = await deferred;
+    await allArrive(rig, ids);
+    assert.equal(rig.fake.state.counters.rateLimited, 0, 'no self-inflicted 429');
+    const row = await rig.bridge.db('jobs').where({ id: job.id }).first();
+    assert.equal(row.status, 'done');
+    assert.equal(row.attempts, 1, 'waiting for the window spent no attempt');
+    const order = [...rig.fake.state.messages.values()].filter((m) => ids.includes(m.id)).map((m) => m.id);
+    assert.deepEqual(order, ids, 'still delivered in order');
+  } finally {
+    await rig.close();
+  }
+});
+
 test('a spent daily budget parks the installation until midnight UTC: one 429, no hot retries, no attempts spent', async () => {
   const rig = await startPipedriveRig();
   try {
