@@ -7,6 +7,7 @@ import type { Secrets } from '../../security/crypto.ts';
 import { findChannel } from '../../store/channels.ts';
 import type { Db } from '../../store/db.ts';
 import type { Metrics } from '../../metrics.ts';
+import { BUSY_RETRY_AFTER_SECONDS } from '../errors.ts';
 
 const MAX_WEBHOOK_BYTES = 1024 * 1024;
 
@@ -39,6 +40,8 @@ export function webhooksRouter(deps: { db: Db; secrets: Secrets; registry: Provi
     const reply = await adapter.webhook(channelContext(channel, deps.secrets), { headers: ctx.headers, rawBody });
     if (reply.status === 401) deps.metrics.webhookRejected.inc({ provider: adapter.kind });
     ctx.status = reply.status;
+    // An adapter's 503 means "could not persist now" (e.g. the database was busy): say when to come back.
+    if (reply.status === 503) ctx.set('Retry-After', String(BUSY_RETRY_AFTER_SECONDS));
     ctx.body = reply.body ?? {};
   });
   return router;
