@@ -8,6 +8,7 @@ import { findChannel } from '../../store/channels.ts';
 import type { Db } from '../../store/db.ts';
 import type { Metrics } from '../../metrics.ts';
 import { BUSY_RETRY_AFTER_SECONDS } from '../errors.ts';
+import { WebhookRateLimiter } from './rate-limit.ts';
 
 const MAX_WEBHOOK_BYTES = 1024 * 1024;
 
@@ -16,8 +17,9 @@ const MAX_WEBHOOK_BYTES = 1024 * 1024;
  * finds the channel, and hands the request to that provider's adapter, which verifies,
  * persists and answers. Errors render as `{error}`, the shape platforms log.
  */
-export function webhooksRouter(deps: { db: Db; secrets: Secrets; registry: ProviderRegistry; metrics: Metrics }): Router {
+export function webhooksRouter(deps: { db: Db; secrets: Secrets; registry: ProviderRegistry; metrics: Metrics; rate: { perSecond: number; burst: number } }): Router {
   const router = new Router({ prefix: '/webhooks' });
+  const limiter = new WebhookRateLimiter(deps.rate);
   router.use(async (ctx, next) => {
     ctx.state.errorShape = 'webhook';
     await next();
@@ -30,6 +32,10 @@ export function webhooksRouter(deps: { db: Db; secrets: Secrets; registry: Provi
     if (channelId.length > 64 || /[\u0000-\u001f]/.test(channelId)) throw new AppError('NOT_FOUND', 'Unknown channel');
     const channel = await findChannel(deps.db, channelId);
     if (!channel || channel.provider !== adapter.kind || channel.status === 'deleted') throw new AppError('NOT_FOUND', 'Unknown channel');
+    const wait = limiter.take(channel.id);
+    if (wait > 0) {
+      throw new AppError('RATE_LIMIT_EXCEEDED', 'Too many webhook requests for this channel; retry later', {}, wait);
+    }
     let rawBody: Buffer;
     try {
       rawBody = await getRawBody(ctx.req, { limit: MAX_WEBHOOK_BYTES, length: ctx.get('content-length') || undefined });
