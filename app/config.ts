@@ -67,7 +67,7 @@ const EnvSchema = z.object({
   FILE_URL_TTL_SECONDS: intFrom(3600, 60, 7 * 24 * 3600),
   WORKER_CONCURRENCY: intFrom(4, 0, 256),
   WORKER_POLL_MS: intFrom(1000, 10, 60_000),
-  WEBHOOK_RATE_PER_SECOND: intFrom(20, 0, 100_000),
+  WEBHOOK_RATE_PER_MINUTE: intFrom(1200, 0, 6_000_000),
   WEBHOOK_BURST: intFrom(100, 1, 1_000_000),
   WORKER_TENANT_CONCURRENCY: intFrom(0, 0, 256),
   JOB_LEASE_SECONDS: intFrom(60, 1, 3600),
@@ -102,7 +102,7 @@ export interface Config {
   readonly uploads: { readonly maxBytes: number; readonly maxFiles: number };
   readonly fileUrlTtlSeconds: number;
   /** Webhook requests per channel and process: sustained rate (0 = unlimited) and burst. */
-  readonly webhookRate: { readonly perSecond: number; readonly burst: number };
+  readonly webhookRate: { readonly perMinute: number; readonly burst: number };
   readonly worker: {
     readonly concurrency: number;
     /** Most jobs one tenant (a Pipedrive company) may have in flight at once, so others always find a slot. */
@@ -155,7 +155,7 @@ export function loadConfig(env: Env = process.env): Config {
     filesDir: e.FILES_DIR ?? 'data/files',
     uploads: { maxBytes: e.MAX_UPLOAD_BYTES, maxFiles: e.MAX_UPLOAD_FILES },
     fileUrlTtlSeconds: e.FILE_URL_TTL_SECONDS,
-    webhookRate: { perSecond: e.WEBHOOK_RATE_PER_SECOND, burst: e.WEBHOOK_BURST },
+    webhookRate: { perMinute: e.WEBHOOK_RATE_PER_MINUTE, burst: e.WEBHOOK_BURST },
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
       // Default: every slot but one, so no single tenant can ever hold them all.

@@ -13,8 +13,8 @@ describe('inbound webhooks are limited per channel', () => {
   let noisyConv: Conversation;
   let quietConv: Conversation;
   before(async () => {
-    // A bucket of 3 refilled at 1 per second: the 4th call in a burst is over the budget.
-    b = await startTestBridge({ providers: { test: new TestPlatform().factory() }, env: { WEBHOOK_RATE_PER_SECOND: '1', WEBHOOK_BURST: '3' } });
+    // A bucket of 3 refilled at 1 per minute: the 4th call in a burst is over the budget.
+    b = await startTestBridge({ providers: { test: new TestPlatform().factory() }, env: { WEBHOOK_RATE_PER_MINUTE: '1', WEBHOOK_BURST: '3' } });
     noisy = await seedChannel(b, { secret: 'noisy' });
     quiet = await seedChannel(b, { secret: 'quiet' });
     noisyConv = await seedConversation(b, noisy);
@@ -41,12 +41,13 @@ describe('inbound webhooks are limited per channel', () => {
 
   test('the bucket refills at the configured rate', () => {
     let now = 0;
-    const limiter = new WebhookRateLimiter({ perSecond: 2, burst: 2 }, () => now);
+    const limiter = new WebhookRateLimiter({ perMinute: 120, burst: 2 }, () => now);
     assert.equal(limiter.take('c'), 0);
     assert.equal(limiter.take('c'), 0);
     assert.equal(limiter.take('c'), 1);
     now += 500;
     assert.equal(limiter.take('c'), 0);
-    assert.equal(new WebhookRateLimiter({ perSecond: 0, burst: 1 }).take('c'), 0, '0 turns the limit off');
+    assert.equal(limiter.take('other'), 0, 'buckets are per channel');
+    assert.equal(new WebhookRateLimiter({ perMinute: 0, burst: 1 }).take('c'), 0, '0 turns the limit off');
   });
 });

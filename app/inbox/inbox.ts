@@ -24,6 +24,7 @@ import {
   findMessage,
   findMessageById,
   findMessageByProviderId,
+  hasInboundWithProviderId,
   insertMessage,
   listMessagesWithStatus,
   updateMessage,
@@ -274,6 +275,9 @@ export class Inbox extends EventEmitter<InboxEvents> {
     const run = async (t: Tx) => {
       const now = Date.now();
       if (!(await recordEventKey(t, m.dedupe.source, m.dedupe.key, now))) return null;
+      // The event key serialises concurrent deliveries; the stored platform id outlives its
+      // retention, so a replay after the keys were purged is still a duplicate.
+      if (m.providerMessageId !== null && (await hasInboundWithProviderId(t, channel.id, m.providerMessageId))) return null;
       const id = newId('m');
       const stored = await insertMessage(
         t,

@@ -1,6 +1,6 @@
 /**
  * Per-channel webhook budget in this process: a token bucket (`burst` tokens, refilled at
- * `perSecond`). One channel's flood (a runaway or hostile platform, a replay) then costs that
+ * `perMinute`). One channel's flood (a runaway or hostile platform, a replay) then costs that
  * channel answers of 429 + Retry-After (Alvaria and Standard Webhooks senders retry a 429
  * later; Airy marks its message failed with our `error`), not everyone's database and workers.
  * Keys are channel ids that exist (checked before the bucket is made), and idle full buckets
@@ -11,30 +11,30 @@ export class WebhookRateLimiter {
   private lastPrune = 0;
 
   constructor(
-    private readonly cfg: { perSecond: number; burst: number },
+    private readonly cfg: { perMinute: number; burst: number },
     private readonly now: () => number = Date.now,
   ) {}
 
   /** 0 when the request may go ahead, else the seconds until a token is free (for Retry-After). */
   take(channelId: string): number {
-    if (this.cfg.perSecond <= 0) return 0;
+    if (this.cfg.perMinute <= 0) return 0;
     const now = this.now();
     this.prune(now);
     const b = this.buckets.get(channelId) ?? { tokens: this.cfg.burst, at: now };
-    b.tokens = Math.min(this.cfg.burst, b.tokens + ((now - b.at) / 1000) * this.cfg.perSecond);
+    b.tokens = Math.min(this.cfg.burst, b.tokens + ((now - b.at) / 60_000) * this.cfg.perMinute);
     b.at = now;
     this.buckets.set(channelId, b);
     if (b.tokens >= 1) {
       b.tokens -= 1;
       return 0;
     }
-    return Math.max(1, Math.ceil((1 - b.tokens) / this.cfg.perSecond));
+    return Math.max(1, Math.ceil(((1 - b.tokens) * 60) / this.cfg.perMinute));
   }
 
   private prune(now: number): void {
     if (now - this.lastPrune < 60_000) return;
     this.lastPrune = now;
-    const refillMs = (this.cfg.burst / this.cfg.perSecond) * 1000;
+    const refillMs = (this.cfg.burst / this.cfg.perMinute) * 60_000;
     for (const [id, b] of this.buckets) if (now - b.at >= refillMs) this.buckets.delete(id);
   }
 }

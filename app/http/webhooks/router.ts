@@ -17,7 +17,7 @@ const MAX_WEBHOOK_BYTES = 1024 * 1024;
  * finds the channel, and hands the request to that provider's adapter, which verifies,
  * persists and answers. Errors render as `{error}`, the shape platforms log.
  */
-export function webhooksRouter(deps: { db: Db; secrets: Secrets; registry: ProviderRegistry; metrics: Metrics; rate: { perSecond: number; burst: number } }): Router {
+export function webhooksRouter(deps: { db: Db; secrets: Secrets; registry: ProviderRegistry; metrics: Metrics; rate: { perMinute: number; burst: number } }): Router {
   const router = new Router({ prefix: '/webhooks' });
   const limiter = new WebhookRateLimiter(deps.rate);
   router.use(async (ctx, next) => {
