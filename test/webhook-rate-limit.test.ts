@@ -4,7 +4,7 @@ import { startTestBridge, type TestBridge } from './support/harness.ts';
 import { seedChannel, seedConversation } from './support/seed.ts';
 import { sign, TestPlatform } from './support/test-provider.ts';
 import type { Channel, Conversation } from '../app/inbox/types.ts';
-import { WebhookRateLimiter } from '../app/http/webhooks/rate-limit.ts';
+import { TokenBuckets } from '../app/security/token-bucket.ts';
 
 describe('inbound webhooks are limited per channel', () => {
   let b: TestBridge;
@@ -41,13 +41,13 @@ describe('inbound webhooks are limited per channel', () => {
 
   test('the bucket refills at the configured rate', () => {
     let now = 0;
-    const limiter = new WebhookRateLimiter({ perMinute: 120, burst: 2 }, () => now);
+    const limiter = new TokenBuckets({ perMinute: 120, burst: 2 }, () => now);
     assert.equal(limiter.take('c'), 0);
     assert.equal(limiter.take('c'), 0);
     assert.equal(limiter.take('c'), 1);
     now += 500;
     assert.equal(limiter.take('c'), 0);
     assert.equal(limiter.take('other'), 0, 'buckets are per channel');
-    assert.equal(new WebhookRateLimiter({ perMinute: 0, burst: 1 }).take('c'), 0, '0 turns the limit off');
+    assert.equal(new TokenBuckets({ perMinute: 0, burst: 1 }).take('c'), 0, '0 turns the limit off');
   });
 });

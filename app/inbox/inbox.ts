@@ -31,6 +31,7 @@ import {
   type NewAttachment,
 } from '../store/messages.ts';
 import { conversationPage, listConversationPage } from './pages.ts';
+import type { Quotas } from './quotas.ts';
 import type { Channel, Conversation, ConversationStatus, Message, MessageStatus, Participant, Template } from './types.ts';
 
 /** Job kinds the domain puts on the outbox; their handlers are wired in app/jobs.ts. */
@@ -84,6 +85,7 @@ export class Inbox extends EventEmitter<InboxEvents> {
     private readonly outbox: Outbox,
     private readonly files: FileStore,
     private readonly log: Logger,
+    private readonly quotas?: Quotas,
   ) {
     super();
   }
@@ -133,6 +135,7 @@ export class Inbox extends EventEmitter<InboxEvents> {
     try {
       const conversation = await findConversation(this.db, channel.id, input.conversationId);
       if (!conversation) throw notFound('Conversation');
+      await this.quotas?.admitPost(channel, input.files.reduce((n, f) => n + f.size, 0));
       const participants = await listParticipants(this.db, [conversation.pk]);
       const sourceUser = participants.find((p) => p.role === 'source_user');
       if (!sourceUser) throw new AppError('INVALID_BODY', 'This conversation has no source_user to send as');

@@ -8,7 +8,7 @@ import { findChannel } from '../../store/channels.ts';
 import type { Db } from '../../store/db.ts';
 import type { Metrics } from '../../metrics.ts';
 import { BUSY_RETRY_AFTER_SECONDS } from '../errors.ts';
-import { WebhookRateLimiter } from './rate-limit.ts';
+import { TokenBuckets } from '../../security/token-bucket.ts';
 
 const MAX_WEBHOOK_BYTES = 1024 * 1024;
 
@@ -19,7 +19,10 @@ const MAX_WEBHOOK_BYTES = 1024 * 1024;
  */
 export function webhooksRouter(deps: { db: Db; secrets: Secrets; registry: ProviderRegistry; metrics: Metrics; rate: { perMinute: number; burst: number } }): Router {
   const router = new Router({ prefix: '/webhooks' });
-  const limiter = new WebhookRateLimiter(deps.rate);
+  // One channel's flood (a runaway or hostile platform, a replay) costs that channel 429 +
+  // Retry-After (Alvaria and Standard Webhooks senders retry a 429 later; Airy marks its
+  // message failed with our `error`), not everyone's database and workers.
+  const limiter = new TokenBuckets(deps.rate);
   router.use(async (ctx, next) => {
     ctx.state.errorShape = 'webhook';
     await next();

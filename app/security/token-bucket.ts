@@ -1,12 +1,10 @@
 /**
- * Per-channel webhook budget in this process: a token bucket (`burst` tokens, refilled at
- * `perMinute`). One channel's flood (a runaway or hostile platform, a replay) then costs that
- * channel answers of 429 + Retry-After (Alvaria and Standard Webhooks senders retry a 429
- * later; Airy marks its message failed with our `error`), not everyone's database and workers.
- * Keys are channel ids that exist (checked before the bucket is made), and idle full buckets
- * are dropped, so the map stays as small as the set of busy channels.
+ * Token buckets by key, in this process (`burst` tokens, refilled at `perMinute`): the
+ * per-channel webhook budget and the per-tenant message quota. Callers key only by things
+ * that exist (a found channel, a tenant), and idle full buckets are dropped, so the map stays
+ * as small as the set of busy keys.
  */
-export class WebhookRateLimiter {
+export class TokenBuckets {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   private lastPrune = 0;
 
