@@ -108,6 +108,10 @@ export class World {
           JOB_MAX_ATTEMPTS: '40',
           JOB_BACKOFF_BASE_MS: '100',
           JOB_BACKOFF_CAP_MS: '2000',
+          // One company drives all the soak's traffic, far above a tenant's default budgets
+          // (webhooks per channel, messages per minute); their limits have their own tests.
+          WEBHOOK_RATE_PER_MINUTE: '0',
+          QUOTA_MESSAGES_PER_MINUTE: '0',
           ...dbEnv,
           ...opts.env,
         }, join(this.dir, `app${i + 1}.log`)),

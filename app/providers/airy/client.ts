@@ -36,8 +36,8 @@ export class AiryClient {
     });
   }
 
-  private async post<T>(path: string, token: string, body: unknown): Promise<{ status: number; data: T }> {
-    const res = await this.http.post<T>(path, body ?? {}, { headers: { authorization: `Bearer ${token}` } });
+  private async post<T>(path: string, token: string, body: unknown, signal?: AbortSignal): Promise<{ status: number; data: T }> {
+    const res = await this.http.post<T>(path, body ?? {}, { headers: { authorization: `Bearer ${token}` }, ...(signal ? { signal } : {}) });
     return { status: res.status, data: res.data };
   }
 
@@ -60,7 +60,7 @@ export class AiryClient {
   }
 
   /** Source token. An idempotent upsert keyed by the derived ids; 200 with an empty body. */
-  async ingest(sourceToken: string, body: { messages: IngestMessage[]; metadata: IngestMetadata[] }): Promise<void> {
-    await this.post('/sources.webhook', sourceToken, body);
+  async ingest(sourceToken: string, body: { messages: IngestMessage[]; metadata: IngestMetadata[] }, signal?: AbortSignal): Promise<void> {
+    await this.post('/sources.webhook', sourceToken, body, signal);
   }
 }
