@@ -1,5 +1,5 @@
 import { isAxiosError } from 'axios';
-import { bodyForLog, outboundFailure } from '../security/outbound.ts';
+import { bodyForLog, NO_ANSWER, outboundFailure } from '../security/outbound.ts';
 
 /**
  * How a job handler tells the worker what a failure means. Anything else thrown counts as
@@ -66,6 +66,6 @@ export function classifyHttpError(err: unknown, what: string, log?: { warn(obj: 
     }
     return new PermanentError(reason);
   }
-  if (isAxiosError(err) || failure.message !== 'the host could not be reached') return new RetryableError(`${what}: ${failure.message}`);
+  if (isAxiosError(err) || failure.message !== NO_ANSWER) return new RetryableError(`${what}: ${failure.message}`);
   return new RetryableError(`${what}: ${err instanceof Error ? err.message : String(err)}`);
 }

@@ -192,11 +192,13 @@ export function outboundFailure(err: unknown): { status: number | undefined; mes
     const status = err.response?.status;
     if (status) return { status, message: `HTTP ${status}` };
     if (err.code === 'ERESPONSETOOLARGE') return { status: undefined, message: err.message };
-    if (err.code === 'ETIMEDOUT' || err.code === 'ECONNABORTED') return { status: undefined, message: 'no complete answer in time' };
   }
-  // Refused, reset, unknown host, not HTTP: one message, so the answer tells nothing about ports.
-  return { status: undefined, message: 'the host could not be reached' };
+  // Refused, reset, unknown host, not HTTP, silent or too slow: one message, so the answer
+  // tells nothing about which ports are open (the log has the code).
+  return { status: undefined, message: NO_ANSWER };
 }
+
+export const NO_ANSWER = 'the host did not answer in time or could not be reached';
 
 /** A platform's error body for the log only: cut short, never shown to anyone. */
 export function bodyForLog(err: unknown, max = 500): string | undefined {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { isAxiosError, type AxiosInstance } from 'axios';
 import { LRUCache } from 'lru-cache';
 import { classifyHttpError } from '../../outbox/errors.ts';
-import { bodyForLog, OutboundPolicy, outboundFailure } from '../../security/outbound.ts';
+import { bodyForLog, NO_ANSWER, OutboundPolicy, outboundFailure } from '../../security/outbound.ts';
 import { listOpenSessions, endSession } from '../../store/alvaria-sessions.ts';
 import { ProviderError, type AdapterFactory, type ChannelContext, type ProviderAdapter, type ProviderServices } from '../provider.ts';
 import { handleCallback } from './callbacks.ts';
@@ -86,7 +86,7 @@ export function createAlvariaAdapter(services: ProviderServices, opts: AlvariaOp
         const { status, message } = outboundFailure(err);
         if (status) services.log.warn({ status, body: bodyForLog(err) }, 'alvaria connect: the token endpoint refused');
         if (status === 400 || status === 401 || status === 403) throw new ProviderError(`the token endpoint refused the client credentials (HTTP ${status})`);
-        throw new ProviderError(`could not get a token from token_url: ${status ? `HTTP ${status}` : isAxiosError(err) || message !== 'the host could not be reached' ? message : 'unexpected answer'}`);
+        throw new ProviderError(`could not get a token from token_url: ${status ? `HTTP ${status}` : isAxiosError(err) || message !== NO_ANSWER ? message : 'unexpected answer'}`);
       }
       try {
         await clientFor(input.config).deleteSession(`verify-${input.channelId}`);
