@@ -68,8 +68,10 @@ export class HostilePlatform extends EventEmitter<HostileEvents> {
     req.on('end', () => {
       switch (b.kind) {
         case 'drip': {
+          // Headers and a first byte at once: a client's header timeout is over from here on.
           res.writeHead(200, { 'content-type': 'application/json' });
-          let sent = 0;
+          res.write(' ');
+          let sent = 1;
           const t = setInterval(() => {
             if (sent++ >= b.dripBytes) return void (clearInterval(t), res.end());
             res.write(' ');

@@ -273,7 +273,8 @@ test('SSRF: the Airy WebSocket subscription ends with its last channel, and when
 test('slow host: a call that receives one byte every 2 s fails at its total deadline (connect, send, Pipedrive transport)', async () => {
   const hostile = await HostilePlatform.start();
   hostile.behaviours['/sources.create'] = { kind: 'drip', dripMs: 2000, dripBytes: 15 };
-  const w = await world({}, 1000);
+  // The deadline is longer than the gap between bytes, so only a total deadline ends the call.
+  const w = await world({}, 3000);
   const bounded = <T,>(p: Promise<T>, ms: number, what: string): Promise<T> =>
     Promise.race([
       p,
@@ -282,7 +283,7 @@ test('slow host: a call that receives one byte every 2 s fails at its total dead
       }),
     ]);
   try {
-    const r = await bounded(w.connect({ api_url: hostile.url, system_token: 't' }), 6000, 'connect');
+    const r = await bounded(w.connect({ api_url: hostile.url, system_token: 't' }), 8000, 'connect');
     assert.equal(r.status, 502);
     assert.match(r.body.error.message, /the host did not answer in time or could not be reached/);
 
@@ -291,13 +292,13 @@ test('slow host: a call that receives one byte every 2 s fails at its total dead
     hostile.behaviours['/sources.webhook'] = { kind: 'drip', dripMs: 2000, dripBytes: 15 };
     const channel = (await listChannels(w.bridge.db)).find((c) => c.provider === 'airy')!;
     const conversation = await seedConversation(w.bridge, channel);
-    const retried = waitFor<[unknown, string]>(w.bridge.outbox, 'retry', (j: any) => j.kind === 'provider.send', 6000);
+    const retried = waitFor<[unknown, string]>(w.bridge.outbox, 'retry', (j: any) => j.kind === 'provider.send', 15_000);
     await postMessage(w.bridge, channel.providerChannelId, conversation.id, 'hello');
     const [, reason] = await retried;
     assert.match(reason, /Airy \/sources\.webhook: the host did not answer in time/);
 
-    const pd = pipedriveAxios(1000);
-    await assert.rejects(bounded(pd.get(`${hostile.url}/sources.webhook`), 6000, 'pipedrive call'), (err: any) => err.code === 'ETIMEDOUT');
+    const pd = pipedriveAxios(3000);
+    await assert.rejects(bounded(pd.get(`${hostile.url}/sources.webhook`), 8000, 'pipedrive call'), (err: any) => err.code === 'ETIMEDOUT');
   } finally {
     await w.close();
     await hostile.close();
