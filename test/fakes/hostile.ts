@@ -51,6 +51,8 @@ export class HostilePlatform extends EventEmitter<HostileEvents> {
     const { port } = server.address() as AddressInfo;
     const h = new HostilePlatform(server, `http://${host}:${port}`);
     server.on('connection', (s) => {
+      // The app cutting a call short (deadline, size cap) resets the connection: expected here.
+      s.on('error', () => {});
       h.sockets.add(s);
       s.on('close', () => h.sockets.delete(s));
     });
@@ -117,12 +119,14 @@ export class HostilePlatform extends EventEmitter<HostileEvents> {
   }
 
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    socket.on('error', () => {});
     if (this.ws.kind === 'refuse' || !req.url?.startsWith('/ws.communication')) {
       socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n');
       return;
     }
     const mode = this.ws;
     this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      ws.on('error', () => {});
       this.openWs++;
       this.emit('wsConnected');
       let sent = 0;

@@ -41,6 +41,8 @@ interface Served {
 export class AiryRealtime {
   private readonly hosts: LRUCache<string, StompSubscriber>;
   private readonly since = new WeakMap<StompSubscriber, number>();
+  /** Counts release() calls, so a rescan that read the channels before one does not undo it. */
+  private releases = 0;
   private running = false;
   private served: Served[] | undefined;
   private rescan: NodeJS.Timeout | undefined;
@@ -84,8 +86,10 @@ export class AiryRealtime {
 
   /** Subscribes to new hosts and drops the ones no channel names any more (deleted elsewhere, uninstalled). */
   private async subscribeAll(): Promise<void> {
+    const releases = this.releases;
     const served = await this.refresh();
-    if (!this.running) return;
+    // A release while the list was read: the list may still name the channel that went.
+    if (!this.running || releases !== this.releases) return;
     const wanted = new Set(served.map((s) => s.config.api_url));
     // A host subscribed by a connect that has not committed its channel yet is not a leftover.
     const settled = Date.now() - PRUNE_GRACE_MS;
@@ -99,6 +103,7 @@ export class AiryRealtime {
    */
   async release(apiUrl: string, channelId: string): Promise<void> {
     this.served = undefined;
+    this.releases++;
     if (!this.hosts.has(apiUrl)) return;
     const others = (await this.refresh()).some((s) => s.config.api_url === apiUrl && s.channel.id !== channelId);
     if (!others) this.hosts.delete(apiUrl);
