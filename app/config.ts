@@ -68,6 +68,14 @@ const EnvSchema = z.object({
   FILE_URL_TTL_SECONDS: intFrom(3600, 60, 7 * 24 * 3600),
   WORKER_CONCURRENCY: intFrom(4, 0, 256),
   WORKER_POLL_MS: intFrom(1000, 10, 60_000),
+  ATTACHMENT_RETENTION_DAYS: intFrom(365, 0, 36_500),
+  ALVARIA_PARKED_RETENTION_HOURS: intFrom(48, 1, 8760),
+  DELETED_DATA_GRACE_DAYS: intFrom(30, 0, 3650),
+  QUOTA_ATTACHMENT_MB: intFrom(5120, 0, 10_000_000),
+  QUOTA_MESSAGES_PER_MINUTE: intFrom(600, 0, 1_000_000),
+  WEBHOOK_RATE_PER_MINUTE: intFrom(1200, 0, 6_000_000),
+  WEBHOOK_BURST: intFrom(100, 1, 1_000_000),
+  WORKER_TENANT_CONCURRENCY: intFrom(0, 0, 256),
   JOB_LEASE_SECONDS: intFrom(60, 1, 3600),
   JOB_MAX_ATTEMPTS: intFrom(12, 1, 100),
   JOB_BACKOFF_BASE_MS: intFrom(2000, 1, 3_600_000),
@@ -115,8 +123,16 @@ export interface Config {
   readonly filesDir: string;
   readonly uploads: { readonly maxBytes: number; readonly maxFiles: number };
   readonly fileUrlTtlSeconds: number;
+  /** How long tenant data is kept (0 attachments = forever); see README "Retention". */
+  readonly retention: { readonly attachmentsMs: number; readonly parkedMs: number; readonly deletedGraceMs: number };
+  /** Per tenant (a Pipedrive company): stored attachment bytes and messages posted per minute; 0 = unlimited. */
+  readonly quotas: { readonly attachmentBytes: number; readonly messagesPerMinute: number };
+  /** Webhook requests per channel and process: sustained rate (0 = unlimited) and burst. */
+  readonly webhookRate: { readonly perMinute: number; readonly burst: number };
   readonly worker: {
     readonly concurrency: number;
+    /** Most jobs one tenant (a Pipedrive company) may have in flight at once, so others always find a slot. */
+    readonly tenantConcurrency: number;
     readonly pollMs: number;
     readonly leaseMs: number;
     readonly maxAttempts: number;
@@ -175,8 +191,17 @@ export function loadConfig(env: Env = process.env): Config {
     filesDir: e.FILES_DIR ?? 'data/files',
     uploads: { maxBytes: e.MAX_UPLOAD_BYTES, maxFiles: e.MAX_UPLOAD_FILES },
     fileUrlTtlSeconds: e.FILE_URL_TTL_SECONDS,
+    retention: {
+      attachmentsMs: e.ATTACHMENT_RETENTION_DAYS * 86_400_000,
+      parkedMs: e.ALVARIA_PARKED_RETENTION_HOURS * 3_600_000,
+      deletedGraceMs: e.DELETED_DATA_GRACE_DAYS * 86_400_000,
+    },
+    quotas: { attachmentBytes: e.QUOTA_ATTACHMENT_MB * 1024 * 1024, messagesPerMinute: e.QUOTA_MESSAGES_PER_MINUTE },
+    webhookRate: { perMinute: e.WEBHOOK_RATE_PER_MINUTE, burst: e.WEBHOOK_BURST },
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
+      // Default: every slot but one, so no single tenant can ever hold them all.
+      tenantConcurrency: e.WORKER_TENANT_CONCURRENCY || Math.max(1, e.WORKER_CONCURRENCY - 1),
       pollMs: e.WORKER_POLL_MS,
       leaseMs: e.JOB_LEASE_SECONDS * 1000,
       maxAttempts: e.JOB_MAX_ATTEMPTS,

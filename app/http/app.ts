@@ -62,7 +62,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
     base,
     providerApiRouter({ config: deps.config, inbox: deps.inbox, files: deps.files, present: deps.present }),
     filesRouter({ db: deps.db, secrets: deps.secrets, files: deps.files }),
-    webhooksRouter({ db: deps.db, secrets: deps.secrets, registry: deps.registry, metrics: deps.metrics }),
+    webhooksRouter({ db: deps.db, secrets: deps.secrets, registry: deps.registry, metrics: deps.metrics, rate: deps.config.webhookRate }),
     ...(deps.routers ?? []),
   ];
   // A method the router does not know (TRACE, PROPFIND…) is the client's mistake: 405, not the router's 501.

@@ -2,6 +2,7 @@ import type { Context, Next } from 'koa';
 import { ZodError } from 'zod';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { isDatabaseBusy } from '../store/db.ts';
 import { errorPage, PAGE_HEADERS } from './html.ts';
 
 /**
@@ -44,8 +45,17 @@ export interface UploadLimits {
 }
 
 /** Turns anything thrown into a status and a safe message; never a stack trace on the wire. */
-export function toHttpError(err: unknown, limits: UploadLimits): { status: number; code: ErrorCode; message: string; extra: Record<string, unknown> } {
-  if (err instanceof AppError) return { status: err.status, code: err.code, message: err.message, extra: err.extra };
+/** How long a caller should wait after the database was busy: one busy_timeout's worth is plenty for a lock to pass. */
+export const BUSY_RETRY_AFTER_SECONDS = 5;
+
+export function toHttpError(
+  err: unknown,
+  limits: UploadLimits,
+): { status: number; code: ErrorCode; message: string; extra: Record<string, unknown>; retryAfterSeconds?: number | undefined } {
+  if (err instanceof AppError) return { status: err.status, code: err.code, message: err.message, extra: err.extra, retryAfterSeconds: err.retryAfterSeconds };
+  if (isDatabaseBusy(err)) {
+    return { status: 503, code: 'SERVICE_UNAVAILABLE', message: 'The service is busy; retry shortly', extra: {}, retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS };
+  }
   if (err instanceof ZodError) {
     const issue = err.issues[0]!;
     return { status: 400, code: 'INVALID_BODY', message: `${issue.path.join('.') || 'body'}: ${issue.message}`, extra: {} };
@@ -77,9 +87,11 @@ export function errorMiddleware(log: Logger, limits: UploadLimits) {
     } catch (err) {
       const e = toHttpError(err, limits);
       const l: Logger = ctx.state.log ?? log;
-      if (e.status >= 500) l.error({ err, path: ctx.path, method: ctx.method }, 'request failed');
+      if (e.status === 503 && e.retryAfterSeconds !== undefined) l.warn({ err: String(err), path: ctx.path, method: ctx.method }, 'request refused: database busy');
+      else if (e.status >= 500) l.error({ err, path: ctx.path, method: ctx.method }, 'request failed');
       else l.debug({ path: ctx.path, status: e.status, reason: e.message }, 'request rejected');
       ctx.status = e.status;
+      if (e.retryAfterSeconds !== undefined) ctx.set('Retry-After', String(e.retryAfterSeconds));
       const shape: ErrorShape = ctx.state.errorShape ?? shapeForPath(ctx.path);
       if (shape === 'html') {
         ctx.set(PAGE_HEADERS);

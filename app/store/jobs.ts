@@ -73,6 +73,7 @@ export async function insertJob(db: Tx, job: NewJob, now: number): Promise<numbe
       max_attempts: job.maxAttempts,
       run_at: job.runAt ?? now,
       channel_id: job.channelId ?? null,
+      tenant: job.channelId ? db.raw(`(${TENANT_OF_CHANNEL})`, [job.channelId]) : null,
       created_at: now,
       updated_at: now,
     })
@@ -83,35 +84,55 @@ export async function insertJob(db: Tx, job: NewJob, now: number): Promise<numbe
   return row ? Number(row.id) : null;
 }
 
+/** A job's tenant: the company owning its channel (several admins of one company are one tenant), else the channel. */
+const TENANT_OF_CHANNEL = `select coalesce('company:' || cast(i.pd_company_id as text), 'channel:' || c.id) from channels c left join installations i on i.id = c.installation_id where c.id = ?`;
+
+/** Runnable: pending and due, or running with an expired lease; and no earlier unfinished job of its ordering key. */
+const RUNNABLE = `((j.status = 'pending' and j.run_at <= ?) or (j.status = 'running' and j.locked_until < ?))`;
+
 /**
- * Claims up to `limit` runnable jobs in one statement: pending and due, or running with an
- * expired lease. A job waits while an earlier job with the same ordering key is unfinished.
- * PostgreSQL skips rows other workers hold (SKIP LOCKED); sqlite serialises writers, so the
+ * The fair pick, as ids: each runnable job gets a slot number within its tenant (the jobs the
+ * tenant already has in flight, plus its rank among its own runnable jobs), and jobs are taken
+ * in slot order. So every tenant's next job comes before any tenant's second, a tenant that
+ * already holds slots waits behind one that holds none, and no tenant passes `perTenant`
+ * jobs in flight: one tenant's flood or slow host cannot hold every worker slot. Order
+ * within a conversation is kept by the ordering-key check.
+ */
+const FAIR_PICK = `
+  with runnable as (
+    select j.id, j.run_at, coalesce(j.tenant, '') as tenant
+    from jobs j
+    where ${RUNNABLE}
+      and not exists (
+        select 1 from jobs e
+        where e.ordering_key = j.ordering_key and e.id < j.id and e.status in ('pending', 'running')
+      )
+  ),
+  busy as (
+    select coalesce(tenant, '') as tenant, count(*) as n
+    from jobs
+    where status = 'running' and locked_until >= ?
+    group by coalesce(tenant, '')
+  ),
+  ranked as (
+    select r.id, r.run_at, coalesce(b.n, 0) + row_number() over (partition by r.tenant order by r.run_at, r.id) as slot
+    from runnable r left join busy b on b.tenant = r.tenant
+  )
+  select id from ranked where slot <= ? order by slot, run_at, id limit ?`;
+
+/**
+ * Claims up to `limit` runnable jobs in one statement, fairly across tenants (FAIR_PICK).
+ * PostgreSQL locks the picked rows with SKIP LOCKED and re-checks that they are still
+ * runnable (a concurrent claimer may have taken them); sqlite serialises writers, so the
  * single UPDATE … RETURNING is atomic there.
  */
-export async function claimJobs(db: Tx, workerId: string, limit: number, now: number, leaseMs: number): Promise<Job[]> {
-  const candidates = db('jobs')
-    .select('id')
-    .where((w) =>
-      w
-        .where((p) => p.where('status', 'pending').andWhere('run_at', '<=', now))
-        .orWhere((r) => r.where('status', 'running').andWhere('locked_until', '<', now)),
-    )
-    .whereNotExists(function earlierUnfinished() {
-      this.select(db.raw('1'))
-        .from('jobs as e')
-        .whereRaw('e.ordering_key = jobs.ordering_key')
-        .andWhereRaw('e.id < jobs.id')
-        .whereIn('e.status', ['pending', 'running']);
-    })
-    .orderBy([
-      { column: 'run_at', order: 'asc' },
-      { column: 'id', order: 'asc' },
-    ])
-    .limit(limit);
-  if (isPg(db)) candidates.forUpdate().skipLocked();
+export async function claimJobs(db: Tx, workerId: string, limit: number, now: number, leaseMs: number, perTenant = limit): Promise<Job[]> {
+  const pickBindings = [now, now, now, perTenant, limit];
+  const [pick, bindings] = isPg(db)
+    ? [`select j.id from jobs j where j.id in (${FAIR_PICK}) and ${RUNNABLE} for update skip locked`, [...pickBindings, now, now]]
+    : [FAIR_PICK, pickBindings];
   const rows = await db('jobs')
-    .whereIn('id', candidates)
+    .whereRaw(`id in (${pick})`, bindings)
     .update({
       status: 'running',
       locked_by: workerId,

@@ -133,7 +133,7 @@ export function createAiryAdapter(services: ProviderServices, opts: AiryAdapterO
       }
       if (out.message.providerMessageId !== airyMessageId) await services.inbox.setProviderMessageId(out.message.id, airyMessageId);
       try {
-        await client(config).ingest(state.source_token, buildIngest(out, state.source_channel_id));
+        await client(config).ingest(state.source_token, buildIngest(out, state.source_channel_id), out.signal);
       } catch (err) {
         // Timeouts, 5xx (503 = Kafka) and 408/409/429 retry; 400/403/404 are dead-lettered with the reason.
         throw classifyHttpError(err, 'Airy /sources.webhook', services.log);

@@ -29,11 +29,12 @@ export class AiryClient {
     private readonly http: AxiosInstance,
   ) {}
 
-  private async post<T>(path: string, token: string, body: unknown): Promise<{ status: number; data: T }> {
+  private async post<T>(path: string, token: string, body: unknown, signal?: AbortSignal): Promise<{ status: number; data: T }> {
     const res = await this.http.post<T>(`${this.apiUrl}${path}`, body ?? {}, {
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json' },
       // Airy answers 200/201/202/204 for success depending on the endpoint; anything else throws.
       validateStatus: (s) => s >= 200 && s < 300,
+      ...(signal ? { signal } : {}),
     });
     return { status: res.status, data: res.data };
   }
@@ -57,7 +58,7 @@ export class AiryClient {
   }
 
   /** Source token. An idempotent upsert keyed by the derived ids; 200 with an empty body. */
-  async ingest(sourceToken: string, body: { messages: IngestMessage[]; metadata: IngestMetadata[] }): Promise<void> {
-    await this.post('/sources.webhook', sourceToken, body);
+  async ingest(sourceToken: string, body: { messages: IngestMessage[]; metadata: IngestMetadata[] }, signal?: AbortSignal): Promise<void> {
+    await this.post('/sources.webhook', sourceToken, body, signal);
   }
 }

@@ -33,7 +33,7 @@ export async function sendMessage(d: SendDeps, { channel, config }: ChannelConte
   if (decision.kind === 'open') {
     let sessionId: string;
     try {
-      sessionId = await d.api.createSession({ workTypeId: config.work_type_id, contactName: out.sender.name || 'Pipedrive user', integration: 'Pipedrive' });
+      sessionId = await d.api.createSession({ workTypeId: config.work_type_id, contactName: out.sender.name || 'Pipedrive user', integration: 'Pipedrive' }, out.signal);
     } catch (err) {
       throw classifyHttpError(err, 'Alvaria Create Session', d.services.log);
     }
@@ -68,7 +68,7 @@ export async function sendMessage(d: SendDeps, { channel, config }: ChannelConte
     if (done.has(i)) continue;
     let alvariaMessageId: string;
     try {
-      alvariaMessageId = await d.api.sendMessage(session.sessionId, part);
+      alvariaMessageId = await d.api.sendMessage(session.sessionId, part, out.signal);
     } catch (err) {
       const status = isAxiosError(err) ? err.response?.status : undefined;
       if (status !== undefined && SESSION_GONE.has(status)) {
