@@ -335,3 +335,45 @@ test('never-ending STOMP frame: the Airy WebSocket is closed once a frame outgro
     await hostile.close();
   }
 });
+
+test('bounded maps: Airy WebSocket hosts and Alvaria token caches keyed by tenant input are LRU-capped', async () => {
+  const hosts = await Promise.all([HostilePlatform.start(), HostilePlatform.start(), HostilePlatform.start()]);
+  for (const h of hosts) h.ws = { kind: 'endless', chunkBytes: 16, maxBytes: 16 };
+  const fake = await FakeAlvaria.start();
+  const w = await startBridgeWithPipedrive({
+    providers: {
+      airy: airyAdapterFactory({ timeoutMs: 2000, realtime: { backoff: { baseMs: 20, capMs: 100 }, rescanMs: 60_000, maxHosts: 2 } }),
+      alvaria: alvariaAdapterFactory({ timeoutMs: 2000, maxTokenClients: 1 }),
+    },
+  });
+  try {
+    const { cookie } = await installVia(w.bridge, w.fake);
+    const connect = async (provider: string, config: Record<string, unknown>) => (await adminCall(w.bridge, cookie, 'POST', '/channels', { provider, name: provider, config })).status;
+    for (const h of hosts.slice(0, 2)) {
+      const up = waitFor(h, 'wsConnected');
+      assert.equal(await connect('airy', { api_url: h.url, system_token: 't' }), 201);
+      await up;
+    }
+    // A third host pushes out the least recently used subscription.
+    const evicted = waitFor(hosts[0]!, 'wsClosed');
+    const third = waitFor(hosts[2]!, 'wsConnected');
+    assert.equal(await connect('airy', { api_url: hosts[2]!.url, system_token: 't' }), 201);
+    await Promise.all([evicted, third]);
+    assert.equal(hosts.reduce((n, h) => n + h.openWs, 0), 2);
+
+    // Two credential sets (token URLs differ) with room for one cache: the first one's token is fetched again.
+    const a = { ...fake.channelConfig(), token_url: `${fake.tokenUrl}?set=a` };
+    const b = { ...fake.channelConfig(), token_url: `${fake.tokenUrl}?set=b` };
+    assert.equal(await connect('alvaria', a), 201);
+    assert.equal(fake.tokenCalls, 1);
+    assert.equal(await connect('alvaria', a), 201);
+    assert.equal(fake.tokenCalls, 1, 'cached while it fits');
+    assert.equal(await connect('alvaria', b), 201);
+    assert.equal(await connect('alvaria', a), 201);
+    assert.equal(fake.tokenCalls, 3, 'the evicted cache fetched a new token');
+  } finally {
+    await w.close();
+    await fake.stop();
+    for (const h of hosts) await h.close();
+  }
+});

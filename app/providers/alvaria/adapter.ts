@@ -23,6 +23,8 @@ export interface AlvariaOptions {
   http?: AxiosInstance;
   /** Total deadline of one request towards Alvaria (headers and body). */
   timeoutMs?: number;
+  /** Most token caches kept (one per set of credentials, which are tenant input). */
+  maxTokenClients?: number;
   /** Oldest callback JWT accepted, by `iat` (default: the config's ALVARIA_CALLBACK_MAX_AGE_SECONDS). */
   callbackMaxAgeSeconds?: number;
 }
@@ -56,7 +58,7 @@ export function createAlvariaAdapter(services: ProviderServices, opts: AlvariaOp
 
   // One token cache per set of credentials, shared by every send of the channel. Credentials
   // are tenant input: the least recently used cache goes (its next send fetches a token).
-  const tokenClients = new LRUCache<string, TokenClient>({ max: 1000 });
+  const tokenClients = new LRUCache<string, TokenClient>({ max: opts.maxTokenClients ?? 1000 });
   const tokensFor = (c: AlvariaConfig) => {
     const key = createHash('sha256').update(JSON.stringify([c.token_url, c.org_id, c.client_id, c.client_secret])).digest('hex');
     let t = tokenClients.get(key);
