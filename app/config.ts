@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { parseAllowList } from './security/outbound.ts';
 
 /**
  * The whole operator contract in one place (DESIGN.md, "Operator contract").
@@ -88,6 +89,22 @@ const EnvSchema = z.object({
   JOB_BACKOFF_BASE_MS: intFrom(2000, 1, 3_600_000),
   LEADER_CHECK_MS: intFrom(5000, 10, 600_000),
   JOB_BACKOFF_CAP_MS: intFrom(3_600_000, 1, 86_400_000),
+  OUTBOUND_ALLOW: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const entries = (v ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+      try {
+        parseAllowList(entries);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `must be comma-separated host names and CIDRs: ${err instanceof Error ? err.message : String(err)}` });
+        return z.NEVER;
+      }
+      return entries;
+    }),
+  OUTBOUND_MAX_RESPONSE_BYTES: intFrom(1024 * 1024, 1024, 64 * 1024 * 1024),
+  CONNECT_ATTEMPTS_PER_MINUTE: intFrom(10, 1, 10_000),
+  ALVARIA_CALLBACK_MAX_AGE_SECONDS: intFrom(600, 10, 24 * 3600),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -138,6 +155,16 @@ export interface Config {
     /** How often a process tries to become (or checks it still is) the singleton leader. */
     readonly leaderCheckMs: number;
   };
+  /** Calls to tenant-named hosts (app/security/outbound.ts). */
+  readonly outbound: {
+    /** OUTBOUND_ALLOW: hosts and CIDRs that may be called although private or loopback. */
+    readonly allow: readonly string[];
+    readonly maxResponseBytes: number;
+    /** Channel connect attempts per installation and minute (each one calls an admin-named host). */
+    readonly connectAttemptsPerMinute: number;
+  };
+  /** Oldest Alvaria callback JWT accepted, by its `iat`. */
+  readonly alvariaCallbackMaxAgeSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -199,6 +226,8 @@ export function loadConfig(env: Env = process.env): Config {
       backoffCapMs: e.JOB_BACKOFF_CAP_MS,
       leaderCheckMs: e.LEADER_CHECK_MS,
     },
+    outbound: { allow: e.OUTBOUND_ALLOW, maxResponseBytes: e.OUTBOUND_MAX_RESPONSE_BYTES, connectAttemptsPerMinute: e.CONNECT_ATTEMPTS_PER_MINUTE },
+    alvariaCallbackMaxAgeSeconds: e.ALVARIA_CALLBACK_MAX_AGE_SECONDS,
   };
   return deepFreeze(config);
 }

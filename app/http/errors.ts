@@ -122,6 +122,7 @@ export function errorMiddleware(log: Logger, limits: UploadLimits) {
               : { success: false, data: { message: e.message, code: e.code, ...e.extra } };
       }
       if (e.status === 401 && shape === 'pipedrive' && familyOf(ctx) === 'manifest') ctx.set('WWW-Authenticate', 'Basic realm="pipedrive"');
+      if (typeof e.extra.retry_after_seconds === 'number' && e.retryAfterSeconds === undefined) ctx.set('Retry-After', String(e.extra.retry_after_seconds));
     }
   };
 }
