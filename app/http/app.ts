@@ -17,6 +17,7 @@ import { requestMetrics } from './metrics.ts';
 import { requestLog } from './request-log.ts';
 import { providerApiGuard, providerApiRouter } from './provider-api.ts';
 import { webhooksRouter } from './webhooks/router.ts';
+import { buildInfo } from '../version.ts';
 
 export interface HttpDeps {
   config: Config;
@@ -41,13 +42,14 @@ export function createHttpApp(deps: HttpDeps): Koa {
   app.use(providerApiGuard(deps.config));
 
   const base = new Router();
+  const { version, revision } = buildInfo();
   base.get('/healthz', async (ctx) => {
     try {
       await deps.db.raw('select 1');
-      ctx.body = { ok: true };
+      ctx.body = { ok: true, version, revision };
     } catch {
       ctx.status = 503;
-      ctx.body = { ok: false, error: 'database unreachable' };
+      ctx.body = { ok: false, error: 'database unreachable', version, revision };
     }
   });
   base.get('/metrics', async (ctx) => {
