@@ -39,7 +39,7 @@ async function main(): Promise<void> {
     log.warn('!!! APP_SECRET is not set: using a generated development key from db/.dev-app-secret. Set APP_SECRET (>= 32 chars) in production. !!!');
   }
   if (!config.pipedrive.clientId || !config.pipedrive.clientSecret) {
-    log.warn('PIPEDRIVE_CLIENT_ID / PIPEDRIVE_CLIENT_SECRET are not set: every manifest endpoint answers 401 until they are.');
+    log.warn(`PIPEDRIVE_CLIENT_ID / PIPEDRIVE_CLIENT_SECRET are not set: every manifest endpoint answers 401 until they are; ${config.appUrl}/auth/pipedrive shows how to set them up.`);
   }
   let bridge;
   try {
