@@ -247,7 +247,9 @@ test('npm run dead-letters opens the database .env names, and says which', async
 
 test('every operator script reads .env like npm start', () => {
   for (const name of ['start', 'manifest', 'dead-letters', 'demo', 'bench', 'soak']) {
-    assert.match(PKG.scripts[name]!, /^node --env-file-if-exists=\.env /, name);
+    // `exec` for start: npm forwards SIGTERM to its child, the shell running the script, and
+    // a shell does not pass it on; exec makes the bridge that child, so a stop drains it.
+    assert.match(PKG.scripts[name]!, name === 'start' ? /^exec node --env-file-if-exists=\.env / : /^node --env-file-if-exists=\.env /, name);
   }
 });
 
