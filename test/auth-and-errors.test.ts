@@ -129,8 +129,11 @@ describe('auth and error shapes', () => {
     assert.equal(typeof (await huge.json()).error, 'string');
   });
 
-  test('GET /healthz reports the database', async () => {
+  test('GET /healthz reports the database, the version and the revision', async () => {
     const res = await b.call('/healthz', { auth: false });
-    assert.deepEqual(await res.json(), { ok: true });
+    const body = (await res.json()) as { ok: boolean; version: string; revision: string };
+    assert.equal(body.ok, true);
+    assert.match(body.version, /^\d+\.\d+\.\d+/);
+    assert.match(body.revision, /^([0-9a-f]{7,40}|unknown)$/);
   });
 });
