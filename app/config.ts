@@ -50,6 +50,7 @@ const EnvSchema = z.object({
     .trim()
     .optional()
     .refine((v) => !v || /^[a-z_][a-z0-9_]{0,62}$/.test(v), 'must be a lowercase PostgreSQL identifier'),
+  DATABASE_WAIT_SECONDS: intFrom(30, 0, 3600),
   PIPEDRIVE_CLIENT_ID: z.string().trim().optional(),
   PIPEDRIVE_CLIENT_SECRET: z.string().trim().optional(),
   PIPEDRIVE_OAUTH_URL: optionalUrl,
@@ -113,6 +114,8 @@ export interface Config {
   readonly port: number;
   readonly appUrl: string;
   readonly database: { readonly client: 'sqlite'; readonly filename: string } | { readonly client: 'pg'; readonly url: string; readonly schema?: string };
+  /** How long the start waits for an unreachable database before giving up. */
+  readonly databaseWaitMs: number;
   readonly pipedrive: {
     readonly clientId: string | undefined;
     readonly clientSecret: string | undefined;
@@ -167,18 +170,28 @@ export interface Config {
   readonly alvariaCallbackMaxAgeSeconds: number;
 }
 
+/** Every invalid variable at once, so one restart fixes them all; the message is one line. */
 export class ConfigError extends Error {
-  constructor(readonly variable: string, detail: string) {
-    super(`Invalid configuration: ${variable} ${detail}`);
+  readonly problems: ReadonlyArray<{ variable: string; detail: string }>;
+  constructor(problems: Array<{ variable: string; detail: string }>) {
+    super(`Invalid configuration: ${problems.map((p) => `${p.variable} ${p.detail}`).join('; ')}`);
     this.name = 'ConfigError';
+    this.problems = problems;
+  }
+
+  get variable(): string {
+    return this.problems[0]?.variable ?? 'environment';
   }
 }
 
 export function loadConfig(env: Env = process.env): Config {
   const parsed = EnvSchema.safeParse(env);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
+    const seen = new Set<string>();
+    const problems = parsed.error.issues
+      .map((issue) => ({ variable: String(issue.path[0] ?? 'environment'), detail: issue.message }))
+      .filter((p) => !seen.has(p.variable) && seen.add(p.variable));
+    throw new ConfigError(problems);
   }
   const e = parsed.data;
   const dbUrl = e.DATABASE_URL ?? '';
@@ -190,6 +203,7 @@ export function loadConfig(env: Env = process.env): Config {
     port: e.PORT,
     appUrl: e.APP_URL ?? `http://localhost:${e.PORT}`,
     database,
+    databaseWaitMs: e.DATABASE_WAIT_SECONDS * 1000,
     pipedrive: {
       clientId: e.PIPEDRIVE_CLIENT_ID || undefined,
       clientSecret: e.PIPEDRIVE_CLIENT_SECRET || undefined,

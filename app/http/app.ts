@@ -21,6 +21,8 @@ import { requestMetrics } from './metrics.ts';
 import { requestLog } from './request-log.ts';
 import { providerApiGuard, providerApiRouter } from './provider-api.ts';
 import { webhooksRouter } from './webhooks/router.ts';
+import { PAGE_HEADERS } from './html.ts';
+import { landingPage } from './landing.ts';
 
 export interface HttpDeps {
   config: Config;
@@ -54,6 +56,11 @@ export function createHttpApp(deps: HttpDeps): Koa {
     ctx.set('Cache-Control', 'no-store');
     ctx.type = 'text/plain; version=0.0.4';
     ctx.body = await deps.metrics.render(deps.db);
+  });
+  base.get('/', (ctx) => {
+    ctx.set(PAGE_HEADERS);
+    ctx.type = 'html';
+    ctx.body = landingPage(deps.config);
   });
   base.get('/manifest.json', (ctx) => {
     ctx.body = buildManifest(deps.config.appUrl);

@@ -6,6 +6,7 @@ import type { Db } from '../store/db.ts';
 import type { FileStore } from '../store/files.ts';
 import { probeWrite } from '../store/health.ts';
 import { jobGauges } from '../store/jobs.ts';
+import { buildInfo } from '../version.ts';
 
 /** A check that has not answered by then counts as failed: a locked database must not hang the probe. */
 const CHECK_DEADLINE_MS = 3000;
@@ -35,6 +36,7 @@ export function healthz(deps: { db: Db; files: FileStore; log: Logger }) {
       return 'failed';
     }
   };
+  const { version, revision } = buildInfo();
   return async (ctx: Context) => {
     ctx.set('Cache-Control', 'no-store');
     // One after the other: a sqlite driver waiting on a lock blocks the event loop, which would
@@ -50,6 +52,6 @@ export function healthz(deps: { db: Db; files: FileStore; log: Logger }) {
     );
     const ok = database === 'ok' && files === 'ok';
     ctx.status = ok ? 200 : 503;
-    ctx.body = { ok, checks: { database, files }, outbox };
+    ctx.body = { ok, version, revision, checks: { database, files }, outbox };
   };
 }
