@@ -60,6 +60,8 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
   await migrate(db, config.database.client === 'pg' ? config.database.schema : undefined);
   const files = new FileStore(config.filesDir);
   await files.init();
+  const swept = await files.sweepStaged(config.stagedUploadMaxAgeMs);
+  if (swept) log.info({ swept }, 'removed staged uploads left over from an interrupted run');
   const secrets = createSecrets(config.appSecret);
   const fileUrl = fileUrlSigner(config.appUrl, secrets, config.fileUrlTtlSeconds);
   const present = { fileUrl };

@@ -66,6 +66,14 @@ const EnvSchema = z.object({
   MAX_UPLOAD_BYTES: intFrom(25 * 1024 * 1024, 1, 1024 * 1024 * 1024),
   MAX_UPLOAD_FILES: intFrom(10, 0, 100),
   FILE_URL_TTL_SECONDS: intFrom(3600, 60, 7 * 24 * 3600),
+  FILE_SEND_TIMEOUT_SECONDS: intFrom(30, 1, 3600),
+  FILE_MAX_DOWNLOADS: intFrom(64, 1, 100_000),
+  STAGED_UPLOAD_MAX_AGE_SECONDS: intFrom(3600, 60, 30 * 24 * 3600),
+  METRICS_TOKEN: z
+    .string()
+    .trim()
+    .optional()
+    .refine((v) => !v || v.length >= 16, 'must be at least 16 characters (e.g. `openssl rand -hex 32`)'),
   WORKER_CONCURRENCY: intFrom(4, 0, 256),
   WORKER_POLL_MS: intFrom(1000, 10, 60_000),
   ATTACHMENT_RETENTION_DAYS: intFrom(365, 0, 36_500),
@@ -123,6 +131,12 @@ export interface Config {
   readonly filesDir: string;
   readonly uploads: { readonly maxBytes: number; readonly maxFiles: number };
   readonly fileUrlTtlSeconds: number;
+  /** /files: a download that makes no progress this long is dropped; downloads served at once per process. */
+  readonly fileDownloads: { readonly sendTimeoutMs: number; readonly maxConcurrent: number };
+  /** Staged uploads older than this are left over from a crash and removed at start. */
+  readonly stagedUploadMaxAgeMs: number;
+  /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
+  readonly metricsToken: string | undefined;
   /** How long tenant data is kept (0 attachments = forever); see README "Retention". */
   readonly retention: { readonly attachmentsMs: number; readonly parkedMs: number; readonly deletedGraceMs: number };
   /** Per tenant (a Pipedrive company): stored attachment bytes and messages posted per minute; 0 = unlimited. */
@@ -191,6 +205,9 @@ export function loadConfig(env: Env = process.env): Config {
     filesDir: e.FILES_DIR ?? 'data/files',
     uploads: { maxBytes: e.MAX_UPLOAD_BYTES, maxFiles: e.MAX_UPLOAD_FILES },
     fileUrlTtlSeconds: e.FILE_URL_TTL_SECONDS,
+    fileDownloads: { sendTimeoutMs: e.FILE_SEND_TIMEOUT_SECONDS * 1000, maxConcurrent: e.FILE_MAX_DOWNLOADS },
+    stagedUploadMaxAgeMs: e.STAGED_UPLOAD_MAX_AGE_SECONDS * 1000,
+    metricsToken: e.METRICS_TOKEN || undefined,
     retention: {
       attachmentsMs: e.ATTACHMENT_RETENTION_DAYS * 86_400_000,
       parkedMs: e.ALVARIA_PARKED_RETENTION_HOURS * 3_600_000,

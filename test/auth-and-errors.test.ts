@@ -131,6 +131,6 @@ describe('auth and error shapes', () => {
 
   test('GET /healthz reports the database', async () => {
     const res = await b.call('/healthz', { auth: false });
-    assert.deepEqual(await res.json(), { ok: true });
+    assert.deepEqual(await res.json(), { ok: true, checks: { database: 'ok', files: 'ok' }, outbox: { oldest_pending_age_seconds: 0 } });
   });
 });

@@ -6,6 +6,7 @@ import { seedChannel, seedConversation } from './support/seed.ts';
 import { TestPlatform } from './support/test-provider.ts';
 import type { Channel, Conversation } from '../app/inbox/types.ts';
 import type { Job } from '../app/store/jobs.ts';
+import { insertConversation } from '../app/store/conversations.ts';
 
 const sendOf = (id: string) => (job: Job) => job.kind === 'provider.send' && (job.payload as { messageId: string }).messageId === id;
 
@@ -72,19 +73,18 @@ describe('fair claims across tenants', () => {
     }
   });
 
-  test("a tenant's backlog of hundreds of jobs does not delay another tenant's one: it is claimed next", async () => {
+  test("a tenant's backlog of a thousand jobs does not delay another tenant's one: it is claimed next", async () => {
     const gateway = new RecordingGateway();
     const b = await startTestBridge({ providers: { test: new TestPlatform().factory() }, pipedrive: gateway, env: { WORKER_CONCURRENCY: '4' } });
     try {
       const a = await seedChannel(b);
       const other = await seedChannel(b);
-      const flood = 400;
-      const convs: Conversation[] = [];
-      for (let i = 0; i < flood; i++) convs.push(await seedConversation(b, a, `a-${i}`));
+      const flood = 1000;
       const bConv = await seedConversation(b, other, 'b-1');
-      // A's thousand inbound messages, each in its own conversation, land in one commit.
+      // A's inbound messages, each in its own new conversation, land in one commit.
       await b.db.transaction(async (tx) => {
-        for (const [i, c] of convs.entries()) {
+        for (let i = 0; i < flood; i++) {
+          const c = await insertConversation(tx, { id: `a-${i}`, channelId: a.id }, Date.now());
           await b.inbox.recordInbound(a, { dedupe: { source: 'flood', key: `a-${i}` }, conversation: c, senderId: 'agent-1', text: `flood ${i}`, providerMessageId: null, createdAt: Date.now() }, tx);
         }
       });

@@ -7,7 +7,7 @@ test('the app starts on a fresh database and answers /healthz', async () => {
   try {
     const res = await b.call('/healthz', { auth: false });
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { ok: true });
+    assert.deepEqual(await res.json(), { ok: true, checks: { database: 'ok', files: 'ok' }, outbox: { oldest_pending_age_seconds: 0 } });
   } finally {
     await b.close();
   }

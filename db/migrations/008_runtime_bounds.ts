@@ -4,24 +4,25 @@ import type { Knex } from 'knex';
  * Fair claims: every job carries its tenant (the channel's Pipedrive company, or the channel
  * itself when no installation owns it), so the outbox can share worker slots round-robin
  * between tenants and cap what one tenant holds. Unfinished jobs are backfilled; finished
- * ones never run again and keep null.
+ * ones never run again and keep ''.
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('jobs', (t) => {
-    t.string('tenant', 64);
+    // '' for jobs of no channel (they share one tenant).
+    t.string('tenant', 64).notNullable().defaultTo('');
   });
   await knex.raw(
-    `update jobs set tenant = (${TENANT_OF_CHANNEL.replace('?', 'jobs.channel_id')}) where status in ('pending', 'running') and channel_id is not null`,
+    `update jobs set tenant = coalesce((${TENANT_OF_CHANNEL.replace('?', 'jobs.channel_id')}), '') where status in ('pending', 'running') and channel_id is not null`,
   );
   await knex.schema.alterTable('jobs', (t) => {
-    // The in-flight count per tenant that every claim reads.
-    t.index(['status', 'tenant', 'locked_until'], 'jobs_status_tenant_idx');
+    // Each claim walks every tenant's runnable jobs in due order, and counts its jobs in flight.
+    t.index(['status', 'tenant', 'run_at'], 'jobs_status_tenant_idx');
   });
 }
 
 export async function down(knex: Knex): Promise<void> {
   await knex.schema.alterTable('jobs', (t) => {
-    t.dropIndex(['status', 'tenant', 'locked_until'], 'jobs_status_tenant_idx');
+    t.dropIndex(['status', 'tenant', 'run_at'], 'jobs_status_tenant_idx');
     t.dropColumn('tenant');
   });
 }
