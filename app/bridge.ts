@@ -21,7 +21,7 @@ import { createPipedriveServices, type PipedriveServices } from './pipedrive/ser
 import type { AdapterFactory } from './providers/provider.ts';
 import { builtInProviders, createRegistry, type ProviderRegistry } from './providers/registry.ts';
 import { createSecrets, type Secrets } from './security/crypto.ts';
-import { createDb, migrate, type Db } from './store/db.ts';
+import { createDb, knownMigrations, migrate, waitForDatabase, type Db } from './store/db.ts';
 import { FileStore } from './store/files.ts';
 
 export interface BridgeOptions {
@@ -56,10 +56,22 @@ export interface Bridge {
 /** The composition root: config → db (migrated) → domain → http server → workers. */
 export async function startBridge(config: Config, opts: BridgeOptions = {}): Promise<Bridge> {
   const log = opts.logger ?? createLogger(config.logLevel);
-  const db = createDb(config.database);
-  await migrate(db, config.database.client === 'pg' ? config.database.schema : undefined);
+  const db = createDb(config.database, log);
+  try {
+    await waitForDatabase(db, config.databaseWaitMs, (err, elapsedMs) =>
+      log.warn({ code: (err as { code?: string }).code, elapsedMs }, `the database is not reachable yet; retrying for up to ${Math.round(config.databaseWaitMs / 1000)} s (DATABASE_WAIT_SECONDS)`),
+    );
+    const applied = await migrate(db, config.database.client === 'pg' ? config.database.schema : undefined);
+    const known = await knownMigrations();
+    log.info({ applied, latest: known.at(-1) }, applied.length ? `migrations applied: ${applied.join(', ')}` : `database schema up to date (${known.length} migrations, latest ${known.at(-1)})`);
+  } catch (err) {
+    await db.destroy().catch(() => {});
+    throw err;
+  }
   const files = new FileStore(config.filesDir);
   await files.init();
+  const swept = await files.sweepStaged(config.stagedUploadMaxAgeMs);
+  if (swept) log.info({ swept }, 'removed staged uploads left over from an interrupted run');
   const secrets = createSecrets(config.appSecret);
   const fileUrl = fileUrlSigner(config.appUrl, secrets, config.fileUrlTtlSeconds);
   const present = { fileUrl };

@@ -157,6 +157,11 @@ export class Inbox extends EventEmitter<InboxEvents> {
           now,
         );
         await bumpActivity(tx, conversation.pk, stored.seq, now);
+        // A new message from the source user is one the end user has not seen yet, so the
+        // conversation is unseen from this commit on. Leaving it to the platform's unread
+        // signal (Airy's unread_count) let getConversations report `seen: true` next to a
+        // message nobody had read, until that event happened to be processed.
+        await updateConversation(tx, conversation.pk, { seen: false }, now);
         await this.outbox.enqueue(tx, { kind: JOB.providerSend, payload: { messageId: id }, orderingKey: `send:${conversation.id}`, channelId: channel.id });
         return stored;
       });

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import knex, { type Knex } from 'knex';
 import pg from 'pg';
 import type { Config } from '../config.ts';
+import type { Logger } from '../log.ts';
 import { migrationSource } from '../../db/migrations/index.ts';
 
 export type Db = Knex;
@@ -34,10 +35,25 @@ export function isPg(db: Tx): boolean {
   return db.client.config.client === 'pg';
 }
 
-export function createDb(database: Config['database']): Db {
+/**
+ * knex's own warnings go to our log as one line each; a failed connection attempt (knex
+ * prints it with a stack) is only debug: the caller retries it and reports the outcome.
+ */
+function knexLog(log?: Pick<Logger, 'warn' | 'debug'>): Knex.Config['log'] {
+  const line = (m: unknown) => String((m as Error)?.message ?? m).split('\n')[0] ?? '';
+  return {
+    warn: (m) => (line(m).startsWith('Acquire connection error') ? log?.debug({ knex: line(m) }, 'database connection attempt failed') : log?.warn({ knex: line(m) }, 'knex warning')),
+    error: (m) => log?.warn({ knex: line(m) }, 'knex error'),
+    deprecate: (method, alternative) => log?.debug({ method, alternative }, 'knex deprecation'),
+    debug: () => {},
+  };
+}
+
+export function createDb(database: Config['database'], log?: Pick<Logger, 'warn' | 'debug'>): Db {
   if (database.client === 'pg') {
     return knex({
       client: 'pg',
+      log: knexLog(log),
       connection: database.url,
       searchPath: database.schema ? [database.schema] : undefined,
       pool: { min: 0, max: 10 },
@@ -46,10 +62,10 @@ export function createDb(database: Config['database']): Db {
   if (database.filename !== ':memory:') mkdirSync(dirname(database.filename), { recursive: true });
   // One connection writes (sqlite serialises writers anyway, and a deferred transaction cannot
   // upgrade its read lock while another connection writes); a small pool reads.
-  const writer = sqliteKnex(database.filename, 1, false);
+  const writer = sqliteKnex(database.filename, 1, false, log);
   if (database.filename === ':memory:') return writer;
   waitForLockAsync(writer);
-  routeReads(writer, sqliteKnex(database.filename, READ_CONNECTIONS, true));
+  routeReads(writer, sqliteKnex(database.filename, READ_CONNECTIONS, true, log));
   return writer;
 }
 
@@ -100,9 +116,10 @@ const isSqliteBusy = (err: unknown) => /^SQLITE_BUSY/.test(String((err as { code
 /** Read connections per process on sqlite. */
 const READ_CONNECTIONS = 4;
 
-function sqliteKnex(filename: string, connections: number, readOnly: boolean): Knex {
+function sqliteKnex(filename: string, connections: number, readOnly: boolean, log?: Pick<Logger, 'warn' | 'debug'>): Knex {
   return knex({
     client: 'better-sqlite3',
+    log: knexLog(log),
     connection: { filename },
     useNullAsDefault: true,
     pool: {
@@ -186,14 +203,49 @@ function cacheStatements(conn: SqliteConnection): void {
  * whole step runs under a transaction-scoped advisory lock (held on one pool connection while
  * knex migrates on others): one process migrates, the others wait and then find nothing to do.
  */
-export async function migrate(db: Db, schema?: string): Promise<void> {
+export async function migrate(db: Db, schema?: string): Promise<string[]> {
   if (!isPg(db)) {
-    await db.migrate.latest({ migrationSource });
-    return;
+    const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];
+    return applied;
   }
-  await db.transaction(async (lock) => {
+  return db.transaction(async (lock) => {
     await lock.raw('select pg_advisory_xact_lock(hashtext(?))', [`pd-bridge:migrate:${schema ?? ''}`]);
     if (schema) await db.raw('create schema if not exists ??', [schema]);
-    await db.migrate.latest({ migrationSource, schemaName: schema });
+    const [, applied] = (await db.migrate.latest({ migrationSource, schemaName: schema })) as [number, string[]];
+    return applied;
   });
+}
+
+/** Every migration this build knows, in order (for the start-up log line). */
+export async function knownMigrations(): Promise<string[]> {
+  return migrationSource.getMigrations([]);
+}
+
+/**
+ * Connection failures worth waiting out at start: the server is not up yet (a compose stack,
+ * a reboot), still starting (57P03) or full (53300). A wrong password, role or database name
+ * will not fix itself, so those fail at once.
+ */
+export function isTransientConnectError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', '57P03', '53300'].includes(code);
+}
+
+/**
+ * Waits until the database answers, retrying transient connection failures with a capped
+ * backoff until `timeoutMs` has passed; then (or on any other error) throws the last error.
+ */
+export async function waitForDatabase(db: Db, timeoutMs: number, onRetry: (err: unknown, elapsedMs: number) => void): Promise<void> {
+  const started = Date.now();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await db.raw('select 1');
+      return;
+    } catch (err) {
+      const elapsed = Date.now() - started;
+      if (!isTransientConnectError(err) || elapsed >= timeoutMs) throw err;
+      onRetry(err, elapsed);
+      await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 5000, Math.max(timeoutMs - elapsed, 0))));
+    }
+  }
 }
