@@ -6,6 +6,7 @@ import { createHttpApp } from './http/app.ts';
 import { fileUrlSigner } from './http/files.ts';
 import { Metrics } from './metrics.ts';
 import { Inbox, JOB } from './inbox/inbox.ts';
+import { Quotas } from './inbox/quotas.ts';
 import { createJobHandlers } from './jobs.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Outbox, type JobHandlers } from './outbox/worker.ts';
@@ -69,6 +70,8 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
   }
   const files = new FileStore(config.filesDir);
   await files.init();
+  const swept = await files.sweepStaged(config.stagedUploadMaxAgeMs);
+  if (swept) log.info({ swept }, 'removed staged uploads left over from an interrupted run');
   const secrets = createSecrets(config.appSecret);
   const fileUrl = fileUrlSigner(config.appUrl, secrets, config.fileUrlTtlSeconds);
   const present = { fileUrl };
@@ -76,7 +79,7 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
   const metrics = new Metrics();
   const handlers: JobHandlers = {};
   const outbox = new Outbox(db, handlers, config.worker, log);
-  const inbox = new Inbox(db, secrets, outbox, files, log);
+  const inbox = new Inbox(db, secrets, outbox, files, log, new Quotas(db, config.quotas));
   const registry = createRegistry(opts.providers ?? builtInProviders, { config, inbox, secrets, log, fileUrl });
   const pipedrive = createPipedriveServices({ db, inbox, secrets, registry, config, log, metrics });
   Object.assign(
@@ -106,7 +109,7 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
   const singletons = new Singletons(
     createLeaderLock(db, 'singletons', config.database.client === 'pg' ? config.database.schema : undefined),
     [
-      retentionTask(db, log),
+      retentionTask(db, log, { files, ...config.retention }),
       ...[...registry.values()].filter((a) => a.start).map((a) => ({ name: `provider:${a.kind}`, start: () => a.start!(), stop: () => a.stop?.() })),
     ],
     log,

@@ -267,6 +267,8 @@ test('config: defaults, frozen, every bad key named', () => {
     ['MAX_UPLOAD_FILES', '-1'],
     ['LOG_LEVEL', 'loud'],
     ['DATABASE_SCHEMA', 'Robert"); drop'],
+    ['OUTBOUND_ALLOW', '10.0.0.0/8,not a host!'],
+    ['OUTBOUND_ALLOW', '10.0.0.0/99'],
   ]) {
     assert.throws(() => loadConfig({ [key!]: value }), new RegExp(`^ConfigError: Invalid configuration: ${key} `), key);
   }

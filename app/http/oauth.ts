@@ -74,9 +74,15 @@ export function oauthRouter(s: PipedriveServices): Router {
       if (err instanceof PipedriveApiError || err instanceof NeedsReinstallError) throw new AppError('BAD_GATEWAY', 'Pipedrive could not be reached to complete the installation; try again.');
       throw err;
     }
-    startSession(ctx, secrets, config.appUrl, installation.id);
-    ctx.set('Cache-Control', 'no-store');
-    ctx.redirect('/admin');
+    startSession(ctx, secrets, config.appUrl, installation);
+    // Not a 302: the session cookie is SameSite=Strict and browsers withhold it from a redirect
+    // chain that started on Pipedrive's site, so /admin is reached by a navigation from this page.
+    ctx.set(PAGE_HEADERS);
+    ctx.type = 'html';
+    ctx.body = page(
+      'Signed in',
+      html`<meta http-equiv="refresh" content="0; url=/admin"><h1>Signed in</h1><p><a id="continue" href="/admin">Continue to the admin page</a></p>`,
+    );
   });
 
   const basic = pipedriveBasicAuth(config.pipedrive.clientId, config.pipedrive.clientSecret);

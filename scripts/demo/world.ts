@@ -72,6 +72,8 @@ export async function startWorld(opts: { port?: number; logLevel?: string; host?
       JOB_BACKOFF_BASE_MS: '50',
       JOB_BACKOFF_CAP_MS: '1000',
       LEADER_CHECK_MS: '200',
+      // The platform fakes listen on loopback, which the outbound policy refuses unless allowed.
+      OUTBOUND_ALLOW: '127.0.0.0/8',
     });
     const bridge = await startBridge(config);
     stops.push(() => bridge.stop());

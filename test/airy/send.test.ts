@@ -41,7 +41,7 @@ test('Airy not answering in time: the send times out, is retried, and lands once
     const retry = outboxEvent(w.b, 'retry', 'provider.send');
     const done = outboxEvent(w.b, 'done', 'provider.send');
     const id = await postMessage(w.b, channel.providerChannelId, conv.id, 'Slow network');
-    assert.match((await retry).reason, /Airy \/sources\.webhook: ECONNABORTED|timeout/i);
+    assert.match((await retry).reason, /Airy \/sources\.webhook: the host did not answer in time/);
     await done;
     assert.equal(w.fake.model.messagesIn(airyUuid(state.source_id, conv.id)).length, 1);
     assert.ok(w.fake.model.messages.has(airyUuid(state.source_id, id)));
