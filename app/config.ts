@@ -231,8 +231,9 @@ export function loadConfig(env: Env = process.env): Config {
     webhookRate: { perMinute: e.WEBHOOK_RATE_PER_MINUTE, burst: e.WEBHOOK_BURST },
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
-      // Default: every slot but one, so no single tenant can ever hold them all.
-      tenantConcurrency: e.WORKER_TENANT_CONCURRENCY || Math.max(1, e.WORKER_CONCURRENCY - 1),
+      // Default: half the slots, so one tenant's slow platform (each stuck attempt holds a slot
+      // until its deadline) leaves as many slots to everyone else as it takes.
+      tenantConcurrency: e.WORKER_TENANT_CONCURRENCY || Math.max(1, Math.floor(e.WORKER_CONCURRENCY / 2)),
       pollMs: e.WORKER_POLL_MS,
       leaseMs: e.JOB_LEASE_SECONDS * 1000,
       maxAttempts: e.JOB_MAX_ATTEMPTS,
