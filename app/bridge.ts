@@ -21,7 +21,8 @@ import type { AdapterFactory } from './providers/provider.ts';
 import { builtInProviders, createRegistry, type ProviderRegistry } from './providers/registry.ts';
 import { createSecrets, type Secrets } from './security/crypto.ts';
 import { createDb, migrate, type Db } from './store/db.ts';
-import { FileStore } from './store/files.ts';
+import { LocalFileStore, type FileStore } from './store/files.ts';
+import { S3FileStore } from './store/files-s3.ts';
 
 export interface BridgeOptions {
   /** Platforms to serve; defaults to the built-in registry. */
@@ -57,7 +58,7 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
   const log = opts.logger ?? createLogger(config.logLevel);
   const db = createDb(config.database);
   await migrate(db, config.database.client === 'pg' ? config.database.schema : undefined);
-  const files = new FileStore(config.filesDir);
+  const files: FileStore = config.files.kind === 's3' ? new S3FileStore(config.files.s3) : new LocalFileStore(config.files.dir);
   await files.init();
   const secrets = createSecrets(config.appSecret);
   const fileUrl = fileUrlSigner(config.appUrl, secrets, config.fileUrlTtlSeconds);
@@ -121,6 +122,7 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
         await singletons.stop();
         await outbox.stop();
         await db.destroy();
+        await files.close();
       })();
       return stopping;
     },

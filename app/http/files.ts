@@ -27,15 +27,16 @@ export function filesRouter(deps: { db: Db; secrets: Secrets; files: FileStore }
     if (Number(exp) * 1000 < Date.now()) throw new AppError('FORBIDDEN', 'This file link has expired');
     const attachment = await findAttachment(deps.db, id);
     if (!attachment?.storageKey) throw new AppError('NOT_FOUND', 'File not found');
-    const size = await deps.files.size(attachment.storageKey);
+    // HEAD (Pipedrive's link check) asks for the size only; GET opens the stream once.
+    const opened = ctx.method === 'HEAD' ? null : await deps.files.open(attachment.storageKey);
+    const size = opened ? opened.size : await deps.files.size(attachment.storageKey);
     if (size === null) throw new AppError('NOT_FOUND', 'File not found');
     ctx.status = 200;
     ctx.type = attachment.mimeType;
     ctx.set('Content-Disposition', `inline; filename*=UTF-8''${encodeURIComponent(attachment.name)}`);
     ctx.set('Cache-Control', 'private, max-age=300');
     ctx.set('X-Content-Type-Options', 'nosniff');
-    // HEAD (Pipedrive's link check) gets the headers only; no file handle is opened for it.
-    if (ctx.method !== 'HEAD') ctx.body = deps.files.read(attachment.storageKey);
+    if (opened) ctx.body = opened.stream;
     ctx.length = size;
   });
   return router;

@@ -61,7 +61,7 @@ export function providerApiRouter(deps: { config: Config; inbox: Inbox; files: F
 
   const upload = multer({
     storage: multer.diskStorage({
-      destination: files.tmpDir,
+      destination: (_req, _file, cb) => cb(null, files.stagingDir),
       filename: (_req, _file, cb) => cb(null, `up-${randomUUID()}`),
     }),
     limits: {
@@ -94,7 +94,7 @@ export function providerApiRouter(deps: { config: Config; inbox: Inbox; files: F
       const message = await inbox.postMessage(channel, { conversationId: form.conversationId, text: form.message, files: staged });
       ctx.body = { success: true, data: { id: message.id } };
     } catch (err) {
-      await Promise.all(staged.map((f) => files.remove(f.path, false)));
+      await Promise.all(staged.map((f) => files.discard(f.path)));
       throw err;
     }
   });

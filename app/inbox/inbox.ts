@@ -159,7 +159,7 @@ export class Inbox extends EventEmitter<InboxEvents> {
       this.outbox.kick();
       return message;
     } catch (err) {
-      await Promise.all(input.files.map((f) => this.files.remove(f.path, false)));
+      await Promise.all(input.files.map((f) => this.files.discard(f.path)));
       await Promise.all(adopted.map((key) => this.files.remove(key)));
       throw err;
     }
