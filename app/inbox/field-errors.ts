@@ -25,6 +25,8 @@ export function invalidFields(fields: FieldError[]): AppError {
 }
 
 function plain(issue: z.core.$ZodIssue): string {
+  // A schema's own message already speaks to a person; zod's defaults do not.
+  if (!/^(Too small|Too big|Invalid|Expected)/.test(issue.message)) return /^is required$/i.test(issue.message) ? 'This is required.' : sentence(issue.message);
   const missing = issue.code === 'invalid_type' && /received undefined|received null/.test(issue.message);
   if (missing) return 'This is required.';
   switch (issue.code) {
