@@ -47,7 +47,7 @@ export async function connectChannel(deps: ConnectDeps, req: ConnectRequest): Pr
     throw new AppError('INVALID_BODY', `Unknown provider "${req.provider}"; available: ${[...deps.registry.keys()].join(', ') || 'none'}`);
   }
   const parsed = adapter.configSchema.safeParse(req.config);
-  if (!parsed.success) throw invalidFields(fieldErrors(parsed.error, 'config.'));
+  if (!parsed.success) throw invalidFields(fieldErrors(parsed.error, 'config.', req.config));
   const id = newId('ch');
   const providerChannelId = `${req.provider}-${randomUUID()}`;
   const hook = webhookUrl(deps.appUrl, req.provider, id);
@@ -95,8 +95,9 @@ export async function reconfigureChannel(deps: ConnectDeps, channel: Channel, re
   const adapter = deps.registry.get(channel.provider);
   if (!adapter) throw new AppError('CONFLICT', `The "${channel.provider}" platform is not available in this build`);
   const current = channelContext<Record<string, unknown>, unknown>(channel, deps.secrets);
-  const parsed = adapter.configSchema.safeParse({ ...current.config, ...req.config });
-  if (!parsed.success) throw invalidFields(fieldErrors(parsed.error, 'config.'));
+  const merged = { ...current.config, ...req.config };
+  const parsed = adapter.configSchema.safeParse(merged);
+  if (!parsed.success) throw invalidFields(fieldErrors(parsed.error, 'config.', merged));
   const hook = webhookUrl(deps.appUrl, channel.provider, channel.id);
   let result;
   try {

@@ -7,13 +7,18 @@ export interface FieldError {
   message: string;
 }
 
-/** Every issue of a failed parse (not just the first), one per field, in plain words. */
-export function fieldErrors(error: z.ZodError, prefix = ''): FieldError[] {
+/**
+ * Every issue of a failed parse (not just the first), one per field, in plain words. `input`
+ * (what was parsed) tells a missing or empty value apart from a wrong one.
+ */
+export function fieldErrors(error: z.ZodError, prefix = '', input?: unknown): FieldError[] {
   const seen = new Map<string, string>();
   for (const issue of error.issues) {
     const field = issue.path.length ? prefix + issue.path.join('.') : prefix.replace(/\.$/, '') || 'body';
     // A list item keeps its index (`config.keys.0`); a form shows it at the list's field.
-    if (!seen.has(field)) seen.set(field, plain(issue));
+    if (seen.has(field)) continue;
+    const empty = input !== undefined && isEmpty(valueAt(input, issue.path));
+    seen.set(field, ownMessage(issue) ?? (empty ? 'This is required.' : plain(issue)));
   }
   return [...seen].map(([field, message]) => ({ field, message }));
 }
@@ -24,9 +29,21 @@ export function invalidFields(fields: FieldError[]): AppError {
   return new AppError('INVALID_BODY', `${fields.length === 1 ? 'One field needs' : `${fields.length} fields need`} attention. ${list}`, { fields });
 }
 
+function valueAt(input: unknown, path: PropertyKey[]): unknown {
+  let v = input;
+  for (const key of path) v = v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[key] : undefined;
+  return v;
+}
+
+const isEmpty = (v: unknown) => v === undefined || v === null || (typeof v === 'string' && !v.trim()) || (Array.isArray(v) && v.length === 0);
+
+/** A schema's own message already speaks to a person; zod's defaults do not. */
+function ownMessage(issue: z.core.$ZodIssue): string | null {
+  if (/^(Too small|Too big|Invalid|Expected)/.test(issue.message)) return null;
+  return /^is required$/i.test(issue.message) ? 'This is required.' : sentence(issue.message);
+}
+
 function plain(issue: z.core.$ZodIssue): string {
-  // A schema's own message already speaks to a person; zod's defaults do not.
-  if (!/^(Too small|Too big|Invalid|Expected)/.test(issue.message)) return /^is required$/i.test(issue.message) ? 'This is required.' : sentence(issue.message);
   const missing = issue.code === 'invalid_type' && /received undefined|received null/.test(issue.message);
   if (missing) return 'This is required.';
   switch (issue.code) {

@@ -44,13 +44,13 @@ function parseConnect(s: PipedriveServices, raw: unknown) {
   if (body.success && provider) {
     const config = provider.configSchema.safeParse(body.data.config);
     if (config.success) return body.data;
-    throw invalidFields(fieldErrors(config.error, 'config.'));
+    throw invalidFields(fieldErrors(config.error, 'config.', body.data.config));
   }
-  const errors = body.success ? [] : fieldErrors(body.error);
+  const errors = body.success ? [] : fieldErrors(body.error, '', raw);
   const config = (raw as { config?: unknown } | null)?.config;
   if (provider && config && typeof config === 'object') {
     const checked = provider.configSchema.safeParse(config);
-    if (!checked.success) errors.push(...fieldErrors(checked.error, 'config.'));
+    if (!checked.success) errors.push(...fieldErrors(checked.error, 'config.', config));
   }
   // An unknown platform is the domain's error (it lists the available ones).
   if (!errors.length) return ConnectBody.parse(raw);
@@ -121,7 +121,7 @@ export function adminApiRouter(s: PipedriveServices): Router {
 
   router.patch('/channels/:id', async (ctx) => {
     const parsed = UpdateBody.safeParse(ctx.request.body ?? {});
-    if (!parsed.success) throw invalidFields(fieldErrors(parsed.error));
+    if (!parsed.success) throw invalidFields(fieldErrors(parsed.error, '', ctx.request.body));
     const { channel, notes } = await updateForInstallation(s, who(ctx), ctx.params.id!, { name: parsed.data.name, avatarUrl: parsed.data.avatar_url, config: parsed.data.config });
     const listed = (await listForInstallation(s, who(ctx))).find((c) => c.id === channel.id);
     ctx.body = { channel: { ...listed, urls: { ...listed?.urls, ...notes } } };

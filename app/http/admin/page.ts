@@ -117,7 +117,7 @@ function channelTable(channels: ChannelRow[], providers: ProviderInfo[]): Html {
 ${channels.map(
   (c) => html`<tr data-channel-id="${c.id}"><td data-label="Name">${c.avatar_url ? html`<img src="${c.avatar_url}" alt="" width="20" height="20"> ` : ''}<strong>${c.name}</strong></td>
 <td data-label="Platform">${c.provider_name}</td>
-<td data-label="Status">${c.status === 'active' ? 'Active' : c.status}${c.last_error ? html`<br><span class="hint">Last problem: ${c.last_error.replace(/\bHTTP (\d{3}) .*/s, 'HTTP $1')}</span>` : ''}</td>
+<td data-label="Status">${c.status === 'active' ? 'Active' : c.status}${c.backlog.dead ? html`<br><span class="hint">Some messages were not delivered: see Dead letters.</span>` : c.last_error ? html`<br><span class="hint">Last problem: ${c.last_error.replace(/\bHTTP (\d{3}) .*/s, 'HTTP $1')}</span>` : ''}</td>
 <td data-label="Conversations">${c.conversations}</td>
 <td data-label="Outbox">${c.backlog.pending} waiting, ${c.backlog.dead} dead</td>
 <td data-label="URLs">${channelUrls(c)}</td>
@@ -130,7 +130,7 @@ function fieldInput(p: ProviderInfo, f: ProviderField): Html {
   const id = `cfg-${p.kind}-${f.name}`;
   const described = raw(`aria-describedby="${id}-hint ${id}-err"`);
   const placeholder = f.placeholder ?? '';
-  if (f.type === 'list') return html`<textarea id="${id}" data-field="${f.name}" data-type="list" placeholder="${placeholder}" ${described}></textarea>`;
+  if (f.type === 'list') return html`<textarea id="${id}" data-field="${f.name}" data-type="list" rows="5" placeholder="${placeholder}" ${described}></textarea>`;
   if (f.type === 'boolean') return html`<input type="checkbox" id="${id}" data-field="${f.name}" data-type="boolean" ${described}>`;
   const type = f.type === 'secret' ? 'password' : f.type === 'number' ? 'number' : 'text';
   return html`<input type="${type}" id="${id}" data-field="${f.name}" data-type="${f.type}" placeholder="${placeholder}" autocomplete="${f.type === 'secret' ? 'new-password' : 'off'}" spellcheck="false"${raw(f.required ? ' required aria-required="true"' : '')} ${described}>`;
