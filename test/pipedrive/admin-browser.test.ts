@@ -6,6 +6,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { airyAdapterFactory } from '../../app/providers/airy/adapter.ts';
 import { alvariaAdapterFactory } from '../../app/providers/alvaria/adapter.ts';
 import { FakeAlvaria } from '../fakes/alvaria/server.ts';
+import { loadSpec } from '../support/contract.ts';
 import { startBridgeWithPipedrive } from '../support/install.ts';
 import { sign, TestPlatform } from '../support/test-provider.ts';
 
@@ -49,13 +50,14 @@ async function screenshotOnFailure(page: Page | undefined, name: string, err: un
   throw err;
 }
 
-test('admin page in Chromium: install, connect a channel, see it listed, replay a dead letter, delete it', { skip, timeout: 60_000 }, async () => {
+test('admin page in Chromium: install, connect a channel, see it listed, replay a dead letter, delete it', { skip, timeout: 120_000 }, async () => {
   const platform = new TestPlatform();
   const { bridge, fake, close } = await startBridgeWithPipedrive({ providers: { test: platform.factory() } });
   let browser: Browser | undefined;
   let page: Page | undefined;
   try {
     await fake.linkApp(bridge.url);
+    await loadSpec();
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true, timeout: 30_000 });
     page = await (await browser.newContext()).newPage();
     page.setDefaultTimeout(10_000);
@@ -187,6 +189,7 @@ test('admin page in Chromium with the real platforms: labels and hints from thei
   let page: Page | undefined;
   try {
     await fake.linkApp(bridge.url);
+    await loadSpec();
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true, timeout: 30_000 });
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: bridge.url });
