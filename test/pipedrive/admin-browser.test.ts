@@ -182,7 +182,7 @@ test('admin page in Chromium: install, connect a channel, see it listed, replay 
   }
 });
 
-test('admin page in Chromium with the real platforms: labels and hints from their schemas, Alvaria URL once, copy, 390 px', { skip, timeout: 60_000 }, async () => {
+test('admin page in Chromium with the real platforms: labels and hints from their schemas, Alvaria URL once, copy, 390 px', { skip, timeout: 120_000 }, async () => {
   const alvaria = await FakeAlvaria.start();
   const { bridge, fake, close } = await startBridgeWithPipedrive({ providers: { airy: airyAdapterFactory(), alvaria: alvariaAdapterFactory() } });
   let browser: Browser | undefined;

@@ -65,7 +65,7 @@ function figuresList(channels: ChannelRow[], pace: PaceSnapshot): Html {
   const waiting = channels.reduce((n, c) => n + c.backlog.pending, 0);
   const dead = channels.reduce((n, c) => n + c.backlog.dead, 0);
   return html`<ul id="figures" class="figures">
-<li>Outbox: <strong>${String(waiting)}</strong> deliveries waiting, <strong>${String(dead)}</strong> dead letters</li>
+<li>Outbox: <strong>${String(waiting)}</strong> ${waiting === 1 ? 'delivery' : 'deliveries'} waiting, <strong>${String(dead)}</strong> ${dead === 1 ? 'dead letter' : 'dead letters'}</li>
 <li id="pacing">Pipedrive: ${pace.parkedUntil ? html`<strong>daily budget spent</strong>, deliveries parked until ${new Date(pace.parkedUntil).toISOString()}` : 'within its API budget'}; circuit ${pace.breaker}; ${String(pace.limit)} calls per 2 s window</li>
 </ul>`;
 }
