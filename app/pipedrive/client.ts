@@ -30,6 +30,13 @@ export interface AddChannelInput {
   template_support?: boolean;
 }
 
+export interface CallOptions {
+  /** Aborts the request (an outbox job whose lease ran out). */
+  signal?: AbortSignal;
+  /** The caller holds a worker slot: any pacing wait defers the job rather than sleeping in the slot. */
+  inWorker?: boolean;
+}
+
 // The SDK's typings bind to axios's CommonJS declarations and ours to its ESM ones (the
 // same runtime class), so the instance crosses that seam untyped.
 type SdkRequest = (axios?: never, basePath?: string) => Promise<unknown>;
@@ -53,8 +60,8 @@ export class PipedriveClient {
     await this.call(installationId, 'addChannel', (cfg) => v1.ChannelsApiFp(cfg).addChannel(body as v1.AddChannelRequest));
   }
 
-  async receiveMessage(installationId: string, body: ReceiveMessageBody): Promise<void> {
-    await this.call(installationId, 'receiveMessage', (cfg) => v1.ChannelsApiFp(cfg).receiveMessage(body as unknown as v1.ReceiveMessageRequest));
+  async receiveMessage(installationId: string, body: ReceiveMessageBody, opts: CallOptions = {}): Promise<void> {
+    await this.call(installationId, 'receiveMessage', (cfg) => v1.ChannelsApiFp(cfg).receiveMessage(body as unknown as v1.ReceiveMessageRequest), opts);
   }
 
   async deleteChannel(installationId: string, providerChannelId: string): Promise<void> {
@@ -76,15 +83,18 @@ export class PipedriveClient {
     }
   }
 
-  private async call(installationId: string, what: string, op: Op): Promise<AxiosResponse<unknown>> {
+  private async call(installationId: string, what: string, op: Op, opts: CallOptions = {}): Promise<AxiosResponse<unknown>> {
     const ctx = this.tokens.context(installationId);
     let token = await ctx.current();
     for (let attempt = 0; ; attempt++) {
-      await this.pacer.admit(installationId);
+      await this.pacer.admit(installationId, opts.inWorker ? { maxInlineWaitMs: 0 } : {});
       try {
         const fn = await op(new v1.Configuration({ accessToken: token.accessToken, basePath: token.apiBase }));
         // The functional API resolves to the whole AxiosResponse when given an axios instance.
-        const res = (await this.metrics.time('pipedrive', what, () => fn(this.http as never, token.apiBase))) as AxiosResponse<unknown>;
+        // The functional API takes no request options; it only calls `axios.request`, so the
+        // signal rides on a wrapper around our instance.
+        const http = opts.signal ? { request: (c: object) => this.http.request({ ...c, signal: opts.signal }) } : this.http;
+        const res = (await this.metrics.time('pipedrive', what, () => fn(http as never, token.apiBase))) as AxiosResponse<unknown>;
         this.pacer.observe(installationId, { status: res.status, headers: res.headers });
         return res;
       } catch (err) {

@@ -11,10 +11,11 @@ import { unlinkedGateway, type PipedriveGateway, type ReceiveMessageBody } from 
  */
 export function installationGateway(client: PipedriveClient): PipedriveGateway {
   return {
-    async receiveMessage(channel: Channel, body: ReceiveMessageBody) {
+    async receiveMessage(channel: Channel, body: ReceiveMessageBody, opts = {}) {
       if (!channel.installationId) return unlinkedGateway.receiveMessage(channel, body);
       try {
-        await client.receiveMessage(channel.installationId, body);
+        // From a worker slot: a pacing wait gives the slot back (DeferError) instead of sleeping in it.
+        await client.receiveMessage(channel.installationId, body, { ...opts, inWorker: true });
       } catch (err) {
         throw asJobError(err);
       }

@@ -88,6 +88,8 @@ export interface OutgoingMessage {
   sender: Participant;
   /** Attachments with fresh signed URLs the platform can fetch. */
   files: Array<{ id: string; name: string; mimeType: string; size: number | null; url: string }>;
+  /** Aborted when the outbox job's lease runs out: pass it to the platform calls. */
+  signal?: AbortSignal;
 }
 
 export type SendOutcome = { providerMessageId: string | null } | { defer: { ms: number; reason: string } };

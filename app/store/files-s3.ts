@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -88,6 +88,19 @@ export class S3FileStore implements FileStore {
       if (isMissing(err)) return null;
       throw err;
     }
+  }
+
+  async sweepStaged(maxAgeMs: number, now = Date.now()): Promise<number> {
+    let removed = 0;
+    for (const name of this.stagingDir ? await readdir(this.stagingDir) : []) {
+      const path = join(this.stagingDir, name);
+      const st = await stat(path).catch(() => null);
+      if (st?.isFile() && now - st.mtimeMs > maxAgeMs) {
+        await rm(path, { force: true });
+        removed++;
+      }
+    }
+    return removed;
   }
 
   async close(): Promise<void> {

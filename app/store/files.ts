@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 
@@ -23,6 +23,8 @@ export interface FileStore {
   size(storageKey: string): Promise<number | null>;
   /** A stream of the stored bytes and their size, or null when there is no such file. */
   open(storageKey: string): Promise<{ stream: Readable; size: number } | null>;
+  /** Removes staged uploads older than `maxAgeMs` (left by a crash mid-request); answers how many. */
+  sweepStaged(maxAgeMs: number, now?: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -42,7 +44,25 @@ export class LocalFileStore implements FileStore {
     await mkdir(this.stagingDir, { recursive: true });
   }
 
-  /** Same filesystem: a rename. */
+  /**
+   * Removes staged uploads older than `maxAgeMs`: a crash mid-request leaves them behind, and
+   * nothing else ever will. Younger ones may be another process's upload in flight. Answers
+   * how many went.
+   */
+  async sweepStaged(maxAgeMs: number, now = Date.now()): Promise<number> {
+    let removed = 0;
+    for (const name of await readdir(this.stagingDir)) {
+      const path = join(this.stagingDir, name);
+      const st = await stat(path).catch(() => null);
+      if (st?.isFile() && now - st.mtimeMs > maxAgeMs) {
+        await rm(path, { force: true });
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  /** Moves a staged upload into place under its storage key (same filesystem: a rename). */
   async adopt(stagedPath: string, storageKey: string): Promise<void> {
     await rename(stagedPath, this.path(storageKey));
   }

@@ -34,16 +34,18 @@ export function adminPage(v: AdminView): string {
 <h1>Pipedrive messaging bridge</h1>
 <p>Signed in as <strong>${i.userName ?? `user ${i.userId}`}</strong>${i.userEmail ? html` (${i.userEmail})` : ''} of
 <strong>${i.companyName ?? `company ${i.companyId}`}</strong>${i.isAdmin ? ' — Pipedrive admin' : ''}.</p>
+<form method="post" action="/admin/logout"><button type="submit" id="sign-out">Sign out</button></form>
 ${statusBanner(i)}
+${i.isAdmin ? '' : html`<p class="banner warn" id="read-only">Read-only: only Pipedrive admins of your company can connect, edit or delete channels and replay dead letters.</p>`}
 <div id="flash" role="status" aria-live="polite" tabindex="-1"></div>
 <h2>Channels</h2>
-${channels.length ? channelTable(channels, providers) : html`<p id="no-channels">No channels yet. Connect one below.</p>`}
+${channels.length ? channelTable(channels, providers, i.isAdmin) : html`<p id="no-channels">No channels yet. Connect one below.</p>`}
 <h2>Delivery</h2>
 ${figuresList(channels, v.pacing)}
 <h2>Dead letters</h2>
-${deadLetterTable(v.deadLetters)}
+${deadLetterTable(v.deadLetters, i.isAdmin)}
 <h2 id="form-title" data-connect-title="Connect a channel">Connect a channel</h2>
-${available.length ? connectForm(available) : html`<p class="banner warn">No platform adapter is available in this build.</p>`}
+${!i.isAdmin ? '' : available.length ? connectForm(available) : html`<p class="banner warn">No platform adapter is available in this build.</p>`}
 <h2>Pipedrive</h2>
 <p>Manifest for Pipedrive's Developer Hub: ${copyable(`${appUrl}/manifest.json`, 'Copy the manifest URL')}</p>
 <p class="hint">Each channel's webhook or callback URL is in the channel list, with a Copy button. Airy is told its URL when you connect;
@@ -70,9 +72,12 @@ function figuresList(channels: ChannelRow[], pace: PaceSnapshot): Html {
 </ul>`;
 }
 
-function deadLetterTable(rows: DeadLetter[]): Html {
+/** Write buttons are disabled for users without Pipedrive admin rights (the API refuses them anyway). */
+const off = (canWrite: boolean) => raw(canWrite ? '' : ' disabled');
+
+function deadLetterTable(rows: DeadLetter[], canWrite: boolean): Html {
   if (!rows.length) return html`<p id="no-dead-letters">No dead letters: everything was delivered or is still being retried.</p>`;
-  return html`<p><button type="button" id="replay-all">Replay all (${rows.length})</button> <span class="hint">Puts them back in the outbox with a fresh retry budget.</span></p>
+  return html`<p><button type="button" id="replay-all"${off(canWrite)}>Replay all (${rows.length})</button> <span class="hint">Puts them back in the outbox with a fresh retry budget.</span></p>
 <table id="dead-letters" class="cards"><thead><tr><th>Channel</th><th>Message</th><th>What went wrong</th><th>What to do</th><th>Failed</th><th><span class="sr-only">Actions</span></th></tr></thead><tbody>
 ${rows.map((d) => {
   const what = d.message_text !== null ? (d.message_text || '(attachments only)') : describeKind(d.kind);
@@ -81,7 +86,7 @@ ${rows.map((d) => {
 <td data-label="What went wrong">${d.problem}</td>
 <td data-label="What to do">${d.action}</td>
 <td data-label="Failed"><time datetime="${d.failed_at}">${d.failed_at.replace('T', ' ').slice(0, 16)} UTC</time><br><span class="hint">after ${String(d.attempts)} ${d.attempts === 1 ? 'attempt' : 'attempts'}</span></td>
-<td class="actions"><button type="button" class="replay" data-id="${String(d.id)}" aria-label="${`Replay: ${shorten(what, 60)} (${d.channel_name ?? 'deleted channel'})`}">Replay</button></td></tr>`;
+<td class="actions"><button type="button" class="replay" data-id="${String(d.id)}" aria-label="${`Replay: ${shorten(what, 60)} (${d.channel_name ?? 'deleted channel'})`}"${off(canWrite)}>Replay</button></td></tr>`;
 })}
 </tbody></table>`;
 }
@@ -111,7 +116,7 @@ function channelUrls(c: ChannelRow): Html[] {
   });
 }
 
-function channelTable(channels: ChannelRow[], providers: ProviderInfo[]): Html {
+function channelTable(channels: ChannelRow[], providers: ProviderInfo[], canWrite: boolean): Html {
   const editable = new Set(providers.filter((p) => p.available).map((p) => p.kind));
   return html`<table id="channels" class="cards"><thead><tr><th>Name</th><th>Platform</th><th>Status</th><th>Conversations</th><th>Outbox</th><th>URLs</th><th><span class="sr-only">Actions</span></th></tr></thead><tbody>
 ${channels.map(
@@ -121,7 +126,7 @@ ${channels.map(
 <td data-label="Conversations">${c.conversations}</td>
 <td data-label="Outbox">${c.backlog.pending} waiting, ${c.backlog.dead} dead</td>
 <td data-label="URLs">${channelUrls(c)}</td>
-<td class="actions">${editable.has(c.provider) ? html`<button type="button" class="edit" data-id="${c.id}" data-name="${c.name}" data-provider="${c.provider}" data-avatar="${c.avatar_url ?? ''}" data-settings="${JSON.stringify(c.settings)}" aria-label="${`Edit channel ${c.name}`}">Edit</button> ` : ''}<button type="button" class="delete danger" data-id="${c.id}" data-name="${c.name}" aria-label="${`Delete channel ${c.name}`}">Delete</button></td></tr>`,
+<td class="actions">${editable.has(c.provider) ? html`<button type="button" class="edit" data-id="${c.id}" data-name="${c.name}" data-provider="${c.provider}" data-avatar="${c.avatar_url ?? ''}" data-settings="${JSON.stringify(c.settings)}" aria-label="${`Edit channel ${c.name}`}"${off(canWrite)}>Edit</button> ` : ''}<button type="button" class="delete danger" data-id="${c.id}" data-name="${c.name}" aria-label="${`Delete channel ${c.name}`}"${off(canWrite)}>Delete</button></td></tr>`,
 )}
 </tbody></table>`;
 }

@@ -1,22 +1,18 @@
 import { z } from 'zod';
+import { platformId, platformText } from '../../security/input.ts';
+import { platformUrl } from '../../security/outbound.ts';
 
 /**
  * What the admin enters per channel (DESIGN.md, operator contract). The `.meta()` texts are
  * the admin page's label, hint, placeholder and password flag for each field.
  */
 export const AiryConfigSchema = z.object({
-  api_url: z
-    .string()
-    .trim()
-    .url()
-    .refine((v) => /^https?:\/\//.test(v), 'must be an http(s) URL')
-    .transform((v) => v.replace(/\/+$/, ''))
-    .meta({
-      title: 'Airy host URL',
-      description: 'The address of your Airy Core installation, without a path; the bridge calls /sources.create and the other Source API endpoints on it. It is the host in the address bar of the Airy inbox.',
-      placeholder: 'https://airy.example.com',
-      secret: false,
-    }),
+  api_url: platformUrl('base').meta({
+    title: 'Airy host URL',
+    description: 'The address of your Airy Core installation, without a path; the bridge calls /sources.create and the other Source API endpoints on it. It is the host in the address bar of the Airy inbox.',
+    placeholder: 'https://airy.example.com',
+    secret: false,
+  }),
   system_token: z
     .string()
     .trim()
@@ -47,20 +43,21 @@ export interface AiryConversationState {
 
 // ── the action endpoint (reference/airy.md §6) ────────────────────────────────────────────
 
-// Length caps match the columns the values land in (event keys 255, participant ids 128):
-// PostgreSQL refuses longer strings, which would otherwise surface as a 500.
+// Length caps match the columns the values land in (event keys 255, participant ids 128), and
+// ids carry no control characters: PostgreSQL refuses longer strings and NUL bytes, which
+// would otherwise surface as a 500 instead of Airy's "bad request".
 export const ActionSchema = z.object({
   type: z.string(),
   payload: z.object({
     message: z.object({
-      id: z.string().min(1).max(255),
-      source_recipient_id: z.string().max(128).nullish(),
+      id: platformId(255),
+      source_recipient_id: platformText(128).nullish(),
       content: z.unknown(),
       sent_at: z.union([z.string(), z.number()]).nullish(),
     }),
     conversation: z
       .object({
-        id: z.string().min(1),
+        id: platformId(255),
         channel_id: z.string().nullish(),
         source_channel_id: z.string().nullish(),
         // Holds the source_sender_id of the latest contact message, NOT the conversation id we posted.
