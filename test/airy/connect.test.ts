@@ -83,7 +83,7 @@ test('editing a channel renames the Airy source and channel with the new system 
     await assert.rejects(edit({ api_url: 'not a url', system_token: '' }), (e: AppError) => {
       const fields = (e.extra.fields as Array<{ field: string; message: string }>).map((f) => [f.field, f.message]);
       assert.deepEqual(fields, [
-        ['config.api_url', 'Enter a full address that starts with https://'],
+        ['config.api_url', 'Must be an http(s) URL.'],
         ['config.system_token', 'This is required.'],
       ]);
       return true;
