@@ -13,7 +13,7 @@ import { retentionTask } from './outbox/retention.ts';
 import { Singletons } from './outbox/singletons.ts';
 import { createLeaderLock } from './store/leader.ts';
 import { adminRouters } from './http/admin/router.ts';
-import { workspaceApiRouter } from './workspace/api.ts';
+import { createWorkspace } from './workspace/index.ts';
 import { oauthRouter } from './http/oauth.ts';
 import { installationGateway } from './pipedrive/gateway.ts';
 import { pipedriveReceiveJob, type PipedriveGateway } from './pipedrive/receive-job.ts';
@@ -81,7 +81,8 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
   const core = { config, db, inbox, outbox, registry, secrets, files, log, pipedrive, fileUrl, metrics };
   for (const outcome of ['done', 'retry', 'dead', 'lost'] as const) outbox.on(outcome, (job: { kind: string }) => metrics.outbox.inc({ kind: job.kind, outcome }));
   inbox.on('duplicate', (source) => metrics.duplicates.inc({ provider: source.split(':')[0] ?? source }));
-  const app = createHttpApp({ config, db, inbox, files, secrets, registry, log, present, metrics, routers: [oauthRouter(pipedrive), ...adminRouters(pipedrive), workspaceApiRouter({ ...pipedrive, outbox, files, fileUrl }), ...(opts.routers?.(core) ?? [])] });
+  const workspace = createWorkspace({ ...pipedrive, outbox, files, fileUrl });
+  const app = createHttpApp({ config, db, inbox, files, secrets, registry, log, present, metrics, routers: [oauthRouter(pipedrive), ...adminRouters(pipedrive), ...workspace.routers, ...(opts.routers?.(core) ?? [])] });
   const server = createServer(app.callback());
   server.requestTimeout = 60_000;
   server.headersTimeout = 20_000;
@@ -115,6 +116,7 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
     url: `http://127.0.0.1:${port}`,
     stop() {
       stopping ??= (async () => {
+        workspace.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();
