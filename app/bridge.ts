@@ -14,6 +14,8 @@ import { retentionTask } from './outbox/retention.ts';
 import { Singletons } from './outbox/singletons.ts';
 import { createLeaderLock } from './store/leader.ts';
 import { adminRouters } from './http/admin/router.ts';
+import { createWorkspace } from './workspace/index.ts';
+import { conversationContext } from './workspace/records.ts';
 import { oauthRouter } from './http/oauth.ts';
 import { installationGateway } from './pipedrive/gateway.ts';
 import { pipedriveReceiveJob, type PipedriveGateway } from './pipedrive/receive-job.ts';
@@ -86,15 +88,17 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
   Object.assign(
     handlers,
     createJobHandlers(
-      { db, inbox, registry, secrets, config, log, fileUrl, metrics },
-      { [JOB.pipedriveReceive]: pipedriveReceiveJob(db, opts.pipedrive ?? installationGateway(pipedrive.client), present) },
+      { db, inbox, registry, secrets, config, log, fileUrl, metrics, conversationContext: (pk) => conversationContext({ db }, pk) },
+      { [JOB.pipedriveReceive]: pipedriveReceiveJob(db, opts.pipedrive ?? installationGateway(pipedrive.client, db), present) },
     ),
   );
 
+  const workspace = createWorkspace({ ...pipedrive, outbox, files, fileUrl });
+  Object.assign(handlers, workspace.jobs);
   const core = { config, db, inbox, outbox, registry, secrets, files, log, pipedrive, fileUrl, metrics };
   for (const outcome of ['done', 'retry', 'dead', 'lost'] as const) outbox.on(outcome, (job: { kind: string }) => metrics.outbox.inc({ kind: job.kind, outcome }));
   inbox.on('duplicate', (source) => metrics.duplicates.inc({ provider: source.split(':')[0] ?? source }));
-  const app = createHttpApp({ config, db, inbox, files, secrets, registry, log, present, metrics, routers: [oauthRouter(pipedrive), ...adminRouters(pipedrive), ...(opts.routers?.(core) ?? [])] });
+  const app = createHttpApp({ config, db, inbox, files, secrets, registry, log, present, metrics, routers: [oauthRouter(pipedrive), ...adminRouters(pipedrive), ...workspace.routers, ...(opts.routers?.(core) ?? [])] });
   const server = createServer(app.callback());
   server.requestTimeout = 60_000;
   server.headersTimeout = 20_000;
@@ -128,6 +132,7 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
     url: `http://127.0.0.1:${port}`,
     stop() {
       stopping ??= (async () => {
+        workspace.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

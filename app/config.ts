@@ -54,6 +54,7 @@ const EnvSchema = z.object({
   DATABASE_WAIT_SECONDS: intFrom(30, 0, 3600),
   PIPEDRIVE_CLIENT_ID: z.string().trim().optional(),
   PIPEDRIVE_CLIENT_SECRET: z.string().trim().optional(),
+  PIPEDRIVE_UI_JWT_SECRET: z.string().trim().optional(),
   PIPEDRIVE_OAUTH_URL: optionalUrl,
   PIPEDRIVE_API_URL: optionalUrl,
   PIPEDRIVE_BURST_LIMIT: intFrom(80, 1, 10_000),
@@ -122,6 +123,7 @@ const EnvSchema = z.object({
   OUTBOUND_MAX_RESPONSE_BYTES: intFrom(1024 * 1024, 1024, 64 * 1024 * 1024),
   CONNECT_ATTEMPTS_PER_MINUTE: intFrom(10, 1, 10_000),
   ALVARIA_CALLBACK_MAX_AGE_SECONDS: intFrom(600, 10, 24 * 3600),
+  TRANSCRIPT_FLUSH_SECONDS: intFrom(60, 0, 86_400),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -142,7 +144,11 @@ export interface Config {
     /** Consecutive 5xx/network failures that pause an installation's calls, and the first pause. */
     readonly breakerThreshold: number;
     readonly breakerCooldownMs: number;
+    /** The custom UI extensions' JWT secret (Developer Hub); undefined → the client secret verifies iframe tokens. */
+    readonly uiJwtSecret: string | undefined;
   };
+  /** Idle time of a conversation about a record before its new lines are written to the record's note. */
+  readonly transcriptFlushMs: number;
   readonly appSecret: string;
   /** True when APP_SECRET was not configured and a throwaway key is in use. */
   readonly appSecretGenerated: boolean;
@@ -229,7 +235,9 @@ export function loadConfig(env: Env = process.env): Config {
       burstLimit: e.PIPEDRIVE_BURST_LIMIT,
       breakerThreshold: e.PIPEDRIVE_BREAKER_THRESHOLD,
       breakerCooldownMs: e.PIPEDRIVE_BREAKER_COOLDOWN_MS,
+      uiJwtSecret: e.PIPEDRIVE_UI_JWT_SECRET || undefined,
     },
+    transcriptFlushMs: e.TRANSCRIPT_FLUSH_SECONDS * 1000,
     appSecret: e.APP_SECRET ?? randomBytes(32).toString('hex'),
     appSecretGenerated: !e.APP_SECRET,
     logLevel: e.LOG_LEVEL ?? 'info',

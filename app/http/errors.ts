@@ -15,7 +15,7 @@ export type ErrorShape = 'pipedrive' | 'webhook' | 'admin' | 'html';
 /** The default shape by path, so unmatched routes of a family answer in its shape too. */
 function shapeFor(ctx: Context): ErrorShape {
   const family = familyOf(ctx);
-  if (family === 'admin-api') return 'admin';
+  if (family === 'admin-api' || family === 'ui-api') return 'admin';
   if (family === 'admin' || family === 'oauth') return 'html';
   if (family === 'webhook') return 'webhook';
   return 'pipedrive';

@@ -2,7 +2,7 @@ import type { Context, Next } from 'koa';
 import type { Metrics } from '../metrics.ts';
 import { familyOf, type RouteFamily } from './paths.ts';
 
-type Family = 'manifest' | 'webhook' | 'admin' | 'oauth' | 'files' | 'other';
+type Family = 'manifest' | 'webhook' | 'admin' | 'oauth' | 'files' | 'workspace' | 'other';
 
 /**
  * Counts every answer by route pattern (the router's, so ids never become labels) and
@@ -28,5 +28,6 @@ const FAMILY_LABEL: Record<RouteFamily, Family> = {
   admin: 'admin',
   oauth: 'oauth',
   files: 'files',
+  'ui-api': 'workspace',
   other: 'other',
 };

@@ -26,7 +26,7 @@ export function canonicalPath(raw: string): string {
   return p;
 }
 
-export type RouteFamily = 'admin-api' | 'admin' | 'manifest' | 'webhook' | 'oauth' | 'files' | 'other';
+export type RouteFamily = 'admin-api' | 'admin' | 'manifest' | 'webhook' | 'oauth' | 'files' | 'ui-api' | 'other';
 
 const FAMILIES: Array<[RegExp, RouteFamily]> = [
   [/^\/admin\/api(\/|$)/i, 'admin-api'],
@@ -35,6 +35,7 @@ const FAMILIES: Array<[RegExp, RouteFamily]> = [
   [/^\/webhooks(\/|$)/i, 'webhook'],
   [/^\/auth(\/|$)/i, 'oauth'],
   [/^\/files(\/|$)/i, 'files'],
+  [/^\/ui\/api(\/|$)/i, 'ui-api'],
 ];
 
 /** The family of a canonical path: what every guard, error shape and metric label keys on. */

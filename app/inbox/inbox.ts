@@ -18,7 +18,7 @@ import {
 } from '../store/conversations.ts';
 import type { Db, Tx } from '../store/db.ts';
 import { hasEventKey, recordEventKey } from '../store/events.ts';
-import { wakePendingJobs } from '../store/jobs.ts';
+import { replayDeadJobs, wakePendingJobs } from '../store/jobs.ts';
 import type { FileStore } from '../store/files.ts';
 import {
   findMessage,
@@ -70,8 +70,13 @@ export interface InboundMessage {
 }
 
 /** What the domain tells observers (metrics); `duplicate` carries the dedupe source (`<provider>:<channel>`). */
+/** Runs inside the transaction that stores a message, so what it writes commits (or not) with it. */
+export type StoredHook = (tx: Tx, conversation: Conversation, message: Message) => Promise<void>;
+
 export interface InboxEvents {
   duplicate: [source: string];
+  /** A message was stored or changed (committed) in this process: live views may look now. */
+  changed: [];
 }
 
 /**
@@ -79,6 +84,9 @@ export interface InboxEvents {
  * them to the outbox. No HTTP here; callers are the manifest endpoints, webhooks and jobs.
  */
 export class Inbox extends EventEmitter<InboxEvents> {
+  private readonly storedHooks: StoredHook[] = [];
+  private readonly closedHooks: Array<(conversation: Conversation) => Promise<void>> = [];
+
   constructor(
     readonly db: Db,
     private readonly secrets: Secrets,
@@ -88,6 +96,16 @@ export class Inbox extends EventEmitter<InboxEvents> {
     private readonly quotas?: Quotas,
   ) {
     super();
+  }
+
+  /** Adds work to every message's storing transaction (e.g. scheduling a transcript flush). */
+  onStored(hook: StoredHook): void {
+    this.storedHooks.push(hook);
+  }
+
+  /** Adds work after a conversation is closed (e.g. an Alvaria session ended). */
+  onClosed(hook: (conversation: Conversation) => Promise<void>): void {
+    this.closedHooks.push(hook);
   }
 
   /** An active channel by the id Pipedrive uses, or NOT_FOUND. */
@@ -163,15 +181,37 @@ export class Inbox extends EventEmitter<InboxEvents> {
         // message nobody had read, until that event happened to be processed.
         await updateConversation(tx, conversation.pk, { seen: false }, now);
         await this.outbox.enqueue(tx, { kind: JOB.providerSend, payload: { messageId: id }, orderingKey: `send:${conversation.id}`, channelId: channel.id });
+        for (const hook of this.storedHooks) await hook(tx, conversation, stored);
         return stored;
       });
       this.outbox.kick();
+      this.emit('changed');
       return message;
     } catch (err) {
       // Best effort: a failing store (e.g. the bucket unreachable) must not hide the original error.
       await Promise.allSettled([...input.files.map((f) => this.files.discard(f.path)), ...adopted.map((key) => this.files.remove(key))]);
       throw err;
     }
+  }
+
+  /**
+   * "Send again" for a failed message of a Pipedrive user: it becomes `sent` (pending delivery)
+   * and its delivery is queued once more: the dead job itself when the outbox gave up on it
+   * (so no dead letter stays behind), a new one when the platform reported the failure.
+   */
+  async resend(messageId: string, deadJobId: number | undefined): Promise<Message> {
+    const message = await findMessageById(this.db, messageId);
+    if (!message || message.origin !== 'pipedrive') throw notFound('Message');
+    if (message.status !== 'failed') throw new AppError('CONFLICT', 'Only a failed message can be sent again');
+    const conversation = await findConversationByPkOrThrow(this.db, message.conversationPk);
+    await this.db.transaction(async (tx) => {
+      await this.setMessageStatus(messageId, 'sent', { error: null, tx });
+      const replayed = deadJobId === undefined ? 0 : await replayDeadJobs(tx, { id: deadJobId, channelIds: [message.channelId] }, Date.now());
+      if (!replayed) await this.outbox.enqueue(tx, { kind: JOB.providerSend, payload: { messageId }, orderingKey: `send:${conversation.id}`, channelId: message.channelId });
+    });
+    this.outbox.kick();
+    this.emit('changed');
+    return (await findMessageById(this.db, messageId))!;
   }
 
   /** Marks the channel deleted and queues the platform-side disconnect (idempotent). */
@@ -272,6 +312,7 @@ export class Inbox extends EventEmitter<InboxEvents> {
     patch: Partial<{ status: ConversationStatus; seen: boolean; link: string; providerRef: string | null; providerState: string | null }>,
   ): Promise<void> {
     await updateConversation(this.db, conversation.pk, patch, Date.now());
+    if (patch.status === 'closed') for (const hook of this.closedHooks) await hook(conversation);
   }
 
   /**
@@ -305,6 +346,7 @@ export class Inbox extends EventEmitter<InboxEvents> {
       );
       await bumpActivity(t, m.conversation.pk, stored.seq, now);
       await this.queueReceive(t, m.conversation, id);
+      for (const hook of this.storedHooks) await hook(t, m.conversation, stored);
       return stored;
     };
     const message = tx ? await run(tx) : await this.db.transaction(run);
@@ -313,7 +355,10 @@ export class Inbox extends EventEmitter<InboxEvents> {
       return { duplicate: true };
     }
     // Inside the caller's transaction the row is not committed yet: leave the kick to the caller.
-    if (!tx) this.outbox.kick();
+    if (!tx) {
+      this.outbox.kick();
+      this.emit('changed');
+    }
     return { message };
   }
 
@@ -328,7 +373,10 @@ export class Inbox extends EventEmitter<InboxEvents> {
       return true;
     };
     const changed = opts.tx ? await run(opts.tx) : await this.db.transaction(run);
-    if (changed && !opts.tx) this.outbox.kick();
+    if (changed && !opts.tx) {
+      this.outbox.kick();
+      this.emit('changed');
+    }
   }
 
   /** Active channels served by one adapter (e.g. to open one realtime subscription per platform host). */
@@ -352,7 +400,10 @@ export class Inbox extends EventEmitter<InboxEvents> {
       for (const m of unread) await this.setMessageStatus(m.id, 'read', { tx });
       return unread.length;
     });
-    if (changed) this.outbox.kick();
+    if (changed) {
+      this.outbox.kick();
+      this.emit('changed');
+    }
     return changed;
   }
 

@@ -5,6 +5,8 @@ import * as m004 from './004_alvaria.ts';
 import * as m005 from './005_jobs_claim_index.ts';
 import * as m006 from './006_session_generation_and_health.ts';
 import * as m008 from './008_runtime_bounds.ts';
+import * as m011 from './011_workspace.ts';
+import * as m012 from './012_transcripts.ts';
 
 /**
  * Migrations are listed here explicitly (no directory scan), so they load the same way
@@ -17,6 +19,8 @@ const migrations: Record<string, Knex.Migration> = {
   '005_jobs_claim_index': m005,
   '006_session_generation_and_health': m006,
   '008_runtime_bounds': m008,
+  '011_workspace': m011,
+  '012_transcripts': m012,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -7,7 +7,9 @@ import { deadLettersOf, replayDeadLetters } from '../../inbox/dead-letters.ts';
 import { connectForInstallation, deleteForInstallation, listForInstallation, updateForInstallation } from '../../pipedrive/channels.ts';
 import { fieldErrors, invalidFields } from '../../inbox/field-errors.ts';
 import { uninstallFromAdmin } from '../../pipedrive/install.ts';
+import { surfaceOf } from '../../pipedrive/surface.ts';
 import type { PipedriveServices } from '../../pipedrive/services.ts';
+import type { ProviderRegistry } from '../../providers/registry.ts';
 import type { Installation } from '../../store/installations.ts';
 import { endSession } from '../session.ts';
 import { providerInfos } from './providers.ts';
@@ -18,7 +20,7 @@ const avatarUrl = z
   .optional()
   .transform((v) => v || null);
 
-const ConnectBody = z.object({
+export const ConnectBody = z.object({
   provider: z.string().trim().min(1).max(32),
   name,
   avatar_url: avatarUrl,
@@ -27,7 +29,7 @@ const ConnectBody = z.object({
 });
 
 /** An edit: the name and avatar as they should be, and only the settings that change. */
-const UpdateBody = z.object({
+export const UpdateBody = z.object({
   name,
   avatar_url: avatarUrl,
   config: z.record(z.string(), z.unknown()).default({}),
@@ -37,9 +39,9 @@ const UpdateBody = z.object({
  * Every problem of a connect form at once: the body's own fields and, when the platform is
  * known, its settings, so the page can mark each field (not one per submit).
  */
-function parseConnect(s: PipedriveServices, raw: unknown) {
+export function parseConnect(registry: ProviderRegistry, raw: unknown) {
   const body = ConnectBody.safeParse(raw);
-  const provider = s.registry.get(String((raw as { provider?: unknown } | null)?.provider ?? ''));
+  const provider = registry.get(String((raw as { provider?: unknown } | null)?.provider ?? ''));
   if (body.success && provider) {
     const config = provider.configSchema.safeParse(body.data.config);
     if (config.success) return body.data;
@@ -85,9 +87,12 @@ export function adminApiRouter(s: PipedriveServices): Router {
 
   router.get('/channels', async (ctx) => {
     const pace = s.client.pacer.stateOf(who(ctx).id);
+    const surface = await surfaceOf(s.db, who(ctx).id);
     ctx.body = {
       installation: {
         ...presentInstallation(who(ctx)),
+        surface: surface.surface,
+        surface_reason: surface.reason,
         pipedrive_parked_until: pace.parkedUntil === null ? null : new Date(pace.parkedUntil).toISOString(),
         pipedrive_circuit: pace.breaker,
       },
@@ -97,8 +102,8 @@ export function adminApiRouter(s: PipedriveServices): Router {
   });
 
   router.post('/channels', async (ctx) => {
-    const body = parseConnect(s, ctx.request.body ?? {});
-    const { channel, notes } = await connectForInstallation(s, who(ctx), {
+    const body = parseConnect(s.registry, ctx.request.body ?? {});
+    const { channel, notes, surface } = await connectForInstallation(s, who(ctx), {
       provider: body.provider,
       name: body.name,
       avatarUrl: body.avatar_url,
@@ -107,7 +112,7 @@ export function adminApiRouter(s: PipedriveServices): Router {
     });
     const listed = (await listForInstallation(s, who(ctx))).find((c) => c.id === channel.id);
     ctx.status = 201;
-    ctx.body = { channel: { ...listed, urls: { ...listed?.urls, ...notes } } };
+    ctx.body = { channel: { ...listed, urls: { ...listed?.urls, ...notes } }, surface: surface.surface, surface_reason: surface.reason };
   });
 
   router.patch('/channels/:id', async (ctx) => {

@@ -53,8 +53,37 @@ export interface SyncRecord {
   error?: string;
 }
 
+/** A deal, person or organization (the v2 API's fields a panel needs). */
+export interface FakeRecord {
+  type: 'deal' | 'person' | 'organization';
+  id: number;
+  /** `title` for deals, `name` for persons and organizations. */
+  title: string;
+  company_id: number;
+}
+
+/** A v1 note (the fields the fake keeps; `versions` counts POST + PUTs). */
+export interface FakeNote {
+  id: number;
+  content: string;
+  user_id: number;
+  company_id: number;
+  deal_id: number | null;
+  person_id: number | null;
+  org_id: number | null;
+  lead_id: string | null;
+  add_time: string;
+  update_time: string;
+  versions: number;
+}
+
 export interface FakeState {
+  /** v1 notes by id. */
+  notes: Map<number, FakeNote>;
+  nextNoteId: number;
   users: Map<number, FakeUser>;
+  /** Keyed by `${type}:${id}`. */
+  records: Map<string, FakeRecord>;
   codes: Map<string, { userId: number; redirectUri: string; expiresAt: number; used: boolean }>;
   accessTokens: Map<string, { userId: number; expiresAt: number; refresh: string; revoked: boolean }>;
   refreshTokens: Map<string, { userId: number; lapsed: boolean }>;
@@ -67,7 +96,7 @@ export interface FakeState {
   syncs: SyncRecord[];
   /** Contract violations by the app (bad callback answers, senders that are not participants...). */
   problems: string[];
-  counters: { exchanges: number; refreshes: number; revokes: number; receives: number; rateLimited: number; dailyLimited: number; unauthorized: number };
+  counters: { exchanges: number; refreshes: number; revokes: number; receives: number; rateLimited: number; dailyLimited: number; unauthorized: number; channelsRemovedAnswers: number };
   /** The app's manifest endpoints, read from its /manifest.json by linkApp(). */
   manifest: Record<string, string> | null;
 }
@@ -80,11 +109,15 @@ export interface FakeEvents {
   'channel-deleted': [string];
   refresh: [number];
   problem: [string];
+  note: [FakeNote, 'add' | 'update'];
 }
 
 export function newState(): FakeState {
   return {
+    notes: new Map(),
+    nextNoteId: 1,
     users: new Map(),
+    records: new Map(),
     codes: new Map(),
     accessTokens: new Map(),
     refreshTokens: new Map(),
@@ -94,7 +127,7 @@ export function newState(): FakeState {
     messages: new Map(),
     syncs: [],
     problems: [],
-    counters: { exchanges: 0, refreshes: 0, revokes: 0, receives: 0, rateLimited: 0, dailyLimited: 0, unauthorized: 0 },
+    counters: { exchanges: 0, refreshes: 0, revokes: 0, receives: 0, rateLimited: 0, dailyLimited: 0, unauthorized: 0, channelsRemovedAnswers: 0 },
     manifest: null,
   };
 }
