@@ -1,7 +1,5 @@
 import Router from '@koa/router';
-import multer from '@koa/multer';
 import type { Context, Next } from 'koa';
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Config } from '../config.ts';
 import { AppError, badRequest } from '../errors.ts';
@@ -12,6 +10,7 @@ import { presentConversation, presentMessage, presentSender, presentTemplates, t
 import type { FileStore } from '../store/files.ts';
 import { pipedriveBasicAuth } from './basic-auth.ts';
 import { familyOf } from './paths.ts';
+import { readQuery, stagedUploads } from './uploads.ts';
 
 /**
  * The seven manifest endpoints Pipedrive calls (specs/pipedrive-provider-endpoints.openapi.yaml),
@@ -59,24 +58,7 @@ export function providerApiRouter(deps: { config: Config; inbox: Inbox; files: F
     };
   });
 
-  // multer takes defParamCharset (multer/index.js) though @types/koa__multer does not list it.
-  const upload = multer(<NonNullable<Parameters<typeof multer>[0]> & { defParamCharset: string }>{
-    storage: multer.diskStorage({
-      destination: (_req, _file, cb) => cb(null, files.stagingDir),
-      filename: (_req, _file, cb) => cb(null, `up-${randomUUID()}`),
-    }),
-    // Browsers and fetch send a file name's UTF-8 bytes as they are; busboy's default (latin1) mangles "résumé".
-    defParamCharset: 'utf8',
-    limits: {
-      fileSize: config.uploads.maxBytes,
-      files: config.uploads.maxFiles,
-      fields: 50,
-      fieldSize: 256 * 1024,
-      fieldNameSize: 200,
-      parts: config.uploads.maxFiles + 50,
-      headerPairs: 200,
-    },
-  });
+  const upload = stagedUploads(config.uploads, files);
 
   router.post('/:providerChannelId/messages', async (ctx) => {
     if (!ctx.is('multipart/form-data')) {
@@ -158,16 +140,6 @@ function param(ctx: Context, name: string): string {
   // No id of ours is empty, longer than 255 or holds control characters (PostgreSQL rejects NUL outright).
   if (v === undefined || v.length === 0 || v.length > 255 || /[\u0000-\u001f]/.test(v)) throw new AppError('NOT_FOUND', `${name} not found`);
   return v;
-}
-
-function readQuery<K extends string>(ctx: Context, names: K[]): Partial<Record<K, string>> {
-  const out: Partial<Record<K, string>> = {};
-  for (const name of names) {
-    const v = ctx.query[name];
-    if (Array.isArray(v)) throw badRequest(`Query parameter ${name} was given more than once`);
-    if (v !== undefined) out[name] = v;
-  }
-  return out;
 }
 
 /** Default 30; at most MAX_PAGE_LIMIT (larger values are clamped); not a positive integer → 400. */

@@ -1,8 +1,6 @@
 import Router from '@koa/router';
-import multer from '@koa/multer';
 import type { Context, Next } from 'koa';
 import { koaBody } from 'koa-body';
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { AppError, badRequest } from '../errors.ts';
 import type { StagedFile } from '../inbox/inbox.ts';
@@ -10,6 +8,7 @@ import { listCompanyChannels, type RecordType } from '../store/workspace.ts';
 import { iframeAuth, type UiIdentity } from './auth.ts';
 import { startRecordConversation } from './records.ts';
 import { settingsRoutes } from './settings.ts';
+import { readQuery, stagedUploads } from '../http/uploads.ts';
 import { access, presentOne, listConversations, listMessages, markConversationRead, retry, send, unreadTotal } from './conversations.ts';
 import type { WorkspaceDeps } from './deps.ts';
 import { issueTicket, type StreamHub } from './stream.ts';
@@ -51,7 +50,7 @@ export function workspaceApiRouter(d: WorkspaceDeps, hub: StreamHub): Router {
   });
 
   router.get('/conversations', auth, async (ctx) => {
-    const q = query(ctx, ['channel', 'record']);
+    const q = readQuery(ctx, ['channel', 'record']);
     const record = q.record === undefined ? undefined : parseRecord(q.record);
     ctx.body = { conversations: await listConversations(d, uiOf(ctx), { ...(q.channel !== undefined ? { channelId: q.channel } : {}), ...(record ? { record } : {}) }) };
   });
@@ -64,25 +63,14 @@ export function workspaceApiRouter(d: WorkspaceDeps, hub: StreamHub): Router {
   });
 
   router.get('/conversations/:id/messages', auth, async (ctx) => {
-    const q = query(ctx, ['before', 'limit']);
+    const q = readQuery(ctx, ['before', 'limit']);
     const a = await access(d, uiOf(ctx), ctx.params.id!);
     const before = q.before === undefined || q.before === '' ? undefined : positiveInt(q.before, 'before');
     const limit = q.limit === undefined || q.limit === '' ? 50 : Math.min(positiveInt(q.limit, 'limit'), 200);
     ctx.body = await listMessages(d, a, { ...(before !== undefined ? { before } : {}), limit });
   });
 
-  const upload = multer({
-    storage: multer.diskStorage({ destination: d.files.stagingDir, filename: (_req, _file, cb) => cb(null, `up-${randomUUID()}`) }),
-    limits: {
-      fileSize: d.config.uploads.maxBytes,
-      files: d.config.uploads.maxFiles,
-      fields: 20,
-      fieldSize: 256 * 1024,
-      fieldNameSize: 200,
-      parts: d.config.uploads.maxFiles + 20,
-      headerPairs: 200,
-    },
-  });
+  const upload = stagedUploads(d.config.uploads, d.files);
 
   router.post('/conversations/:id/messages', auth, async (ctx) => {
     // Resolve the conversation before accepting any bytes: a stranger's upload never touches disk.
@@ -163,12 +151,3 @@ function positiveInt(raw: string, name: string): number {
   return Number(raw);
 }
 
-function query<K extends string>(ctx: Context, names: K[]): Partial<Record<K, string>> {
-  const out: Partial<Record<K, string>> = {};
-  for (const name of names) {
-    const v = ctx.query[name];
-    if (Array.isArray(v)) throw badRequest(`Query parameter ${name} was given more than once`);
-    if (v !== undefined) out[name] = v;
-  }
-  return out;
-}
