@@ -36,6 +36,33 @@ const optionalUrl = z
     }
   });
 
+/**
+ * Extra origins allowed to frame the workspace pages (a comma list), e.g. a local host page in
+ * tests. Each must be a bare http(s) origin: the value lands in a CSP header, so nothing else passes.
+ */
+const originList = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v, ctx) => {
+    const out: string[] = [];
+    for (const item of (v ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+      let ok = false;
+      try {
+        const u = new URL(item);
+        ok = (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === item.replace(/\/+$/, '');
+        if (ok) out.push(u.origin);
+      } catch {
+        ok = false;
+      }
+      if (!ok) {
+        ctx.addIssue({ code: 'custom', message: `must be a comma list of origins like https://host:port (got "${item}")` });
+        return z.NEVER;
+      }
+    }
+    return out;
+  });
+
 const EnvSchema = z.object({
   PORT: intFrom(3000, 0, 65535),
   APP_URL: optionalUrl,
@@ -72,6 +99,7 @@ const EnvSchema = z.object({
   JOB_BACKOFF_BASE_MS: intFrom(2000, 1, 3_600_000),
   LEADER_CHECK_MS: intFrom(5000, 10, 600_000),
   JOB_BACKOFF_CAP_MS: intFrom(3_600_000, 1, 86_400_000),
+  UI_FRAME_ANCESTORS: originList,
 });
 
 export type Env = Record<string, string | undefined>;
@@ -98,6 +126,8 @@ export interface Config {
   readonly filesDir: string;
   readonly uploads: { readonly maxBytes: number; readonly maxFiles: number };
   readonly fileUrlTtlSeconds: number;
+  /** The workspace pages (custom UI iframes): origins allowed to frame them besides Pipedrive's. */
+  readonly ui: { readonly frameAncestors: readonly string[] };
   readonly worker: {
     readonly concurrency: number;
     readonly pollMs: number;
@@ -148,6 +178,7 @@ export function loadConfig(env: Env = process.env): Config {
     filesDir: e.FILES_DIR ?? 'data/files',
     uploads: { maxBytes: e.MAX_UPLOAD_BYTES, maxFiles: e.MAX_UPLOAD_FILES },
     fileUrlTtlSeconds: e.FILE_URL_TTL_SECONDS,
+    ui: { frameAncestors: e.UI_FRAME_ANCESTORS },
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
       pollMs: e.WORKER_POLL_MS,

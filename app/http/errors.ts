@@ -14,6 +14,7 @@ export type ErrorShape = 'pipedrive' | 'webhook' | 'admin' | 'html';
 function shapeForPath(path: string): ErrorShape {
   if (path.startsWith('/admin/api/') || path === '/admin/api') return 'admin';
   if (path === '/admin' || path.startsWith('/admin/') || path.startsWith('/auth/')) return 'html';
+  if (path.startsWith('/ui/') && !path.startsWith('/ui/api/')) return 'html';
   return 'pipedrive';
 }
 

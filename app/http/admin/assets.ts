@@ -9,12 +9,24 @@ export const ADMIN_JS = String.raw`'use strict';
     flash.className = 'banner ' + kind;
     flash.textContent = text;
   }
+  // Inside Pipedrive (/ui/settings) settings.js sets window.pdbAdmin: another API base, bearer
+  // tokens from the Pipedrive SDK instead of the cookie, the SDK's confirmation dialog, and a reload
+  // that carries a fresh token. Standalone, the defaults below are the cookie-session page.
+  var host = window.pdbAdmin || {
+    base: '/admin/api',
+    credentials: 'same-origin',
+    headers: function () { return Promise.resolve({}); },
+    confirm: function (text) { return Promise.resolve(window.confirm(text)); },
+    reload: function () { location.reload(); },
+  };
   function api(method, path, body) {
-    return fetch('/admin/api' + path, {
-      method: method,
-      credentials: 'same-origin',
-      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
+    return host.headers().then(function (auth) {
+      return fetch(host.base + path, {
+        method: method,
+        credentials: host.credentials,
+        headers: Object.assign({ 'Content-Type': 'application/json', Accept: 'application/json' }, auth),
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
     }).then(function (res) {
       return res.json().catch(function () { return {}; }).then(function (json) {
         if (!res.ok) throw new Error((json.error && json.error.message) || ('HTTP ' + res.status));
@@ -60,25 +72,27 @@ export const ADMIN_JS = String.raw`'use strict';
       avatar_url: document.getElementById('avatar_url').value,
       config: config,
       templates: templates,
-    }).then(function () { location.reload(); }, function (err) {
+    }).then(function () { host.reload(); }, function (err) {
       button.disabled = false;
       show('err', err.message);
     });
   });
   document.querySelectorAll('button.delete').forEach(function (b) {
     b.addEventListener('click', function () {
-      if (!confirm('Delete channel "' + b.getAttribute('data-name') + '"? Pipedrive removes its conversations too.')) return;
-      b.disabled = true;
-      api('DELETE', '/channels/' + encodeURIComponent(b.getAttribute('data-id'))).then(function () { location.reload(); }, function (err) {
-        b.disabled = false;
-        show('err', err.message);
+      host.confirm('Delete channel "' + b.getAttribute('data-name') + '"? Pipedrive removes its conversations too.').then(function (ok) {
+        if (!ok) return;
+        b.disabled = true;
+        api('DELETE', '/channels/' + encodeURIComponent(b.getAttribute('data-id'))).then(function () { host.reload(); }, function (err) {
+          b.disabled = false;
+          show('err', err.message);
+        });
       });
     });
   });
   document.querySelectorAll('button.replay').forEach(function (b) {
     b.addEventListener('click', function () {
       b.disabled = true;
-      api('POST', '/dead-letters/' + encodeURIComponent(b.getAttribute('data-id')) + '/replay', {}).then(function () { location.reload(); }, function (err) {
+      api('POST', '/dead-letters/' + encodeURIComponent(b.getAttribute('data-id')) + '/replay', {}).then(function () { host.reload(); }, function (err) {
         b.disabled = false;
         show('err', err.message);
       });
@@ -87,7 +101,7 @@ export const ADMIN_JS = String.raw`'use strict';
   var replayAll = document.getElementById('replay-all');
   if (replayAll) replayAll.addEventListener('click', function () {
     replayAll.disabled = true;
-    api('POST', '/dead-letters/replay', {}).then(function (r) { show('ok', 'Replayed ' + r.replayed + '.'); location.reload(); }, function (err) {
+    api('POST', '/dead-letters/replay', {}).then(function (r) { show('ok', 'Replayed ' + r.replayed + '.'); host.reload(); }, function (err) {
       replayAll.disabled = false;
       show('err', err.message);
     });
@@ -96,7 +110,7 @@ export const ADMIN_JS = String.raw`'use strict';
   if (uninstall) uninstall.addEventListener('click', function () {
     if (!confirm('Uninstall the app for your Pipedrive user? Your channels are disconnected.')) return;
     uninstall.disabled = true;
-    api('DELETE', '/installation').then(function () { location.reload(); }, function (err) {
+    api('DELETE', '/installation').then(function () { host.reload(); }, function (err) {
       uninstall.disabled = false;
       show('err', err.message);
     });

@@ -17,8 +17,18 @@ export interface AdminView {
   appUrl: string;
 }
 
-/** The admin page: server-rendered and escaped; its script only posts JSON to /admin/api. */
-export function adminPage(v: AdminView): string {
+/**
+ * Where the page runs: standalone (/admin, session cookie) or inside Pipedrive as the app settings
+ * page (/ui/settings): there settings.js gives admin.js the /ui/api/settings base and bearer tokens
+ * from the Pipedrive SDK, and the surface choice is shown.
+ */
+export interface AdminShell {
+  inPipedrive?: { theme: 'light' | 'dark' };
+}
+
+/** The admin page: server-rendered and escaped; its script only posts JSON to its API. */
+export function adminPage(v: AdminView, shell: AdminShell = {}): string {
+  const inPd = shell.inPipedrive;
   const { installation: i, channels, providers, appUrl } = v;
   const available = providers.filter((p) => p.available);
   return page(
@@ -28,6 +38,8 @@ export function adminPage(v: AdminView): string {
 <strong>${i.companyName ?? `company ${i.companyId}`}</strong>${i.isAdmin ? ' — Pipedrive admin' : ''}.</p>
 ${statusBanner(i)}
 <div id="flash" role="status" aria-live="polite"></div>
+${inPd ? html`<h2>Where conversations appear</h2>
+<div id="surface" class="surface" data-loading="true"><p class="hint">Loading…</p></div>` : ''}
 <h2>Channels</h2>
 ${channels.length ? channelTable(channels) : html`<p id="no-channels">No channels yet. Connect one below.</p>`}
 <h2>Delivery</h2>
@@ -44,9 +56,11 @@ Airy's action endpoint is registered automatically; for Alvaria paste the channe
 <li>Alvaria signs its callbacks: paste Alvaria's <strong>public key</strong> (PEM) into the <code>callback_public_keys</code> field when connecting.</li>
 <li>Pipedrive manifest: <code>${appUrl}/manifest.json</code>.</li>
 </ul>
-<h2>Installation</h2>
-<p><button type="button" id="uninstall">Uninstall from Pipedrive</button> <span class="hint">Revokes this app's access for your user and disconnects your channels.</span></p>`,
-    { script: '/admin/assets/admin.js' },
+${inPd ? '' : html`<h2>Installation</h2>
+<p><button type="button" id="uninstall">Uninstall from Pipedrive</button> <span class="hint">Revokes this app's access for your user and disconnects your channels.</span></p>`}`,
+    inPd
+      ? { theme: inPd.theme, head: html`<link rel="stylesheet" href="/ui/assets/workspace.css">`, scripts: ['/ui/assets/sdk.js', '/ui/assets/core.js', '/ui/assets/settings.js', '/admin/assets/admin.js'] }
+      : { script: '/admin/assets/admin.js' },
   );
 }
 
