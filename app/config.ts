@@ -78,6 +78,7 @@ const EnvSchema = z.object({
     .refine((v) => !v || /^[a-z_][a-z0-9_]{0,62}$/.test(v), 'must be a lowercase PostgreSQL identifier'),
   PIPEDRIVE_CLIENT_ID: z.string().trim().optional(),
   PIPEDRIVE_CLIENT_SECRET: z.string().trim().optional(),
+  PIPEDRIVE_UI_JWT_SECRET: z.string().trim().optional(),
   PIPEDRIVE_OAUTH_URL: optionalUrl,
   PIPEDRIVE_API_URL: optionalUrl,
   PIPEDRIVE_BURST_LIMIT: intFrom(80, 1, 10_000),
@@ -100,6 +101,7 @@ const EnvSchema = z.object({
   LEADER_CHECK_MS: intFrom(5000, 10, 600_000),
   JOB_BACKOFF_CAP_MS: intFrom(3_600_000, 1, 86_400_000),
   UI_FRAME_ANCESTORS: originList,
+  TRANSCRIPT_FLUSH_SECONDS: intFrom(60, 0, 86_400),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -118,7 +120,11 @@ export interface Config {
     /** Consecutive 5xx/network failures that pause an installation's calls, and the first pause. */
     readonly breakerThreshold: number;
     readonly breakerCooldownMs: number;
+    /** The custom UI extensions' JWT secret (Developer Hub); undefined → the client secret verifies iframe tokens. */
+    readonly uiJwtSecret: string | undefined;
   };
+  /** Idle time of a conversation about a record before its new lines are written to the record's note. */
+  readonly transcriptFlushMs: number;
   readonly appSecret: string;
   /** True when APP_SECRET was not configured and a throwaway key is in use. */
   readonly appSecretGenerated: boolean;
@@ -171,7 +177,9 @@ export function loadConfig(env: Env = process.env): Config {
       burstLimit: e.PIPEDRIVE_BURST_LIMIT,
       breakerThreshold: e.PIPEDRIVE_BREAKER_THRESHOLD,
       breakerCooldownMs: e.PIPEDRIVE_BREAKER_COOLDOWN_MS,
+      uiJwtSecret: e.PIPEDRIVE_UI_JWT_SECRET || undefined,
     },
+    transcriptFlushMs: e.TRANSCRIPT_FLUSH_SECONDS * 1000,
     appSecret: e.APP_SECRET ?? randomBytes(32).toString('hex'),
     appSecretGenerated: !e.APP_SECRET,
     logLevel: e.LOG_LEVEL ?? 'info',

@@ -12,7 +12,7 @@ export type ErrorShape = 'pipedrive' | 'webhook' | 'admin' | 'html';
 
 /** The default shape by path, so unmatched routes of a family answer in its shape too. */
 function shapeForPath(path: string): ErrorShape {
-  if (path.startsWith('/admin/api/') || path === '/admin/api') return 'admin';
+  if (path.startsWith('/admin/api/') || path === '/admin/api' || path.startsWith('/ui/api/') || path === '/ui/api') return 'admin';
   if (path === '/admin' || path.startsWith('/admin/') || path.startsWith('/auth/')) return 'html';
   if (path.startsWith('/ui/') && !path.startsWith('/ui/api/')) return 'html';
   return 'pipedrive';

@@ -1,5 +1,5 @@
 import { isAxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
-import { v1 } from 'pipedrive';
+import { v1, v2 } from 'pipedrive';
 import { z } from 'zod';
 import { toPipedriveError } from './errors.ts';
 import type { PipedrivePacer } from './pacing.ts';
@@ -33,7 +33,38 @@ export interface AddChannelInput {
 // The SDK's typings bind to axios's CommonJS declarations and ours to its ESM ones (the
 // same runtime class), so the instance crosses that seam untyped.
 type SdkRequest = (axios?: never, basePath?: string) => Promise<unknown>;
-type Op = (cfg: v1.Configuration) => Promise<SdkRequest>;
+type Op = (cfg: v1.Configuration & v2.Configuration) => Promise<SdkRequest>;
+
+/** A Pipedrive user as GET /v1/users/:id describes them. */
+export interface PipedriveUser {
+  id: number;
+  name: string;
+  email: string | null;
+  isAdmin: boolean;
+}
+
+const UserSchema = z.object({
+  data: z.object({ id: z.coerce.number().int(), name: z.string(), email: z.string().nullish(), is_admin: z.union([z.boolean(), z.number()]).nullish(), active_flag: z.boolean().nullish() }),
+});
+
+/** The records a panel can sit on, and the field that names each (v2 API). */
+export type PipedriveRecordType = 'deal' | 'person' | 'organization';
+const RecordSchema = z.object({ data: z.object({ id: z.coerce.number().int(), title: z.string().nullish(), name: z.string().nullish() }) });
+
+/** A v1 note as far as transcripts care (reference: v1 Notes API). */
+export interface PipedriveNote {
+  id: number;
+  content: string;
+}
+const NoteSchema = z.object({ id: z.coerce.number().int(), content: z.string().nullish() });
+const NoteResponse = z.object({ data: NoteSchema });
+const NotesPage = z.object({
+  data: z.array(NoteSchema).nullish(),
+  additional_data: z.object({ pagination: z.object({ more_items_in_collection: z.boolean().nullish(), next_start: z.number().nullish() }).nullish() }).nullish(),
+});
+
+/** The note's association field for each record type (POST /v1/notes needs one). */
+export const NOTE_ASSOCIATION = { deal: 'deal_id', person: 'person_id', organization: 'org_id' } as const;
 
 /**
  * Pipedrive's Channels API and users/me through the SDK's functional API (v1 only), sent
@@ -65,6 +96,42 @@ export class PipedriveClient {
     await this.call(installationId, 'deleteConversation', (cfg) => v1.ChannelsApiFp(cfg).deleteConversation(providerChannelId, conversationId));
   }
 
+  /** A user of the installation's company (the workspace resolves iframe users who never installed). */
+  async getUser(installationId: string, userId: number): Promise<PipedriveUser> {
+    const res = await this.call(installationId, 'getUser', (cfg) => v1.UsersApiFp(cfg).getUser(userId));
+    const d = UserSchema.parse(res.data).data;
+    return { id: d.id, name: d.name, email: d.email ?? null, isAdmin: Boolean(d.is_admin) };
+  }
+
+  /** The title of a deal, or the name of a person or organization (v2 API). */
+  async recordTitle(installationId: string, type: PipedriveRecordType, id: number): Promise<string> {
+    const op: Op =
+      type === 'deal' ? (cfg) => v2.DealsApiFp(cfg).getDeal(id) : type === 'person' ? (cfg) => v2.PersonsApiFp(cfg).getPerson(id) : (cfg) => v2.OrganizationsApiFp(cfg).getOrganization(id);
+    const res = await this.call(installationId, `get${type}`, op, 'v2');
+    const d = RecordSchema.parse(res.data).data;
+    return (type === 'deal' ? d.title : d.name) ?? `${type} ${id}`;
+  }
+
+  async addNote(installationId: string, body: { content: string; record: { type: PipedriveRecordType; id: number } }): Promise<PipedriveNote> {
+    const req = { content: body.content, [NOTE_ASSOCIATION[body.record.type]]: body.record.id } as unknown as v1.AddNoteRequest;
+    const res = await this.call(installationId, 'addNote', (cfg) => v1.NotesApiFp(cfg).addNote(req));
+    const d = NoteResponse.parse(res.data).data;
+    return { id: d.id, content: d.content ?? '' };
+  }
+
+  async updateNote(installationId: string, noteId: number, content: string): Promise<void> {
+    await this.call(installationId, 'updateNote', (cfg) => v1.NotesApiFp(cfg).updateNote(noteId, { content } as v1.NoteRequest));
+  }
+
+  /** The record's notes, newest first, one page at a time (`start` from the previous page). */
+  async listNotes(installationId: string, record: { type: PipedriveRecordType; id: number }, start = 0): Promise<{ notes: PipedriveNote[]; nextStart: number | null }> {
+    const [deal, person, org] = [record.type === 'deal' ? record.id : undefined, record.type === 'person' ? record.id : undefined, record.type === 'organization' ? record.id : undefined];
+    const res = await this.call(installationId, 'getNotes', (cfg) => v1.NotesApiFp(cfg).getNotes(undefined, undefined, deal, person, org, undefined, undefined, start, 100, 'add_time DESC'));
+    const page = NotesPage.parse(res.data);
+    const p = page.additional_data?.pagination;
+    return { notes: (page.data ?? []).map((n) => ({ id: n.id, content: n.content ?? '' })), nextStart: p?.more_items_in_collection ? (p.next_start ?? null) : null };
+  }
+
   /** The user behind a fresh token (at install, before any installation exists). */
   async currentUser(accessToken: string, apiBase: string): Promise<CurrentUser> {
     try {
@@ -76,15 +143,16 @@ export class PipedriveClient {
     }
   }
 
-  private async call(installationId: string, what: string, op: Op): Promise<AxiosResponse<unknown>> {
+  private async call(installationId: string, what: string, op: Op, version: 'v1' | 'v2' = 'v1'): Promise<AxiosResponse<unknown>> {
     const ctx = this.tokens.context(installationId);
     let token = await ctx.current();
     for (let attempt = 0; ; attempt++) {
       await this.pacer.admit(installationId);
       try {
-        const fn = await op(new v1.Configuration({ accessToken: token.accessToken, basePath: token.apiBase }));
+        const basePath = version === 'v1' ? token.apiBase : token.apiBase.replace(/\/api\/v1$/, '/api/v2');
+        const fn = await op(new v1.Configuration({ accessToken: token.accessToken, basePath }) as v1.Configuration & v2.Configuration);
         // The functional API resolves to the whole AxiosResponse when given an axios instance.
-        const res = (await this.metrics.time('pipedrive', what, () => fn(this.http as never, token.apiBase))) as AxiosResponse<unknown>;
+        const res = (await this.metrics.time('pipedrive', what, () => fn(this.http as never, basePath))) as AxiosResponse<unknown>;
         this.pacer.observe(installationId, { status: res.status, headers: res.headers });
         return res;
       } catch (err) {

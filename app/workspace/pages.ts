@@ -6,9 +6,9 @@ import { listForInstallation } from '../pipedrive/channels.ts';
 import type { PipedriveServices } from '../pipedrive/services.ts';
 import { adminPage } from '../http/admin/page.ts';
 import { providerInfos } from '../http/admin/providers.ts';
-import { findInstallationByUser, listCompanyInstallations, type Installation } from '../store/installations.ts';
+import { findInstallation, type Installation } from '../store/installations.ts';
 import { mountAssets } from './assets.ts';
-import { verifyIframeToken } from './auth.ts';
+import { resolveIdentity, verifyIframeToken, type UiIdentity } from './auth.ts';
 import { framedPageHeaders, installShell, noticeShell, RECORD_TYPES, workspaceShell, type RecordType } from './shell.ts';
 
 /**
@@ -21,30 +21,28 @@ export function workspacePagesRouter(s: PipedriveServices): Router {
   const router = new Router();
   mountAssets(router);
 
-  /** The verified viewer and the company's installation, or a rendered 401/install page (undefined). */
-  async function viewer(ctx: Context): Promise<{ userId: number; companyId: number; installation: Installation } | undefined> {
+  /** The verified viewer and the installation serving them, or a rendered 401/install page (undefined). */
+  async function viewer(ctx: Context): Promise<{ ui: UiIdentity; installation: Installation } | undefined> {
     ctx.set(framedPageHeaders(s.config));
     ctx.type = 'html';
     const token = typeof ctx.query.token === 'string' ? ctx.query.token : undefined;
-    let who: { userId: number; companyId: number };
+    let ui: UiIdentity;
     try {
-      who = await verifyIframeToken(s.config, token, ctx.query);
+      ui = await resolveIdentity({ config: s.config, db: s.db, client: s.client, log: s.log }, await verifyIframeToken(s.config, token, ctx.query));
     } catch (err) {
       if (!(err instanceof AppError) || err.status !== 401) throw err;
+      if (err.extra.reason === 'not_installed') {
+        ctx.status = 200; // a normal state for a company that has not installed yet, not an error
+        ctx.body = installShell(s.config.appUrl);
+        return undefined;
+      }
       ctx.status = 401;
-      ctx.body = noticeShell('Open this from Pipedrive', 'This page only works inside Pipedrive: its sign-in token is missing, invalid or expired. Close and reopen it in Pipedrive.');
+      ctx.body = noticeShell('Open this from Pipedrive', 'This page only works inside Pipedrive, and its sign-in could not be verified (missing, invalid or expired). Close it and open it again in Pipedrive.');
       return undefined;
     }
-    // The viewer's own installation if they installed the app, else any active one of the company
-    // (the app is installed per company; colleagues use it through that installation).
-    const own = await findInstallationByUser(s.db, who.companyId, who.userId);
-    const installation = own && own.status === 'active' ? own : (await listCompanyInstallations(s.db, who.companyId)).find((i) => i.status === 'active');
-    if (!installation) {
-      ctx.status = 200; // a normal state for a company that has not installed yet, not an error
-      ctx.body = installShell(s.config.appUrl);
-      return undefined;
-    }
-    return { ...who, installation };
+    const installation = await findInstallation(s.db, ui.installationId);
+    if (!installation) throw new AppError('SERVICE_UNAVAILABLE', 'The installation changed meanwhile; reload');
+    return { ui, installation };
   }
 
   router.get('/ui/inbox', async (ctx) => {

@@ -3,6 +3,8 @@ import * as m001 from './001_init.ts';
 import * as m002 from './002_installations.ts';
 import * as m004 from './004_alvaria.ts';
 import * as m005 from './005_jobs_claim_index.ts';
+import * as m011 from './011_workspace.ts';
+import * as m012 from './012_transcripts.ts';
 
 /**
  * Migrations are listed here explicitly (no directory scan), so they load the same way
@@ -13,6 +15,8 @@ const migrations: Record<string, Knex.Migration> = {
   '002_installations': m002,
   '004_alvaria': m004,
   '005_jobs_claim_index': m005,
+  '011_workspace': m011,
+  '012_transcripts': m012,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

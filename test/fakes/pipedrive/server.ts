@@ -4,9 +4,10 @@ import { CLIENT_ID, CLIENT_SECRET } from '../../support/harness.ts';
 import { channelRoutes } from './channels.ts';
 import { bearer, readReq, send, type Req, type Res } from './http.ts';
 import { oauthRoutes } from './oauth.ts';
-import { apiError, FakeEmitter, newState, type FakeEvents, type FakeState, type FakeUser } from './state.ts';
+import { apiError, FakeEmitter, newState, type FakeEvents, type FakeRecord, type FakeState, type FakeUser } from './state.ts';
 
-export type { FakeState, FakeUser, ReceivedMessage, FakeChannel, SyncRecord } from './state.ts';
+export { mintUiToken } from './ui-token.ts';
+export type { FakeState, FakeUser, FakeRecord, ReceivedMessage, FakeChannel, SyncRecord } from './state.ts';
 
 export interface FakePipedriveOptions {
   clientId?: string;
@@ -28,7 +29,7 @@ export interface FakePipedriveOptions {
 }
 
 /** Token cost of each API call (reference/pipedrive.md §2.1, x-token-cost). */
-const TOKEN_COST: Record<string, number> = { addChannel: 10, receive: 10, deleteChannel: 6, deleteConversation: 6, usersMe: 1 };
+const TOKEN_COST: Record<string, number> = { addChannel: 10, receive: 10, deleteChannel: 6, deleteConversation: 6, usersMe: 1, getUser: 2, getRecord: 1, addNote: 10, updateNote: 10, getNote: 2, getNotes: 20 };
 
 type Op = 'addChannel' | 'receive' | 'deleteChannel' | 'deleteConversation' | 'usersMe' | 'token';
 
@@ -48,6 +49,8 @@ export interface FakePipedrive {
   /** Reads the app's /manifest.json so callbacks reach it (done by test/support/install.ts). */
   linkApp(appUrl: string): Promise<void>;
   addUser(user: Partial<FakeUser>): FakeUser;
+  /** A deal/person/organization of a company (default: the first user's), readable through GET /api/v2/{deals,persons,organizations}/:id. */
+  addRecord(type: FakeRecord['type'], id: number, title: string, companyId?: number): FakeRecord;
   /** Who approves the next authorize. */
   setUser(userId: number): void;
   /** The next authorize answers error=user_denied. */
@@ -67,6 +70,10 @@ export interface FakePipedrive {
 
 function apiOp(method: string, p: string): string {
   if (p === '/users/me') return 'usersMe';
+  if (p.startsWith('/users/')) return 'getUser';
+  if (/^\/v2\/(deals|persons|organizations)\//.test(p)) return 'getRecord';
+  if (p === '/notes') return method === 'POST' ? 'addNote' : 'getNotes';
+  if (p.startsWith('/notes/')) return method === 'PUT' ? 'updateNote' : 'getNote';
   if (p === '/channels') return 'addChannel';
   if (p === '/channels/messages/receive') return 'receive';
   if (method === 'DELETE') return p.includes('/conversations/') ? 'deleteConversation' : 'deleteChannel';
@@ -185,14 +192,27 @@ export async function startFakePipedrive(opts: FakePipedriveOptions = {}): Promi
     if (req.method === 'GET' && req.path === '/oauth/authorize') return oauth.authorize(req);
     if (req.method === 'POST' && req.path === '/oauth/token') return fault('token') ?? oauth.token(req);
     if (req.method === 'POST' && req.path === '/oauth/revoke') return oauth.revoke(req);
-    if (!req.path.startsWith('/api/v1/')) return { status: 404, body: apiError('Not found', 'NOT_FOUND') };
-    const p = req.path.slice('/api/v1'.length);
+    if (!req.path.startsWith('/api/v1/') && !req.path.startsWith('/api/v2/')) return { status: 404, body: apiError('Not found', 'NOT_FOUND') };
+    // v1 paths as `/users/me`, v2 paths as `/v2/deals/1`.
+    const p = req.path.startsWith('/api/v1/') ? req.path.slice('/api/v1'.length) : req.path.slice('/api'.length);
     const auth = authorize(req, apiOp(req.method, p));
     if (!('user' in auth)) return auth;
     const withHeaders = (r: Res): Res => ({ ...r, headers: { ...auth.headers, ...r.headers } });
     let m: RegExpExecArray | null;
     if (req.method === 'GET' && p === '/users/me') {
       return withHeaders(fault('usersMe') ?? { status: 200, body: { success: true, data: { ...auth.user, is_you: true, active_flag: true, locale: 'en_US' } } });
+    }
+    if (req.method === 'GET' && (m = /^\/users\/(\d+)$/.exec(p))) {
+      const u = st.users.get(Number(m[1]));
+      // Pipedrive answers only about users of the token's own company.
+      if (!u || u.company_id !== auth.user.company_id) return withHeaders({ status: 404, body: apiError('User not found', 'NOT_FOUND') });
+      return withHeaders({ status: 200, body: { success: true, data: { id: u.id, name: u.name, email: u.email, is_admin: u.is_admin, active_flag: true, icon_url: u.icon_url } } });
+    }
+    if (req.method === 'GET' && (m = /^\/v2\/(deals|persons|organizations)\/(\d+)$/.exec(p))) {
+      const type = ({ deals: 'deal', persons: 'person', organizations: 'organization' } as const)[m[1] as 'deals'];
+      const r = st.records.get(`${type}:${m[2]}`);
+      if (!r || r.company_id !== auth.user.company_id) return withHeaders({ status: 404, body: { success: false, error: `${type} not found`, code: 'NOT_FOUND' } });
+      return withHeaders({ status: 200, body: { success: true, data: { id: r.id, ...(type === 'deal' ? { title: r.title } : { name: r.title }), add_time: '2026-01-01T00:00:00Z' } } });
     }
     if (req.method === 'POST' && p === '/channels') return withHeaders(fault('addChannel') ?? channels.addChannel(req, auth.user));
     if (req.method === 'POST' && p === '/channels/messages/receive') return withHeaders(fault('receive') ?? (await channels.receive(req, auth.user)));
@@ -227,6 +247,11 @@ export async function startFakePipedrive(opts: FakePipedriveOptions = {}): Promi
       st.manifest = ((await res.json()) as { endpoints: Record<string, string> }).endpoints;
     },
     addUser,
+    addRecord(type, id, title, companyId) {
+      const r: FakeRecord = { type, id, title, company_id: companyId ?? st.users.values().next().value!.company_id };
+      st.records.set(`${type}:${id}`, r);
+      return r;
+    },
     next(event, match = () => true, timeoutMs = 10_000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {

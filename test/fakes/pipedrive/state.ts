@@ -53,8 +53,19 @@ export interface SyncRecord {
   error?: string;
 }
 
+/** A deal, person or organization (the v2 API's fields a panel needs). */
+export interface FakeRecord {
+  type: 'deal' | 'person' | 'organization';
+  id: number;
+  /** `title` for deals, `name` for persons and organizations. */
+  title: string;
+  company_id: number;
+}
+
 export interface FakeState {
   users: Map<number, FakeUser>;
+  /** Keyed by `${type}:${id}`. */
+  records: Map<string, FakeRecord>;
   codes: Map<string, { userId: number; redirectUri: string; expiresAt: number; used: boolean }>;
   accessTokens: Map<string, { userId: number; expiresAt: number; refresh: string; revoked: boolean }>;
   refreshTokens: Map<string, { userId: number; lapsed: boolean }>;
@@ -85,6 +96,7 @@ export interface FakeEvents {
 export function newState(): FakeState {
   return {
     users: new Map(),
+    records: new Map(),
     codes: new Map(),
     accessTokens: new Map(),
     refreshTokens: new Map(),
