@@ -91,6 +91,8 @@ export interface FakeEvents {
   'channel-deleted': [string];
   refresh: [number];
   problem: [string];
+  /** A message the app's iframe sent the fake host page through the SDK (host.ts). */
+  sdk: [import('./host.ts').SdkRecord];
 }
 
 export function newState(): FakeState {
