@@ -18,7 +18,7 @@ import {
 } from '../store/conversations.ts';
 import type { Db, Tx } from '../store/db.ts';
 import { hasEventKey, recordEventKey } from '../store/events.ts';
-import { wakePendingJobs } from '../store/jobs.ts';
+import { replayDeadJobs, wakePendingJobs } from '../store/jobs.ts';
 import type { FileStore } from '../store/files.ts';
 import {
   findMessage,
@@ -163,6 +163,25 @@ export class Inbox extends EventEmitter<InboxEvents> {
       await Promise.all(adopted.map((key) => this.files.remove(key)));
       throw err;
     }
+  }
+
+  /**
+   * "Send again" for a failed message of a Pipedrive user: it becomes `sent` (pending delivery)
+   * and its delivery is queued once more: the dead job itself when the outbox gave up on it
+   * (so no dead letter stays behind), a new one when the platform reported the failure.
+   */
+  async resend(messageId: string, deadJobId: number | undefined): Promise<Message> {
+    const message = await findMessageById(this.db, messageId);
+    if (!message || message.origin !== 'pipedrive') throw notFound('Message');
+    if (message.status !== 'failed') throw new AppError('CONFLICT', 'Only a failed message can be sent again');
+    const conversation = await findConversationByPkOrThrow(this.db, message.conversationPk);
+    await this.db.transaction(async (tx) => {
+      await this.setMessageStatus(messageId, 'sent', { error: null, tx });
+      const replayed = deadJobId === undefined ? 0 : await replayDeadJobs(tx, { id: deadJobId, channelIds: [message.channelId] }, Date.now());
+      if (!replayed) await this.outbox.enqueue(tx, { kind: JOB.providerSend, payload: { messageId }, orderingKey: `send:${conversation.id}`, channelId: message.channelId });
+    });
+    this.outbox.kick();
+    return (await findMessageById(this.db, messageId))!;
   }
 
   /** Marks the channel deleted and queues the platform-side disconnect (idempotent). */

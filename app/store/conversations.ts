@@ -16,7 +16,7 @@ interface ConversationRow {
   updated_at: number;
 }
 
-const toConversation = (r: ConversationRow): Conversation => ({
+export const toConversation = (r: ConversationRow): Conversation => ({
   pk: Number(r.pk),
   id: r.id,
   channelId: r.channel_id,

@@ -1,4 +1,5 @@
 import type { Conversation } from '../inbox/types.ts';
+import { toConversation } from './conversations.ts';
 import type { Tx } from './db.ts';
 
 // ── users of an installed company who did not install the app themselves ──────────────────
@@ -142,20 +143,7 @@ export async function listWorkspaceConversations(
     ])
     .limit(500);
   return rows.map((r: Record<string, any>) => ({
-    conversation: {
-      pk: Number(r.pk),
-      id: r.id,
-      channelId: r.channel_id,
-      status: r.status,
-      seen: Boolean(r.seen),
-      link: r.link ?? '',
-      lastSeq: Number(r.last_seq),
-      providerRef: r.provider_ref,
-      providerState: r.provider_state,
-      sourceUserKey: r.source_user_key,
-      createdAt: Number(r.created_at),
-      updatedAt: Number(r.updated_at),
-    },
+    conversation: toConversation(r as never),
     unread: Number(r.unread),
   }));
 }
@@ -218,4 +206,10 @@ export async function listCompanyChannels(db: Tx, companyId: number): Promise<Ar
     .andWhere('channels.status', 'active')
     .orderBy('channels.created_at');
   return rows.map((r) => ({ id: r.id, name: r.name, provider: r.provider, installationId: r.installation_id }));
+}
+
+/** A conversation by its id (ids are unique across channels). */
+export async function findConversationById(db: Tx, id: string): Promise<Conversation | undefined> {
+  const r = await db('conversations').where({ id }).first();
+  return r && toConversation(r);
 }

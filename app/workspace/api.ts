@@ -1,11 +1,21 @@
 import Router from '@koa/router';
+import multer from '@koa/multer';
 import type { Context, Next } from 'koa';
+import { koaBody } from 'koa-body';
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { AppError, badRequest } from '../errors.ts';
+import type { StagedFile } from '../inbox/inbox.ts';
+import { listCompanyChannels, type RecordType } from '../store/workspace.ts';
 import { iframeAuth, type UiIdentity } from './auth.ts';
+import { access, listConversations, listMessages, markConversationRead, retry, send, unreadTotal } from './conversations.ts';
 import type { WorkspaceDeps } from './deps.ts';
 import { surfaceOf } from './surface.ts';
-import { listCompanyChannels } from '../store/workspace.ts';
 
 export const uiOf = (ctx: Context): UiIdentity => ctx.state.ui as UiIdentity;
+
+const RECORD = /^(deal|person|organization):([1-9]\d{0,14})$/;
+const MAX_TEXT = 65_536;
 
 /**
  * The workspace JSON API under /ui/api: every call carries the SDK's fresh iframe token as
@@ -20,6 +30,11 @@ export function workspaceApiRouter(d: WorkspaceDeps): Router {
     await next();
   });
   const auth = iframeAuth({ config: d.config, db: d.db, client: d.client, log: d.log });
+  const json = koaBody({ json: true, urlencoded: false, text: false, multipart: false, jsonLimit: '256kb', jsonStrict: true });
+  const requireJson = async (ctx: Context, next: Next) => {
+    if (!ctx.is('application/json')) throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send this as Content-Type: application/json');
+    await next();
+  };
 
   router.get('/me', auth, async (ctx) => {
     const ui = uiOf(ctx);
@@ -32,5 +47,104 @@ export function workspaceApiRouter(d: WorkspaceDeps): Router {
     };
   });
 
+  router.get('/conversations', auth, async (ctx) => {
+    const q = query(ctx, ['channel', 'record']);
+    const record = q.record === undefined ? undefined : parseRecord(q.record);
+    ctx.body = { conversations: await listConversations(d, uiOf(ctx), { ...(q.channel !== undefined ? { channelId: q.channel } : {}), ...(record ? { record } : {}) }) };
+  });
+
+  router.get('/conversations/:id/messages', auth, async (ctx) => {
+    const q = query(ctx, ['before', 'limit']);
+    const a = await access(d, uiOf(ctx), ctx.params.id!);
+    const before = q.before === undefined || q.before === '' ? undefined : positiveInt(q.before, 'before');
+    const limit = q.limit === undefined || q.limit === '' ? 50 : Math.min(positiveInt(q.limit, 'limit'), 200);
+    ctx.body = await listMessages(d, a, { ...(before !== undefined ? { before } : {}), limit });
+  });
+
+  const upload = multer({
+    storage: multer.diskStorage({ destination: d.files.tmpDir, filename: (_req, _file, cb) => cb(null, `up-${randomUUID()}`) }),
+    limits: {
+      fileSize: d.config.uploads.maxBytes,
+      files: d.config.uploads.maxFiles,
+      fields: 20,
+      fieldSize: 256 * 1024,
+      fieldNameSize: 200,
+      parts: d.config.uploads.maxFiles + 20,
+      headerPairs: 200,
+    },
+  });
+
+  router.post('/conversations/:id/messages', auth, async (ctx) => {
+    // Resolve the conversation before accepting any bytes: a stranger's upload never touches disk.
+    const a = await access(d, uiOf(ctx), ctx.params.id!);
+    let text: string;
+    let staged: StagedFile[] = [];
+    if (ctx.is('multipart/form-data')) {
+      await upload.any()(ctx, async () => {});
+      staged = (Array.isArray(ctx.files) ? ctx.files : []).map((f) => ({ path: f.path, originalName: f.originalname, mimeType: f.mimetype, size: f.size }));
+      try {
+        text = TextField.parse(((ctx.request as { body?: Record<string, unknown> }).body ?? {}).text ?? '');
+      } catch (err) {
+        await Promise.all(staged.map((f) => d.files.remove(f.path, false)));
+        throw err;
+      }
+    } else if (ctx.is('application/json')) {
+      await json(ctx, async () => {});
+      text = z.object({ text: TextField }).parse(ctx.request.body ?? {}).text;
+    } else {
+      throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send a message as application/json {text} or multipart/form-data (text, files)');
+    }
+    if (!text.trim() && staged.length === 0) {
+      await Promise.all(staged.map((f) => d.files.remove(f.path, false)));
+      throw badRequest('A message needs text or at least one file');
+    }
+    // postMessage removes the staged files on every failure path.
+    const message = await send(d, a, { text, files: staged });
+    ctx.status = 201;
+    ctx.body = { message };
+  });
+
+  router.post('/messages/:id/retry', auth, async (ctx) => {
+    ctx.status = 202;
+    ctx.body = { message: await retry(d, uiOf(ctx), ctx.params.id!) };
+  });
+
+  router.post('/conversations/:id/read', auth, async (ctx) => {
+    await markConversationRead(d, uiOf(ctx), await access(d, uiOf(ctx), ctx.params.id!));
+    ctx.status = 204;
+  });
+
+  router.get('/unread', auth, async (ctx) => {
+    ctx.body = { total: await unreadTotal(d, uiOf(ctx)) };
+  });
+
+  void requireJson;
   return router;
+}
+
+const TextField = z
+  .union([z.string(), z.array(z.string())], { error: 'text must be a text field' })
+  .transform((v) => (Array.isArray(v) ? v.join('') : v))
+  .pipe(z.string().max(MAX_TEXT, `text is longer than ${MAX_TEXT} characters`))
+  .pipe(z.string().refine((v) => !v.includes('\u0000'), 'text contains a NUL character'));
+
+function parseRecord(raw: string): { type: RecordType; id: number } {
+  const m = RECORD.exec(raw);
+  if (!m) throw badRequest('record must look like deal:123, person:123 or organization:123');
+  return { type: m[1] as RecordType, id: Number(m[2]) };
+}
+
+function positiveInt(raw: string, name: string): number {
+  if (!/^\d{1,15}$/.test(raw) || Number(raw) < 1) throw badRequest(`${name} must be a positive integer`);
+  return Number(raw);
+}
+
+function query<K extends string>(ctx: Context, names: K[]): Partial<Record<K, string>> {
+  const out: Partial<Record<K, string>> = {};
+  for (const name of names) {
+    const v = ctx.query[name];
+    if (Array.isArray(v)) throw badRequest(`Query parameter ${name} was given more than once`);
+    if (v !== undefined) out[name] = v;
+  }
+  return out;
 }
