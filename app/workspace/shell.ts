@@ -50,7 +50,7 @@ export function workspaceShell(o: ShellOptions): string {
     attrs,
     html`<div id="app" class="app ${o.surface}">
 <header class="bar"><button type="button" id="back" class="icon" hidden aria-label="Back to conversations">‹</button>
-<h1 id="title">${o.surface === 'panel' ? 'Conversations about this record' : 'Messages'}</h1><span id="total" class="badge" hidden></span>
+<h1 id="title">${o.surface === 'panel' ? 'Conversations' : 'Messages'}</h1><span id="total" class="badge" hidden></span>
 ${o.surface === 'panel' ? html`<button type="button" id="start" class="primary small" hidden>New conversation</button>` : ''}</header>
 <div id="status" class="status" role="status" aria-live="polite">Connecting to Pipedrive…</div>
 <div class="panes">
@@ -64,7 +64,7 @@ ${o.surface === 'inbox' ? html`<nav id="channels" class="channels" aria-label="C
 <form id="composer" class="composer" autocomplete="off">
 <div id="picked" class="picked"></div>
 <div class="compose-row">
-<label class="icon attach" title="Attach files"><input type="file" id="files" multiple hidden><span aria-hidden="true">📎</span><span class="sr">Attach files</span></label>
+<label class="icon attach" title="Attach files"><input type="file" id="files" multiple hidden><svg class="ico" viewBox="0 0 24 24" aria-hidden="true"><path d="M21 11.5l-8.6 8.6a5 5 0 0 1-7-7l8.6-8.6a3.3 3.3 0 0 1 4.7 4.7l-8.6 8.6a1.7 1.7 0 0 1-2.4-2.4l7.9-7.9"/></svg><span class="sr">Attach files</span></label>
 <textarea id="text" rows="1" placeholder="Write a message" aria-label="Message"></textarea>
 <button type="submit" id="send" class="primary">Send</button>
 </div>

@@ -41,6 +41,22 @@
     if (text !== undefined && text !== null) e.textContent = text;
     return e;
   }
+  var ICONS = {
+    file: 'M6 2h8l6 6v14H6z M14 2v6h6',
+    clip: 'M21 11.5l-8.6 8.6a5 5 0 0 1-7-7l8.6-8.6a3.3 3.3 0 0 1 4.7 4.7l-8.6 8.6a1.7 1.7 0 0 1-2.4-2.4l7.9-7.9',
+    note: 'M5 3h14v18H5z M8 8h8 M8 12h8 M8 16h5',
+  };
+  function icon(name) {
+    var NS = 'http://www.w3.org/2000/svg';
+    var svg = document.createElementNS(NS, 'svg');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('aria-hidden', 'true');
+    svg.setAttribute('class', 'ico');
+    var path = document.createElementNS(NS, 'path');
+    path.setAttribute('d', ICONS[name]);
+    svg.appendChild(path);
+    return svg;
+  }
   function setStatus(text, kind) {
     var s = $('status');
     s.textContent = text || '';
@@ -105,7 +121,7 @@
     state.unread = total;
     var t = $('total');
     t.textContent = total > 99 ? '99+' : String(total);
-    t.hidden = !total;
+    t.hidden = !total || surface !== 'inbox';
     t.title = total + ' unread';
     // The dock badge belongs to the floating window; panels leave it alone.
     if (surface === 'inbox') W.execute(W.Command.SET_NOTIFICATION, { number: total }).catch(function () {});
@@ -140,7 +156,8 @@
     var b = el('button', 'conv-button');
     b.type = 'button';
     var top = el('div', 'conv-top');
-    top.appendChild(el('span', 'conv-title', c.title || channelName(c.channelId)));
+    // In a panel every row is about the same record: name the channel instead.
+    top.appendChild(el('span', 'conv-title', surface === 'panel' ? channelName(c.channelId) : c.title || channelName(c.channelId)));
     top.appendChild(el('span', 'conv-time', shortTime(c.lastActivityAt)));
     b.appendChild(top);
     var sub = el('div', 'conv-sub');
@@ -151,9 +168,10 @@
     if (c.unread) sub.appendChild(el('span', 'badge', c.unread > 99 ? '99+' : String(c.unread)));
     b.appendChild(sub);
     var note = transcriptText(c);
-    if (surface === 'panel') {
-      var meta = el('div', 'conv-meta', channelName(c.channelId) + (note ? ' · ' + note : ''));
-      meta.classList.add('transcript');
+    if (surface === 'panel' && note) {
+      var meta = el('div', 'conv-meta transcript');
+      meta.appendChild(icon('note'));
+      meta.appendChild(el('span', '', note));
       b.appendChild(meta);
     }
     b.addEventListener('click', function () { openThread(c.id); });
@@ -243,8 +261,10 @@
   }
 
   // ---------- thread ----------
+  var baseTitle = $('title').textContent;
   function showList() {
     state.openId = null;
+    $('title').textContent = baseTitle;
     $('app').classList.remove('show-thread');
     $('thread-pane').hidden = true;
     $('back').hidden = true;
@@ -257,7 +277,8 @@
     head.textContent = '';
     if (!c) return;
     var ch = state.channels[c.channelId];
-    head.appendChild(el('div', 'thread-title', c.title || channelName(c.channelId)));
+    // The bar names the conversation; this line says where it runs and what it is about.
+    $('title').textContent = surface === 'panel' ? channelName(c.channelId) : c.title || channelName(c.channelId);
     var sub = el('div', 'thread-sub');
     sub.appendChild(el('span', 'dot ' + (ch ? ch.platform : '')));
     sub.appendChild(el('span', '', channelName(c.channelId) + (ch ? ' · ' + platformName(ch.platform) : '')));
@@ -271,7 +292,12 @@
     }
     head.appendChild(sub);
     var note = transcriptText(c);
-    if (note) head.appendChild(el('div', 'thread-note transcript', note));
+    if (note) {
+      var n = el('div', 'thread-note transcript');
+      n.appendChild(icon('note'));
+      n.appendChild(el('span', '', note));
+      head.appendChild(n);
+    }
   }
 
   function openThread(id) {
@@ -332,7 +358,7 @@
       link.appendChild(img);
       link.classList.add('image');
     } else {
-      link.appendChild(el('span', 'file-icon', '📄'));
+      link.appendChild(icon('file'));
       link.appendChild(el('span', 'file-name', a.name || 'file'));
       if (a.size) link.appendChild(el('span', 'file-size', size(a.size)));
     }
@@ -569,7 +595,8 @@
     state.channels = {};
     (me.channels || []).forEach(function (c) { state.channels[c.id] = c; });
     if (record) {
-      $('title').textContent = 'Conversations about this ' + RECORD_NAMES[record.type];
+      $('title').textContent = baseTitle = 'Conversations';
+      document.title = 'Conversations about this ' + RECORD_NAMES[record.type];
       renderStartMenu();
     }
     renderChannels();

@@ -115,12 +115,12 @@ body{margin:0;font:14px system-ui,sans-serif;background:${c.theme === 'dark' ? '
 #top .sp{flex:1}#dock{position:relative;background:#2f4a4a;border:0;color:#fff;border-radius:6px;padding:6px 10px;cursor:pointer}
 #dock-badge{position:absolute;top:-6px;right:-8px;background:#d92d20;color:#fff;border-radius:9px;font-size:11px;padding:0 5px;line-height:18px}
 #dock-badge:empty{display:none}
-#window{position:fixed;right:16px;bottom:16px;background:#fff;border-radius:8px;box-shadow:0 6px 24px rgba(0,0,0,.25);overflow:hidden}
+#window{position:fixed;right:8px;bottom:8px;max-width:calc(100vw - 16px);background:#fff;border-radius:8px;box-shadow:0 6px 24px rgba(0,0,0,.25);overflow:hidden}
 #window header{height:28px;background:#203232;color:#fff;font-size:12px;display:flex;align-items:center;padding:0 10px}
 #layout{display:flex;gap:16px;padding:16px}#record{flex:1;background:${c.theme === 'dark' ? '#1d2024' : '#fff'};border-radius:8px;padding:16px;min-height:300px}
 #sidebar{width:360px;flex:none}#sidebar .box{background:${c.theme === 'dark' ? '#1d2024' : '#fff'};border-radius:8px;overflow:hidden}
 #sidebar .box h3{margin:0;padding:8px 12px;font-size:13px;border-bottom:1px solid #ccc}
-iframe{border:0;display:block;width:100%}
+iframe{border:0;display:block;width:100%;max-width:100%}
 #snackbar{position:fixed;left:50%;bottom:24px;transform:translateX(-50%);background:#333;color:#fff;padding:10px 16px;border-radius:6px}
 #snackbar:empty{display:none}#confirm{position:fixed;inset:0;background:rgba(0,0,0,.4);display:flex;align-items:center;justify-content:center}
 #confirm[hidden]{display:none}#confirm div{background:#fff;color:#000;padding:16px;border-radius:8px;max-width:360px}
@@ -128,7 +128,7 @@ iframe{border:0;display:block;width:100%}
 </style></head><body>
 <div id="top"><strong>Pipedrive</strong> <span>(fake) ${esc(companyName)} · ${esc(userName)}</span><span class="sp"></span>
 <button id="host-theme" type="button">Toggle theme</button>
-${c.surface === 'window' ? '<button id="dock" type="button">💬 Messages <span id="dock-badge"></span></button>' : ''}</div>
+${c.surface === 'window' ? '<button id="dock" type="button">Messages <span id="dock-badge"></span></button>' : ''}</div>
 ${
   c.surface === 'window'
     ? `<div id="window"><header>Messages</header><iframe id="ext" title="Messages" allow="clipboard-write"></iframe></div>`
