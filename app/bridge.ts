@@ -13,7 +13,7 @@ import { retentionTask } from './outbox/retention.ts';
 import { Singletons } from './outbox/singletons.ts';
 import { createLeaderLock } from './store/leader.ts';
 import { adminRouters } from './http/admin/router.ts';
-import { workspaceApiRouter } from './workspace/api.ts';
+import { createWorkspace } from './workspace/index.ts';
 import { oauthRouter } from './http/oauth.ts';
 import { workspacePagesRouter } from './workspace/pages.ts';
 import { installationGateway } from './pipedrive/gateway.ts';
@@ -82,7 +82,8 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
   const core = { config, db, inbox, outbox, registry, secrets, files, log, pipedrive, fileUrl, metrics };
   for (const outcome of ['done', 'retry', 'dead', 'lost'] as const) outbox.on(outcome, (job: { kind: string }) => metrics.outbox.inc({ kind: job.kind, outcome }));
   inbox.on('duplicate', (source) => metrics.duplicates.inc({ provider: source.split(':')[0] ?? source }));
-  const app = createHttpApp({ config, db, inbox, files, secrets, registry, log, present, metrics, routers: [oauthRouter(pipedrive), ...adminRouters(pipedrive), workspaceApiRouter({ ...pipedrive, outbox, files, fileUrl }), workspacePagesRouter(pipedrive), ...(opts.routers?.(core) ?? [])] });
+  const workspace = createWorkspace({ ...pipedrive, outbox, files, fileUrl });
+  const app = createHttpApp({ config, db, inbox, files, secrets, registry, log, present, metrics, routers: [oauthRouter(pipedrive), ...adminRouters(pipedrive), ...workspace.routers, workspacePagesRouter(pipedrive), ...(opts.routers?.(core) ?? [])] });
   const server = createServer(app.callback());
   server.requestTimeout = 60_000;
   server.headersTimeout = 20_000;
@@ -116,6 +117,7 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
     url: `http://127.0.0.1:${port}`,
     stop() {
       stopping ??= (async () => {
+        workspace.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

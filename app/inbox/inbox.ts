@@ -70,6 +70,8 @@ export interface InboundMessage {
 /** What the domain tells observers (metrics); `duplicate` carries the dedupe source (`<provider>:<channel>`). */
 export interface InboxEvents {
   duplicate: [source: string];
+  /** A message was stored or changed (committed) in this process: live views may look now. */
+  changed: [];
 }
 
 /**
@@ -157,6 +159,7 @@ export class Inbox extends EventEmitter<InboxEvents> {
         return stored;
       });
       this.outbox.kick();
+      this.emit('changed');
       return message;
     } catch (err) {
       await Promise.all(input.files.map((f) => this.files.remove(f.path, false)));
@@ -181,6 +184,7 @@ export class Inbox extends EventEmitter<InboxEvents> {
       if (!replayed) await this.outbox.enqueue(tx, { kind: JOB.providerSend, payload: { messageId }, orderingKey: `send:${conversation.id}`, channelId: message.channelId });
     });
     this.outbox.kick();
+    this.emit('changed');
     return (await findMessageById(this.db, messageId))!;
   }
 
@@ -320,7 +324,10 @@ export class Inbox extends EventEmitter<InboxEvents> {
       return { duplicate: true };
     }
     // Inside the caller's transaction the row is not committed yet: leave the kick to the caller.
-    if (!tx) this.outbox.kick();
+    if (!tx) {
+      this.outbox.kick();
+      this.emit('changed');
+    }
     return { message };
   }
 
@@ -335,7 +342,10 @@ export class Inbox extends EventEmitter<InboxEvents> {
       return true;
     };
     const changed = opts.tx ? await run(opts.tx) : await this.db.transaction(run);
-    if (changed && !opts.tx) this.outbox.kick();
+    if (changed && !opts.tx) {
+      this.outbox.kick();
+      this.emit('changed');
+    }
   }
 
   /** Active channels served by one adapter (e.g. to open one realtime subscription per platform host). */
@@ -359,7 +369,10 @@ export class Inbox extends EventEmitter<InboxEvents> {
       for (const m of unread) await this.setMessageStatus(m.id, 'read', { tx });
       return unread.length;
     });
-    if (changed) this.outbox.kick();
+    if (changed) {
+      this.outbox.kick();
+      this.emit('changed');
+    }
     return changed;
   }
 

@@ -32,11 +32,15 @@ export async function insertTicket(db: Tx, t: { hash: string; companyId: number;
   await db('workspace_tickets').insert({ ticket_hash: t.hash, pd_company_id: t.companyId, pd_user_id: t.userId, expires_at: t.expiresAt });
 }
 
-/** Deletes the ticket and returns whom it was for, once: a second redeem (any process) finds nothing. */
+/**
+ * Deletes the ticket and returns whom it was for, once: of two concurrent redeems (any
+ * processes) only the one whose delete removed the row wins.
+ */
 export async function redeemTicket(db: Tx, hash: string, now: number): Promise<{ companyId: number; userId: number } | undefined> {
-  const rows: Array<{ pd_company_id: number; pd_user_id: number; expires_at: number }> = await db('workspace_tickets').where({ ticket_hash: hash }).delete().returning(['pd_company_id', 'pd_user_id', 'expires_at']);
-  const r = rows[0];
-  if (!r || Number(r.expires_at) < now) return undefined;
+  const r: { pd_company_id: number; pd_user_id: number; expires_at: number } | undefined = await db('workspace_tickets').where({ ticket_hash: hash }).first();
+  if (!r) return undefined;
+  const removed = await db('workspace_tickets').where({ ticket_hash: hash }).delete();
+  if (removed !== 1 || Number(r.expires_at) < now) return undefined;
   return { companyId: Number(r.pd_company_id), userId: Number(r.pd_user_id) };
 }
 
@@ -212,4 +216,15 @@ export async function listCompanyChannels(db: Tx, companyId: number): Promise<Ar
 export async function findConversationById(db: Tx, id: string): Promise<Conversation | undefined> {
   const r = await db('conversations').where({ id }).first();
   return r && toConversation(r);
+}
+
+/** The Pipedrive company a channel belongs to (through the installation that connected it). */
+export async function companyOfChannel(db: Tx, channelId: string): Promise<number | undefined> {
+  const r = await db('channels').join('installations', 'installations.id', 'channels.installation_id').where('channels.id', channelId).first('installations.pd_company_id as c');
+  return r ? Number(r.c) : undefined;
+}
+
+export async function maxMessageSeqNow(db: Tx): Promise<number> {
+  const row = await db('messages').max({ m: 'seq' }).first();
+  return Number(row?.m ?? 0);
 }

@@ -10,6 +10,7 @@ import { listCompanyChannels, type RecordType } from '../store/workspace.ts';
 import { iframeAuth, type UiIdentity } from './auth.ts';
 import { access, listConversations, listMessages, markConversationRead, retry, send, unreadTotal } from './conversations.ts';
 import type { WorkspaceDeps } from './deps.ts';
+import { issueTicket, type StreamHub } from './stream.ts';
 import { surfaceOf } from './surface.ts';
 
 export const uiOf = (ctx: Context): UiIdentity => ctx.state.ui as UiIdentity;
@@ -22,7 +23,7 @@ const MAX_TEXT = 65_536;
  * `Authorization: Bearer`; errors answer `{error:{code,message}}`. Handlers stay thin: the
  * work is in app/workspace/*.ts over the inbox and the store.
  */
-export function workspaceApiRouter(d: WorkspaceDeps): Router {
+export function workspaceApiRouter(d: WorkspaceDeps, hub: StreamHub): Router {
   const router = new Router({ prefix: '/ui/api' });
   router.use(async (ctx: Context, next: Next) => {
     ctx.state.errorShape = 'admin';
@@ -112,11 +113,19 @@ export function workspaceApiRouter(d: WorkspaceDeps): Router {
   router.post('/conversations/:id/read', auth, async (ctx) => {
     await markConversationRead(d, uiOf(ctx), await access(d, uiOf(ctx), ctx.params.id!));
     ctx.status = 204;
+    void hub.unreadChanged(uiOf(ctx)).catch(() => {});
   });
 
   router.get('/unread', auth, async (ctx) => {
     ctx.body = { total: await unreadTotal(d, uiOf(ctx)) };
   });
+
+  router.post('/stream-ticket', auth, async (ctx) => {
+    ctx.body = await issueTicket(d, uiOf(ctx));
+  });
+
+  // EventSource cannot send headers: the single-use ticket stands in for the bearer token.
+  router.get('/stream', (ctx) => hub.open(ctx));
 
   void requireJson;
   return router;
