@@ -117,6 +117,7 @@
   }
 
   // ---------- badge and counts ----------
+  var sentBadge = -1;
   function setUnread(total) {
     state.unread = total;
     var t = $('total');
@@ -124,7 +125,10 @@
     t.hidden = !total || surface !== 'inbox';
     t.title = total + ' unread';
     // The dock badge belongs to the floating window; panels leave it alone.
-    if (surface === 'inbox') W.execute(W.Command.SET_NOTIFICATION, { number: total }).catch(function () {});
+    if (surface === 'inbox' && total !== sentBadge) {
+      sentBadge = total;
+      W.execute(W.Command.SET_NOTIFICATION, { number: total }).catch(function () { sentBadge = -1; });
+    }
   }
 
   // ---------- channels and list ----------
