@@ -72,7 +72,7 @@ export function workspacePagesRouter(s: PipedriveServices): Router {
     ctx.set(framedPageHeaders(s.config, { inlineStyle: true }));
     ctx.body = adminPage(
       { installation: v.installation, channels, deadLetters, pacing: s.client.pacer.stateOf(v.installation.id), providers: providerInfos(s.registry), appUrl: s.config.appUrl },
-      { inPipedrive: { theme: themeOf(ctx) } },
+      { inPipedrive: { theme: themeOf(ctx), canEdit: v.ui.isAdmin, viewer: v.ui.userName } },
     );
   });
 

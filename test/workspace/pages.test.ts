@@ -50,6 +50,16 @@ test('workspace pages: framing allowed for Pipedrive (+UI_FRAME_ANCESTORS) on /u
     assert.match(settings, /\/ui\/assets\/settings\.js/);
     assert.doesNotMatch(settings, /id="uninstall"/, 'uninstalling happens in Pipedrive\'s Marketplace, not in its settings iframe');
 
+    // A colleague who is not a Pipedrive admin sees the settings read-only (the API refuses their writes too).
+    const colleague = fake.addUser({ id: 1002, name: 'Sam Sales', email: 'sam@acme.example', is_admin: false });
+    const samToken = await mintUiToken({ userId: colleague.id, companyId: colleague.company_id, secret: CLIENT_SECRET });
+    const readOnly = await fetch(`${bridge.url}/ui/settings?userId=${colleague.id}&companyId=${colleague.company_id}&token=${samToken}&id=rt-2`);
+    const readOnlyHtml = await readOnly.text();
+    assert.equal(readOnly.status, 200, readOnlyHtml.slice(0, 300));
+    assert.match(readOnlyHtml, /id="read-only"[^>]*>You are signed in as Sam Sales/);
+    assert.doesNotMatch(readOnlyHtml, /id="connect"/);
+    assert.match(settings, /id="connect"/, 'the admin gets the connect form');
+
     // Not a deal/person/organization panel: 400, still a page Pipedrive can show.
     const odd = await fetch(`${bridge.url}/ui/panel?${q}&resource=lead&selectedIds=abc`);
     assert.equal(odd.status, 400);

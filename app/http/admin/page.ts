@@ -23,12 +23,14 @@ export interface AdminView {
  * from the Pipedrive SDK, and the surface choice is shown.
  */
 export interface AdminShell {
-  inPipedrive?: { theme: 'light' | 'dark' };
+  /** `canEdit` false: a Pipedrive user who is not an admin sees the page read-only (the API enforces it too). */
+  inPipedrive?: { theme: 'light' | 'dark'; canEdit: boolean; viewer: string };
 }
 
 /** The admin page: server-rendered and escaped; its script only posts JSON to its API. */
 export function adminPage(v: AdminView, shell: AdminShell = {}): string {
   const inPd = shell.inPipedrive;
+  const canEdit = !inPd || inPd.canEdit;
   const { installation: i, channels, providers, appUrl } = v;
   const available = providers.filter((p) => p.available);
   return page(
@@ -41,13 +43,14 @@ ${statusBanner(i)}
 ${inPd ? html`<h2>Where conversations appear</h2>
 <div id="surface" class="surface" data-loading="true"><p class="hint">Loading…</p></div>` : ''}
 <h2>Channels</h2>
-${channels.length ? channelTable(channels) : html`<p id="no-channels">No channels yet. Connect one below.</p>`}
+${inPd && !canEdit ? html`<p class="banner warn" id="read-only">You are signed in as ${inPd.viewer}. Only Pipedrive admins of your company can connect or delete channels.</p>` : ''}
+${channels.length ? channelTable(channels, canEdit) : html`<p id="no-channels">No channels yet.${canEdit ? ' Connect one below.' : ''}</p>`}
 <h2>Delivery</h2>
 ${figuresList(channels, v.pacing)}
 <h2>Dead letters</h2>
 ${deadLetterTable(v.deadLetters)}
 <h2>Connect a channel</h2>
-${available.length ? connectForm(available) : html`<p class="banner warn">No platform adapter is available in this build.</p>`}
+${!canEdit ? html`<p class="hint">A Pipedrive admin connects channels here.</p>` : available.length ? connectForm(available) : html`<p class="banner warn">No platform adapter is available in this build.</p>`}
 <p class="hint">Platforms: ${providers.map((p, n) => html`${n ? ', ' : ''}${p.name} ${p.available ? '(available)' : '(not available in this build yet)'}`)}.</p>
 <h2>URLs for the platforms</h2>
 <ul class="hint">
@@ -94,13 +97,13 @@ function statusBanner(i: Installation): Html {
   return html`<p class="banner ok" id="installation-status">Installation active.</p>`;
 }
 
-function channelTable(channels: ChannelRow[]): Html {
+function channelTable(channels: ChannelRow[], canEdit = true): Html {
   return html`<table id="channels"><thead><tr><th>Name</th><th>Provider</th><th>Status</th><th>Conversations</th><th>Outbox backlog</th><th>Last error</th><th>URLs</th><th></th></tr></thead><tbody>
 ${channels.map(
   (c) => html`<tr data-channel-id="${c.id}"><td>${c.avatar_url ? html`<img src="${c.avatar_url}" alt="" width="20" height="20"> ` : ''}${c.name}<br><code class="hint">${c.provider_channel_id}</code></td>
 <td>${c.provider_name}</td><td>${c.status}</td><td>${c.conversations}</td><td>${c.backlog.pending} pending, ${c.backlog.dead} dead</td>
 <td>${c.last_error ?? '—'}</td><td>${Object.entries(c.urls).map(([k, v]) => html`${k}: <code>${v}</code><br>`)}</td>
-<td><button type="button" class="delete" data-id="${c.id}" data-name="${c.name}">Delete</button></td></tr>`,
+<td>${canEdit ? html`<button type="button" class="delete" data-id="${c.id}" data-name="${c.name}">Delete</button>` : ''}</td></tr>`,
 )}
 </tbody></table>`;
 }
