@@ -14,6 +14,7 @@ import { Singletons } from './outbox/singletons.ts';
 import { createLeaderLock } from './store/leader.ts';
 import { adminRouters } from './http/admin/router.ts';
 import { createWorkspace } from './workspace/index.ts';
+import { conversationContext } from './workspace/records.ts';
 import { oauthRouter } from './http/oauth.ts';
 import { workspacePagesRouter } from './workspace/pages.ts';
 import { installationGateway } from './pipedrive/gateway.ts';
@@ -74,7 +75,7 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
   Object.assign(
     handlers,
     createJobHandlers(
-      { db, inbox, registry, secrets, config, log, fileUrl, metrics },
+      { db, inbox, registry, secrets, config, log, fileUrl, metrics, conversationContext: (pk) => conversationContext({ db }, pk) },
       { [JOB.pipedriveReceive]: pipedriveReceiveJob(db, opts.pipedrive ?? installationGateway(pipedrive.client), present) },
     ),
   );

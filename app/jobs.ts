@@ -5,6 +5,7 @@ import type { Metrics } from './metrics.ts';
 import { PermanentError } from './outbox/errors.ts';
 import type { JobHandler, JobHandlers } from './outbox/worker.ts';
 import { channelContext } from './providers/context.ts';
+import type { ConversationContext } from './providers/provider.ts';
 import type { ProviderRegistry } from './providers/registry.ts';
 import type { Secrets } from './security/crypto.ts';
 import { findChannel } from './store/channels.ts';
@@ -21,6 +22,8 @@ export interface JobDeps {
   log: Logger;
   metrics: Metrics;
   fileUrl(attachmentId: string): string;
+  /** What a conversation is about (conversations started from a Pipedrive record), for the platform. */
+  conversationContext?(conversationPk: number): Promise<ConversationContext | undefined>;
 }
 
 /** Delivers a Pipedrive user's message through the channel's adapter. */
@@ -36,12 +39,14 @@ function providerSend(d: JobDeps): JobHandler<{ messageId: string }> {
       const conversation = await findConversationByPk(d.db, message.conversationPk);
       const sender = (await listParticipants(d.db, [message.conversationPk])).find((p) => p.id === message.senderId && p.role === 'source_user');
       if (!conversation || !sender) throw new PermanentError('the conversation or its sender no longer exists');
+      const context = await d.conversationContext?.(conversation.pk);
       const outcome = await d.metrics.time(channel.provider, 'send', () =>
         adapter.send(channelContext(channel, d.secrets), {
           message,
           conversation,
           sender,
           files: message.attachments.map((a) => ({ id: a.id, name: a.name, mimeType: a.mimeType, size: a.size, url: a.storageKey ? d.fileUrl(a.id) : (a.remoteUrl ?? '') })),
+          ...(context ? { context } : {}),
         }),
       );
       if ('defer' in outcome) return { defer: outcome.defer };

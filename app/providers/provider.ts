@@ -82,6 +82,19 @@ export interface OutgoingMessage {
   sender: Participant;
   /** Attachments with fresh signed URLs the platform can fetch. */
   files: Array<{ id: string; name: string; mimeType: string; size: number | null; url: string }>;
+  /**
+   * What the conversation is about, when it was started from a Pipedrive record: the platform
+   * side is told so its agent does not have to ask (adapters pass it as metadata or as the
+   * first line of a session).
+   */
+  context?: ConversationContext;
+}
+
+export interface ConversationContext {
+  /** One line for a person to read. */
+  line: string;
+  /** The same facts as flat fields (e.g. conversation metadata). */
+  fields: Record<string, string>;
 }
 
 export type SendOutcome = { providerMessageId: string | null } | { defer: { ms: number; reason: string } };

@@ -158,3 +158,15 @@ export async function claimFailure(db: Tx, channelId: string, alvariaMessageId: 
   const r = rows[0];
   return r ? { messageId: r.message_id, failure: r.failure } : null;
 }
+
+/** How many parts went out in a conversation since a time (its session's start): 0 = the session is fresh. */
+export async function partsSentSince(db: Tx, channelId: string, conversationPk: number, since: number): Promise<number> {
+  const row = await db('alvaria_messages as am')
+    .join('messages as m', 'm.id', 'am.message_id')
+    .where('am.channel_id', channelId)
+    .andWhere('m.conversation_pk', conversationPk)
+    .andWhere('am.created_at', '>=', since)
+    .count({ n: '*' })
+    .first();
+  return Number(row?.n ?? 0);
+}

@@ -66,6 +66,7 @@ export interface RecordLink {
   id: number;
   title: string;
   url: string;
+  companyName: string | null;
   createdAt: number;
 }
 
@@ -77,6 +78,7 @@ const toRecord = (r: Record<string, any>): RecordLink => ({
   id: Number(r.record_id),
   title: r.record_title,
   url: r.record_url,
+  companyName: r.company_name ?? null,
   createdAt: Number(r.created_at),
 });
 
@@ -90,6 +92,7 @@ export async function insertRecordLink(db: Tx, l: RecordLink): Promise<void> {
       record_id: l.id,
       record_title: l.title,
       record_url: l.url,
+      company_name: l.companyName,
       created_at: l.createdAt,
     })
     .onConflict('conversation_pk')

@@ -8,7 +8,8 @@ import { AppError, badRequest } from '../errors.ts';
 import type { StagedFile } from '../inbox/inbox.ts';
 import { listCompanyChannels, type RecordType } from '../store/workspace.ts';
 import { iframeAuth, type UiIdentity } from './auth.ts';
-import { access, listConversations, listMessages, markConversationRead, retry, send, unreadTotal } from './conversations.ts';
+import { startRecordConversation } from './records.ts';
+import { access, presentOne, listConversations, listMessages, markConversationRead, retry, send, unreadTotal } from './conversations.ts';
 import type { WorkspaceDeps } from './deps.ts';
 import { issueTicket, type StreamHub } from './stream.ts';
 import { surfaceOf } from './surface.ts';
@@ -52,6 +53,13 @@ export function workspaceApiRouter(d: WorkspaceDeps, hub: StreamHub): Router {
     const q = query(ctx, ['channel', 'record']);
     const record = q.record === undefined ? undefined : parseRecord(q.record);
     ctx.body = { conversations: await listConversations(d, uiOf(ctx), { ...(q.channel !== undefined ? { channelId: q.channel } : {}), ...(record ? { record } : {}) }) };
+  });
+
+  router.post('/conversations', auth, requireJson, json, async (ctx) => {
+    const body = StartBody.parse(ctx.request.body ?? {});
+    const { conversation, created } = await startRecordConversation(d, uiOf(ctx), body.channelId, body.record);
+    ctx.status = created ? 201 : 200;
+    ctx.body = { conversation: await presentOne(d, uiOf(ctx), conversation) };
   });
 
   router.get('/conversations/:id/messages', auth, async (ctx) => {
@@ -127,7 +135,6 @@ export function workspaceApiRouter(d: WorkspaceDeps, hub: StreamHub): Router {
   // EventSource cannot send headers: the single-use ticket stands in for the bearer token.
   router.get('/stream', (ctx) => hub.open(ctx));
 
-  void requireJson;
   return router;
 }
 
@@ -136,6 +143,11 @@ const TextField = z
   .transform((v) => (Array.isArray(v) ? v.join('') : v))
   .pipe(z.string().max(MAX_TEXT, `text is longer than ${MAX_TEXT} characters`))
   .pipe(z.string().refine((v) => !v.includes('\u0000'), 'text contains a NUL character'));
+
+const StartBody = z.object({
+  channelId: z.string().min(1).max(64),
+  record: z.object({ type: z.enum(['deal', 'person', 'organization']), id: z.number().int().positive().max(Number.MAX_SAFE_INTEGER) }),
+});
 
 function parseRecord(raw: string): { type: RecordType; id: number } {
   const m = RECORD.exec(raw);

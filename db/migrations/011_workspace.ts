@@ -46,6 +46,7 @@ export async function up(knex: Knex): Promise<void> {
     t.bigInteger('record_id').notNullable();
     t.string('record_title', 255).notNullable();
     t.text('record_url').notNullable();
+    t.string('company_name', 255);
     t.bigInteger('created_at').notNullable();
     t.index(['pd_company_id', 'record_type', 'record_id']);
   });

@@ -57,6 +57,8 @@ export function buildIngest(out: OutgoingMessage, sourceChannelId: string): { me
         sent_at: out.message.createdAt,
       },
     ],
-    metadata: [{ namespace: 'conversation', source_id: convId, metadata: { contact } }],
+    // A conversation started from a Pipedrive record also names the record (reference/airy.md:
+    // conversation metadata is free-form), so the Airy agent sees what it is about.
+    metadata: [{ namespace: 'conversation', source_id: convId, metadata: { contact, ...(out.context ? { pipedrive: out.context.fields } : {}) } }],
   };
 }

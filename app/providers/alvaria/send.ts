@@ -1,6 +1,6 @@
 import { isAxiosError } from 'axios';
 import { classifyHttpError, RetryableError } from '../../outbox/errors.ts';
-import { claimFailure, recordPart, sentParts } from '../../store/alvaria-sessions.ts';
+import { claimFailure, partsSentSince, recordPart, sentParts } from '../../store/alvaria-sessions.ts';
 import type { Db } from '../../store/db.ts';
 import type { ChannelContext, OutgoingMessage, ProviderServices, SendOutcome } from '../provider.ts';
 import type { AlvariaClient, OutgoingPart } from './client.ts';
@@ -16,6 +16,9 @@ export interface SendDeps {
   deferMs: { min: number; max: number };
   now: () => number;
 }
+
+/** The part number of a session's context line (see below); message parts count from 0. */
+const CONTEXT_PART = -1;
 
 /** Status codes with which Alvaria refuses a session id it no longer knows (exact code unconfirmed). */
 const SESSION_GONE = new Set([404, 410]);
@@ -62,13 +65,9 @@ export async function sendMessage(d: SendDeps, { channel, config }: ChannelConte
   if (out.message.text.trim()) parts.push({ text: out.message.text });
   for (const f of out.files) parts.push({ attachment: { type: attachmentType(f.mimeType), url: f.url } });
 
-  const done = await sentParts(d.db, out.message.id);
-  let first: string | null = done.get(0) ?? null;
-  for (const [i, part] of parts.entries()) {
-    if (done.has(i)) continue;
-    let alvariaMessageId: string;
+  const sendPart = async (part: OutgoingPart): Promise<string> => {
     try {
-      alvariaMessageId = await d.api.sendMessage(session.sessionId, part);
+      return await d.api.sendMessage(session.sessionId, part);
     } catch (err) {
       const status = isAxiosError(err) ? err.response?.status : undefined;
       if (status !== undefined && SESSION_GONE.has(status)) {
@@ -78,6 +77,20 @@ export async function sendMessage(d: SendDeps, { channel, config }: ChannelConte
       }
       throw classifyHttpError(err, 'Alvaria Send Message');
     }
+  };
+
+  const done = await sentParts(d.db, out.message.id);
+  // Sessions carry only contactName: a conversation started from a Pipedrive record opens each
+  // of its sessions with a context line (recorded as a part of the message that went first, so
+  // a retry of that message does not repeat it).
+  if (out.context && !done.has(CONTEXT_PART) && (await partsSentSince(d.db, channel.id, out.conversation.pk, session.createdAt)) === 0) {
+    const contextId = await sendPart({ text: out.context.line });
+    await recordPart(d.db, { channelId: channel.id, alvariaMessageId: contextId, messageId: out.message.id, part: CONTEXT_PART }, d.now());
+  }
+  let first: string | null = done.get(0) ?? null;
+  for (const [i, part] of parts.entries()) {
+    if (done.has(i)) continue;
+    const alvariaMessageId = await sendPart(part);
     await recordPart(d.db, { channelId: channel.id, alvariaMessageId, messageId: out.message.id, part: i }, d.now());
     // A MESSAGE_STATUS FAILED may have overtaken this response: apply it now, exactly once.
     const failure = await claimFailure(d.db, channel.id, alvariaMessageId);
