@@ -57,6 +57,7 @@ ${o.surface === 'panel' ? html`<button type="button" id="start" class="primary s
 <section id="list-pane" class="list-pane" aria-label="Conversations">
 ${o.surface === 'inbox' ? html`<nav id="channels" class="channels" aria-label="Channels"></nav>` : html`<div id="start-menu" class="start-menu" hidden></div>`}
 <ul id="conversations" class="conversations"></ul>
+<div id="empty" class="empty" hidden></div>
 </section>
 <section id="thread-pane" class="thread-pane" aria-label="Conversation" hidden>
 <div id="thread-head" class="thread-head"></div>
@@ -70,7 +71,6 @@ ${o.surface === 'inbox' ? html`<nav id="channels" class="channels" aria-label="C
 </div>
 </form>
 </section>
-<div id="empty" class="empty" hidden></div>
 </div>
 </div>`,
   );

@@ -157,6 +157,8 @@
   function conversationRow(c) {
     var li = el('li', 'conv' + (c.unread ? ' unread' : '') + (c.id === state.openId ? ' open' : ''));
     li.setAttribute('data-conversation-id', c.id);
+    li.setAttribute('data-channel-id', c.channelId);
+    if (c.record) li.setAttribute('data-record', c.record.type + ':' + c.record.id);
     var b = el('button', 'conv-button');
     b.type = 'button';
     var top = el('div', 'conv-top');
