@@ -259,7 +259,7 @@ export async function startFakePipedrive(opts: FakePipedriveOptions = {}): Promi
     settings,
     host: {
       log: host.log,
-      url: (surface, query = {}) => `${base}/host/${surface}?${new URLSearchParams(query)}`,
+      url: (surface, query = {}) => `${base}/host/${surface}${Object.keys(query).length ? `?${new URLSearchParams(query)}` : ''}`,
     },
     async linkApp(url) {
       appUrl = url;
