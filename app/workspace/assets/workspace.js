@@ -164,13 +164,14 @@
     var top = el('div', 'conv-top');
     // In a panel every row is about the same record: name the channel instead.
     top.appendChild(el('span', 'conv-title', surface === 'panel' ? channelName(c.channelId) : c.title || channelName(c.channelId)));
+    if (surface === 'inbox' && c.record) top.appendChild(el('span', 'tag', RECORD_NAMES[c.record.type] || c.record.type));
     top.appendChild(el('span', 'conv-time', shortTime(c.lastActivityAt)));
     b.appendChild(top);
     var sub = el('div', 'conv-sub');
     var ch = state.channels[c.channelId];
     sub.appendChild(el('span', 'dot ' + (ch ? ch.platform : '')));
     var what = c.lastMessage ? (c.lastMessage.direction === 'out' ? 'You: ' : '') + (c.lastMessage.text || 'Attachment') : 'No messages yet';
-    sub.appendChild(el('span', 'conv-snippet', (surface === 'inbox' && c.record ? c.record.title + ' · ' : '') + what));
+    sub.appendChild(el('span', 'conv-snippet', what));
     if (c.unread) sub.appendChild(el('span', 'badge', c.unread > 99 ? '99+' : String(c.unread)));
     b.appendChild(sub);
     var note = transcriptText(c);
@@ -287,7 +288,10 @@
     $('title').textContent = surface === 'panel' ? channelName(c.channelId) : c.title || channelName(c.channelId);
     var sub = el('div', 'thread-sub');
     sub.appendChild(el('span', 'dot ' + (ch ? ch.platform : '')));
-    sub.appendChild(el('span', '', channelName(c.channelId) + (ch ? ' · ' + platformName(ch.platform) : '')));
+    // A standing conversation is named after its channel: then the platform alone says enough.
+    var where = ch ? platformName(ch.platform) : '';
+    if ($('title').textContent !== channelName(c.channelId)) where = channelName(c.channelId) + (where ? ' · ' + where : '');
+    sub.appendChild(el('span', '', where));
     if (c.record && surface === 'inbox') {
       sub.appendChild(document.createTextNode(' · '));
       var a = el('a', '', c.record.title);
@@ -563,7 +567,9 @@
   function resizePanel() {
     if (surface !== 'panel') return;
     // Panels are 100–750 px high: fit the list, give a thread room to read and write.
-    var h = state.openId ? 560 : Math.min(750, Math.max(160, $('app').scrollHeight + 8));
+    var listHeight = ['start-menu', 'empty'].reduce(function (n, id) { return n + ($(id) && !$(id).hidden ? $(id).offsetHeight : 0); }, $('conversations').scrollHeight);
+    var chrome = document.querySelector('.bar').offsetHeight + ($('status').hidden ? 0 : $('status').offsetHeight);
+    var h = state.openId ? 560 : Math.min(750, Math.max(120, chrome + listHeight + 12));
     if (Math.abs(h - lastHeight) < 8) return;
     lastHeight = h;
     W.execute(W.Command.RESIZE, { height: h }).catch(function () {});
