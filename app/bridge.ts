@@ -80,10 +80,11 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
     ),
   );
 
+  const workspace = createWorkspace({ ...pipedrive, outbox, files, fileUrl });
+  Object.assign(handlers, workspace.jobs);
   const core = { config, db, inbox, outbox, registry, secrets, files, log, pipedrive, fileUrl, metrics };
   for (const outcome of ['done', 'retry', 'dead', 'lost'] as const) outbox.on(outcome, (job: { kind: string }) => metrics.outbox.inc({ kind: job.kind, outcome }));
   inbox.on('duplicate', (source) => metrics.duplicates.inc({ provider: source.split(':')[0] ?? source }));
-  const workspace = createWorkspace({ ...pipedrive, outbox, files, fileUrl });
   const app = createHttpApp({ config, db, inbox, files, secrets, registry, log, present, metrics, routers: [oauthRouter(pipedrive), ...adminRouters(pipedrive), ...workspace.routers, workspacePagesRouter(pipedrive), ...(opts.routers?.(core) ?? [])] });
   const server = createServer(app.callback());
   server.requestTimeout = 60_000;

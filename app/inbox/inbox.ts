@@ -68,6 +68,9 @@ export interface InboundMessage {
 }
 
 /** What the domain tells observers (metrics); `duplicate` carries the dedupe source (`<provider>:<channel>`). */
+/** Runs inside the transaction that stores a message, so what it writes commits (or not) with it. */
+export type StoredHook = (tx: Tx, conversation: Conversation, message: Message) => Promise<void>;
+
 export interface InboxEvents {
   duplicate: [source: string];
   /** A message was stored or changed (committed) in this process: live views may look now. */
@@ -79,6 +82,9 @@ export interface InboxEvents {
  * them to the outbox. No HTTP here; callers are the manifest endpoints, webhooks and jobs.
  */
 export class Inbox extends EventEmitter<InboxEvents> {
+  private readonly storedHooks: StoredHook[] = [];
+  private readonly closedHooks: Array<(conversation: Conversation) => Promise<void>> = [];
+
   constructor(
     readonly db: Db,
     private readonly secrets: Secrets,
@@ -87,6 +93,16 @@ export class Inbox extends EventEmitter<InboxEvents> {
     private readonly log: Logger,
   ) {
     super();
+  }
+
+  /** Adds work to every message's storing transaction (e.g. scheduling a transcript flush). */
+  onStored(hook: StoredHook): void {
+    this.storedHooks.push(hook);
+  }
+
+  /** Adds work after a conversation is closed (e.g. an Alvaria session ended). */
+  onClosed(hook: (conversation: Conversation) => Promise<void>): void {
+    this.closedHooks.push(hook);
   }
 
   /** An active channel by the id Pipedrive uses, or NOT_FOUND. */
@@ -156,6 +172,7 @@ export class Inbox extends EventEmitter<InboxEvents> {
         );
         await bumpActivity(tx, conversation.pk, stored.seq, now);
         await this.outbox.enqueue(tx, { kind: JOB.providerSend, payload: { messageId: id }, orderingKey: `send:${conversation.id}`, channelId: channel.id });
+        for (const hook of this.storedHooks) await hook(tx, conversation, stored);
         return stored;
       });
       this.outbox.kick();
@@ -286,6 +303,7 @@ export class Inbox extends EventEmitter<InboxEvents> {
     patch: Partial<{ status: ConversationStatus; seen: boolean; link: string; providerRef: string | null; providerState: string | null }>,
   ): Promise<void> {
     await updateConversation(this.db, conversation.pk, patch, Date.now());
+    if (patch.status === 'closed') for (const hook of this.closedHooks) await hook(conversation);
   }
 
   /**
@@ -316,6 +334,7 @@ export class Inbox extends EventEmitter<InboxEvents> {
       );
       await bumpActivity(t, m.conversation.pk, stored.seq, now);
       await this.queueReceive(t, m.conversation, id);
+      for (const hook of this.storedHooks) await hook(t, m.conversation, stored);
       return stored;
     };
     const message = tx ? await run(tx) : await this.db.transaction(run);

@@ -1,7 +1,7 @@
 import type { Attachment, Message, MessageOrigin, MessageStatus } from '../inbox/types.ts';
 import type { Tx } from './db.ts';
 
-interface MessageRow {
+export interface MessageRow {
   seq: number;
   id: string;
   conversation_pk: number;
@@ -122,7 +122,7 @@ export async function insertMessage(db: Tx, m: NewMessage, attachments: NewAttac
   };
 }
 
-async function withAttachments(db: Tx, rows: MessageRow[]): Promise<Message[]> {
+export async function withAttachments(db: Tx, rows: MessageRow[]): Promise<Message[]> {
   if (!rows.length) return [];
   const atts = await db<AttachmentRow>('attachments')
     .whereIn(

@@ -1,12 +1,15 @@
 import type Router from '@koa/router';
+import type { JobHandlers } from '../outbox/worker.ts';
 import { workspaceApiRouter } from './api.ts';
 import type { WorkspaceDeps } from './deps.ts';
 import { StreamHub } from './stream.ts';
+import { scheduleTranscripts, TRANSCRIPT_JOB, transcriptJob } from './transcripts.ts';
 
 export type { WorkspaceDeps };
 
-/** The workspace surface as the bridge mounts it: its API router, and what must stop with the process. */
-export function createWorkspace(d: WorkspaceDeps): { routers: Router[]; stop(): void } {
+/** The workspace surface as the bridge mounts it: its API router, its outbox jobs, and what must stop with the process. */
+export function createWorkspace(d: WorkspaceDeps): { routers: Router[]; jobs: JobHandlers; stop(): void } {
   const hub = new StreamHub(d);
-  return { routers: [workspaceApiRouter(d, hub)], stop: () => hub.stop() };
+  scheduleTranscripts(d);
+  return { routers: [workspaceApiRouter(d, hub)], jobs: { [TRANSCRIPT_JOB]: transcriptJob(d) }, stop: () => hub.stop() };
 }

@@ -38,6 +38,7 @@ export async function startRecordConversation(d: WorkspaceDeps, ui: UiIdentity, 
   } catch (err) {
     if (err instanceof PipedriveApiError && (err.status === 404 || err.status === 410)) throw notFound(`This ${record.type}`);
     if (err instanceof PipedriveApiError && err.status === 403) throw new AppError('FORBIDDEN', `Pipedrive does not let this app read the ${record.type}; an admin may need to re-authorize the app`);
+    d.log.warn({ company: ui.companyId, record: `${record.type}:${record.id}`, reason: err instanceof Error ? err.message : String(err) }, 'could not read a record title from Pipedrive');
     throw new AppError('BAD_GATEWAY', `Pipedrive could not tell the ${record.type}'s title; try again`);
   }
   const url = recordUrl(ui.companyDomain, record.type, record.id);

@@ -16,6 +16,8 @@ export async function up(knex: Knex): Promise<void> {
     t.string('record_type', 16).notNullable();
     t.bigInteger('record_id').notNullable();
     t.string('token', 64).notNullable().unique();
+    // 1, 2, … in the note's heading: a long conversation continues in a new note.
+    t.integer('part').notNullable();
     t.bigInteger('pd_note_id');
     t.integer('rev').notNullable().defaultTo(0);
     t.integer('synced_rev').notNullable().defaultTo(0);
@@ -31,6 +33,9 @@ export async function up(knex: Knex): Promise<void> {
     t.integer('message_seq').primary().references('messages.seq').onDelete('CASCADE');
     t.integer('note_pk').notNullable().references('transcript_notes.pk').onDelete('CASCADE');
     t.integer('bytes').notNullable();
+    // The line as written into the note, fixed when assigned: re-sending a note after a crash
+    // writes exactly what was (maybe) written before, whatever changed since (an agent's alias).
+    t.text('html').notNullable();
     t.index(['note_pk', 'message_seq']);
   });
 }

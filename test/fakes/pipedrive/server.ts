@@ -3,13 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { CLIENT_ID, CLIENT_SECRET } from '../../support/harness.ts';
 import { channelRoutes } from './channels.ts';
 import { bearer, readReq, send, type Req, type Res } from './http.ts';
+import { noteRoutes } from './notes.ts';
 import { oauthRoutes } from './oauth.ts';
-import { apiError, FakeEmitter, newState, type FakeEvents, type FakeRecord, type FakeState, type FakeUser } from './state.ts';
+import { apiError, FakeEmitter, newState, type FakeEvents, type FakeNote, type FakeRecord, type FakeState, type FakeUser } from './state.ts';
 
 export { mintUiToken } from './ui-token.ts';
 import { hostRoutes, type HostSurface, type SdkRecord } from './host.ts';
 export type { HostSurface, SdkRecord } from './host.ts';
-export type { FakeState, FakeUser, FakeRecord, ReceivedMessage, FakeChannel, SyncRecord } from './state.ts';
+export type { FakeState, FakeUser, FakeRecord, FakeNote, ReceivedMessage, FakeChannel, SyncRecord } from './state.ts';
 
 export interface FakePipedriveOptions {
   clientId?: string;
@@ -67,6 +68,18 @@ export interface FakePipedrive {
   denyNext(): void;
   /** The next call of `op` answers this instead (faults for retry tests). */
   failNext(op: Op, res: Res): void;
+  /**
+   * Awaited after the fake stored a note write and before it answers: a test can kill the app
+   * right there (the note exists in Pipedrive, the app never heard back).
+   */
+  noteHooks: { afterWrite: ((op: 'add' | 'update', note: FakeNote) => Promise<void>) | null };
+  /** Notes of one record, oldest first. */
+  notesOf(type: FakeRecord['type'], id: number): FakeNote[];
+  /**
+   * Pipedrive removed the Channels API on 2026-02-01 (its exact answer is unconfirmed): from now on
+   * every /channels call answers `status` with a "removed" error. `null` brings it back.
+   */
+  removeChannelsApi(status?: 404 | 410 | null): void;
   /** Every access token is refused from now on (refresh tokens still work). */
   expireAccessTokens(): void;
   /** Every refresh token lapses (60 days unused): the user must reinstall. */
@@ -153,6 +166,9 @@ export async function startFakePipedrive(opts: FakePipedriveOptions = {}): Promi
   const host = hostRoutes(st, events, { secret: opts.uiJwtSecret ?? clientSecret, appUrl: () => appUrl });
 
   const fault = (op: Op): Res | undefined => faults.get(op)?.shift();
+  const noteHooks: FakePipedrive['noteHooks'] = { afterWrite: null };
+  const notes = noteRoutes(st, events, noteHooks);
+  let channelsRemoved: 404 | 410 | null = null;
 
   /**
    * Bearer auth, the per-token burst limiter (x-ratelimit-* headers on every answer) and the
@@ -230,6 +246,16 @@ export async function startFakePipedrive(opts: FakePipedriveOptions = {}): Promi
       if (!r || r.company_id !== auth.user.company_id) return withHeaders({ status: 404, body: { success: false, error: `${type} not found`, code: 'NOT_FOUND' } });
       return withHeaders({ status: 200, body: { success: true, data: { id: r.id, ...(type === 'deal' ? { title: r.title } : { name: r.title }), add_time: '2026-01-01T00:00:00Z' } } });
     }
+    if (req.method === 'POST' && p === '/notes') return withHeaders(await notes.add(req, auth.user));
+    if (req.method === 'GET' && p === '/notes') return withHeaders(notes.list(req, auth.user));
+    if ((m = /^\/notes\/(\d+)$/.exec(p))) {
+      if (req.method === 'PUT') return withHeaders(await notes.update(Number(m[1]), req, auth.user));
+      if (req.method === 'GET') return withHeaders(notes.get(Number(m[1]), auth.user));
+    }
+    if (channelsRemoved !== null && p.startsWith('/channels')) {
+      st.counters.channelsRemovedAnswers++;
+      return withHeaders({ status: channelsRemoved, body: apiError('The Channels API has been removed (deprecated since 2026-02-01)', 'GONE') });
+    }
     if (req.method === 'POST' && p === '/channels') return withHeaders(fault('addChannel') ?? channels.addChannel(req, auth.user));
     if (req.method === 'POST' && p === '/channels/messages/receive') return withHeaders(fault('receive') ?? (await channels.receive(req, auth.user)));
     if (req.method === 'DELETE' && (m = /^\/channels\/([^/]+)\/conversations\/([^/]+)$/.exec(p))) {
@@ -268,6 +294,14 @@ export async function startFakePipedrive(opts: FakePipedriveOptions = {}): Promi
       st.manifest = ((await res.json()) as { endpoints: Record<string, string> }).endpoints;
     },
     addUser,
+    noteHooks,
+    notesOf(type, id) {
+      const key = ({ deal: 'deal_id', person: 'person_id', organization: 'org_id' } as const)[type];
+      return [...st.notes.values()].filter((n) => n[key] === id).sort((a, b) => a.id - b.id);
+    },
+    removeChannelsApi(status = 410) {
+      channelsRemoved = status;
+    },
     addRecord(type, id, title, companyId) {
       const r: FakeRecord = { type, id, title, company_id: companyId ?? st.users.values().next().value!.company_id };
       st.records.set(`${type}:${id}`, r);

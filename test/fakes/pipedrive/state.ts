@@ -62,7 +62,25 @@ export interface FakeRecord {
   company_id: number;
 }
 
+/** A v1 note (the fields the fake keeps; `versions` counts POST + PUTs). */
+export interface FakeNote {
+  id: number;
+  content: string;
+  user_id: number;
+  company_id: number;
+  deal_id: number | null;
+  person_id: number | null;
+  org_id: number | null;
+  lead_id: string | null;
+  add_time: string;
+  update_time: string;
+  versions: number;
+}
+
 export interface FakeState {
+  /** v1 notes by id. */
+  notes: Map<number, FakeNote>;
+  nextNoteId: number;
   users: Map<number, FakeUser>;
   /** Keyed by `${type}:${id}`. */
   records: Map<string, FakeRecord>;
@@ -78,7 +96,7 @@ export interface FakeState {
   syncs: SyncRecord[];
   /** Contract violations by the app (bad callback answers, senders that are not participants...). */
   problems: string[];
-  counters: { exchanges: number; refreshes: number; revokes: number; receives: number; rateLimited: number; dailyLimited: number; unauthorized: number };
+  counters: { exchanges: number; refreshes: number; revokes: number; receives: number; rateLimited: number; dailyLimited: number; unauthorized: number; channelsRemovedAnswers: number };
   /** The app's manifest endpoints, read from its /manifest.json by linkApp(). */
   manifest: Record<string, string> | null;
 }
@@ -91,12 +109,15 @@ export interface FakeEvents {
   'channel-deleted': [string];
   refresh: [number];
   problem: [string];
+  note: [FakeNote, 'add' | 'update'];
   /** A message the app's iframe sent the fake host page through the SDK (host.ts). */
   sdk: [import('./host.ts').SdkRecord];
 }
 
 export function newState(): FakeState {
   return {
+    notes: new Map(),
+    nextNoteId: 1,
     users: new Map(),
     records: new Map(),
     codes: new Map(),
@@ -108,7 +129,7 @@ export function newState(): FakeState {
     messages: new Map(),
     syncs: [],
     problems: [],
-    counters: { exchanges: 0, refreshes: 0, revokes: 0, receives: 0, rateLimited: 0, dailyLimited: 0, unauthorized: 0 },
+    counters: { exchanges: 0, refreshes: 0, revokes: 0, receives: 0, rateLimited: 0, dailyLimited: 0, unauthorized: 0, channelsRemovedAnswers: 0 },
     manifest: null,
   };
 }
