@@ -39,11 +39,12 @@ test('workspace in Chromium: the window chats with a file and a live reply (badg
   let browser: Browser | undefined;
   let page: Page | undefined;
   try {
-    // CHANNELS_REMOVED
     const { user, cookie } = await install(w);
     const airyId = await connectViaAdminApi(w, cookie, { provider: 'airy', name: 'Airy support', config: { api_url: w.airy.url, system_token: w.airy.systemToken } });
     const alvariaId = await connectViaAdminApi(w, cookie, { provider: 'alvaria', name: 'Alvaria sales', config: w.alvaria.channelConfig() });
     const deal = w.pipedrive.addRecord('deal', 42, 'Acme renewal 2027');
+    // Today's Pipedrive: the Channels API answers as removed.
+    w.pipedrive.removeChannelsApi(410);
     browser = await launchChromium();
     const s = await newPage(browser);
     page = s.page;
@@ -100,7 +101,15 @@ test('workspace in Chromium: the window chats with a file and a live reply (badg
     w.alvaria.agentMessage(started.id, { text: 'Sure, I am on it' });
     await panel.locator('.msg.in', { hasText: 'Sure, I am on it' }).waitFor();
 
-    // NOTES_CHECK
+    // ── After the flush: exactly one note on the deal, every line in order; the panel says so ──
+    const saved = w.pipedrive.next('note', (n) => n.deal_id === deal.id && n.content.includes('Sure, I am on it'), 20_000);
+    const note = await saved;
+    const notes = w.pipedrive.notesOf('deal', deal.id);
+    assert.equal(notes.length, 1, JSON.stringify(notes.map((n) => n.content)));
+    assert.equal(notes[0]!.id, note.id);
+    const lines = ['Can we talk about the renewal?', 'Ann joined', 'Sure, I am on it'].map((t) => notes[0]!.content.indexOf(t));
+    assert.ok(lines.every((i, n) => i >= 0 && (n === 0 || i > lines[n - 1]!)), notes[0]!.content);
+    await panel.locator('.thread-note.transcript', { hasText: /Saved to the deal's notes/ }).waitFor();
     assert.deepEqual(s.errors, []);
   } catch (err) {
     await screenshotOnFailure(page, 'workspace-browser', err);

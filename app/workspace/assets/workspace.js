@@ -562,6 +562,18 @@
     return Promise.all(work);
   }
 
+  // ---------- clocks ----------
+  // "Saved … 2 min ago" and list times age; while a transcript is pending, its state is re-read
+  // (the stream may also announce it) so the panel says when the note was written.
+  function tick() {
+    var pending = state.conversations.some(function (c) { return c.transcript && c.transcript.pending; });
+    (pending ? loadConversations() : Promise.resolve()).catch(function () {}).then(function () {
+      renderList();
+      if (state.openId) renderThreadHead();
+      setTimeout(tick, pending ? 5000 : 30000);
+    });
+  }
+
   // ---------- sizes ----------
   var lastHeight = 0;
   function resizePanel() {
@@ -615,6 +627,7 @@
     return refresh();
   }).then(function () {
     setStatus('');
+    setTimeout(tick, 5000);
     W.stream(handlers, function () { refresh().catch(function () {}); }, function (s) {
       if (s === 'reconnecting') setStatus('Reconnecting…', 'warn');
       else setStatus('');
