@@ -45,6 +45,7 @@ test('the demo plays the whole story and exits 0 in once-mode', { timeout: 60_00
     '10. The Alvaria session ends, and the next message reopens the conversation',
     '11. The floating window inside Pipedrive (custom UI extension, GET /ui/inbox)',
     '12. A deal panel starts a conversation about "Acme renewal 2027" on Alvaria',
+    '13. The transcript becomes a note on the deal',
   ];
   for (const s of steps) assert.ok(r.out.includes(s), `missing step: ${s}\n${r.out}`);
   assert.ok(!r.out.includes('✖'), r.out);

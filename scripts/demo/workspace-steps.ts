@@ -47,6 +47,8 @@ async function until<T>(what: string, f: () => T | undefined | Promise<T | undef
 export async function theWindow(w: World, p: Printer): Promise<void> {
   p.step('The floating window inside Pipedrive (custom UI extension, GET /ui/inbox)');
   p.say("Pipedrive removed the Channels API on 2026-02-01: its inbox shows no third-party channels any more");
+  w.pipedrive.removeChannelsApi(410);
+  p.ok('The fake Pipedrive now answers every Channels API call with 410 Gone, as Pipedrive does since 2026-02-01');
   p.say("The app's own chat window runs in Pipedrive as an iframe; every call carries a fresh token from the SDK");
   const me = await ui<{ user: { name: string }; channels: Array<{ name: string; platform: string }>; surface: string }>(w, 'GET', '/me');
   p.ok(`${me.user.name} sees ${me.channels.length} channels: ${me.channels.map((c) => `${c.name} (${c.platform})`).join(', ')}`);
@@ -80,4 +82,21 @@ export async function dealPanel(w: World, p: Printer, s: Story): Promise<void> {
     (await ui<{ messages: Array<{ text: string; sender: { name: string }; direction: string }> }>(w, 'GET', `/conversations/${id}/messages`)).messages.find((m) => m.direction === 'in' && /12 months/.test(m.text)),
   );
   p.ok(`The panel shows ${reply.sender.name}'s answer live: "${reply.text}"`);
+}
+
+export async function transcriptNote(w: World, p: Printer): Promise<void> {
+  p.step('The transcript becomes a note on the deal');
+  if (!ws.dealId || !ws.conversationId) throw new Error('no conversation about the deal');
+  p.say(`After ${w.bridge.config.transcriptFlushMs / 1000} s without new messages the app writes the conversation to the deal (v1 Notes API)`);
+  const has = () => w.pipedrive.notesOf('deal', ws.dealId!).find((n) => n.content.includes('12 months'));
+  const note = has() ?? (await w.pipedrive.next('note', (n) => n.deal_id === ws.dealId && n.content.includes('12 months'), STEP_TIMEOUT_MS));
+  const notes = w.pipedrive.notesOf('deal', ws.dealId);
+  p.ok(`Pipedrive holds ${notes.length} note on deal ${ws.dealId} (note ${note.id}, ${Buffer.byteLength(note.content)} bytes of HTML):`);
+  for (const line of note.content.replace(/<br\s*\/?>|<\/p>/g, '\n').replace(/<[^>]+>/g, '').split('\n').map((l) => l.trim()).filter(Boolean)) {
+    p.say(line.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&'));
+  }
+  const conv = await until('the panel\'s transcript status', async () =>
+    (await ui<{ conversations: Array<{ id: string; transcript?: { savedAt?: string; pending: boolean } }> }>(w, 'GET', `/conversations?record=deal:${ws.dealId}`)).conversations.find((c) => c.id === ws.conversationId && c.transcript?.savedAt),
+  );
+  p.ok(`The panel says: "Saved to the deal's notes" (at ${conv.transcript!.savedAt})`);
 }
