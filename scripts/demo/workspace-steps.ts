@@ -75,7 +75,7 @@ export async function dealPanel(w: World, p: Printer, s: Story): Promise<void> {
   p.ok(`Alvaria: a new session for "${sess.contactName}"; the agent's first line says what it is about:`);
   p.say(`"${context.text ?? ''}"`);
   await until("the user's message at Alvaria", () => sess.messages.find((m) => m.text === 'Can we talk about the renewal terms?'));
-  w.alvaria.agentJoined(sess.id, 'Ann');
+  w.alvaria.agentJoined(sess.id, 'John');
   w.alvaria.agentMessage(sess.id, { text: 'Of course: 12 months at the same price?' });
   const id = encodeURIComponent(started.conversation.id);
   const reply = await until("the agent's answer in the panel", async () =>
