@@ -43,6 +43,8 @@ const LIMITS = {
 
 export function hostRoutes(st: FakeState, events: FakeEmitter, opts: HostOptions) {
   const log: SdkRecord[] = [];
+  /** GET_SIGNED_TOKEN answers this many already-expired tokens next (the app must retry on its 401). */
+  const faults = { expiredTokens: 0 };
 
   async function page(req: Req, surface: HostSurface): Promise<Res> {
     const appUrl = opts.appUrl();
@@ -73,6 +75,7 @@ export function hostRoutes(st: FakeState, events: FakeEmitter, opts: HostOptions
 
   return {
     log,
+    faults,
     async route(req: Req): Promise<Res | undefined> {
       if (req.method === 'GET' && req.path === '/host') return { status: 200, body: indexHtml(st) };
       const m = /^\/host\/(window|panel|settings)$/.exec(req.path);
@@ -81,7 +84,9 @@ export function hostRoutes(st: FakeState, events: FakeEmitter, opts: HostOptions
         // GET_SIGNED_TOKEN: a fresh 5-minute token for the user the page was opened for.
         const user = st.users.get(Number(req.query.get('user')));
         if (!user) return { status: 404, body: { error: 'unknown user' } };
-        return { status: 200, body: { token: await mintUiToken({ userId: user.id, companyId: user.company_id, secret: opts.secret }) } };
+        const expired = faults.expiredTokens > 0;
+        if (expired) faults.expiredTokens--;
+        return { status: 200, body: { token: await mintUiToken({ userId: user.id, companyId: user.company_id, secret: opts.secret, ...(expired ? { ttl: -120 } : {}) }) } };
       }
       if (req.method === 'POST' && req.path === '/host/log') {
         const rec = { ...(JSON.parse(req.body.toString('utf8')) as Omit<SdkRecord, 'at'>), at: Date.now() };

@@ -56,7 +56,7 @@ export interface FakePipedrive {
    * `url('window'|'panel'|'settings', {user, theme, resource, selectedIds, w, h})` opens a page that
    * frames the app's iframe and answers the SDK; `log` records every SDK message (also the `sdk` event).
    */
-  host: { log: SdkRecord[]; url(surface: HostSurface, query?: Record<string, string>): string };
+  host: { log: SdkRecord[]; url(surface: HostSurface, query?: Record<string, string>): string; expireNextTokens(n: number): void };
   /** Reads the app's /manifest.json so callbacks reach it (done by test/support/install.ts); the host page frames this app. */
   linkApp(appUrl: string): Promise<void>;
   addUser(user: Partial<FakeUser>): FakeUser;
@@ -285,6 +285,9 @@ export async function startFakePipedrive(opts: FakePipedriveOptions = {}): Promi
     settings,
     host: {
       log: host.log,
+      expireNextTokens: (n) => {
+        host.faults.expiredTokens = n;
+      },
       url: (surface, query = {}) => `${base}/host/${surface}${Object.keys(query).length ? `?${new URLSearchParams(query)}` : ''}`,
     },
     async linkApp(url) {
