@@ -76,7 +76,7 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
     handlers,
     createJobHandlers(
       { db, inbox, registry, secrets, config, log, fileUrl, metrics, conversationContext: (pk) => conversationContext({ db }, pk) },
-      { [JOB.pipedriveReceive]: pipedriveReceiveJob(db, opts.pipedrive ?? installationGateway(pipedrive.client), present) },
+      { [JOB.pipedriveReceive]: pipedriveReceiveJob(db, opts.pipedrive ?? installationGateway(pipedrive.client, db), present) },
     ),
   );
 

@@ -9,7 +9,8 @@ import { countConversations } from '../store/conversations.ts';
 import { listCompanyInstallations, type Installation } from '../store/installations.ts';
 import { backlogByChannel } from '../store/jobs.ts';
 import { DeferError } from '../outbox/errors.ts';
-import { NeedsReinstallError, PipedriveApiError } from './errors.ts';
+import { isChannelsApiRemoved, NeedsReinstallError, PipedriveApiError } from './errors.ts';
+import { channelsApiRemoved, surfaceOf, usesChannelsApi, type Surface } from './surface.ts';
 import { platformName } from './install.ts';
 import type { PipedriveServices } from './services.ts';
 
@@ -33,22 +34,34 @@ export async function connectForInstallation(s: PipedriveServices, installation:
     { db: s.db, secrets: s.secrets, registry: s.registry, appUrl: s.config.appUrl },
     { ...req, installationId: installation.id },
   );
+  let surface: { surface: Surface; reason: string | null };
   try {
     const name = platformName(s, channel.provider, channel.name);
     for (const user of await listCompanyInstallations(s.db, installation.companyId)) await ensureStandingConversation(s.inbox, channel, user, name);
-    await s.client.addChannel(installation.id, {
-      name: channel.name,
-      provider_channel_id: channel.providerChannelId,
-      ...(channel.avatarUrl ? { avatar_url: channel.avatarUrl } : {}),
-      provider_type: 'other',
-      ...(req.templates.length ? { template_support: true } : {}),
-    });
+    surface = await surfaceOf(s.db, installation.id);
+    if (usesChannelsApi(surface.surface)) {
+      try {
+        await s.client.addChannel(installation.id, {
+          name: channel.name,
+          provider_channel_id: channel.providerChannelId,
+          ...(channel.avatarUrl ? { avatar_url: channel.avatarUrl } : {}),
+          provider_type: 'other',
+          ...(req.templates.length ? { template_support: true } : {}),
+        });
+      } catch (err) {
+        // Pipedrive removed the Channels API: the channel still works, on the workspace surface.
+        if (!isChannelsApiRemoved(err, true)) throw err;
+        await channelsApiRemoved(s.db, installation.id, err instanceof PipedriveApiError ? err.status : null);
+        surface = await surfaceOf(s.db, installation.id);
+        s.log.warn({ installation: installation.id, channel: channel.id }, 'the Channels API answered as removed: the installation now uses the workspace surface');
+      }
+    }
   } catch (err) {
     await rollback(s, channel);
     throw toAdminError(err, 'Pipedrive refused the channel');
   }
-  s.log.info({ channel: channel.id, provider: channel.provider }, 'channel connected and registered with Pipedrive');
-  return { channel, notes };
+  s.log.info({ channel: channel.id, provider: channel.provider, surface: surface.surface }, 'channel connected');
+  return { channel, notes, surface };
 }
 
 async function rollback(s: PipedriveServices, channel: Channel): Promise<void> {
@@ -65,10 +78,13 @@ export async function deleteForInstallation(s: PipedriveServices, installation: 
   const channel = await findChannel(s.db, channelId);
   if (!channel || channel.installationId !== installation.id || channel.status === 'deleted') throw notFound('Channel');
   usable(installation);
-  try {
-    await s.client.deleteChannel(installation.id, channel.providerChannelId);
-  } catch (err) {
-    if (!(err instanceof PipedriveApiError && err.status === 404)) throw toAdminError(err, 'Pipedrive could not delete the channel');
+  if (usesChannelsApi((await surfaceOf(s.db, installation.id)).surface)) {
+    try {
+      await s.client.deleteChannel(installation.id, channel.providerChannelId);
+    } catch (err) {
+      if (isChannelsApiRemoved(err)) await channelsApiRemoved(s.db, installation.id, (err as PipedriveApiError).status);
+      else if (!(err instanceof PipedriveApiError && err.status === 404)) throw toAdminError(err, 'Pipedrive could not delete the channel');
+    }
   }
   await s.inbox.deleteChannel(channel);
 }

@@ -41,3 +41,17 @@ export function toPipedriveError(err: unknown, what: string): PipedriveApiError 
   const message = `Pipedrive ${what} failed: ${err instanceof Error ? err.message : String(err)}`;
   return new PipedriveApiError(message, null, null, new RetryableError(message));
 }
+
+/**
+ * Pipedrive removed the Channels API on 2026-02-01
+ * (https://developers.pipedrive.com/changelog/post/breaking-change-deprecation-of-channels-api);
+ * how it answers now is not documented. 410, or an error that says deprecated/removed, means
+ * gone; so does a 404 on an endpoint that cannot otherwise be missing (`notFoundMeansGone`,
+ * e.g. POST /channels; a 404 on DELETE /channels/:id only means that channel is gone).
+ */
+export function isChannelsApiRemoved(err: unknown, notFoundMeansGone = false): boolean {
+  if (!(err instanceof PipedriveApiError)) return false;
+  if (err.status === 410) return true;
+  if (err.status === 404 && notFoundMeansGone) return true;
+  return err.status !== null && err.status >= 400 && err.status < 500 && /deprecat|removed|sunset|no longer (available|supported)|discontinued/i.test(err.message);
+}

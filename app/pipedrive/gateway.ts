@@ -1,7 +1,9 @@
 import type { Channel } from '../inbox/types.ts';
 import { DeferError, PermanentError, RetryableError } from '../outbox/errors.ts';
 import type { PipedriveClient } from './client.ts';
-import { NeedsReinstallError, PipedriveApiError } from './errors.ts';
+import type { Db } from '../store/db.ts';
+import { isChannelsApiRemoved, NeedsReinstallError, PipedriveApiError } from './errors.ts';
+import { channelsApiRemoved, surfaceOf, usesChannelsApi } from './surface.ts';
 import { unlinkedGateway, type PipedriveGateway, type ReceiveMessageBody } from './receive-job.ts';
 
 /**
@@ -9,13 +11,20 @@ import { unlinkedGateway, type PipedriveGateway, type ReceiveMessageBody } from 
  * the unlinked behaviour (dead letter naming the reason). Errors become the outbox's
  * Retryable/Permanent classification (429 and 5xx retried honouring Retry-After).
  */
-export function installationGateway(client: PipedriveClient): PipedriveGateway {
+export function installationGateway(client: PipedriveClient, db?: Db): PipedriveGateway {
   return {
     async receiveMessage(channel: Channel, body: ReceiveMessageBody) {
       if (!channel.installationId) return unlinkedGateway.receiveMessage(channel, body);
+      // On the workspace surface nobody reads the Messaging inbox, and Pipedrive removed its API:
+      // nothing is sent there, so nothing is retried or dead-lettered against it.
+      if (db && !usesChannelsApi((await surfaceOf(db, channel.installationId)).surface)) return;
       try {
         await client.receiveMessage(channel.installationId, body);
       } catch (err) {
+        if (db && isChannelsApiRemoved(err, true)) {
+          await channelsApiRemoved(db, channel.installationId, (err as PipedriveApiError).status);
+          return;
+        }
         throw asJobError(err);
       }
     },

@@ -9,10 +9,11 @@ import type { StagedFile } from '../inbox/inbox.ts';
 import { listCompanyChannels, type RecordType } from '../store/workspace.ts';
 import { iframeAuth, type UiIdentity } from './auth.ts';
 import { startRecordConversation } from './records.ts';
+import { settingsRoutes } from './settings.ts';
 import { access, presentOne, listConversations, listMessages, markConversationRead, retry, send, unreadTotal } from './conversations.ts';
 import type { WorkspaceDeps } from './deps.ts';
 import { issueTicket, type StreamHub } from './stream.ts';
-import { surfaceOf } from './surface.ts';
+import { surfaceOf } from '../pipedrive/surface.ts';
 
 export const uiOf = (ctx: Context): UiIdentity => ctx.state.ui as UiIdentity;
 
@@ -127,6 +128,8 @@ export function workspaceApiRouter(d: WorkspaceDeps, hub: StreamHub): Router {
   router.get('/unread', auth, async (ctx) => {
     ctx.body = { total: await unreadTotal(d, uiOf(ctx)) };
   });
+
+  settingsRoutes(d, router, { auth, json, requireJson });
 
   router.post('/stream-ticket', auth, async (ctx) => {
     ctx.body = await issueTicket(d, uiOf(ctx));

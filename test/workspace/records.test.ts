@@ -10,11 +10,11 @@ import { CLIENT_SECRET, waitFor } from '../support/harness.ts';
 import { adminCall, installVia, startBridgeWithPipedrive } from '../support/install.ts';
 
 /** An installed bridge with an Airy and an Alvaria channel, each against its fake. */
-export async function startWorkspaceWorld() {
+export async function startWorkspaceWorld(env: Record<string, string> = {}) {
   const airy = await FakeAiry.start();
   const alvaria = await FakeAlvaria.start();
   const world = await startBridgeWithPipedrive({
-    env: { OUTBOUND_ALLOW: '127.0.0.0/8' },
+    env: { OUTBOUND_ALLOW: '127.0.0.0/8', ...env },
     providers: { airy: airyAdapterFactory({ timeoutMs: 2000, realtime: { backoff: { baseMs: 20, capMs: 100 }, rescanMs: 50 } }), alvaria: alvariaAdapterFactory({ now: alvaria.clock.now }) },
   });
   const installed = await installVia(world.bridge, world.fake);
@@ -121,6 +121,30 @@ test('a conversation about a deal: its own platform conversation, the platform t
     assert.deepEqual(panel.map((c: any) => c.id).sort(), [conv.id, alv.id].sort());
     assert.equal((await w.call('GET', `/conversations/${conv.id}/messages`, undefined, as)).body.messages.length, 1);
     assert.equal((await w.call('POST', `/conversations/${conv.id}/messages`, { text: 'hijack' }, as)).status, 403);
+  } finally {
+    await w.close();
+  }
+});
+
+test('an Alvaria session end writes the transcript at once, without waiting for the idle time', async () => {
+  const w = await startWorkspaceWorld({ TRANSCRIPT_FLUSH_SECONDS: '3600' });
+  try {
+    w.fake.addRecord('deal', 7, 'Renewal');
+    const alv = (await w.call('POST', '/conversations', { channelId: w.alvariaChannel.id, record: { type: 'deal', id: 7 } })).body.conversation;
+    const done = sendDone(w.bridge);
+    assert.equal((await w.call('POST', `/conversations/${alv.id}/messages`, { text: 'Can we renew?' })).status, 201);
+    await done;
+    const session = [...w.alvaria.sessions.values()][0]!;
+    const replied = waitFor(w.bridge.outbox, 'done', (j: Job) => j.kind === 'pipedrive.receive');
+    w.alvaria.agentMessage(session.id, { text: 'Yes, sent the offer' });
+    await replied;
+    assert.equal(w.fake.notesOf('deal', 7).length, 0, 'idle time not over: nothing written yet');
+    const written = w.fake.next('note', (n) => n.deal_id === 7 && n.content.includes('The session was closed by Alvaria'));
+    w.alvaria.endSession(session.id);
+    const note = await written;
+    const lines = [...note.content.matchAll(/<b>(.*?)<\/b>: (.*?)<\/p>/g)].map((m) => m[2]);
+    assert.deepEqual(lines, ['Can we renew?', 'Yes, sent the offer', 'The session was closed by Alvaria']);
+    assert.equal(w.fake.notesOf('deal', 7).length, 1);
   } finally {
     await w.close();
   }

@@ -7,12 +7,13 @@ import { TemplateSchema } from '../../inbox/channels.ts';
 import { deadLettersOf, replayDeadLetters } from '../../inbox/dead-letters.ts';
 import { connectForInstallation, deleteForInstallation, listForInstallation } from '../../pipedrive/channels.ts';
 import { uninstallFromAdmin } from '../../pipedrive/install.ts';
+import { surfaceOf } from '../../pipedrive/surface.ts';
 import type { PipedriveServices } from '../../pipedrive/services.ts';
 import type { Installation } from '../../store/installations.ts';
 import { endSession, requireSession } from '../session.ts';
 import { providerInfos } from './providers.ts';
 
-const ConnectBody = z.object({
+export const ConnectBody = z.object({
   provider: z.string().trim().min(1).max(32),
   name: z.string().trim().min(1, 'name is required').max(255),
   avatar_url: z
@@ -60,9 +61,12 @@ export function adminApiRouter(s: PipedriveServices): Router {
 
   router.get('/channels', async (ctx) => {
     const pace = s.client.pacer.stateOf(who(ctx).id);
+    const surface = await surfaceOf(s.db, who(ctx).id);
     ctx.body = {
       installation: {
         ...presentInstallation(who(ctx)),
+        surface: surface.surface,
+        surface_reason: surface.reason,
         pipedrive_parked_until: pace.parkedUntil === null ? null : new Date(pace.parkedUntil).toISOString(),
         pipedrive_circuit: pace.breaker,
       },
@@ -73,7 +77,7 @@ export function adminApiRouter(s: PipedriveServices): Router {
 
   router.post('/channels', async (ctx) => {
     const body = ConnectBody.parse(ctx.request.body ?? {});
-    const { channel, notes } = await connectForInstallation(s, who(ctx), {
+    const { channel, notes, surface } = await connectForInstallation(s, who(ctx), {
       provider: body.provider,
       name: body.name,
       avatarUrl: body.avatar_url,
@@ -82,7 +86,7 @@ export function adminApiRouter(s: PipedriveServices): Router {
     });
     const listed = (await listForInstallation(s, who(ctx))).find((c) => c.id === channel.id);
     ctx.status = 201;
-    ctx.body = { channel: { ...listed, urls: { ...listed?.urls, ...notes } } };
+    ctx.body = { channel: { ...listed, urls: { ...listed?.urls, ...notes } }, surface: surface.surface, surface_reason: surface.reason };
   });
 
   router.delete('/channels/:id', async (ctx) => {
