@@ -75,12 +75,14 @@ export async function dealPanel(w: World, p: Printer, s: Story): Promise<void> {
   p.ok(`Alvaria: a new session for "${sess.contactName}"; the agent's first line says what it is about:`);
   p.say(`"${context.text ?? ''}"`);
   await until("the user's message at Alvaria", () => sess.messages.find((m) => m.text === 'Can we talk about the renewal terms?'));
-  w.alvaria.agentJoined(sess.id, 'John');
-  w.alvaria.agentMessage(sess.id, { text: 'Of course: 12 months at the same price?' });
   const id = encodeURIComponent(started.conversation.id);
-  const reply = await until("the agent's answer in the panel", async () =>
-    (await ui<{ messages: Array<{ text: string; sender: { name: string }; direction: string }> }>(w, 'GET', `/conversations/${id}/messages`)).messages.find((m) => m.direction === 'in' && /12 months/.test(m.text)),
-  );
+  const inbound = async (re: RegExp) =>
+    (await ui<{ messages: Array<{ text: string; sender: { name: string }; direction: string }> }>(w, 'GET', `/conversations/${id}/messages`)).messages.find((m) => m.direction === 'in' && re.test(m.text));
+  w.alvaria.agentJoined(sess.id, 'John');
+  // Each Alvaria callback is its own request: the answer goes once the join is stored, so the transcript reads in order.
+  await until('the agent joining', () => inbound(/joined/));
+  w.alvaria.agentMessage(sess.id, { text: 'Of course: 12 months at the same price?' });
+  const reply = await until("the agent's answer in the panel", () => inbound(/12 months/));
   p.ok(`The panel shows ${reply.sender.name}'s answer live: "${reply.text}"`);
 }
 

@@ -13,7 +13,7 @@ import { install, launchChromium, newPage, screenshotOnFailure, skipWithoutChrom
  * transcript as one note on the deal.
  */
 
-async function connect(page: Page, app: FrameLocator, provider: 'airy' | 'alvaria', name: string, fields: Record<string, string>): Promise<string> {
+async function connect(app: FrameLocator, provider: 'airy' | 'alvaria', name: string, fields: Record<string, string>): Promise<string> {
   await app.locator('#provider').selectOption(provider);
   await app.locator('#name').fill(name);
   for (const [k, v] of Object.entries(fields)) await app.locator(`#cfg-${provider}-${k}`).fill(v);
@@ -39,12 +39,12 @@ test('workspace in Chromium: the window chats with a file and a live reply (badg
   let browser: Browser | undefined;
   let page: Page | undefined;
   try {
+    // Today's Pipedrive: the Channels API answers as removed; a fresh install still connects both channels.
+    w.pipedrive.removeChannelsApi(410);
     const { user, cookie } = await install(w);
     const airyId = await connectViaAdminApi(w, cookie, { provider: 'airy', name: 'Airy support', config: { api_url: w.airy.url, system_token: w.airy.systemToken } });
     const alvariaId = await connectViaAdminApi(w, cookie, { provider: 'alvaria', name: 'Alvaria sales', config: w.alvaria.channelConfig() });
     const deal = w.pipedrive.addRecord('deal', 42, 'Acme renewal 2027');
-    // Today's Pipedrive: the Channels API answers as removed.
-    w.pipedrive.removeChannelsApi(410);
     browser = await launchChromium();
     const s = await newPage(browser);
     page = s.page;
@@ -98,6 +98,8 @@ test('workspace in Chromium: the window chats with a file and a live reply (badg
     assert.match(first.text ?? '', /\/deal\/42/, 'and its link');
     await waitUntil(() => started.messages.find((m) => m.text === 'Can we talk about the renewal?'));
     w.alvaria.agentJoined(started.id, 'Ann');
+    // Alvaria's callbacks are independent requests: the message is sent once the join has shown.
+    await panel.locator('.msg.in', { hasText: 'Ann joined' }).waitFor();
     w.alvaria.agentMessage(started.id, { text: 'Sure, I am on it' });
     await panel.locator('.msg.in', { hasText: 'Sure, I am on it' }).waitFor();
 
@@ -110,9 +112,74 @@ test('workspace in Chromium: the window chats with a file and a live reply (badg
     const lines = ['Can we talk about the renewal?', 'Ann joined', 'Sure, I am on it'].map((t) => notes[0]!.content.indexOf(t));
     assert.ok(lines.every((i, n) => i >= 0 && (n === 0 || i > lines[n - 1]!)), notes[0]!.content);
     await panel.locator('.thread-note.transcript', { hasText: /Saved to the deal's notes/ }).waitFor();
+    // Nothing was sent to (or retried against) the removed Channels API.
+    assert.equal(w.pipedrive.state.channels.size, 0);
+    assert.equal(w.pipedrive.state.messages.size, 0);
     assert.deepEqual(s.errors, []);
   } catch (err) {
     await screenshotOnFailure(page, 'workspace-browser', err);
+  } finally {
+    await browser?.close();
+    await w.close();
+  }
+});
+
+test('app settings in Chromium: with the Channels API removed an admin connects Airy and Alvaria (SDK bearer tokens), sees the workspace surface and why, deletes through Pipedrive\'s confirmation; a colleague sees it read-only', { skip: skipWithoutChromium, timeout: 120_000 }, async () => {
+  const w: WorkspaceWorld = await startWorkspaceWorld();
+  let browser: Browser | undefined;
+  let page: Page | undefined;
+  try {
+    w.pipedrive.removeChannelsApi(410);
+    const { user } = await install(w);
+    browser = await launchChromium();
+    const s = await newPage(browser, { width: 1100, height: 900 });
+    page = s.page;
+    await page.goto(w.pipedrive.host.url('settings', { user: String(user.id) }));
+    let app = page.frameLocator('#ext');
+    await app.getByText('Signed in as').waitFor();
+    await app.locator('#surface input[type=radio]:checked').waitFor();
+
+    const airyId = await connect(app, 'airy', 'Airy support', { api_url: w.airy.url, system_token: w.airy.systemToken });
+    app = page.frameLocator('#ext');
+    const alvariaId = await connect(app, 'alvaria', 'Alvaria sales', {
+      api_url: w.alvaria.url,
+      token_url: w.alvaria.tokenUrl,
+      org_id: w.alvaria.orgId,
+      client_id: w.alvaria.clientId,
+      client_secret: w.alvaria.clientSecret,
+      api_key: w.alvaria.apiKey,
+      work_type_id: '32',
+      callback_public_keys: w.alvaria.signer.currentPublicPem,
+    });
+    assert.notEqual(airyId, alvariaId);
+    // The Channels API is gone: the company is on the workspace surface, and the page says why.
+    await app.locator('#surface-workspace:checked').waitFor();
+    assert.match((await app.locator('#surface').textContent()) ?? '', /removed|410|Channels API/i);
+    assert.equal(w.pipedrive.state.channels.size, 0);
+    // The token in the URL is replaced by a fresh SDK token on every reload, and no cookie is used.
+    assert.deepEqual((await s.context.cookies(w.bridge.url)).map((c) => c.name), []);
+
+    // Delete asks through Pipedrive's confirmation dialog (SHOW_CONFIRMATION); Cancel keeps it.
+    const row = app.locator(`#channels tbody tr[data-channel-id="${airyId}"]`);
+    await row.locator('button.delete').click();
+    await page.locator('#host-confirm-cancel').click();
+    assert.equal(await row.count(), 1);
+    await row.locator('button.delete').click();
+    await page.locator('#host-confirm-ok').click();
+    await page.frameLocator('#ext').locator(`#channels tbody tr[data-channel-id="${alvariaId}"]`).waitFor();
+    assert.equal(await page.frameLocator('#ext').locator(`#channels tbody tr[data-channel-id="${airyId}"]`).count(), 0);
+    assert.ok(w.pipedrive.host.log.some((m) => m.command === 'show_confirmation'));
+
+    // A colleague who is not a Pipedrive admin: read-only.
+    const sam = w.pipedrive.addUser({ id: 1002, name: 'Sam Sales', email: 'sam@acme.example', is_admin: false });
+    await page.goto(w.pipedrive.host.url('settings', { user: String(sam.id) }));
+    app = page.frameLocator('#ext');
+    await app.locator('#read-only', { hasText: 'Sam Sales' }).waitFor();
+    assert.equal(await app.locator('#connect').count(), 0);
+    assert.equal(await app.locator('button.delete').count(), 0);
+    assert.deepEqual(s.errors, []);
+  } catch (err) {
+    await screenshotOnFailure(page, 'workspace-settings', err);
   } finally {
     await browser?.close();
     await w.close();

@@ -75,7 +75,7 @@
       input.addEventListener('change', function () {
         fs.disabled = true;
         api('PUT', '/surface', { surface: c[0] }).then(function (r) {
-          renderSurface(box, r.surface || c[0], r.note);
+          renderSurface(box, r.surface || c[0], r.reason);
           W.execute(W.Command.SHOW_SNACKBAR, { message: 'Saved: ' + c[1] }).catch(function () {});
         }, function (err) {
           renderSurface(box, current, err.message);
@@ -93,7 +93,7 @@
   }
   var box = document.getElementById('surface');
   if (box) {
-    api('GET', '/surface').then(function (r) { renderSurface(box, r.surface, r.note); }, function (err) {
+    api('GET', '/surface').then(function (r) { renderSurface(box, r.surface, r.reason); }, function (err) {
       box.textContent = '';
       box.appendChild(el('p', 'banner err', 'Could not load the surface setting: ' + err.message));
     });
