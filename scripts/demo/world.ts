@@ -58,9 +58,9 @@ export async function startWorld(opts: { port?: number; logLevel?: string } = {}
       JOB_BACKOFF_BASE_MS: '50',
       JOB_BACKOFF_CAP_MS: '1000',
       LEADER_CHECK_MS: '200',
-      // The fake Pipedrive's host page frames the workspace pages; transcripts flush after 2 s idle.
+      // The fake Pipedrive's host page frames the workspace pages; transcripts flush after 1 s idle.
       UI_FRAME_ANCESTORS: pipedrive.url,
-      TRANSCRIPT_FLUSH_SECONDS: '2',
+      TRANSCRIPT_FLUSH_SECONDS: '1',
     });
     const bridge = await startBridge(config);
     stops.push(() => bridge.stop());
