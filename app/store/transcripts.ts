@@ -7,10 +7,14 @@ export const transcriptOrderingKey = (conversationPk: number) => `tr:${conversat
 
 /**
  * Moves the conversation's pending transcript job to `runAt` (the debounce: every new line
- * pushes the flush to "idle for a while"). Returns false when there is no pending job to move.
+ * pushes the flush to "idle for a while"), but never later than `maxWaitMs` after the job was
+ * queued, so a conversation that never pauses is still saved. Returns false when there is no
+ * pending job to move.
  */
-export async function rescheduleTranscriptJob(db: Tx, conversationPk: number, runAt: number, now: number): Promise<boolean> {
-  const n = await db('jobs').where({ kind: TRANSCRIPT_JOB, ordering_key: transcriptOrderingKey(conversationPk), status: 'pending' }).update({ run_at: runAt, updated_at: now });
+export async function rescheduleTranscriptJob(db: Tx, conversationPk: number, runAt: number, maxWaitMs: number, now: number): Promise<boolean> {
+  const n = await db('jobs')
+    .where({ kind: TRANSCRIPT_JOB, ordering_key: transcriptOrderingKey(conversationPk), status: 'pending' })
+    .update({ run_at: db.raw('case when created_at + ? < ? then created_at + ? else ? end', [maxWaitMs, runAt, maxWaitMs, runAt]), updated_at: now });
   return n > 0;
 }
 

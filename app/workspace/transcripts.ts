@@ -37,6 +37,8 @@ export { TRANSCRIPT_JOB };
 export const NOTE_BUDGET_BYTES = 95_000;
 /** One message's line never takes more than this (a 64 KB message of quotes escapes to 390 KB). */
 const LINE_MAX_BYTES = 20_000;
+/** A conversation that never goes idle is still written after this many idle periods. */
+const MAX_WAIT_FACTOR = 10;
 /** Lines assigned per transaction. */
 const BATCH = 500;
 
@@ -80,12 +82,13 @@ export function renderHeader(note: Pick<TranscriptNote, 'token' | 'part'>, chann
 /**
  * Every message of a conversation about a record goes to that record as notes. Storing a
  * message (re)schedules the conversation's flush job for when it has been idle for
- * TRANSCRIPT_FLUSH_SECONDS; a closed conversation (an Alvaria session end) flushes at once.
+ * TRANSCRIPT_FLUSH_SECONDS (at most ten of them after the first new line); a closed conversation
+ * (an Alvaria session end) flushes at once.
  */
 export function scheduleTranscripts(d: WorkspaceDeps): void {
   const schedule = async (tx: Tx, conversation: Conversation, runAt: number) => {
     const now = Date.now();
-    if (await rescheduleTranscriptJob(tx, conversation.pk, runAt, now)) return;
+    if (await rescheduleTranscriptJob(tx, conversation.pk, runAt, MAX_WAIT_FACTOR * d.config.transcriptFlushMs, now)) return;
     await d.outbox.enqueue(tx, { kind: TRANSCRIPT_JOB, payload: { conversationPk: conversation.pk }, orderingKey: transcriptOrderingKey(conversation.pk), channelId: conversation.channelId, runAt });
   };
   d.inbox.onStored(async (tx, conversation) => {

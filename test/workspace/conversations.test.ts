@@ -135,6 +135,20 @@ test("workspace: a token for company A cannot read or write company B's conversa
       assert.equal(res.status, 404, `${method} ${path}`);
       assert.equal(res.body.error.code, 'NOT_FOUND');
     }
+    // Bad tokens on every write: 401, nothing stored.
+    const forged = await mintUiToken({ userId: rig.user.id, companyId: rig.user.company_id, secret: 'forged' });
+    const expired = await mintUiToken({ userId: rig.user.id, companyId: rig.user.company_id, secret: CLIENT_SECRET, ttl: -300 });
+    for (const t of [forged, expired, 'garbage']) {
+      const w = ui(rig, t);
+      assert.equal((await w('POST', `/conversations/${rig.conversationId}/messages`, { text: 'nope' })).status, 401);
+      assert.equal((await w('POST', `/conversations/${rig.conversationId}/read`)).status, 401);
+      assert.equal((await w('POST', '/conversations', { channelId: rig.channel.id, record: { type: 'deal', id: 1 } })).status, 401);
+      assert.equal((await w('POST', '/stream-ticket')).status, 401);
+    }
+    assert.equal(Number((await rig.bridge.db('workspace_reads').count({ n: '*' }).first())!.n), 0);
+    assert.equal(Number((await rig.bridge.db('workspace_tickets').count({ n: '*' }).first())!.n), 0);
+    assert.equal(Number((await rig.bridge.db('workspace_records').count({ n: '*' }).first())!.n), 0);
+
     // A token that claims company A for B's user is refused before anything else.
     const claimA = await ui(rig, await mintUiToken({ userId: otherCo.id, companyId: rig.user.company_id, secret: CLIENT_SECRET }))('GET', `/conversations/${rig.conversationId}/messages`);
     assert.equal(claimA.status, 401);
