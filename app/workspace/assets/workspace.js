@@ -191,23 +191,6 @@
     ul.textContent = '';
     var shown = state.conversations.filter(function (c) { return !state.filter || c.channelId === state.filter; });
     shown.forEach(function (c) { ul.appendChild(conversationRow(c)); });
-    if (surface === 'inbox') {
-      // Channels where the user has no standing conversation yet can be started from here.
-      Object.keys(state.channels).forEach(function (id) {
-        if (state.filter && state.filter !== id) return;
-        var has = state.conversations.some(function (c) { return c.channelId === id && !c.record; });
-        if (has) return;
-        var li = el('li', 'conv start');
-        var b = el('button', 'conv-button');
-        b.type = 'button';
-        b.setAttribute('data-start-channel', id);
-        b.appendChild(el('span', 'dot ' + state.channels[id].platform));
-        b.appendChild(el('span', 'conv-title', 'Write on ' + state.channels[id].name));
-        b.addEventListener('click', function () { startConversation(id, b); });
-        li.appendChild(b);
-        ul.appendChild(li);
-      });
-    }
     var empty = $('empty');
     if (!Object.keys(state.channels).length) {
       empty.textContent = state.me && state.me.user.isAdmin
@@ -215,7 +198,11 @@
         : 'No channels yet. Ask a Pipedrive admin of your company to connect one in the app settings.';
       empty.hidden = false;
     } else if (!ul.children.length) {
-      empty.textContent = record ? 'No conversations about this ' + RECORD_NAMES[record.type] + ' yet.' : 'No conversations yet.';
+      // A user's own conversation on each channel exists once they installed the app; anyone can
+      // start one about a deal, person or organization from its panel.
+      empty.textContent = record
+        ? 'No conversations about this ' + RECORD_NAMES[record.type] + ' yet. Start one with New conversation.'
+        : 'No conversations yet. Start one from a deal, person or organization: open it and use the Messaging bridge panel.';
       empty.hidden = false;
     } else empty.hidden = true;
     resizePanel();
@@ -233,8 +220,7 @@
 
   function startConversation(channelId, button) {
     if (button) button.disabled = true;
-    var payload = record ? { channelId: channelId, record: { type: record.type, id: record.id } } : { channelId: channelId };
-    return W.api('POST', '/conversations', payload).then(function (r) {
+    return W.api('POST', '/conversations', { channelId: channelId, record: { type: record.type, id: record.id } }).then(function (r) {
       if (button) button.disabled = false;
       upsertConversation(r.conversation);
       renderList();
