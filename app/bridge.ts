@@ -6,6 +6,7 @@ import { createHttpApp } from './http/app.ts';
 import { fileUrlSigner } from './http/files.ts';
 import { Metrics } from './metrics.ts';
 import { Inbox, JOB } from './inbox/inbox.ts';
+import { Quotas } from './inbox/quotas.ts';
 import { createJobHandlers } from './jobs.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Outbox, type JobHandlers } from './outbox/worker.ts';
@@ -23,7 +24,7 @@ import { createPipedriveServices, type PipedriveServices } from './pipedrive/ser
 import type { AdapterFactory } from './providers/provider.ts';
 import { builtInProviders, createRegistry, type ProviderRegistry } from './providers/registry.ts';
 import { createSecrets, type Secrets } from './security/crypto.ts';
-import { createDb, migrate, type Db } from './store/db.ts';
+import { createDb, knownMigrations, migrate, waitForDatabase, type Db } from './store/db.ts';
 import { FileStore } from './store/files.ts';
 
 export interface BridgeOptions {
@@ -58,10 +59,22 @@ export interface Bridge {
 /** The composition root: config → db (migrated) → domain → http server → workers. */
 export async function startBridge(config: Config, opts: BridgeOptions = {}): Promise<Bridge> {
   const log = opts.logger ?? createLogger(config.logLevel);
-  const db = createDb(config.database);
-  await migrate(db, config.database.client === 'pg' ? config.database.schema : undefined);
+  const db = createDb(config.database, log);
+  try {
+    await waitForDatabase(db, config.databaseWaitMs, (err, elapsedMs) =>
+      log.warn({ code: (err as { code?: string }).code, elapsedMs }, `the database is not reachable yet; retrying for up to ${Math.round(config.databaseWaitMs / 1000)} s (DATABASE_WAIT_SECONDS)`),
+    );
+    const applied = await migrate(db, config.database.client === 'pg' ? config.database.schema : undefined);
+    const known = await knownMigrations();
+    log.info({ applied, latest: known.at(-1) }, applied.length ? `migrations applied: ${applied.join(', ')}` : `database schema up to date (${known.length} migrations, latest ${known.at(-1)})`);
+  } catch (err) {
+    await db.destroy().catch(() => {});
+    throw err;
+  }
   const files = new FileStore(config.filesDir);
   await files.init();
+  const swept = await files.sweepStaged(config.stagedUploadMaxAgeMs);
+  if (swept) log.info({ swept }, 'removed staged uploads left over from an interrupted run');
   const secrets = createSecrets(config.appSecret);
   const fileUrl = fileUrlSigner(config.appUrl, secrets, config.fileUrlTtlSeconds);
   const present = { fileUrl };
@@ -69,7 +82,7 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
   const metrics = new Metrics();
   const handlers: JobHandlers = {};
   const outbox = new Outbox(db, handlers, config.worker, log);
-  const inbox = new Inbox(db, secrets, outbox, files, log);
+  const inbox = new Inbox(db, secrets, outbox, files, log, new Quotas(db, config.quotas));
   const registry = createRegistry(opts.providers ?? builtInProviders, { config, inbox, secrets, log, fileUrl });
   const pipedrive = createPipedriveServices({ db, inbox, secrets, registry, config, log, metrics });
   Object.assign(
@@ -101,7 +114,7 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
   const singletons = new Singletons(
     createLeaderLock(db, 'singletons', config.database.client === 'pg' ? config.database.schema : undefined),
     [
-      retentionTask(db, log),
+      retentionTask(db, log, { files, ...config.retention }),
       ...[...registry.values()].filter((a) => a.start).map((a) => ({ name: `provider:${a.kind}`, start: () => a.start!(), stop: () => a.stop?.() })),
     ],
     log,

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { parseAllowList } from './security/outbound.ts';
 
 /**
  * The whole operator contract in one place (DESIGN.md, "Operator contract").
@@ -76,6 +77,7 @@ const EnvSchema = z.object({
     .trim()
     .optional()
     .refine((v) => !v || /^[a-z_][a-z0-9_]{0,62}$/.test(v), 'must be a lowercase PostgreSQL identifier'),
+  DATABASE_WAIT_SECONDS: intFrom(30, 0, 3600),
   PIPEDRIVE_CLIENT_ID: z.string().trim().optional(),
   PIPEDRIVE_CLIENT_SECRET: z.string().trim().optional(),
   PIPEDRIVE_UI_JWT_SECRET: z.string().trim().optional(),
@@ -93,14 +95,46 @@ const EnvSchema = z.object({
   MAX_UPLOAD_BYTES: intFrom(25 * 1024 * 1024, 1, 1024 * 1024 * 1024),
   MAX_UPLOAD_FILES: intFrom(10, 0, 100),
   FILE_URL_TTL_SECONDS: intFrom(3600, 60, 7 * 24 * 3600),
+  FILE_SEND_TIMEOUT_SECONDS: intFrom(30, 1, 3600),
+  FILE_MAX_DOWNLOADS: intFrom(64, 1, 100_000),
+  STAGED_UPLOAD_MAX_AGE_SECONDS: intFrom(3600, 60, 30 * 24 * 3600),
+  METRICS_TOKEN: z
+    .string()
+    .trim()
+    .optional()
+    .refine((v) => !v || v.length >= 16, 'must be at least 16 characters (e.g. `openssl rand -hex 32`)'),
   WORKER_CONCURRENCY: intFrom(4, 0, 256),
   WORKER_POLL_MS: intFrom(1000, 10, 60_000),
+  ATTACHMENT_RETENTION_DAYS: intFrom(365, 0, 36_500),
+  ALVARIA_PARKED_RETENTION_HOURS: intFrom(48, 1, 8760),
+  DELETED_DATA_GRACE_DAYS: intFrom(30, 0, 3650),
+  QUOTA_ATTACHMENT_MB: intFrom(5120, 0, 10_000_000),
+  QUOTA_MESSAGES_PER_MINUTE: intFrom(600, 0, 1_000_000),
+  WEBHOOK_RATE_PER_MINUTE: intFrom(1200, 0, 6_000_000),
+  WEBHOOK_BURST: intFrom(100, 1, 1_000_000),
+  WORKER_TENANT_CONCURRENCY: intFrom(0, 0, 256),
   JOB_LEASE_SECONDS: intFrom(60, 1, 3600),
   JOB_MAX_ATTEMPTS: intFrom(12, 1, 100),
   JOB_BACKOFF_BASE_MS: intFrom(2000, 1, 3_600_000),
   LEADER_CHECK_MS: intFrom(5000, 10, 600_000),
   JOB_BACKOFF_CAP_MS: intFrom(3_600_000, 1, 86_400_000),
   UI_FRAME_ANCESTORS: originList,
+  OUTBOUND_ALLOW: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const entries = (v ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+      try {
+        parseAllowList(entries);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `must be comma-separated host names and CIDRs: ${err instanceof Error ? err.message : String(err)}` });
+        return z.NEVER;
+      }
+      return entries;
+    }),
+  OUTBOUND_MAX_RESPONSE_BYTES: intFrom(1024 * 1024, 1024, 64 * 1024 * 1024),
+  CONNECT_ATTEMPTS_PER_MINUTE: intFrom(10, 1, 10_000),
+  ALVARIA_CALLBACK_MAX_AGE_SECONDS: intFrom(600, 10, 24 * 3600),
   TRANSCRIPT_FLUSH_SECONDS: intFrom(60, 0, 86_400),
 });
 
@@ -110,6 +144,8 @@ export interface Config {
   readonly port: number;
   readonly appUrl: string;
   readonly database: { readonly client: 'sqlite'; readonly filename: string } | { readonly client: 'pg'; readonly url: string; readonly schema?: string };
+  /** How long the start waits for an unreachable database before giving up. */
+  readonly databaseWaitMs: number;
   readonly pipedrive: {
     readonly clientId: string | undefined;
     readonly clientSecret: string | undefined;
@@ -134,8 +170,22 @@ export interface Config {
   readonly fileUrlTtlSeconds: number;
   /** The workspace pages (custom UI iframes): origins allowed to frame them besides Pipedrive's. */
   readonly ui: { readonly frameAncestors: readonly string[] };
+  /** /files: a download that makes no progress this long is dropped; downloads served at once per process. */
+  readonly fileDownloads: { readonly sendTimeoutMs: number; readonly maxConcurrent: number };
+  /** Staged uploads older than this are left over from a crash and removed at start. */
+  readonly stagedUploadMaxAgeMs: number;
+  /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
+  readonly metricsToken: string | undefined;
+  /** How long tenant data is kept (0 attachments = forever); see README "Retention". */
+  readonly retention: { readonly attachmentsMs: number; readonly parkedMs: number; readonly deletedGraceMs: number };
+  /** Per tenant (a Pipedrive company): stored attachment bytes and messages posted per minute; 0 = unlimited. */
+  readonly quotas: { readonly attachmentBytes: number; readonly messagesPerMinute: number };
+  /** Webhook requests per channel and process: sustained rate (0 = unlimited) and burst. */
+  readonly webhookRate: { readonly perMinute: number; readonly burst: number };
   readonly worker: {
     readonly concurrency: number;
+    /** Most jobs one tenant (a Pipedrive company) may have in flight at once, so others always find a slot. */
+    readonly tenantConcurrency: number;
     readonly pollMs: number;
     readonly leaseMs: number;
     readonly maxAttempts: number;
@@ -144,20 +194,40 @@ export interface Config {
     /** How often a process tries to become (or checks it still is) the singleton leader. */
     readonly leaderCheckMs: number;
   };
+  /** Calls to tenant-named hosts (app/security/outbound.ts). */
+  readonly outbound: {
+    /** OUTBOUND_ALLOW: hosts and CIDRs that may be called although private or loopback. */
+    readonly allow: readonly string[];
+    readonly maxResponseBytes: number;
+    /** Channel connect attempts per installation and minute (each one calls an admin-named host). */
+    readonly connectAttemptsPerMinute: number;
+  };
+  /** Oldest Alvaria callback JWT accepted, by its `iat`. */
+  readonly alvariaCallbackMaxAgeSeconds: number;
 }
 
+/** Every invalid variable at once, so one restart fixes them all; the message is one line. */
 export class ConfigError extends Error {
-  constructor(readonly variable: string, detail: string) {
-    super(`Invalid configuration: ${variable} ${detail}`);
+  readonly problems: ReadonlyArray<{ variable: string; detail: string }>;
+  constructor(problems: Array<{ variable: string; detail: string }>) {
+    super(`Invalid configuration: ${problems.map((p) => `${p.variable} ${p.detail}`).join('; ')}`);
     this.name = 'ConfigError';
+    this.problems = problems;
+  }
+
+  get variable(): string {
+    return this.problems[0]?.variable ?? 'environment';
   }
 }
 
 export function loadConfig(env: Env = process.env): Config {
   const parsed = EnvSchema.safeParse(env);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
+    const seen = new Set<string>();
+    const problems = parsed.error.issues
+      .map((issue) => ({ variable: String(issue.path[0] ?? 'environment'), detail: issue.message }))
+      .filter((p) => !seen.has(p.variable) && seen.add(p.variable));
+    throw new ConfigError(problems);
   }
   const e = parsed.data;
   const dbUrl = e.DATABASE_URL ?? '';
@@ -169,6 +239,7 @@ export function loadConfig(env: Env = process.env): Config {
     port: e.PORT,
     appUrl: e.APP_URL ?? `http://localhost:${e.PORT}`,
     database,
+    databaseWaitMs: e.DATABASE_WAIT_SECONDS * 1000,
     pipedrive: {
       clientId: e.PIPEDRIVE_CLIENT_ID || undefined,
       clientSecret: e.PIPEDRIVE_CLIENT_SECRET || undefined,
@@ -187,8 +258,20 @@ export function loadConfig(env: Env = process.env): Config {
     uploads: { maxBytes: e.MAX_UPLOAD_BYTES, maxFiles: e.MAX_UPLOAD_FILES },
     fileUrlTtlSeconds: e.FILE_URL_TTL_SECONDS,
     ui: { frameAncestors: e.UI_FRAME_ANCESTORS },
+    fileDownloads: { sendTimeoutMs: e.FILE_SEND_TIMEOUT_SECONDS * 1000, maxConcurrent: e.FILE_MAX_DOWNLOADS },
+    stagedUploadMaxAgeMs: e.STAGED_UPLOAD_MAX_AGE_SECONDS * 1000,
+    metricsToken: e.METRICS_TOKEN || undefined,
+    retention: {
+      attachmentsMs: e.ATTACHMENT_RETENTION_DAYS * 86_400_000,
+      parkedMs: e.ALVARIA_PARKED_RETENTION_HOURS * 3_600_000,
+      deletedGraceMs: e.DELETED_DATA_GRACE_DAYS * 86_400_000,
+    },
+    quotas: { attachmentBytes: e.QUOTA_ATTACHMENT_MB * 1024 * 1024, messagesPerMinute: e.QUOTA_MESSAGES_PER_MINUTE },
+    webhookRate: { perMinute: e.WEBHOOK_RATE_PER_MINUTE, burst: e.WEBHOOK_BURST },
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
+      // Default: every slot but one, so no single tenant can ever hold them all.
+      tenantConcurrency: e.WORKER_TENANT_CONCURRENCY || Math.max(1, e.WORKER_CONCURRENCY - 1),
       pollMs: e.WORKER_POLL_MS,
       leaseMs: e.JOB_LEASE_SECONDS * 1000,
       maxAttempts: e.JOB_MAX_ATTEMPTS,
@@ -196,6 +279,8 @@ export function loadConfig(env: Env = process.env): Config {
       backoffCapMs: e.JOB_BACKOFF_CAP_MS,
       leaderCheckMs: e.LEADER_CHECK_MS,
     },
+    outbound: { allow: e.OUTBOUND_ALLOW, maxResponseBytes: e.OUTBOUND_MAX_RESPONSE_BYTES, connectAttemptsPerMinute: e.CONNECT_ATTEMPTS_PER_MINUTE },
+    alvariaCallbackMaxAgeSeconds: e.ALVARIA_CALLBACK_MAX_AGE_SECONDS,
   };
   return deepFreeze(config);
 }

@@ -29,7 +29,7 @@ export interface JobDeps {
 /** Delivers a Pipedrive user's message through the channel's adapter. */
 function providerSend(d: JobDeps): JobHandler<{ messageId: string }> {
   return {
-    async run({ messageId }) {
+    async run({ messageId }, _job, { signal }) {
       const message = await findMessageById(d.db, messageId);
       if (!message) throw new PermanentError(`message ${messageId} no longer exists`);
       const channel = await findChannel(d.db, message.channelId);
@@ -46,6 +46,7 @@ function providerSend(d: JobDeps): JobHandler<{ messageId: string }> {
           conversation,
           sender,
           files: message.attachments.map((a) => ({ id: a.id, name: a.name, mimeType: a.mimeType, size: a.size, url: a.storageKey ? d.fileUrl(a.id) : (a.remoteUrl ?? '') })),
+          signal,
           ...(context ? { context } : {}),
         }),
       );

@@ -3,6 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { ConfigError, loadConfig } from './config.ts';
 import { startBridge } from './bridge.ts';
 import { createLogger } from './log.ts';
+import { describeStartupError } from './startup-errors.ts';
+import { buildInfo } from './version.ts';
 
 /**
  * Zero-config development: without APP_SECRET a key is generated once and kept in
@@ -37,10 +39,19 @@ async function main(): Promise<void> {
     log.warn('!!! APP_SECRET is not set: using a generated development key from db/.dev-app-secret. Set APP_SECRET (>= 32 chars) in production. !!!');
   }
   if (!config.pipedrive.clientId || !config.pipedrive.clientSecret) {
-    log.warn('PIPEDRIVE_CLIENT_ID / PIPEDRIVE_CLIENT_SECRET are not set: every manifest endpoint answers 401 until they are.');
+    log.warn(`PIPEDRIVE_CLIENT_ID / PIPEDRIVE_CLIENT_SECRET are not set: every manifest endpoint answers 401 until they are; ${config.appUrl}/auth/pipedrive shows how to set them up.`);
   }
-  const bridge = await startBridge(config, { logger: log });
-  log.info({ url: config.appUrl, db: config.database.client }, `ready: ${config.appUrl}/healthz`);
+  let bridge;
+  try {
+    bridge = await startBridge(config, { logger: log });
+  } catch (err) {
+    // One line naming the variable or the cause; the stack only when asked for.
+    log.debug({ err }, 'start-up failed');
+    console.error(describeStartupError(err, config));
+    process.exit(1);
+  }
+  const { version, revision } = buildInfo();
+  log.info({ url: config.appUrl, db: config.database.client, version, revision }, `ready: ${config.appUrl}/healthz`);
   const shutdown = (signal: string) => {
     log.info({ signal }, 'shutting down');
     bridge.stop().then(

@@ -1,5 +1,6 @@
 import type { Db } from './store/db.ts';
 import { jobGauges } from './store/jobs.ts';
+import { buildInfo } from './version.ts';
 
 /** Latency buckets in seconds, from a fast loopback answer to a provider timeout. */
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -104,6 +105,8 @@ export class Metrics {
       ...counter('bridge_pipedrive_circuit_opened_total', 'Times an installation circuit opened after consecutive failures.', [[{}, pd.breakerOpened]]),
       ...gauge('bridge_pipedrive_installations_parked', 'Installations whose daily Pipedrive budget is spent (jobs parked until the reset).', [[{}, pd.parked]]),
       ...gauge('bridge_pipedrive_circuits_open', 'Installations whose Pipedrive circuit is open.', [[{}, pd.openCircuits]]),
+      // The usual *_build_info convention: a constant 1 whose labels say what is running.
+      ...gauge('bridge_build_info', 'Version and git revision of the running bridge (always 1).', [[{ version: buildInfo().version, revision: buildInfo().revision, node: buildInfo().node }, 1]]),
       ...gauge('bridge_leader', '1 when this process runs the singleton tasks.', [[{}, this.sources.isLeader() ? 1 : 0]]),
       ...gauge('process_uptime_seconds', 'Seconds since this process started serving.', [[{}, Math.round((Date.now() - this.started) / 1000)]]),
       ...gauge('process_resident_memory_bytes', 'Resident memory.', [[{}, process.memoryUsage().rss]]),

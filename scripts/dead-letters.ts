@@ -1,16 +1,27 @@
 /**
- * Operator tool for the outbox's dead letters (uses the same env as the service):
+ * Operator tool for the outbox's dead letters (the same environment and .env as `npm start`):
  *   npm run dead-letters                 list dead jobs with their reason
  *   npm run dead-letters -- replay 42    put job 42 back in the queue (fresh attempts)
  *   npm run dead-letters -- replay --all put every dead job back
  * A running service picks replayed jobs up at its next poll.
  */
-import { loadConfig } from '../app/config.ts';
+import { ConfigError, loadConfig } from '../app/config.ts';
+import { safeDbUrl } from '../app/startup-errors.ts';
 import { createDb, migrate } from '../app/store/db.ts';
 import { listJobs, replayDeadJobs } from '../app/store/jobs.ts';
 
 const [command = 'list', arg] = process.argv.slice(2);
-const config = loadConfig({ ...process.env, APP_SECRET: process.env.APP_SECRET || 'x'.repeat(32) });
+let config;
+try {
+  config = loadConfig({ ...process.env, APP_SECRET: process.env.APP_SECRET || 'x'.repeat(32) });
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  console.error(err.message);
+  process.exit(2);
+}
+// Say which database this is (on stderr, so the listing stays machine-readable).
+const where = config.database.client === 'pg' ? `${safeDbUrl(config.database.url)}${config.database.schema ? ` schema ${config.database.schema}` : ''}` : `sqlite ${config.database.filename}`;
+console.error(`database: ${where} (DATABASE_URL from the environment or .env)`);
 const db = createDb(config.database);
 try {
   await migrate(db, config.database.client === 'pg' ? config.database.schema : undefined);

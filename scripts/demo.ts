@@ -7,12 +7,13 @@
  *   DEMO_EXIT=1 or --once   exit after the summary: 0 when every step worked, 1 otherwise
  *   DEMO_PORT               the app's port (default: a free one)
  *   DEMO_LOG_LEVEL          the app's pino logs on stdout (default silent)
+ *   DEMO_HOST               where a browser reaches it (default 127.0.0.1; 0.0.0.0 for another machine)
  */
 import { airyUserReplies, alvariaAgentReplies, alvariaSessionEnds, readReceipts, sendToAiry, sendToAlvaria, type Talk } from './demo/conversation-steps.ts';
 import { Printer } from './demo/printer.ts';
 import { connectAiry, connectAlvaria, initialSync, install, type Story } from './demo/setup-steps.ts';
-import { howToLook, summarize } from './demo/summary.ts';
-import { startWorld, type World } from './demo/world.ts';
+import { connectByHand, howToLook, summarize } from './demo/summary.ts';
+import { demoHost, startWorld, type World } from './demo/world.ts';
 import { dealPanel, theWindow, transcriptNote } from './demo/workspace-steps.ts';
 
 type Step = (w: World, p: Printer, s: Story, t: Talk) => Promise<void>;
@@ -61,7 +62,7 @@ p.title('Pipedrive Messaging bridge: the demo');
 p.line('The app runs for real (HTTP server, sqlite, outbox worker); Pipedrive, Airy Core and Alvaria');
 p.line("Cloud are the project's own fakes on 127.0.0.1 (test/fakes). Nothing leaves this machine.");
 try {
-  world = await startWorld({ ...(port !== undefined ? { port } : {}), logLevel: process.env.DEMO_LOG_LEVEL ?? 'silent' });
+  world = await startWorld({ ...(port !== undefined ? { port } : {}), logLevel: process.env.DEMO_LOG_LEVEL ?? 'silent', host: demoHost(process.env.DEMO_HOST) });
 } catch (err) {
   p.fail(`Could not start: ${err instanceof Error ? err.message : String(err)}`);
   await stop(1);
@@ -70,6 +71,7 @@ const w = world!;
 p.line(`The app listens on ${w.bridge.url} (sqlite in ${w.dir})`);
 await play(w);
 howToLook(w, p);
+connectByHand(w, p);
 finished = true;
 p.line();
 if (p.failures) p.fail(`${p.failures} step(s) failed`);

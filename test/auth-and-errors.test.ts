@@ -129,8 +129,13 @@ describe('auth and error shapes', () => {
     assert.equal(typeof (await huge.json()).error, 'string');
   });
 
-  test('GET /healthz reports the database', async () => {
+  test('GET /healthz reports the database, the version and the revision', async () => {
     const res = await b.call('/healthz', { auth: false });
-    assert.deepEqual(await res.json(), { ok: true });
+    const body = (await res.json()) as { ok: boolean; version: string; revision: string; checks: unknown; outbox: unknown };
+    assert.equal(body.ok, true);
+    assert.deepEqual(body.checks, { database: 'ok', files: 'ok' });
+    assert.deepEqual(body.outbox, { oldest_pending_age_seconds: 0 });
+    assert.match(body.version, /^\d+\.\d+\.\d+/);
+    assert.match(body.revision, /^([0-9a-f]{7,40}|unknown)$/);
   });
 });

@@ -77,21 +77,35 @@ describe('outbox', () => {
     assert.deepEqual(order, [first, second]);
   });
 
-  test('a worker that dies mid-job loses its lease; the job is re-claimed and a late finish is refused', async () => {
+  test('a worker stuck mid-job is aborted when its lease ends; the job runs again and the stuck attempt changes nothing', async () => {
     platform.script = ['gate'];
     const parked = waitFor(platform.gateEvents, 'parked');
+    const expired = waitFor(b.outbox, 'expired', isSend());
     const reclaimedDone = waitFor(b.outbox, 'done', isSend());
     const id = await post('stuck');
     await parked;
-    // The first attempt is stuck; after the 1 s lease another claim runs it to completion.
+    // The first attempt is stuck; after the 1 s lease it is aborted and a new claim runs the job to completion.
+    await expired;
     const [job] = await reclaimedDone;
     assert.equal(job.attempts, 2);
     assert.equal(platform.sent.filter((s) => s.message.message.id === id).length, 1);
-    const lost = waitFor(b.outbox, 'lost', (j: Job) => j.id === job.id);
     platform.openGates();
-    await lost;
     const row = await b.db('jobs').where({ id: job.id }).first();
     assert.equal(row.status, 'done');
+  });
+
+  test('a finish from a claim that no longer holds the job is refused', async () => {
+    const { claimJobs, finishJob } = await import('../app/store/jobs.ts');
+    await b.outbox.stop(); // this test plays both claims itself (the last test of the suite)
+    const jobId = (await b.db('jobs').max({ m: 'id' }).first())!.m as number;
+    await b.db('jobs').where({ id: jobId }).update({ status: 'pending', run_at: 0, locked_by: null, locked_until: null });
+    const now = Date.now();
+    const [first] = await claimJobs(b.db, 'late-claim', 1, now, 1, 1);
+    const [second] = await claimJobs(b.db, 'new-claim', 1, now + 10, 60_000, 1);
+    assert.equal(first?.id, jobId);
+    assert.equal(second?.id, jobId, 'the expired lease was re-claimed');
+    assert.equal(await finishJob(b.db, jobId, 'late-claim', { status: 'done' }, now + 20), false);
+    assert.equal(await finishJob(b.db, jobId, 'new-claim', { status: 'done' }, now + 20), true);
   });
 });
 

@@ -32,8 +32,8 @@ describe('manifest endpoints', () => {
   });
   after(() => b.close());
 
-  test('the contract file is present (otherwise contract checks are skipped)', (t) => {
-    if (!SPEC_AVAILABLE) t.skip('../shared/specs is absent: responses are not validated against Pipedrive\'s spec');
+  // Skipped (once, with the reason) in a clone without ../shared; assertMatchesSpec is then a no-op.
+  test('the contract file is present (otherwise contract checks are skipped)', { skip: !SPEC_AVAILABLE && "../shared/specs is absent: responses are not validated against Pipedrive's spec" }, () => {
     assert.ok(SPEC_AVAILABLE);
   });
 

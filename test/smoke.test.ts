@@ -7,7 +7,10 @@ test('the app starts on a fresh database and answers /healthz', async () => {
   try {
     const res = await b.call('/healthz', { auth: false });
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { ok: true });
+    const body = (await res.json()) as { ok: boolean; checks: unknown; outbox: unknown };
+    assert.equal(body.ok, true);
+    assert.deepEqual(body.checks, { database: 'ok', files: 'ok' });
+    assert.deepEqual(body.outbox, { oldest_pending_age_seconds: 0 });
   } finally {
     await b.close();
   }

@@ -10,13 +10,19 @@ import type { ProviderRegistry } from '../providers/registry.ts';
 import type { Secrets } from '../security/crypto.ts';
 import type { Db } from '../store/db.ts';
 import type { FileStore } from '../store/files.ts';
+import { adminApiGuard } from './admin/guard.ts';
+import { checkBearer } from './bearer.ts';
 import { errorMiddleware } from './errors.ts';
+import { healthz } from './health.ts';
+import { canonicalPaths } from './paths.ts';
 import { filesRouter } from './files.ts';
 import type { Metrics } from '../metrics.ts';
 import { requestMetrics } from './metrics.ts';
 import { requestLog } from './request-log.ts';
 import { providerApiGuard, providerApiRouter } from './provider-api.ts';
 import { webhooksRouter } from './webhooks/router.ts';
+import { PAGE_HEADERS } from './html.ts';
+import { landingPage } from './landing.ts';
 
 export interface HttpDeps {
   config: Config;
@@ -35,24 +41,26 @@ export interface HttpDeps {
 export function createHttpApp(deps: HttpDeps): Koa {
   const app = new Koa({ proxy: true });
   app.silent = true;
+  // First: every guard and router below sees one canonical spelling of the path.
+  app.use(canonicalPaths());
   app.use(requestLog(deps.log));
   app.use(requestMetrics(deps.metrics));
   app.use(errorMiddleware(deps.log, deps.config.uploads));
   app.use(providerApiGuard(deps.config));
+  app.use(adminApiGuard({ secrets: deps.secrets, db: deps.db, appUrl: deps.config.appUrl }));
 
   const base = new Router();
-  base.get('/healthz', async (ctx) => {
-    try {
-      await deps.db.raw('select 1');
-      ctx.body = { ok: true };
-    } catch {
-      ctx.status = 503;
-      ctx.body = { ok: false, error: 'database unreachable' };
-    }
-  });
+  base.get('/healthz', healthz({ db: deps.db, files: deps.files, log: deps.log }));
   base.get('/metrics', async (ctx) => {
+    checkBearer(ctx, deps.config.metricsToken);
+    ctx.set('Cache-Control', 'no-store');
     ctx.type = 'text/plain; version=0.0.4';
     ctx.body = await deps.metrics.render(deps.db);
+  });
+  base.get('/', (ctx) => {
+    ctx.set(PAGE_HEADERS);
+    ctx.type = 'html';
+    ctx.body = landingPage(deps.config);
   });
   base.get('/manifest.json', (ctx) => {
     ctx.body = buildManifest(deps.config.appUrl);
@@ -61,8 +69,8 @@ export function createHttpApp(deps: HttpDeps): Koa {
   const routers = [
     base,
     providerApiRouter({ config: deps.config, inbox: deps.inbox, files: deps.files, present: deps.present }),
-    filesRouter({ db: deps.db, secrets: deps.secrets, files: deps.files }),
-    webhooksRouter({ db: deps.db, secrets: deps.secrets, registry: deps.registry, metrics: deps.metrics }),
+    filesRouter({ db: deps.db, secrets: deps.secrets, files: deps.files, limits: deps.config.fileDownloads, log: deps.log }),
+    webhooksRouter({ db: deps.db, secrets: deps.secrets, registry: deps.registry, metrics: deps.metrics, rate: deps.config.webhookRate }),
     ...(deps.routers ?? []),
   ];
   // A method the router does not know (TRACE, PROPFIND…) is the client's mistake: 405, not the router's 501.

@@ -2,7 +2,9 @@ import type { Context, Next } from 'koa';
 import { ZodError } from 'zod';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { isDatabaseBusy } from '../store/db.ts';
 import { errorPage, PAGE_HEADERS } from './html.ts';
+import { familyOf } from './paths.ts';
 
 /**
  * How a route family renders errors: Pipedrive's envelope, `{error}` for webhooks,
@@ -11,10 +13,11 @@ import { errorPage, PAGE_HEADERS } from './html.ts';
 export type ErrorShape = 'pipedrive' | 'webhook' | 'admin' | 'html';
 
 /** The default shape by path, so unmatched routes of a family answer in its shape too. */
-function shapeForPath(path: string): ErrorShape {
-  if (path.startsWith('/admin/api/') || path === '/admin/api' || path.startsWith('/ui/api/') || path === '/ui/api') return 'admin';
-  if (path === '/admin' || path.startsWith('/admin/') || path.startsWith('/auth/')) return 'html';
-  if (path.startsWith('/ui/') && !path.startsWith('/ui/api/')) return 'html';
+function shapeFor(ctx: Context): ErrorShape {
+  const family = familyOf(ctx);
+  if (family === 'admin-api' || family === 'ui-api') return 'admin';
+  if (family === 'admin' || family === 'oauth' || family === 'ui') return 'html';
+  if (family === 'webhook') return 'webhook';
   return 'pipedrive';
 }
 
@@ -45,13 +48,26 @@ export interface UploadLimits {
 }
 
 /** Turns anything thrown into a status and a safe message; never a stack trace on the wire. */
-export function toHttpError(err: unknown, limits: UploadLimits): { status: number; code: ErrorCode; message: string; extra: Record<string, unknown> } {
-  if (err instanceof AppError) return { status: err.status, code: err.code, message: err.message, extra: err.extra };
+/** How long a caller should wait after the database was busy: one busy_timeout's worth is plenty for a lock to pass. */
+export const BUSY_RETRY_AFTER_SECONDS = 5;
+
+export function toHttpError(
+  err: unknown,
+  limits: UploadLimits,
+): { status: number; code: ErrorCode; message: string; extra: Record<string, unknown>; retryAfterSeconds?: number | undefined } {
+  if (err instanceof AppError) return { status: err.status, code: err.code, message: err.message, extra: err.extra, retryAfterSeconds: err.retryAfterSeconds };
+  if (isDatabaseBusy(err)) {
+    return { status: 503, code: 'SERVICE_UNAVAILABLE', message: 'The service is busy; retry shortly', extra: {}, retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS };
+  }
   if (err instanceof ZodError) {
     const issue = err.issues[0]!;
     return { status: 400, code: 'INVALID_BODY', message: `${issue.path.join('.') || 'body'}: ${issue.message}`, extra: {} };
   }
   const e = err as { name?: string; code?: string; status?: number; statusCode?: number; expose?: boolean; message?: string };
+  // The disk (or its quota) is full: the client can retry later; a bare 500 says nothing.
+  if (e?.code === 'ENOSPC' || e?.code === 'EDQUOT') {
+    return { status: 507, code: 'INSUFFICIENT_STORAGE', message: 'The server is out of storage space for uploads; try again later', extra: {} };
+  }
   if (e?.name === 'MulterError' && e.code && MULTER_MESSAGES[e.code]) {
     const [status, message] = MULTER_MESSAGES[e.code]!(limits);
     return { status, code: CODE_BY_STATUS[status]!, message, extra: {} };
@@ -76,12 +92,23 @@ export function errorMiddleware(log: Logger, limits: UploadLimits) {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) throw new AppError('NOT_FOUND', `No route for ${ctx.method} ${ctx.path}`);
     } catch (err) {
-      const e = toHttpError(err, limits);
       const l: Logger = ctx.state.log ?? log;
-      if (e.status >= 500) l.error({ err, path: ctx.path, method: ctx.method }, 'request failed');
+      if (clientAborted(ctx, err)) {
+        // Nobody is left to answer: the client hung up mid-request (an upload cancelled, a
+        // dropped connection). Logged as what it is, not as a server error.
+        l.info({ path: ctx.path, method: ctx.method }, 'request aborted by the client');
+        ctx.status = 400;
+        ctx.body = { error: 'The client closed the request' };
+        return;
+      }
+      const e = toHttpError(err, limits);
+      // A deliberate 503 (over capacity, database busy: retry later) is the server protecting itself, not a failure.
+      if (e.status === 503 && (err instanceof AppError || e.retryAfterSeconds !== undefined)) l.warn({ path: ctx.path, method: ctx.method, reason: e.message }, 'request refused: unavailable');
+      else if (e.status >= 500) l.error({ err, path: ctx.path, method: ctx.method }, 'request failed');
       else l.debug({ path: ctx.path, status: e.status, reason: e.message }, 'request rejected');
       ctx.status = e.status;
-      const shape: ErrorShape = ctx.state.errorShape ?? shapeForPath(ctx.path);
+      if (e.retryAfterSeconds !== undefined) ctx.set('Retry-After', String(e.retryAfterSeconds));
+      const shape: ErrorShape = ctx.state.errorShape ?? shapeFor(ctx);
       if (shape === 'html') {
         ctx.set(PAGE_HEADERS);
         ctx.type = 'html';
@@ -94,9 +121,17 @@ export function errorMiddleware(log: Logger, limits: UploadLimits) {
               ? { error: { code: e.code, message: e.message, ...e.extra } }
               : { success: false, data: { message: e.message, code: e.code, ...e.extra } };
       }
-      if (e.status === 401 && shape === 'pipedrive' && ctx.path.startsWith('/api/')) ctx.set('WWW-Authenticate', 'Basic realm="pipedrive"');
+      if (e.status === 401 && shape === 'pipedrive' && familyOf(ctx) === 'manifest') ctx.set('WWW-Authenticate', 'Basic realm="pipedrive"');
+      if (typeof e.extra.retry_after_seconds === 'number' && e.retryAfterSeconds === undefined) ctx.set('Retry-After', String(e.extra.retry_after_seconds));
     }
   };
+}
+
+/** multer/busboy fail with these when the request stream ends because the client went away. */
+function clientAborted(ctx: Context, err: unknown): boolean {
+  if (err instanceof AppError) return false;
+  const message = (err as { message?: string })?.message ?? '';
+  return /^Request (aborted|closed)$/.test(message) || (ctx.req.readableAborted && /unexpected end of form|aborted/i.test(message));
 }
 
 export { ERROR_STATUS };

@@ -1,6 +1,8 @@
 import Router from '@koa/router';
+import type { Context } from 'koa';
 import type { Secrets } from '../security/crypto.ts';
 import { AppError } from '../errors.ts';
+import type { Logger } from '../log.ts';
 import { findAttachment } from '../store/messages.ts';
 import type { Db } from '../store/db.ts';
 import type { FileStore } from '../store/files.ts';
@@ -17,8 +19,45 @@ export function fileUrlSigner(appUrl: string, secrets: Secrets, ttlSeconds: numb
   };
 }
 
-export function filesRouter(deps: { db: Db; secrets: Secrets; files: FileStore }): Router {
+/**
+ * Types a browser only displays, never runs: raster images, PDF, audio and video stay inline
+ * under their own type. Everything else (HTML, SVG, XML, JavaScript, text…) is an
+ * `application/octet-stream` download: user bytes never render as a document of our origin.
+ */
+const INLINE = /^(image\/(png|jpeg|gif|webp|avif|bmp)|application\/pdf|audio\/[a-z0-9.+-]+|video\/[a-z0-9.+-]+)$/;
+
+export function servedAs(mimeType: string): { type: string; disposition: 'inline' | 'attachment' } {
+  const essence = mimeType.split(';')[0]!.trim().toLowerCase();
+  return INLINE.test(essence) ? { type: essence, disposition: 'inline' } : { type: 'application/octet-stream', disposition: 'attachment' };
+}
+
+/**
+ * Headers for any attachment answer: no sniffing into an active type, and, should a browser
+ * render it anyway, a sandboxed document with no script, plugin or same-origin access
+ * (https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/Content-Security-Policy/sandbox).
+ * CORP is cross-origin on purpose: Pipedrive's web app, another site, shows these files.
+ */
+const FILE_HEADERS = {
+  'X-Content-Type-Options': 'nosniff',
+  'Content-Security-Policy': "default-src 'none'; sandbox",
+  'Cross-Origin-Resource-Policy': 'cross-origin',
+  'Referrer-Policy': 'no-referrer',
+  'Cache-Control': 'private, max-age=300',
+};
+
+const asciiFallback = (name: string) => name.replace(/[^\x20-\x7e]|["\\]/g, '_').slice(0, 150) || 'file';
+
+export interface DownloadLimits {
+  /** A download whose socket makes no progress this long is dropped (a reader that stopped reading). */
+  sendTimeoutMs: number;
+  /** Downloads streamed at once by this process; more → 503 with Retry-After. */
+  maxConcurrent: number;
+}
+
+export function filesRouter(deps: { db: Db; secrets: Secrets; files: FileStore; limits: DownloadLimits; log: Logger }): Router {
   const router = new Router();
+  let active = 0;
+
   router.get('/files/:id', async (ctx) => {
     const id = String(ctx.params.id);
     const exp = typeof ctx.query.exp === 'string' ? ctx.query.exp : '';
@@ -29,14 +68,42 @@ export function filesRouter(deps: { db: Db; secrets: Secrets; files: FileStore }
     if (!attachment?.storageKey) throw new AppError('NOT_FOUND', 'File not found');
     const size = await deps.files.size(attachment.storageKey);
     if (size === null) throw new AppError('NOT_FOUND', 'File not found');
-    ctx.status = 200;
-    ctx.type = attachment.mimeType;
-    ctx.set('Content-Disposition', `inline; filename*=UTF-8''${encodeURIComponent(attachment.name)}`);
-    ctx.set('Cache-Control', 'private, max-age=300');
-    ctx.set('X-Content-Type-Options', 'nosniff');
     // HEAD (Pipedrive's link check) gets the headers only; no file handle is opened for it.
-    if (ctx.method !== 'HEAD') ctx.body = deps.files.read(attachment.storageKey);
+    const streams = ctx.method !== 'HEAD';
+    if (streams && active >= deps.limits.maxConcurrent) {
+      ctx.set('Retry-After', '5');
+      throw new AppError('SERVICE_UNAVAILABLE', 'Too many downloads in progress; retry shortly');
+    }
+    const { type, disposition } = servedAs(attachment.mimeType);
+    ctx.set(FILE_HEADERS);
+    ctx.set('Content-Disposition', `${disposition}; filename="${asciiFallback(attachment.name)}"; filename*=UTF-8''${encodeURIComponent(attachment.name)}`);
+    if (streams) {
+      holdSlot(ctx);
+      ctx.body = deps.files.read(attachment.storageKey);
+    }
+    ctx.status = 200;
+    ctx.type = type;
     ctx.length = size;
   });
+
+  /**
+   * Counts the download until its response closes (finished or torn down), and drops a
+   * connection whose writes stall: the socket's idle timer only advances when the client
+   * takes bytes, so a reader that never reads cannot pin the socket and file handle.
+   */
+  function holdSlot(ctx: Context): void {
+    active++;
+    const res = ctx.res;
+    let stalled = false;
+    res.once('close', () => {
+      active--;
+      if (stalled) (ctx.state.log ?? deps.log).info({ path: ctx.path, timeoutMs: deps.limits.sendTimeoutMs }, 'file download stalled; connection dropped');
+    });
+    res.setTimeout(deps.limits.sendTimeoutMs, () => {
+      stalled = true;
+      res.destroy();
+    });
+  }
+
   return router;
 }

@@ -1,7 +1,8 @@
 import type { Context, Next } from 'koa';
 import type { Metrics } from '../metrics.ts';
+import { familyOf, type RouteFamily } from './paths.ts';
 
-type Family = 'manifest' | 'webhook' | 'admin' | 'oauth' | 'files' | 'other';
+type Family = 'manifest' | 'webhook' | 'admin' | 'oauth' | 'files' | 'workspace' | 'other';
 
 /**
  * Counts every answer by route pattern (the router's, so ids never become labels) and
@@ -15,16 +16,19 @@ export function requestMetrics(metrics: Metrics) {
     } finally {
       const route = (ctx as Context & { _matchedRoute?: string })._matchedRoute;
       metrics.requests.inc({ method: ctx.method, route: typeof route === 'string' ? route : 'unmatched', status: String(ctx.status) });
-      metrics.requestSeconds.observe({ family: family(ctx.path) }, (performance.now() - t0) / 1000);
+      metrics.requestSeconds.observe({ family: FAMILY_LABEL[familyOf(ctx)] }, (performance.now() - t0) / 1000);
     }
   };
 }
 
-function family(path: string): Family {
-  if (path.startsWith('/api/')) return 'manifest';
-  if (path.startsWith('/webhooks/')) return 'webhook';
-  if (path.startsWith('/admin')) return 'admin';
-  if (path.startsWith('/auth/')) return 'oauth';
-  if (path.startsWith('/files/')) return 'files';
-  return 'other';
-}
+const FAMILY_LABEL: Record<RouteFamily, Family> = {
+  manifest: 'manifest',
+  webhook: 'webhook',
+  'admin-api': 'admin',
+  admin: 'admin',
+  oauth: 'oauth',
+  files: 'files',
+  'ui-api': 'workspace',
+  ui: 'workspace',
+  other: 'other',
+};

@@ -8,6 +8,7 @@ import type { PipedriveServices } from '../pipedrive/services.ts';
 import { safeEqual } from '../security/crypto.ts';
 import { pipedriveBasicAuth } from './basic-auth.ts';
 import { html, page, PAGE_HEADERS } from './html.ts';
+import { signInSetupPage } from './landing.ts';
 import { issueState, startSession, takeState } from './session.ts';
 
 /** Pipedrive's uninstall notice (reference/pipedrive.md §4.2). */
@@ -27,7 +28,13 @@ export function oauthRouter(s: PipedriveServices): Router {
   const { config, secrets } = s;
 
   router.get('/', (ctx) => {
-    if (!s.oauth.configured) throw new AppError('SERVICE_UNAVAILABLE', 'PIPEDRIVE_CLIENT_ID and PIPEDRIVE_CLIENT_SECRET are not configured');
+    if (!s.oauth.configured) {
+      // A person followed a sign-in link on a fresh install: show the setup steps (no link back here).
+      ctx.set(PAGE_HEADERS);
+      ctx.type = 'html';
+      ctx.body = signInSetupPage(config);
+      return;
+    }
     const state = issueState(ctx, secrets, config.appUrl);
     ctx.set('Cache-Control', 'no-store');
     ctx.redirect(s.oauth.authorizationUrl(state));
@@ -67,9 +74,15 @@ export function oauthRouter(s: PipedriveServices): Router {
       if (err instanceof PipedriveApiError || err instanceof NeedsReinstallError) throw new AppError('BAD_GATEWAY', 'Pipedrive could not be reached to complete the installation; try again.');
       throw err;
     }
-    startSession(ctx, secrets, config.appUrl, installation.id);
-    ctx.set('Cache-Control', 'no-store');
-    ctx.redirect('/admin');
+    startSession(ctx, secrets, config.appUrl, installation);
+    // Not a 302: the session cookie is SameSite=Strict and browsers withhold it from a redirect
+    // chain that started on Pipedrive's site, so /admin is reached by a navigation from this page.
+    ctx.set(PAGE_HEADERS);
+    ctx.type = 'html';
+    ctx.body = page(
+      'Signed in',
+      html`<meta http-equiv="refresh" content="0; url=/admin"><h1>Signed in</h1><p><a id="continue" href="/admin">Continue to the admin page</a></p>`,
+    );
   });
 
   const basic = pipedriveBasicAuth(config.pipedrive.clientId, config.pipedrive.clientSecret);

@@ -11,6 +11,7 @@ import type { Channel } from '../inbox/types.ts';
 import { presentConversation, presentMessage, presentSender, presentTemplates, type PresentDeps } from '../pipedrive/present.ts';
 import type { FileStore } from '../store/files.ts';
 import { pipedriveBasicAuth } from './basic-auth.ts';
+import { familyOf } from './paths.ts';
 
 /**
  * The seven manifest endpoints Pipedrive calls (specs/pipedrive-provider-endpoints.openapi.yaml),
@@ -19,9 +20,8 @@ import { pipedriveBasicAuth } from './basic-auth.ts';
 /** Basic auth on everything under /api, matched route or not (an unknown route is still 401 first). */
 export function providerApiGuard(config: Config) {
   const auth = pipedriveBasicAuth(config.pipedrive.clientId, config.pipedrive.clientSecret);
-  // Case-insensitive like the router's matching: /API/channels/… reaches the same handlers.
-  const guarded = /^\/api(\/|$)/i;
-  return (ctx: Context, next: Next) => (guarded.test(ctx.path) ? auth(ctx, next) : next());
+  // Keyed on the canonical path's family (paths.ts), so every spelling the router accepts is guarded.
+  return (ctx: Context, next: Next) => (familyOf(ctx) === 'manifest' ? auth(ctx, next) : next());
 }
 
 export function providerApiRouter(deps: { config: Config; inbox: Inbox; files: FileStore; present: PresentDeps }): Router {
@@ -59,11 +59,14 @@ export function providerApiRouter(deps: { config: Config; inbox: Inbox; files: F
     };
   });
 
-  const upload = multer({
+  // multer takes defParamCharset (multer/index.js) though @types/koa__multer does not list it.
+  const upload = multer(<NonNullable<Parameters<typeof multer>[0]> & { defParamCharset: string }>{
     storage: multer.diskStorage({
       destination: files.tmpDir,
       filename: (_req, _file, cb) => cb(null, `up-${randomUUID()}`),
     }),
+    // Browsers and fetch send a file name's UTF-8 bytes as they are; busboy's default (latin1) mangles "résumé".
+    defParamCharset: 'utf8',
     limits: {
       fileSize: config.uploads.maxBytes,
       files: config.uploads.maxFiles,

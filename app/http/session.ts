@@ -7,6 +7,16 @@ import { findInstallation, type Installation } from '../store/installations.ts';
 
 export const SESSION_COOKIE = 'pdb_session';
 export const STATE_COOKIE = 'pdb_oauth_state';
+/**
+ * Over https the session cookie carries the `__Host-` prefix (Secure, Path=/, no Domain: no
+ * sibling subdomain can set or shadow it) and the state cookie `__Secure-` (its path is
+ * narrower than `/`). Plain http (local development, tests) keeps the bare names, since
+ * browsers refuse prefixed cookies without Secure.
+ * https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/Set-Cookie#cookie_prefixes
+ */
+export const cookieName = (base: string, appUrl: string, prefix: '__Host-' | '__Secure-') => (appUrl.startsWith('https:') ? `${prefix}${base}` : base);
+const sessionCookie = (appUrl: string) => cookieName(SESSION_COOKIE, appUrl, '__Host-');
+const stateCookie = (appUrl: string) => cookieName(STATE_COOKIE, appUrl, '__Secure-');
 const SESSION_TTL_S = 12 * 3600;
 /** Pipedrive's authorization code lives 5 minutes; the state a little longer. */
 const STATE_TTL_S = 10 * 60;
@@ -15,14 +25,17 @@ interface CookieOpts {
   maxAgeS: number;
   path: string;
   secure: boolean;
+  sameSite: 'Strict' | 'Lax';
 }
 
 /**
  * Cookies are written by hand (not ctx.cookies) so `Secure` follows APP_URL's scheme rather
- * than the proxy headers of each request.
+ * than the proxy headers of each request. The session is SameSite=Strict: no request another
+ * site starts (link, form, script) carries it. The OAuth state stays Lax because it must come
+ * back on the top-level redirect from Pipedrive's consent page.
  */
 function setCookie(ctx: Context, name: string, value: string, o: CookieOpts): void {
-  const parts = [`${name}=${value}`, `Path=${o.path}`, `Max-Age=${o.maxAgeS}`, 'HttpOnly', 'SameSite=Lax'];
+  const parts = [`${name}=${value}`, `Path=${o.path}`, `Max-Age=${o.maxAgeS}`, 'HttpOnly', `SameSite=${o.sameSite}`];
   if (o.secure) parts.push('Secure');
   ctx.append('Set-Cookie', parts.join('; '));
 }
@@ -42,7 +55,7 @@ function seal(secrets: Secrets, purpose: 'cookie' | 'state', payload: string, tt
 }
 
 function unseal(secrets: Secrets, purpose: 'cookie' | 'state', value: string | undefined): string | undefined {
-  const m = value ? /^([A-Za-z0-9_-]{1,128})\.(\d{1,12})\.([A-Za-z0-9_-]{20,100})$/.exec(value) : null;
+  const m = value ? /^([A-Za-z0-9_~-]{1,128})\.(\d{1,12})\.([A-Za-z0-9_-]{20,100})$/.exec(value) : null;
   if (!m) return undefined;
   const [, payload, exp, sig] = m;
   if (!secrets.verify(purpose, `${payload}.${exp}`, sig!)) return undefined;
@@ -56,35 +69,42 @@ export function cookieSecurity(appUrl: string) {
 
 export function issueState(ctx: Context, secrets: Secrets, appUrl: string): string {
   const state = randomBytes(24).toString('base64url');
-  setCookie(ctx, STATE_COOKIE, seal(secrets, 'state', state, STATE_TTL_S), { maxAgeS: STATE_TTL_S, path: '/auth/pipedrive', ...cookieSecurity(appUrl) });
+  setCookie(ctx, stateCookie(appUrl), seal(secrets, 'state', state, STATE_TTL_S), { maxAgeS: STATE_TTL_S, path: '/auth/pipedrive', sameSite: 'Lax', ...cookieSecurity(appUrl) });
   return state;
 }
 
 /** The state bound to this browser, or undefined (missing, forged or expired). Clears the cookie. */
 export function takeState(ctx: Context, secrets: Secrets, appUrl: string): string | undefined {
-  const state = unseal(secrets, 'state', readCookie(ctx, STATE_COOKIE));
-  setCookie(ctx, STATE_COOKIE, '', { maxAgeS: 0, path: '/auth/pipedrive', ...cookieSecurity(appUrl) });
+  const state = unseal(secrets, 'state', readCookie(ctx, stateCookie(appUrl)));
+  setCookie(ctx, stateCookie(appUrl), '', { maxAgeS: 0, path: '/auth/pipedrive', sameSite: 'Lax', ...cookieSecurity(appUrl) });
   return state;
 }
 
-export function startSession(ctx: Context, secrets: Secrets, appUrl: string, installationId: string): void {
-  setCookie(ctx, SESSION_COOKIE, seal(secrets, 'cookie', installationId, SESSION_TTL_S), { maxAgeS: SESSION_TTL_S, path: '/', ...cookieSecurity(appUrl) });
+/** The cookie names the installation and its session generation (`<id>~<generation>`). */
+export function startSession(ctx: Context, secrets: Secrets, appUrl: string, installation: Pick<Installation, 'id' | 'sessionGeneration'>): void {
+  const payload = `${installation.id}~${installation.sessionGeneration}`;
+  setCookie(ctx, sessionCookie(appUrl), seal(secrets, 'cookie', payload, SESSION_TTL_S), { maxAgeS: SESSION_TTL_S, path: '/', sameSite: 'Strict', ...cookieSecurity(appUrl) });
 }
 
 export function endSession(ctx: Context, appUrl: string): void {
-  setCookie(ctx, SESSION_COOKIE, '', { maxAgeS: 0, path: '/', ...cookieSecurity(appUrl) });
+  setCookie(ctx, sessionCookie(appUrl), '', { maxAgeS: 0, path: '/', sameSite: 'Strict', ...cookieSecurity(appUrl) });
 }
 
-/** The signed-in installation; an uninstalled one no longer has a session. */
-export async function sessionInstallation(ctx: Context, secrets: Secrets, db: Db): Promise<Installation | undefined> {
-  const id = unseal(secrets, 'cookie', readCookie(ctx, SESSION_COOKIE));
-  if (!id) return undefined;
-  const installation = await findInstallation(db, id);
-  return installation && installation.status !== 'uninstalled' ? installation : undefined;
+/**
+ * The signed-in installation. The cookie alone is not enough: the installation must still be
+ * installed and the cookie's generation current (sign-out, uninstall and reinstall raise it).
+ */
+export async function sessionInstallation(ctx: Context, secrets: Secrets, db: Db, appUrl: string): Promise<Installation | undefined> {
+  const payload = unseal(secrets, 'cookie', readCookie(ctx, sessionCookie(appUrl)));
+  const m = payload ? /^(.+)~(\d{1,9})$/.exec(payload) : null;
+  if (!m) return undefined;
+  const installation = await findInstallation(db, m[1]!);
+  if (!installation || installation.status === 'uninstalled' || installation.sessionGeneration !== Number(m[2])) return undefined;
+  return installation;
 }
 
-export async function requireSession(ctx: Context, secrets: Secrets, db: Db): Promise<Installation> {
-  const installation = await sessionInstallation(ctx, secrets, db);
+export async function requireSession(ctx: Context, secrets: Secrets, db: Db, appUrl: string): Promise<Installation> {
+  const installation = await sessionInstallation(ctx, secrets, db, appUrl);
   if (!installation) throw new AppError('UNAUTHORIZED', 'Sign in with Pipedrive first (/auth/pipedrive)');
   return installation;
 }

@@ -24,12 +24,14 @@ import {
   findMessage,
   findMessageById,
   findMessageByProviderId,
+  hasInboundWithProviderId,
   insertMessage,
   listMessagesWithStatus,
   updateMessage,
   type NewAttachment,
 } from '../store/messages.ts';
 import { conversationPage, listConversationPage } from './pages.ts';
+import type { Quotas } from './quotas.ts';
 import type { Channel, Conversation, ConversationStatus, Message, MessageStatus, Participant, Template } from './types.ts';
 
 /** Job kinds the domain puts on the outbox; their handlers are wired in app/jobs.ts. */
@@ -91,6 +93,7 @@ export class Inbox extends EventEmitter<InboxEvents> {
     private readonly outbox: Outbox,
     private readonly files: FileStore,
     private readonly log: Logger,
+    private readonly quotas?: Quotas,
   ) {
     super();
   }
@@ -150,6 +153,7 @@ export class Inbox extends EventEmitter<InboxEvents> {
     try {
       const conversation = await findConversation(this.db, channel.id, input.conversationId);
       if (!conversation) throw notFound('Conversation');
+      await this.quotas?.admitPost(channel, input.files.reduce((n, f) => n + f.size, 0));
       const participants = await listParticipants(this.db, [conversation.pk]);
       const sourceUser = participants.find((p) => p.role === 'source_user');
       if (!sourceUser) throw new AppError('INVALID_BODY', 'This conversation has no source_user to send as');
@@ -171,6 +175,11 @@ export class Inbox extends EventEmitter<InboxEvents> {
           now,
         );
         await bumpActivity(tx, conversation.pk, stored.seq, now);
+        // A new message from the source user is one the end user has not seen yet, so the
+        // conversation is unseen from this commit on. Leaving it to the platform's unread
+        // signal (Airy's unread_count) let getConversations report `seen: true` next to a
+        // message nobody had read, until that event happened to be processed.
+        await updateConversation(tx, conversation.pk, { seen: false }, now);
         await this.outbox.enqueue(tx, { kind: JOB.providerSend, payload: { messageId: id }, orderingKey: `send:${conversation.id}`, channelId: channel.id });
         for (const hook of this.storedHooks) await hook(tx, conversation, stored);
         return stored;
@@ -315,6 +324,9 @@ export class Inbox extends EventEmitter<InboxEvents> {
     const run = async (t: Tx) => {
       const now = Date.now();
       if (!(await recordEventKey(t, m.dedupe.source, m.dedupe.key, now))) return null;
+      // The event key serialises concurrent deliveries; the stored platform id outlives its
+      // retention, so a replay after the keys were purged is still a duplicate.
+      if (m.providerMessageId !== null && (await hasInboundWithProviderId(t, channel.id, m.providerMessageId))) return null;
       const id = newId('m');
       const stored = await insertMessage(
         t,

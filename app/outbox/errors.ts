@@ -1,4 +1,5 @@
 import { isAxiosError } from 'axios';
+import { bodyForLog, NO_ANSWER, outboundFailure } from '../security/outbound.ts';
 
 /**
  * How a job handler tells the worker what a failure means. Anything else thrown counts as
@@ -49,20 +50,22 @@ export function parseRetryAfter(value: unknown, now = Date.now()): number | unde
 /**
  * Classifies an outside HTTP failure (axios) the house way: network errors, timeouts, 408,
  * 409, 429 and 5xx are retried honouring Retry-After; any other 4xx is permanent.
- * `what` names the call for the stored reason; response bodies are cut short and never
- * include request headers (no secrets).
+ * `what` names the call for the stored reason. The reason (a dead letter's, a channel's
+ * last error: admins see it) holds the status and a fixed text only: a platform's body is
+ * whatever a tenant-named host chose to answer, so it goes to the log (`log`), cut short.
  */
-export function classifyHttpError(err: unknown, what: string): RetryableError | PermanentError {
-  if (isAxiosError(err)) {
+export function classifyHttpError(err: unknown, what: string, log?: { warn(obj: object, msg: string): void }): RetryableError | PermanentError {
+  if (err instanceof RetryableError || err instanceof PermanentError) return err;
+  const failure = outboundFailure(err);
+  if (isAxiosError(err) && err.response) {
     const res = err.response;
-    if (!res) return new RetryableError(`${what}: ${err.code ?? 'network error'}`);
-    const body = typeof res.data === 'string' ? res.data : JSON.stringify(res.data ?? '');
-    const reason = `${what}: HTTP ${res.status} ${body.slice(0, 300)}`;
+    log?.warn({ call: what, status: res.status, body: bodyForLog(err) }, 'platform call failed');
+    const reason = `${what}: HTTP ${res.status} (${res.status >= 500 ? 'the platform failed' : 'the platform refused the request'})`;
     if (res.status === 408 || res.status === 409 || res.status === 429 || res.status >= 500) {
       return new RetryableError(reason, parseRetryAfter(res.headers?.['retry-after']));
     }
     return new PermanentError(reason);
   }
-  if (err instanceof RetryableError || err instanceof PermanentError) return err;
+  if (isAxiosError(err) || failure.message !== NO_ANSWER) return new RetryableError(`${what}: ${failure.message}`);
   return new RetryableError(`${what}: ${err instanceof Error ? err.message : String(err)}`);
 }

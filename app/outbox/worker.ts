@@ -12,9 +12,18 @@ export interface Defer {
   defer: { ms: number; reason: string };
 }
 
+/** What the worker gives a running attempt besides its payload. */
+export interface JobContext {
+  /**
+   * Aborted when the job's lease runs out: the job may be re-claimed by then, so the attempt
+   * must stop. Pass it to outbound calls (axios `signal`, fetch) so they end with it.
+   */
+  signal: AbortSignal;
+}
+
 export interface JobHandler<P = unknown> {
   /** Does the work. Throw PermanentError for "never retry", anything else is retried with backoff. */
-  run(payload: P, job: Job): Promise<void | Defer>;
+  run(payload: P, job: Job, ctx: JobContext): Promise<void | Defer>;
   /** Runs in the same transaction that marks the job dead (e.g. mark the message failed). */
   onDead?(payload: P, reason: string, tx: Tx, job: Job): Promise<void>;
 }
@@ -26,6 +35,16 @@ export interface OutboxEvents {
   retry: [Job, string];
   dead: [Job, string];
   lost: [Job];
+  /** An attempt ran past its lease and was aborted (then retried or dead-lettered as usual). */
+  expired: [Job];
+}
+
+/** An attempt outlived its lease: counted as a failed attempt, so a host that never answers ends in the dead letters. */
+export class LeaseExpiredError extends Error {
+  constructor(leaseMs: number) {
+    super(`the attempt ran past its ${Math.round(leaseMs / 1000)} s lease and was aborted`);
+    this.name = 'LeaseExpiredError';
+  }
 }
 
 type WorkerConfig = Config['worker'];
@@ -87,7 +106,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         try {
           // A token per claim, so an attempt that outlived its lease cannot finish the re-claimed run.
           const token = `${this.workerId}:${++this.claims}`;
-          const jobs = await claimJobs(this.db, token, free, Date.now(), this.cfg.leaseMs);
+          const jobs = await claimJobs(this.db, token, free, Date.now(), this.cfg.leaseMs, this.cfg.tenantConcurrency);
           claimed = jobs.length;
           for (const job of jobs) {
             const p = this.execute(job).finally(() => {
@@ -114,15 +133,25 @@ export class Outbox extends EventEmitter<OutboxEvents> {
 
   private async execute(job: Job): Promise<void> {
     const handler = this.handlers[job.kind];
+    // The lease bounds the attempt: when it runs out the signal aborts and the slot is given
+    // back even if the handler ignores the signal (its late result is dropped; the finish
+    // below only lands if this claim still holds the job).
+    const lease = new AbortController();
+    const expired = new Promise<never>((_, reject) => {
+      lease.signal.addEventListener('abort', () => reject(new LeaseExpiredError(this.cfg.leaseMs)), { once: true });
+    });
+    expired.catch(() => {});
+    const timer = setTimeout(() => lease.abort(new LeaseExpiredError(this.cfg.leaseMs)), Math.max(0, (job.lockedUntil ?? Date.now() + this.cfg.leaseMs) - Date.now()));
     try {
       if (!handler) throw new PermanentError(`no handler for job kind ${job.kind}`);
-      const result = await handler.run(job.payload, job);
+      const result = await Promise.race([handler.run(job.payload, job, { signal: lease.signal }), expired]);
       if (result && 'defer' in result) {
         await this.postpone(job, result.defer.ms, result.defer.reason);
         return;
       }
       await this.settle(job, { status: 'done' }, 'done');
     } catch (err) {
+      if (err instanceof LeaseExpiredError) this.emit('expired', job);
       if (err instanceof DeferError) {
         await this.postpone(job, err.delayMs, err.message);
         return;
@@ -138,6 +167,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       const delay = backoffDelay(job.attempts, { baseMs: this.cfg.backoffBaseMs, capMs: this.cfg.backoffCapMs, retryAfterMs });
       this.log.info({ job: job.id, kind: job.kind, attempt: job.attempts, delay, reason }, 'job failed; will retry');
       await this.settle(job, { status: 'pending', runAt: Date.now() + delay, error: reason }, 'retry', reason);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

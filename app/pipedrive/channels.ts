@@ -30,6 +30,12 @@ export interface AdminConnect {
  */
 export async function connectForInstallation(s: PipedriveServices, installation: Installation, req: AdminConnect) {
   usable(installation);
+  // Every attempt makes calls to a host the admin names: bounded, so connect is no scanner.
+  const turn = s.connectLimiter.take(installation.id);
+  if (!turn.ok) {
+    const seconds = Math.ceil(turn.retryAfterMs / 1000);
+    throw new AppError('RATE_LIMIT_EXCEEDED', `Too many connect attempts; try again in ${seconds} s`, { retry_after_seconds: seconds });
+  }
   const { channel, notes } = await connectChannel(
     { db: s.db, secrets: s.secrets, registry: s.registry, appUrl: s.config.appUrl },
     { ...req, installationId: installation.id },

@@ -30,6 +30,15 @@ export interface AddChannelInput {
   template_support?: boolean;
 }
 
+export interface CallOptions {
+  /** Aborts the request (an outbox job whose lease ran out). */
+  signal?: AbortSignal;
+  /** The caller holds a worker slot: any pacing wait defers the job rather than sleeping in the slot. */
+  inWorker?: boolean;
+  /** Pipedrive API version of the call (records are read through v2). */
+  version?: 'v1' | 'v2';
+}
+
 // The SDK's typings bind to axios's CommonJS declarations and ours to its ESM ones (the
 // same runtime class), so the instance crosses that seam untyped.
 type SdkRequest = (axios?: never, basePath?: string) => Promise<unknown>;
@@ -84,8 +93,8 @@ export class PipedriveClient {
     await this.call(installationId, 'addChannel', (cfg) => v1.ChannelsApiFp(cfg).addChannel(body as v1.AddChannelRequest));
   }
 
-  async receiveMessage(installationId: string, body: ReceiveMessageBody): Promise<void> {
-    await this.call(installationId, 'receiveMessage', (cfg) => v1.ChannelsApiFp(cfg).receiveMessage(body as unknown as v1.ReceiveMessageRequest));
+  async receiveMessage(installationId: string, body: ReceiveMessageBody, opts: CallOptions = {}): Promise<void> {
+    await this.call(installationId, 'receiveMessage', (cfg) => v1.ChannelsApiFp(cfg).receiveMessage(body as unknown as v1.ReceiveMessageRequest), opts);
   }
 
   async deleteChannel(installationId: string, providerChannelId: string): Promise<void> {
@@ -107,26 +116,26 @@ export class PipedriveClient {
   async recordTitle(installationId: string, type: PipedriveRecordType, id: number): Promise<string> {
     const op: Op =
       type === 'deal' ? (cfg) => v2.DealsApiFp(cfg).getDeal(id) : type === 'person' ? (cfg) => v2.PersonsApiFp(cfg).getPerson(id) : (cfg) => v2.OrganizationsApiFp(cfg).getOrganization(id);
-    const res = await this.call(installationId, `get${type}`, op, 'v2');
+    const res = await this.call(installationId, `get${type}`, op, { version: 'v2' });
     const d = RecordSchema.parse(res.data).data;
     return (type === 'deal' ? d.title : d.name) ?? `${type} ${id}`;
   }
 
-  async addNote(installationId: string, body: { content: string; record: { type: PipedriveRecordType; id: number } }): Promise<PipedriveNote> {
+  async addNote(installationId: string, body: { content: string; record: { type: PipedriveRecordType; id: number } }, opts: CallOptions = {}): Promise<PipedriveNote> {
     const req = { content: body.content, [NOTE_ASSOCIATION[body.record.type]]: body.record.id } as unknown as v1.AddNoteRequest;
-    const res = await this.call(installationId, 'addNote', (cfg) => v1.NotesApiFp(cfg).addNote(req));
+    const res = await this.call(installationId, 'addNote', (cfg) => v1.NotesApiFp(cfg).addNote(req), opts);
     const d = NoteResponse.parse(res.data).data;
     return { id: d.id, content: d.content ?? '' };
   }
 
-  async updateNote(installationId: string, noteId: number, content: string): Promise<void> {
-    await this.call(installationId, 'updateNote', (cfg) => v1.NotesApiFp(cfg).updateNote(noteId, { content } as v1.NoteRequest));
+  async updateNote(installationId: string, noteId: number, content: string, opts: CallOptions = {}): Promise<void> {
+    await this.call(installationId, 'updateNote', (cfg) => v1.NotesApiFp(cfg).updateNote(noteId, { content } as v1.NoteRequest), opts);
   }
 
   /** The record's notes, newest first, one page at a time (`start` from the previous page). */
-  async listNotes(installationId: string, record: { type: PipedriveRecordType; id: number }, start = 0): Promise<{ notes: PipedriveNote[]; nextStart: number | null }> {
+  async listNotes(installationId: string, record: { type: PipedriveRecordType; id: number }, start = 0, opts: CallOptions = {}): Promise<{ notes: PipedriveNote[]; nextStart: number | null }> {
     const [deal, person, org] = [record.type === 'deal' ? record.id : undefined, record.type === 'person' ? record.id : undefined, record.type === 'organization' ? record.id : undefined];
-    const res = await this.call(installationId, 'getNotes', (cfg) => v1.NotesApiFp(cfg).getNotes(undefined, undefined, deal, person, org, undefined, undefined, start, 100, 'add_time DESC'));
+    const res = await this.call(installationId, 'getNotes', (cfg) => v1.NotesApiFp(cfg).getNotes(undefined, undefined, deal, person, org, undefined, undefined, start, 100, 'add_time DESC'), opts);
     const page = NotesPage.parse(res.data);
     const p = page.additional_data?.pagination;
     return { notes: (page.data ?? []).map((n) => ({ id: n.id, content: n.content ?? '' })), nextStart: p?.more_items_in_collection ? (p.next_start ?? null) : null };
@@ -143,16 +152,19 @@ export class PipedriveClient {
     }
   }
 
-  private async call(installationId: string, what: string, op: Op, version: 'v1' | 'v2' = 'v1'): Promise<AxiosResponse<unknown>> {
+  private async call(installationId: string, what: string, op: Op, opts: CallOptions = {}): Promise<AxiosResponse<unknown>> {
     const ctx = this.tokens.context(installationId);
     let token = await ctx.current();
     for (let attempt = 0; ; attempt++) {
-      await this.pacer.admit(installationId);
+      await this.pacer.admit(installationId, opts.inWorker ? { maxInlineWaitMs: 0 } : {});
       try {
-        const basePath = version === 'v1' ? token.apiBase : token.apiBase.replace(/\/api\/v1$/, '/api/v2');
+        const basePath = (opts.version ?? 'v1') === 'v1' ? token.apiBase : token.apiBase.replace(/\/api\/v1$/, '/api/v2');
         const fn = await op(new v1.Configuration({ accessToken: token.accessToken, basePath }) as v1.Configuration & v2.Configuration);
         // The functional API resolves to the whole AxiosResponse when given an axios instance.
-        const res = (await this.metrics.time('pipedrive', what, () => fn(this.http as never, basePath))) as AxiosResponse<unknown>;
+        // The functional API takes no request options; it only calls `axios.request`, so the
+        // signal rides on a wrapper around our instance.
+        const http = opts.signal ? { request: (c: object) => this.http.request({ ...c, signal: opts.signal }) } : this.http;
+        const res = (await this.metrics.time('pipedrive', what, () => fn(http as never, basePath))) as AxiosResponse<unknown>;
         this.pacer.observe(installationId, { status: res.status, headers: res.headers });
         return res;
       } catch (err) {

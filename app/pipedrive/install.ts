@@ -2,6 +2,7 @@ import { newId } from '../inbox/inbox.ts';
 import { ensureStandingConversation } from '../inbox/standing.ts';
 import { findChannel, listChannels } from '../store/channels.ts';
 import {
+  bumpSessionGeneration,
   findInstallationByUser,
   listCompanyChannelIds,
   purgeTokens,
@@ -20,7 +21,7 @@ export async function completeInstall(s: PipedriveServices, code: string): Promi
   const apiBase = `${s.config.pipedrive.apiUrl ?? token.api_domain}/api/v1`;
   const me = await s.client.currentUser(token.access_token, apiBase);
   const existing = await findInstallationByUser(s.db, me.company_id, me.id);
-  const installation = await upsertInstallation(
+  let installation = await upsertInstallation(
     s.db,
     existing?.id ?? newId('inst'),
     {
@@ -41,6 +42,9 @@ export async function completeInstall(s: PipedriveServices, code: string): Promi
     },
     Date.now(),
   );
+  // A reinstall (after an uninstall or a lapsed authorization) starts a new session generation:
+  // no cookie from before it is honoured again.
+  if (existing && existing.status !== 'active') installation = { ...installation, sessionGeneration: await bumpSessionGeneration(s.db, installation.id) };
   s.tokens.forget(installation.id);
   for (const channelId of await listCompanyChannelIds(s.db, installation.companyId)) {
     const channel = await findChannel(s.db, channelId);

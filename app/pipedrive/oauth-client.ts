@@ -1,4 +1,5 @@
-import axios, { type AxiosInstance } from 'axios';
+import type { AxiosInstance } from 'axios';
+import { deadlineAxios } from '../security/outbound.ts';
 import { v1 } from 'pipedrive';
 import { z } from 'zod';
 import type { Config } from '../config.ts';
@@ -17,9 +18,13 @@ export type TokenSet = z.infer<typeof TokenSchema>;
 
 export const callbackUrl = (appUrl: string) => `${appUrl}/auth/pipedrive/callback`;
 
-/** One axios instance per outside system: timeouts set, statuses and headers kept on errors. */
+/**
+ * One axios instance per outside system: statuses and headers kept on errors, a total
+ * deadline per call that holds while bytes trickle in (axios's own timeout stops at the
+ * headers), and a response size cap.
+ */
 export function pipedriveAxios(timeoutMs = 10_000): AxiosInstance {
-  return axios.create({ timeout: timeoutMs, maxRedirects: 0, headers: { 'User-Agent': 'pd-bridge' } });
+  return deadlineAxios({ timeoutMs, maxBytes: 8 * 1024 * 1024, headers: { 'User-Agent': 'pd-bridge' } });
 }
 
 /**

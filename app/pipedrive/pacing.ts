@@ -79,8 +79,12 @@ export class PipedrivePacer {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Resolves when a call may go out now; throws DeferError when it must wait long. */
-  async admit(installationId: string): Promise<void> {
+  /**
+   * Resolves when a call may go out now; throws DeferError when it must wait longer than
+   * `maxInlineWaitMs` (0 from a worker slot: a wait there would hold the slot from other tenants).
+   */
+  async admit(installationId: string, opts: { maxInlineWaitMs?: number } = {}): Promise<void> {
+    const maxInline = opts.maxInlineWaitMs ?? this.cfg.maxInlineWaitMs;
     const p = this.pace(installationId);
     for (;;) {
       const now = this.now();
@@ -102,7 +106,7 @@ export class PipedrivePacer {
         return;
       }
       if (b.state === 'half-open') b.state = 'open';
-      if (wait > this.cfg.maxInlineWaitMs) throw this.defer(wait, 'pacing toward Pipedrive burst limit');
+      if (wait > maxInline) throw this.defer(wait, 'pacing toward Pipedrive burst limit');
       await new Promise((r) => setTimeout(r, wait));
     }
   }

@@ -25,7 +25,8 @@ export interface ReceiveMessageBody {
  * classify failures with RetryableError/PermanentError (429 and 5xx retried).
  */
 export interface PipedriveGateway {
-  receiveMessage(channel: Channel, body: ReceiveMessageBody): Promise<void>;
+  /** `signal` aborts the call (the job's lease ran out); the caller is a worker slot, so waits defer. */
+  receiveMessage(channel: Channel, body: ReceiveMessageBody, opts?: { signal?: AbortSignal }): Promise<void>;
 }
 
 /** Until an installation is linked there is nobody to deliver to: the job is dead-lettered with that reason. */
@@ -41,7 +42,7 @@ export const unlinkedGateway: PipedriveGateway = {
  */
 export function pipedriveReceiveJob(db: Db, gateway: PipedriveGateway, present: PresentDeps): JobHandler<{ messageId: string }> {
   return {
-    async run({ messageId }) {
+    async run({ messageId }, _job, { signal }) {
       const message = await findMessageById(db, messageId);
       if (!message) throw new PermanentError(`message ${messageId} no longer exists`);
       const channel = await findChannel(db, message.channelId);
@@ -59,7 +60,7 @@ export function pipedriveReceiveJob(db: Db, gateway: PipedriveGateway, present: 
         created_at: m.created_at,
         ...(conversation.link ? { conversation_link: conversation.link } : {}),
         attachments: m.attachments,
-      });
+      }, { signal });
     },
   };
 }

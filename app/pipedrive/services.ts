@@ -3,6 +3,7 @@ import type { Inbox } from '../inbox/inbox.ts';
 import type { Logger } from '../log.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import type { Secrets } from '../security/crypto.ts';
+import { RateLimiter } from '../security/rate-limit.ts';
 import type { Db } from '../store/db.ts';
 import type { Metrics } from '../metrics.ts';
 import { PipedriveClient } from './client.ts';
@@ -22,9 +23,11 @@ export interface PipedriveServices {
   oauth: PipedriveOAuth;
   tokens: TokenManager;
   client: PipedriveClient;
+  /** Channel connect attempts per installation: each one calls a host the admin names. */
+  connectLimiter: RateLimiter;
 }
 
-export function createPipedriveServices(d: Omit<PipedriveServices, 'oauth' | 'tokens' | 'client'>): PipedriveServices {
+export function createPipedriveServices(d: Omit<PipedriveServices, 'oauth' | 'tokens' | 'client' | 'connectLimiter'>): PipedriveServices {
   const http = pipedriveAxios();
   const oauth = new PipedriveOAuth(d.config, http);
   const tokens = new TokenManager({ db: d.db, secrets: d.secrets, oauth, config: d.config, log: d.log });
@@ -35,5 +38,6 @@ export function createPipedriveServices(d: Omit<PipedriveServices, 'oauth' | 'to
     breakerBaseMs: d.config.pipedrive.breakerCooldownMs,
     breakerMaxMs: Math.max(DEFAULT_PACING.breakerMaxMs, d.config.pipedrive.breakerCooldownMs),
   });
-  return { ...d, oauth, tokens, client: new PipedriveClient(tokens, http, pacer, d.metrics) };
+  const connectLimiter = new RateLimiter(d.config.outbound.connectAttemptsPerMinute);
+  return { ...d, oauth, tokens, client: new PipedriveClient(tokens, http, pacer, d.metrics), connectLimiter };
 }

@@ -82,6 +82,8 @@ export interface OutgoingMessage {
   sender: Participant;
   /** Attachments with fresh signed URLs the platform can fetch. */
   files: Array<{ id: string; name: string; mimeType: string; size: number | null; url: string }>;
+  /** Aborted when the outbox job's lease runs out: pass it to the platform calls. */
+  signal?: AbortSignal;
   /**
    * What the conversation is about, when it was started from a Pipedrive record: the platform
    * side is told so its agent does not have to ask (adapters pass it as metadata or as the

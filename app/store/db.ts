@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import knex, { type Knex } from 'knex';
 import pg from 'pg';
 import type { Config } from '../config.ts';
+import type { Logger } from '../log.ts';
 import { migrationSource } from '../../db/migrations/index.ts';
 
 export type Db = Knex;
@@ -12,33 +13,126 @@ export type Tx = Knex | Knex.Transaction;
 // default; every value we store fits in a double, so parse them as numbers once, globally.
 pg.types.setTypeParser(20, (v) => Number(v));
 
+/**
+ * A database failure that passes on its own: a write lock held elsewhere (sqlite BUSY/LOCKED
+ * after busy_timeout), no free pool connection, PostgreSQL lock/statement timeouts,
+ * serialization failures, a server starting or out of connections. Callers answer
+ * "retry later" (503 + Retry-After) instead of an internal error.
+ */
+export function isDatabaseBusy(err: unknown): boolean {
+  const e = err as { name?: string; code?: unknown } | null;
+  if (!e || typeof e !== 'object') return false;
+  if (e.name === 'KnexTimeoutError') return true;
+  const code = typeof e.code === 'string' ? e.code : '';
+  return /^SQLITE_(BUSY|LOCKED)/.test(code) || PG_TRANSIENT.has(code);
+}
+
+// lock_not_available, query_canceled (statement/lock timeout), cannot_connect_now,
+// too_many_connections, serialization_failure, deadlock_detected.
+const PG_TRANSIENT = new Set(['55P03', '57014', '57P03', '53300', '40001', '40P01']);
+
 export function isPg(db: Tx): boolean {
   return db.client.config.client === 'pg';
 }
 
-export function createDb(database: Config['database']): Db {
+/**
+ * knex's own warnings go to our log as one line each; a failed connection attempt (knex
+ * prints it with a stack) is only debug: the caller retries it and reports the outcome.
+ */
+function knexLog(log?: Pick<Logger, 'warn' | 'debug'>): Knex.Config['log'] {
+  const line = (m: unknown) => String((m as Error)?.message ?? m).split('\n')[0] ?? '';
+  return {
+    warn: (m) => (line(m).startsWith('Acquire connection error') ? log?.debug({ knex: line(m) }, 'database connection attempt failed') : log?.warn({ knex: line(m) }, 'knex warning')),
+    error: (m) => log?.warn({ knex: line(m) }, 'knex error'),
+    deprecate: (method, alternative) => log?.debug({ method, alternative }, 'knex deprecation'),
+    debug: () => {},
+  };
+}
+
+export function createDb(database: Config['database'], log?: Pick<Logger, 'warn' | 'debug'>): Db {
   if (database.client === 'pg') {
     return knex({
       client: 'pg',
+      log: knexLog(log),
       connection: database.url,
       searchPath: database.schema ? [database.schema] : undefined,
       pool: { min: 0, max: 10 },
     } as Knex.Config);
   }
   if (database.filename !== ':memory:') mkdirSync(dirname(database.filename), { recursive: true });
+  // One connection writes (sqlite serialises writers anyway, and a deferred transaction cannot
+  // upgrade its read lock while another connection writes); a small pool reads.
+  const writer = sqliteKnex(database.filename, 1, false, log);
+  if (database.filename === ':memory:') return writer;
+  waitForLockAsync(writer);
+  routeReads(writer, sqliteKnex(database.filename, READ_CONNECTIONS, true, log));
+  return writer;
+}
+
+/** How long a write keeps trying for a lock another process holds before the caller gets "busy" (503). */
+const WRITE_LOCK_WAIT_MS = 5000;
+/** better-sqlite3 waits for a lock synchronously, stalling the whole event loop: keep each wait short. */
+const WRITER_BUSY_TIMEOUT_MS = 50;
+
+/**
+ * better-sqlite3 is synchronous: with busy_timeout=5000 a write waiting for another process's
+ * lock froze the process for 5 s (every request, every read). The writer waits at most
+ * WRITER_BUSY_TIMEOUT_MS per try, and the waiting between tries happens here, asynchronously,
+ * for autocommit statements and whole transactions (re-run from the start: their callbacks
+ * only touch the database, and a failed try committed nothing). After WRITE_LOCK_WAIT_MS the
+ * busy error reaches the caller (HTTP: 503 + Retry-After).
+ */
+function waitForLockAsync(writer: Knex): void {
+  const client = writer.client as { runner(builder: unknown): { run(): Promise<unknown> } };
+  const runner = client.runner.bind(client);
+  client.runner = (builder: unknown) => {
+    const first = runner(builder);
+    const run = first.run.bind(first);
+    first.run = () => retryWhileBusy(run, () => runner(builder).run());
+    return first;
+  };
+  const context = (writer as unknown as { context: unknown }).context as { transaction(container: unknown, config?: unknown): Promise<unknown> };
+  const transaction = context.transaction.bind(context);
+  context.transaction = (container: unknown, config?: unknown) => {
+    if (typeof container !== 'function') return transaction(container, config);
+    return retryWhileBusy(() => transaction(container, config));
+  };
+}
+
+async function retryWhileBusy<T>(first: () => Promise<T>, again: () => Promise<T> = first): Promise<T> {
+  const deadline = Date.now() + WRITE_LOCK_WAIT_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await (attempt === 0 ? first() : again());
+    } catch (err) {
+      if (!isSqliteBusy(err) || Date.now() >= deadline) throw err;
+      await new Promise((r) => setTimeout(r, 10 + Math.floor(Math.random() * 40)));
+    }
+  }
+}
+
+const isSqliteBusy = (err: unknown) => /^SQLITE_BUSY/.test(String((err as { code?: unknown } | null)?.code ?? ''));
+
+/** Read connections per process on sqlite. */
+const READ_CONNECTIONS = 4;
+
+function sqliteKnex(filename: string, connections: number, readOnly: boolean, log?: Pick<Logger, 'warn' | 'debug'>): Knex {
   return knex({
     client: 'better-sqlite3',
-    connection: { filename: database.filename },
+    log: knexLog(log),
+    connection: { filename },
     useNullAsDefault: true,
     pool: {
-      min: 1,
-      max: 1,
+      min: readOnly ? 0 : 1,
+      max: connections,
       afterCreate(conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void) {
         try {
           conn.pragma('journal_mode = WAL');
-          conn.pragma('busy_timeout = 5000');
+          conn.pragma(`busy_timeout = ${readOnly ? 5000 : WRITER_BUSY_TIMEOUT_MS}`);
           conn.pragma('foreign_keys = ON');
           conn.pragma('synchronous = NORMAL');
+          // A read connection that tried to write would take the write lock behind the writer's back.
+          if (readOnly) conn.pragma('query_only = ON');
           cacheStatements(conn);
           done(null, conn);
         } catch (err) {
@@ -47,6 +141,31 @@ export function createDb(database: Config['database']): Db {
       },
     },
   });
+}
+
+const READ_METHODS = new Set(['select', 'first', 'pluck']);
+
+/**
+ * Plain reads outside a transaction run on the read pool. With one connection for everything,
+ * a write waiting for the lock (another process's transaction, up to busy_timeout) held the
+ * only connection and every page, admin view and health check queued behind it; in WAL mode
+ * readers never wait for a writer. Outside a transaction the writer connection sees exactly
+ * what a fresh read sees (the last commit), so routing changes no result. Transactions get
+ * their own client (knex's makeTxClient) and keep every statement on the writer; raw SQL and
+ * locking reads stay there too.
+ */
+function routeReads(writer: Knex, reader: Knex): void {
+  const client = writer.client as { runner(builder: unknown): unknown; destroy(callback?: unknown): Promise<void> };
+  const toWriter = client.runner.bind(client);
+  const toReader = (reader.client as typeof client).runner.bind(reader.client);
+  client.runner = (builder: { _method?: string; _single?: { lock?: unknown } }) =>
+    READ_METHODS.has(builder?._method ?? '') && !builder._single?.lock ? toReader(builder) : toWriter(builder);
+  // knex.destroy() ends in client.destroy(): close the read pool with the writer.
+  const destroy = client.destroy.bind(client);
+  client.destroy = async (callback?: unknown) => {
+    await reader.destroy();
+    return destroy(callback);
+  };
 }
 
 interface SqliteConnection {
@@ -84,14 +203,49 @@ function cacheStatements(conn: SqliteConnection): void {
  * whole step runs under a transaction-scoped advisory lock (held on one pool connection while
  * knex migrates on others): one process migrates, the others wait and then find nothing to do.
  */
-export async function migrate(db: Db, schema?: string): Promise<void> {
+export async function migrate(db: Db, schema?: string): Promise<string[]> {
   if (!isPg(db)) {
-    await db.migrate.latest({ migrationSource });
-    return;
+    const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];
+    return applied;
   }
-  await db.transaction(async (lock) => {
+  return db.transaction(async (lock) => {
     await lock.raw('select pg_advisory_xact_lock(hashtext(?))', [`pd-bridge:migrate:${schema ?? ''}`]);
     if (schema) await db.raw('create schema if not exists ??', [schema]);
-    await db.migrate.latest({ migrationSource, schemaName: schema });
+    const [, applied] = (await db.migrate.latest({ migrationSource, schemaName: schema })) as [number, string[]];
+    return applied;
   });
+}
+
+/** Every migration this build knows, in order (for the start-up log line). */
+export async function knownMigrations(): Promise<string[]> {
+  return migrationSource.getMigrations([]);
+}
+
+/**
+ * Connection failures worth waiting out at start: the server is not up yet (a compose stack,
+ * a reboot), still starting (57P03) or full (53300). A wrong password, role or database name
+ * will not fix itself, so those fail at once.
+ */
+export function isTransientConnectError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', '57P03', '53300'].includes(code);
+}
+
+/**
+ * Waits until the database answers, retrying transient connection failures with a capped
+ * backoff until `timeoutMs` has passed; then (or on any other error) throws the last error.
+ */
+export async function waitForDatabase(db: Db, timeoutMs: number, onRetry: (err: unknown, elapsedMs: number) => void): Promise<void> {
+  const started = Date.now();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await db.raw('select 1');
+      return;
+    } catch (err) {
+      const elapsed = Date.now() - started;
+      if (!isTransientConnectError(err) || elapsed >= timeoutMs) throw err;
+      onRetry(err, elapsed);
+      await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 5000, Math.max(timeoutMs - elapsed, 0))));
+    }
+  }
 }

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -14,6 +14,24 @@ export class FileStore {
 
   async init(): Promise<void> {
     await mkdir(this.tmpDir, { recursive: true });
+  }
+
+  /**
+   * Removes staged uploads older than `maxAgeMs`: a crash mid-request leaves them behind, and
+   * nothing else ever will. Younger ones may be another process's upload in flight. Answers
+   * how many went.
+   */
+  async sweepStaged(maxAgeMs: number, now = Date.now()): Promise<number> {
+    let removed = 0;
+    for (const name of await readdir(this.tmpDir)) {
+      const path = join(this.tmpDir, name);
+      const st = await stat(path).catch(() => null);
+      if (st?.isFile() && now - st.mtimeMs > maxAgeMs) {
+        await rm(path, { force: true });
+        removed++;
+      }
+    }
+    return removed;
   }
 
   /** Moves a staged upload into place under its storage key (same filesystem: a rename). */

@@ -19,6 +19,8 @@ export interface Installation {
   tokenExpiresAt: number | null;
   status: InstallationStatus;
   lastError: string | null;
+  /** Sealed into session cookies; raising it ends every session issued before. */
+  sessionGeneration: number;
   createdAt: number;
   updatedAt: number;
 }
@@ -39,6 +41,7 @@ interface InstallationRow {
   token_expires_at: number | string | null;
   status: InstallationStatus;
   last_error: string | null;
+  session_generation: number | string | null;
   created_at: number | string;
   updated_at: number | string;
 }
@@ -59,6 +62,7 @@ const toInstallation = (r: InstallationRow): Installation => ({
   tokenExpiresAt: r.token_expires_at === null ? null : Number(r.token_expires_at),
   status: r.status,
   lastError: r.last_error,
+  sessionGeneration: Number(r.session_generation ?? 0),
   createdAt: Number(r.created_at),
   updatedAt: Number(r.updated_at),
 });
@@ -153,11 +157,18 @@ export async function setInstallationStatus(db: Tx, id: string, status: Installa
   await db('installations').where({ id }).update({ status, last_error: lastError, updated_at: now });
 }
 
-/** Uninstall: the tokens are erased, the row stays (channels reference it for history). */
+/** Uninstall: the tokens are erased and every session ends; the row stays (channels reference it for history). */
 export async function purgeTokens(db: Tx, id: string, now: number): Promise<void> {
   await db('installations')
     .where({ id })
-    .update({ access_token_enc: null, refresh_token_enc: null, token_expires_at: null, status: 'uninstalled', updated_at: now });
+    .update({ access_token_enc: null, refresh_token_enc: null, token_expires_at: null, status: 'uninstalled', updated_at: now, session_generation: db.raw('session_generation + 1') });
+}
+
+/** Ends every session of the installation (sign-out, reinstall); answers the new generation. */
+export async function bumpSessionGeneration(db: Tx, id: string): Promise<number> {
+  await db('installations').where({ id }).update({ session_generation: db.raw('session_generation + 1') });
+  const row = await db<InstallationRow>('installations').select('session_generation').where({ id }).first();
+  return Number(row?.session_generation ?? 0);
 }
 
 /** Ids of the live channels registered by any installation of a company. */

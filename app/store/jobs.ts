@@ -73,6 +73,7 @@ export async function insertJob(db: Tx, job: NewJob, now: number): Promise<numbe
       max_attempts: job.maxAttempts,
       run_at: job.runAt ?? now,
       channel_id: job.channelId ?? null,
+      tenant: job.channelId ? db.raw(`coalesce((${TENANT_OF_CHANNEL}), '')`, [job.channelId]) : '',
       created_at: now,
       updated_at: now,
     })
@@ -83,35 +84,75 @@ export async function insertJob(db: Tx, job: NewJob, now: number): Promise<numbe
   return row ? Number(row.id) : null;
 }
 
+/** A job's tenant: the company owning its channel (several admins of one company are one tenant), else the channel. */
+const TENANT_OF_CHANNEL = `select coalesce('company:' || cast(i.pd_company_id as text), 'channel:' || c.id) from channels c left join installations i on i.id = c.installation_id where c.id = ?`;
+
+/** Runnable: pending and due, or running with an expired lease. */
+const RUNNABLE = `((j.status = 'pending' and j.run_at <= ?) or (j.status = 'running' and j.locked_until < ?))`;
+
+/** No earlier job of the same ordering key (conversation) is unfinished: per-conversation order. */
+const HEAD_OF_KEY = (a: string) =>
+  `not exists (select 1 from jobs e where e.ordering_key = ${a}.ordering_key and e.id < ${a}.id and e.status in ('pending', 'running'))`;
+
 /**
- * Claims up to `limit` runnable jobs in one statement: pending and due, or running with an
- * expired lease. A job waits while an earlier job with the same ordering key is unfinished.
- * PostgreSQL skips rows other workers hold (SKIP LOCKED); sqlite serialises writers, so the
+ * The fair pick, as ids. Each tenant with runnable work offers its first `perTenant` runnable
+ * jobs in due order (walked on the (status, tenant, run_at) index, so a claim costs the number
+ * of tenants, not the backlog); each offered job gets a slot number within its tenant (the
+ * jobs the tenant already has in flight, plus its rank), and jobs are taken in slot order. So
+ * every tenant's next job comes before any tenant's second, a tenant that already holds slots
+ * waits behind one that holds none, and no tenant passes `perTenant` jobs in flight: one
+ * tenant's flood or slow host cannot hold every worker slot.
+ */
+const FAIR_PICK = (pg: boolean) => `
+  with tenants as (
+    select distinct j.tenant from jobs j where ${RUNNABLE}
+  ),
+  busy as (
+    select tenant, count(*) as n from jobs where status = 'running' and locked_until >= ? group by tenant
+  ),
+  offered as (${pg ? OFFERED_PG : OFFERED_SQLITE}),
+  ranked as (
+    select o.id, o.run_at, coalesce(b.n, 0) + row_number() over (partition by o.tenant order by o.run_at, o.id) as slot
+    from offered o left join busy b on b.tenant = o.tenant
+  )
+  select id from ranked where slot <= ? order by slot, run_at, id limit ?`;
+
+/** A tenant's first runnable jobs in due order: due pending ones, and running ones whose lease expired. */
+const TENANT_HEAD = (what: 'id' | 'all') => {
+  const cols = what === 'id' ? 'y.id' : 'y.id, y.run_at, y.tenant';
+  return `
+    select * from (
+      select ${cols} from jobs y
+      where y.tenant = t.tenant and y.status = 'pending' and y.run_at <= ? and ${HEAD_OF_KEY('y')}
+      order by y.run_at, y.id limit ?
+    ) due
+    union all
+    select * from (
+      select ${cols} from jobs y
+      where y.tenant = t.tenant and y.status = 'running' and y.locked_until < ? and ${HEAD_OF_KEY('y')}
+      order by y.run_at, y.id limit ?
+    ) expired`;
+};
+
+// The one dialect difference of the claim: PostgreSQL runs the per-tenant walk as a LATERAL
+// join (as a correlated IN it re-ran it for every job row); sqlite has no LATERAL and runs
+// the correlated IN once per tenant.
+const OFFERED_PG = `select x.id, x.run_at, x.tenant from tenants t cross join lateral (${TENANT_HEAD('all')}) x`;
+const OFFERED_SQLITE = `select x.id, x.run_at, x.tenant from tenants t join jobs x on x.id in (${TENANT_HEAD('id')})`;
+
+/**
+ * Claims up to `limit` runnable jobs in one statement, fairly across tenants (FAIR_PICK).
+ * PostgreSQL locks the picked rows with SKIP LOCKED and re-checks that they are still
+ * runnable (a concurrent claimer may have taken them); sqlite serialises writers, so the
  * single UPDATE … RETURNING is atomic there.
  */
-export async function claimJobs(db: Tx, workerId: string, limit: number, now: number, leaseMs: number): Promise<Job[]> {
-  const candidates = db('jobs')
-    .select('id')
-    .where((w) =>
-      w
-        .where((p) => p.where('status', 'pending').andWhere('run_at', '<=', now))
-        .orWhere((r) => r.where('status', 'running').andWhere('locked_until', '<', now)),
-    )
-    .whereNotExists(function earlierUnfinished() {
-      this.select(db.raw('1'))
-        .from('jobs as e')
-        .whereRaw('e.ordering_key = jobs.ordering_key')
-        .andWhereRaw('e.id < jobs.id')
-        .whereIn('e.status', ['pending', 'running']);
-    })
-    .orderBy([
-      { column: 'run_at', order: 'asc' },
-      { column: 'id', order: 'asc' },
-    ])
-    .limit(limit);
-  if (isPg(db)) candidates.forUpdate().skipLocked();
+export async function claimJobs(db: Tx, workerId: string, limit: number, now: number, leaseMs: number, perTenant = limit): Promise<Job[]> {
+  const pickBindings = [now, now, now, now, perTenant, now, perTenant, perTenant, limit];
+  const [pick, bindings] = isPg(db)
+    ? [`select j.id from jobs j where j.id in (${FAIR_PICK(true)}) and ${RUNNABLE} for update skip locked`, [...pickBindings, now, now]]
+    : [FAIR_PICK(false), pickBindings];
   const rows = await db('jobs')
-    .whereIn('id', candidates)
+    .whereRaw(`id in (${pick})`, bindings)
     .update({
       status: 'running',
       locked_by: workerId,

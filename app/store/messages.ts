@@ -182,6 +182,16 @@ export async function findMessageByProviderId(db: Tx, channelId: string, provide
   return row ? (await withAttachments(db, [row]))[0] : undefined;
 }
 
+/**
+ * Whether the channel already stored a platform-side message under this platform id: the
+ * permanent dedupe behind the event keys, which are purged after days (a signed Airy action
+ * carries no timestamp, so its replay is valid forever).
+ */
+export async function hasInboundWithProviderId(db: Tx, channelId: string, providerMessageId: string): Promise<boolean> {
+  const row = await db('messages').select('seq').where({ channel_id: channelId, provider_message_id: providerMessageId }).whereNot('origin', 'pipedrive').first();
+  return Boolean(row);
+}
+
 /** One conversation's messages of one origin whose status is one of `statuses` (oldest first). */
 export async function listMessagesWithStatus(db: Tx, conversationPk: number, origin: MessageOrigin, statuses: MessageStatus[]): Promise<Message[]> {
   const rows = await db<MessageRow>('messages')

@@ -173,9 +173,17 @@ export async function deadSendJobOf(db: Tx, conversationId: string, messageId: s
 // ── change feed for the live stream ───────────────────────────────────────────────────────
 
 
-/** Messages written or changed at or after `since` (ms), oldest change first. */
-export async function messagesChangedSince(db: Tx, since: number, limit: number): Promise<Array<{ seq: number; id: string; conversationPk: number; updatedAt: number }>> {
-  const rows: Array<{ seq: number; id: string; conversation_pk: number; updated_at: number }> = await db('messages')
+/**
+ * Messages written or changed at or after `since` (ms), oldest change first; `after` continues
+ * a full page (keyset on (updated_at, seq)).
+ */
+export async function messagesChangedSince(
+  db: Tx,
+  since: number,
+  after: { updatedAt: number; seq: number } | undefined,
+  limit: number,
+): Promise<Array<{ seq: number; id: string; conversationPk: number; updatedAt: number }>> {
+  const q = db('messages')
     .select('seq', 'id', 'conversation_pk', 'updated_at')
     .where('updated_at', '>=', since)
     .orderBy([
@@ -183,6 +191,8 @@ export async function messagesChangedSince(db: Tx, since: number, limit: number)
       { column: 'seq', order: 'asc' },
     ])
     .limit(limit);
+  if (after) q.andWhere((w) => w.where('updated_at', '>', after.updatedAt).orWhere((o) => o.where('updated_at', after.updatedAt).andWhere('seq', '>', after.seq)));
+  const rows: Array<{ seq: number; id: string; conversation_pk: number; updated_at: number }> = await q;
   return rows.map((r) => ({ seq: Number(r.seq), id: r.id, conversationPk: Number(r.conversation_pk), updatedAt: Number(r.updated_at) }));
 }
 

@@ -17,6 +17,8 @@ const POLL_MS = 1000;
 /** Writers on other processes stamp updated_at with their own clocks, and commit a little later. */
 const OVERLAP_MS = 5000;
 const BATCH = 500;
+/** Pages per look; a busier second than this is caught up on the next look. */
+const MAX_PAGES = 20;
 
 const hash = (ticket: string) => createHash('sha256').update(ticket).digest('hex');
 
@@ -131,7 +133,14 @@ export class StreamHub {
   private async poll(): Promise<void> {
     try {
       const since = this.cursor - OVERLAP_MS;
-      const changes = await messagesChangedSince(this.d.db, since, BATCH);
+      const changes = [];
+      let after: { updatedAt: number; seq: number } | undefined;
+      for (let page = 0; page < MAX_PAGES; page++) {
+        const batch = await messagesChangedSince(this.d.db, since, after, BATCH);
+        changes.push(...batch);
+        if (batch.length < BATCH) break;
+        after = { updatedAt: batch.at(-1)!.updatedAt, seq: batch.at(-1)!.seq };
+      }
       const fresh = changes.filter((c) => !this.seen.has(`${c.id}@${c.updatedAt}`));
       for (const c of changes) this.seen.set(`${c.id}@${c.updatedAt}`, c.updatedAt);
       if (changes.length) this.cursor = Math.max(this.cursor, changes.at(-1)!.updatedAt);
@@ -149,13 +158,14 @@ export class StreamHub {
 
   private async fanOut(messageId: string, conversationPk: number, seq: number, touched: Map<string, UiIdentity>): Promise<void> {
     const conversation = await findConversationByPk(this.d.db, conversationPk);
-    const message = await findMessageById(this.d.db, messageId);
-    if (!conversation || !message) return;
+    if (!conversation) return;
     const [company, record] = await Promise.all([companyOfChannel(this.d.db, conversation.channelId), findRecordLink(this.d.db, conversationPk)]);
     const audience = [...this.subs].filter(
       (s) => s.ui.companyId === company && (conversation.sourceUserKey === pipedriveUserKey(s.ui.companyId, s.ui.userId) || (record && record.companyId === s.ui.companyId)),
     );
     if (!audience.length) return;
+    const message = await findMessageById(this.d.db, messageId);
+    if (!message) return;
     const isNew = seq > this.startSeq && !this.announced.has(messageId);
     if (isNew) {
       this.announced.add(messageId);

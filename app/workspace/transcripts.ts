@@ -3,7 +3,7 @@ import type { Conversation, Message, Participant } from '../inbox/types.ts';
 import { PermanentError } from '../outbox/errors.ts';
 import type { JobHandler } from '../outbox/worker.ts';
 import { asJobError } from '../pipedrive/gateway.ts';
-import type { PipedriveRecordType } from '../pipedrive/client.ts';
+import type { CallOptions, PipedriveRecordType } from '../pipedrive/client.ts';
 import { findChannel } from '../store/channels.ts';
 import { findConversationByPk, listParticipants } from '../store/conversations.ts';
 import type { Tx } from '../store/db.ts';
@@ -114,7 +114,8 @@ export function scheduleTranscripts(d: WorkspaceDeps): void {
  */
 export function transcriptJob(d: WorkspaceDeps): JobHandler<{ conversationPk: number }> {
   return {
-    async run({ conversationPk }) {
+    async run({ conversationPk }, _job, { signal }) {
+      const call = { signal, inWorker: true };
       const record = await findRecordLink(d.db, conversationPk);
       const conversation = await findConversationByPk(d.db, conversationPk);
       if (!record || !conversation) return;
@@ -129,12 +130,12 @@ export function transcriptJob(d: WorkspaceDeps): JobHandler<{ conversationPk: nu
         const content = renderHeader(note, channelName, record) + (await noteLines(d.db, note.pk)).join('');
         try {
           let id = note.pdNoteId;
-          if (id === null && note.postAttempted) id = await findByToken(d, installationId, target, note.token);
+          if (id === null && note.postAttempted) id = await findByToken(d, installationId, target, note.token, call);
           if (id === null) {
             await markPostAttempted(d.db, note.pk);
-            id = (await d.client.addNote(installationId, { content, record: target })).id;
+            id = (await d.client.addNote(installationId, { content, record: target }, call)).id;
           } else {
-            await d.client.updateNote(installationId, id, content);
+            await d.client.updateNote(installationId, id, content, call);
           }
           await markSynced(d.db, note.pk, id, note.rev, Date.now());
         } catch (err) {
@@ -168,10 +169,10 @@ async function assign(d: WorkspaceDeps, conversation: Conversation, record: Reco
 }
 
 /** Looks through the record's notes (newest first) for the one carrying this token. */
-async function findByToken(d: WorkspaceDeps, installationId: string, record: { type: PipedriveRecordType; id: number }, token: string): Promise<number | null> {
+async function findByToken(d: WorkspaceDeps, installationId: string, record: { type: PipedriveRecordType; id: number }, token: string, call: CallOptions): Promise<number | null> {
   let start: number | null = 0;
   for (let page = 0; start !== null && page < 50; page++) {
-    const r = await d.client.listNotes(installationId, record, start);
+    const r = await d.client.listNotes(installationId, record, start, call);
     const hit = r.notes.find((n) => n.content.includes(token));
     if (hit) return hit.id;
     start = r.nextStart;

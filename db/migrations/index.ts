@@ -3,6 +3,8 @@ import * as m001 from './001_init.ts';
 import * as m002 from './002_installations.ts';
 import * as m004 from './004_alvaria.ts';
 import * as m005 from './005_jobs_claim_index.ts';
+import * as m006 from './006_session_generation_and_health.ts';
+import * as m008 from './008_runtime_bounds.ts';
 import * as m011 from './011_workspace.ts';
 import * as m012 from './012_transcripts.ts';
 
@@ -15,6 +17,8 @@ const migrations: Record<string, Knex.Migration> = {
   '002_installations': m002,
   '004_alvaria': m004,
   '005_jobs_claim_index': m005,
+  '006_session_generation_and_health': m006,
+  '008_runtime_bounds': m008,
   '011_workspace': m011,
   '012_transcripts': m012,
 };

@@ -37,6 +37,11 @@ const config = loadConfig({
   MAX_UPLOAD_BYTES: process.env.BENCH_MAX_UPLOAD_BYTES ?? String(64 * 1024 * 1024),
   LOG_LEVEL: 'silent',
   WORKER_CONCURRENCY: process.env.BENCH_WORKER_CONCURRENCY ?? '',
+  // The platform fakes listen on loopback, which the outbound policy refuses unless allowed.
+  OUTBOUND_ALLOW: '127.0.0.0/8',
+  // The bench measures throughput of one channel and one company, far above their default budgets.
+  WEBHOOK_RATE_PER_MINUTE: '0',
+  QUOTA_MESSAGES_PER_MINUTE: '0',
 });
 
 const bridge = await startBridge(config, {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBridge, type Bridge } from '../../app/bridge.ts';
 import { loadConfig } from '../../app/config.ts';
@@ -24,7 +24,21 @@ export interface World {
   stop(): Promise<void>;
 }
 
-export async function startWorld(opts: { port?: number; logLevel?: string } = {}): Promise<World> {
+/**
+ * DEMO_HOST: where a browser reaches the demo. Unset → 127.0.0.1 (this machine only). An
+ * address of this machine → the fake Pipedrive (whose sign-in page the browser visits) listens
+ * there and every URL uses it; 0.0.0.0 → listen everywhere, URLs on the first external IPv4.
+ */
+export function demoHost(value: string | undefined): { host: string; publicHost: string } {
+  const host = value?.trim() || '127.0.0.1';
+  if (host !== '0.0.0.0' && host !== '::') return { host, publicHost: host.includes(':') ? `[${host}]` : host };
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === 'IPv4' && !i.internal);
+  return { host, publicHost: external?.address ?? '127.0.0.1' };
+}
+
+export async function startWorld(opts: { port?: number; logLevel?: string; host?: { host: string; publicHost: string } } = {}): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), 'pdb-demo-'));
   // Stopped in reverse order of starting, also when a later start fails.
   const stops: Array<() => Promise<unknown>> = [];
@@ -35,7 +49,7 @@ export async function startWorld(opts: { port?: number; logLevel?: string } = {}
       rmSync(dir, { recursive: true, force: true });
     })());
   try {
-    const pipedrive = await startFakePipedrive();
+    const pipedrive = await startFakePipedrive(opts.host ? { listen: opts.host } : {});
     stops.push(() => pipedrive.close());
     const airy = await FakeAiry.start();
     stops.push(() => airy.close());
@@ -44,7 +58,7 @@ export async function startWorld(opts: { port?: number; logLevel?: string } = {}
     const port = opts.port ?? (await freePort());
     const config = loadConfig({
       PORT: String(port),
-      APP_URL: `http://127.0.0.1:${port}`,
+      APP_URL: `http://${opts.host?.publicHost ?? '127.0.0.1'}:${port}`,
       DATABASE_URL: `sqlite:${join(dir, 'demo.sqlite')}`,
       APP_SECRET: randomBytes(32).toString('hex'),
       PIPEDRIVE_CLIENT_ID: CLIENT_ID,
@@ -58,6 +72,8 @@ export async function startWorld(opts: { port?: number; logLevel?: string } = {}
       JOB_BACKOFF_BASE_MS: '50',
       JOB_BACKOFF_CAP_MS: '1000',
       LEADER_CHECK_MS: '200',
+      // The platform fakes listen on loopback, which the outbound policy refuses unless allowed.
+      OUTBOUND_ALLOW: '127.0.0.0/8',
       // The fake Pipedrive's host page frames the workspace pages; transcripts flush after 1 s idle.
       UI_FRAME_ANCESTORS: pipedrive.url,
       TRANSCRIPT_FLUSH_SECONDS: '1',

@@ -120,6 +120,17 @@ export class AppProcess {
     clearTimeout(timer);
   }
 
+  /** Resident set size of the process now, in bytes (Linux /proc; null elsewhere). */
+  rssBytes(): number | null {
+    if (!this.alive) return null;
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.child!.pid}/status`, 'utf8'));
+      return m ? Number(m[1]) * 1024 : null;
+    } catch {
+      return null;
+    }
+  }
+
   /** User + system CPU time of the process so far, in ms (Linux /proc; null elsewhere). */
   cpuMs(): number | null {
     if (!this.alive) return null;

@@ -280,3 +280,95 @@ export const manifestGenerators: Generator[] = [
 ];
 
 export const signAiry = (token: string, body: Buffer) => createHmac('sha256', token).update(body).digest('hex');
+
+/**
+ * Spellings a router might take for the canonical `/<family>/<rest>`: letter case, doubled
+ * slashes, dot segments, percent-encoded letters, a trailing slash. None may slip past the
+ * family's guard (basic auth, session, signature).
+ */
+export function spellings(path: string): string[] {
+  const [, family = '', rest = ''] = /^\/([^/]+)\/(.*)$/.exec(path) ?? [];
+  const first = rest.split('/')[0] ?? '';
+  const hex = (c: string) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`;
+  return [
+    `/${family.toUpperCase()}/${rest}`,
+    `/${family[0]!.toUpperCase()}${family.slice(1)}/${rest.replace(first, first.toUpperCase())}`,
+    `//${family}/${rest}`,
+    `/${family}//${rest}`,
+    `/${family}/${rest.replace('/', '//')}`,
+    `/./${family}/${rest}`,
+    `/x/../${family}/${rest}`,
+    `/${hex(family[0]!)}${family.slice(1)}/${rest}`,
+    `/${hex(family[0]!).toLowerCase()}${family.slice(1)}/${rest}`,
+    `/${family}/${hex(first[0] ?? 'a')}${rest.slice(1)}`,
+    `/${family}/${rest}/`,
+    `/${family.toUpperCase()}//${rest}/`,
+  ];
+}
+
+/** A channel's own id, from its webhook path (`/webhooks/<provider>/<channel id>`). */
+const channelIdOf = (c: Channel) => c.webhookPath.split('/').pop()!;
+
+/** Every route family under a spelling of its path, each without its credential: all must be refused (4xx). */
+export const spellingGenerators: Generator[] = [
+  {
+    name: 'spelling/admin-api',
+    weight: 6,
+    make(r, t) {
+      const c = pick(r, t.channels);
+      const [method, path, body] = pick<[string, string, string?]>(r, [
+        ['GET', '/admin/api/channels'],
+        ['POST', '/admin/api/channels', JSON.stringify({ provider: c.kind, name: 'spelled', config: {} })],
+        ['DELETE', `/admin/api/channels/${channelIdOf(c)}`],
+        ['GET', '/admin/api/dead-letters'],
+        ['POST', '/admin/api/dead-letters/replay', '{}'],
+        ['POST', '/admin/api/dead-letters/1/replay', '{}'],
+        ['DELETE', '/admin/api/installation'],
+      ]);
+      // No session, or a cookie that is not one of ours.
+      const cookie = pick<Record<string, string>>(r, [{}, { cookie: `pdb_session=${garbage(r, 30).replace(/[;,\s]/g, 'x')}` }, { cookie: 'pdb_session=inst_x~0.9999999999.AAAAAAAAAAAAAAAAAAAAAAAA' }]);
+      return reqCase('adminApi', 'spelling/admin-api', 'reject', method, pick(r, spellings(path)), { 'content-type': 'application/json', ...cookie }, body === undefined ? undefined : Buffer.from(body));
+    },
+  },
+  {
+    name: 'spelling/manifest',
+    weight: 4,
+    make(r, t) {
+      const c = pick(r, t.channels);
+      const [endpoint, method, path] = pick(r, manifest(c));
+      const b = bodyFor(endpoint, c);
+      return reqCase(endpoint, 'spelling/manifest', 'reject', method, pick(r, spellings(path)), { ...BAD_AUTH(r, t.basic), ...b.headers }, b.body);
+    },
+  },
+  {
+    name: 'spelling/webhooks',
+    weight: 4,
+    make(r, t) {
+      const c = pick(r, t.channels);
+      const body = Buffer.from(JSON.stringify({ spelled: randomUUID() }));
+      const endpoint = c.kind === 'airy' ? 'airyWebhook' : 'alvariaWebhook';
+      // Unsigned (or signed with nothing of the channel's): refused whichever handler the spelling reaches.
+      const headers = pick<Record<string, string>>(r, [{}, { 'x-airy-content-signature': '0'.repeat(64) }, { authorization: 'Bearer a.b.c' }]);
+      return reqCase(endpoint, 'spelling/webhooks', 'reject', 'POST', pick(r, spellings(c.webhookPath)), { 'content-type': 'application/json', ...headers }, body);
+    },
+  },
+  {
+    name: 'spelling/files',
+    weight: 3,
+    make(r, t) {
+      const c = pick(r, t.channels);
+      const exp = pick(r, ['9999999999', '1', String(Math.floor(Date.now() / 1000) + 600)]);
+      const path = `${pick(r, spellings(`/files/att_${c.messageId}`))}?exp=${exp}&sig=${pick(r, ['', 'A'.repeat(43), garbage(r, 43).replace(/[&#%+\s]/g, 'x')])}`;
+      return reqCase('files', 'spelling/files', 'reject', pick(r, ['GET', 'HEAD']), path, {});
+    },
+  },
+  {
+    name: 'spelling/uninstall',
+    weight: 2,
+    make(r, t) {
+      // Pipedrive's uninstall notice without Pipedrive's credentials, under any spelling: never an uninstall.
+      const body = Buffer.from(JSON.stringify({ client_id: 'test-client-id', company_id: 1, user_id: 1 }));
+      return reqCase('uninstall', 'spelling/uninstall', 'reject', 'DELETE', pick(r, spellings('/auth/pipedrive/callback')), { 'content-type': 'application/json', ...BAD_AUTH(r, t.basic) }, body);
+    },
+  },
+];

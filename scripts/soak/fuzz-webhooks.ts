@@ -134,14 +134,15 @@ export const webhookGenerators: Generator[] = [
     name: 'webhook/path',
     weight: 6,
     async make(r, t) {
-      // Correctly signed, well-formed payloads to a path that is not theirs: never stored.
+      // Correctly signed, well-formed payloads to a path that is not theirs: never stored. (A mere
+      // respelling of their own path, `/webhooks//airy/<id>`, is the same route and is accepted.)
       const airy = t.channels.find((c) => c.kind === 'airy')!;
       const alvaria = t.channels.find((c) => c.kind === 'alvaria')!;
       const airyId = airy.webhookPath.split('/').pop()!;
       const alvariaId = alvaria.webhookPath.split('/').pop()!;
       if (r() < 0.5) {
         const body = json(airyAction());
-        const path = pick(r, [`/webhooks/airy/${alvariaId}`, `/webhooks/airy/${trick(r, airyId)}`, `/webhooks/alvaria/${airyId}`, '/webhooks/airy', `/webhooks/airy/${airyId}/x`, `/webhooks/${trick(r, 'airy')}/${airyId}`, `/webhooks//airy/${airyId}`, `/webhooks/airy/../airy/${airyId}x`]);
+        const path = pick(r, [`/webhooks/airy/${alvariaId}`, `/webhooks/airy/${trick(r, airyId)}`, `/webhooks/alvaria/${airyId}`, '/webhooks/airy', `/webhooks/airy/${airyId}/x`, `/webhooks/${trick(r, 'airy')}/${airyId}`, `/webhooks//airy/${alvariaId}`, `/webhooks/airy/../airy/${airyId}x`]);
         return post('airyWebhook', 'webhook/path', path, { 'x-airy-content-signature': signAiry(t.airyToken, body) }, body);
       }
       const path = pick(r, [`/webhooks/alvaria/${airyId}`, `/webhooks/alvaria/${trick(r, alvariaId)}`, `/webhooks/airy/${alvariaId}`, '/webhooks/alvaria/', `/webhooks/${trick(r, 'alvaria')}/${alvariaId}`]);

@@ -1,8 +1,9 @@
 /**
- * `npm run soak`: delivery under crashes, 429 storms, several instances, and a fuzz run.
+ * `npm run soak`: delivery under crashes, 429 storms, several instances, a fuzz run, and
+ * one tenant's hostile platforms beside another tenant's measured traffic.
  *   SOAK_SIZE  full (default; the issue's numbers) | ci (reduced, for CI)
  *   SOAK_DB    sqlite | postgres | both. Default: a, b, d on sqlite (ci: on both), c on PostgreSQL
- *   SOAK_ONLY  comma list of scenarios to run (a,b,c,d)
+ *   SOAK_ONLY  comma list of scenarios to run (a,b,c,d,e)
  *   TEST_PG_URL  PostgreSQL (default postgres://postgres@127.0.0.1:5432/test); each run uses a throwaway schema
  *   REQUIRE_PG=1 fail instead of skipping when PostgreSQL is unreachable
  *   SOAK_KEEP=1  keep the temp folders (app logs, sqlite files)
@@ -11,6 +12,7 @@
 import { AppProcess } from './app-process.ts';
 import { crashScenario } from './scenario-crash.ts';
 import { fuzzScenario } from './scenario-fuzz.ts';
+import { hostileScenario } from './scenario-hostile.ts';
 import { instancesScenario } from './scenario-instances.ts';
 import { stormScenario } from './scenario-storm.ts';
 import { SIZES, type ScenarioContext, type ScenarioResult } from './scenarios.ts';
@@ -18,12 +20,13 @@ import { secs } from './util.ts';
 import type { Dialect } from './world.ts';
 import { pgReachable } from '../lib/pg.ts';
 
-type Id = 'a' | 'b' | 'c' | 'd';
+type Id = 'a' | 'b' | 'c' | 'd' | 'e';
 const SCENARIOS: Record<Id, { title: string; run: (ctx: ScenarioContext) => Promise<ScenarioResult>; timeout: (s: ScenarioContext['size']) => number }> = {
   a: { title: 'crash: inbound over both webhooks, app SIGKILLed and restarted', run: crashScenario, timeout: (s) => s.crash.timeoutMs },
   b: { title: 'storm: Pipedrive answers 429/503 to a share of receive calls', run: stormScenario, timeout: (s) => s.storm.timeoutMs },
   c: { title: 'instances: two app processes on one PostgreSQL', run: instancesScenario, timeout: (s) => s.instances.timeoutMs },
   d: { title: 'fuzz: malformed requests to the manifest endpoints and webhooks', run: fuzzScenario, timeout: (s) => s.fuzz.timeoutMs },
+  e: { title: "hostile: drip, huge, never-ending-frame and private-address platforms beside another tenant's traffic", run: hostileScenario, timeout: (s) => s.hostile.timeoutMs },
 };
 
 const sizeName = (process.env.SOAK_SIZE ?? 'full').trim();
@@ -38,10 +41,10 @@ if (soakDb && !['sqlite', 'postgres', 'both'].includes(soakDb)) {
   console.error(`SOAK_DB must be sqlite, postgres or both (got "${soakDb}")`);
   process.exit(2);
 }
-const only = (process.env.SOAK_ONLY ?? 'a,b,c,d').split(',').map((s) => s.trim()).filter(Boolean) as Id[];
+const only = (process.env.SOAK_ONLY ?? 'a,b,c,d,e').split(',').map((s) => s.trim()).filter(Boolean) as Id[];
 for (const id of only) {
   if (!SCENARIOS[id]) {
-    console.error(`SOAK_ONLY: unknown scenario "${id}" (a, b, c, d)`);
+    console.error(`SOAK_ONLY: unknown scenario "${id}" (a, b, c, d, e)`);
     process.exit(2);
   }
 }

@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BASIC } from '../../test/support/harness.ts';
 import { sumOf } from './app-process.ts';
-import { manifestGenerators, seeded, type FuzzTargets, type Generator, type Rng } from './fuzz-cases.ts';
+import { manifestGenerators, seeded, spellingGenerators, type FuzzTargets, type Generator, type Rng } from './fuzz-cases.ts';
 import { closeAgent, send, type FuzzCase, type FuzzOutcome } from './fuzz-send.ts';
 import { webhookGenerators } from './fuzz-webhooks.ts';
 import { Ledger } from './ledger.ts';
@@ -12,7 +12,7 @@ import { awaitDeliveries, sendTraffic, targets } from './traffic.ts';
 import { fmt, pool, rowCounts, secs, waitUntil } from './util.ts';
 import { World } from './world.ts';
 
-const GENERATORS: Generator[] = [...manifestGenerators, ...webhookGenerators];
+const GENERATORS: Generator[] = [...manifestGenerators, ...webhookGenerators, ...spellingGenerators];
 
 function choose(r: Rng): Generator {
   const total = GENERATORS.reduce((a, g) => a + g.weight, 0);
@@ -33,7 +33,8 @@ const entries = (dir: string) => {
 /**
  * (d) Malformed requests to the seven manifest endpoints and both webhooks (bad JSON, wrong
  * types, huge fields, bad multipart, bad signatures and tokens, path tricks, garbage cursors,
- * wrong auth, protocol garbage), aimed at real ids: zero 5xx, the process alive, and nothing
+ * wrong auth, protocol garbage), and every route family (admin API, manifest, webhooks, files,
+ * uninstall) under odd spellings of its path without its credential, aimed at real ids: zero 5xx, the process alive, and nothing
  * stored (row counts, channel statuses and files on disk unchanged). Every generated request
  * is invalid by construction; reads with valid credentials and deletes of ids that are not
  * ours (an idempotent 200) store nothing and are counted apart.

@@ -5,6 +5,7 @@ export interface Size {
   storm: { messages: number; conversations: number; faultRate: number; idleWindowMs: number; timeoutMs: number };
   instances: { messages: number; conversations: number; timeoutMs: number };
   fuzz: { requests: number; concurrency: number; timeoutMs: number };
+  hostile: { seconds: number; conversations: number; intervalMs: number; hostileUsers: number; timeoutMs: number };
 }
 
 const MIN = 60_000;
@@ -16,12 +17,14 @@ export const SIZES: Record<'full' | 'ci', Size> = {
     storm: { messages: 1000, conversations: 40, faultRate: 0.5, idleWindowMs: 3000, timeoutMs: 20 * MIN },
     instances: { messages: 10_000, conversations: 200, timeoutMs: 20 * MIN },
     fuzz: { requests: 10_000, concurrency: 16, timeoutMs: 10 * MIN },
+    hostile: { seconds: 60, conversations: 10, intervalMs: 500, hostileUsers: 4, timeoutMs: 10 * MIN },
   },
   ci: {
     crash: { messages: 500, kills: 1, airyConversations: 20, alvariaConversations: 5, timeoutMs: 4 * MIN },
     storm: { messages: 100, conversations: 10, faultRate: 0.5, idleWindowMs: 2000, timeoutMs: 4 * MIN },
     instances: { messages: 1000, conversations: 50, timeoutMs: 4 * MIN },
     fuzz: { requests: 2000, concurrency: 16, timeoutMs: 3 * MIN },
+    hostile: { seconds: 20, conversations: 5, intervalMs: 500, hostileUsers: 4, timeoutMs: 4 * MIN },
   },
 };
 

@@ -57,7 +57,7 @@ export async function sendTraffic(
 }
 
 /** An Airy action call (message.send), signed like Airy: lowercase hex HMAC-SHA256 of the body with the source token. */
-async function sendAiry(w: World, base: string, recipient: string, text: string, deadline: number): Promise<number> {
+export async function sendAiry(w: World, base: string, recipient: string, text: string, deadline: number): Promise<number> {
   const body = JSON.stringify({
     type: 'message.send',
     payload: { message: { id: randomUUID(), source_recipient_id: recipient, content: { text }, sent_at: new Date().toISOString() }, conversation: null },

@@ -108,6 +108,13 @@ export class World {
           JOB_MAX_ATTEMPTS: '40',
           JOB_BACKOFF_BASE_MS: '100',
           JOB_BACKOFF_CAP_MS: '2000',
+          // The platform fakes listen on 127.0.0.1, which the outbound policy refuses unless allowed
+          // (only that address: the hostile scenario's "private" host is another loopback one).
+          OUTBOUND_ALLOW: '127.0.0.1/32',
+          // One company drives all the soak's traffic, far above a tenant's default budgets
+          // (webhooks per channel, messages per minute); their limits have their own tests.
+          WEBHOOK_RATE_PER_MINUTE: '0',
+          QUOTA_MESSAGES_PER_MINUTE: '0',
           ...dbEnv,
           ...opts.env,
         }, join(this.dir, `app${i + 1}.log`)),

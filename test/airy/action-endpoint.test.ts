@@ -130,6 +130,35 @@ test('at-least-once delivery: a redelivered action is stored once and answered w
   }
 });
 
+test('a signed action replayed after the event keys were purged (Airy signatures carry no time) is still not stored again', async () => {
+  const w = await startAiryWorld();
+  try {
+    const { channel, state } = await w.connect();
+    const conv = await seedConversation(w.b, channel);
+    await w.b.inbox.updateConversation(conv, { providerRef: airyUuid(state.source_id, conv.id) });
+    const body = JSON.stringify({
+      type: 'message.send',
+      payload: { message: { id: 'airy-replayed-1', source_recipient_id: null, content: { text: 'once' }, sent_at: new Date().toISOString() }, conversation: { id: airyUuid(state.source_id, conv.id) } },
+    });
+    const signature = createHmac('sha256', state.source_token).update(body).digest('hex');
+    const first = await hook(w, channel.id, body, signature);
+    assert.equal(first.status, 200);
+    await w.gateway.next((b) => b.id === first.body.source_message_id);
+
+    // The retention sweep, run as if the dedupe window had passed.
+    const { sweep, RETENTION } = await import('../../app/outbox/retention.ts');
+    await sweep(w.b.db, Date.now() + RETENTION.eventKeysMs + 60_000);
+    assert.equal(await count(w, 'inbound_events', { event_key: 'airy-replayed-1' }), 0, 'the event key is gone');
+
+    const replay = await hook(w, channel.id, body, signature);
+    assert.deepEqual(replay, { status: 200, body: { source_message_id: first.body.source_message_id } });
+    assert.equal(await count(w, 'messages', { provider_message_id: 'airy-replayed-1' }), 1);
+    assert.equal(await count(w, 'jobs', { kind: 'pipedrive.receive' }), 1, 'nothing new for Pipedrive');
+  } finally {
+    await w.close();
+  }
+});
+
 test('an Airy user opening a new conversation (conversation: null) creates one; replies from Pipedrive land in the same Airy conversation', async () => {
   const w = await startAiryWorld();
   try {

@@ -78,8 +78,12 @@ test('both directions end to end: postMessage → Airy contact message → Airy 
     );
 
     // A new contact message makes the conversation unseen again.
+    // It is unseen as soon as postMessage has answered, not once Airy's unread_count event has
+    // been processed (that event races the `delivered` status on its way to Pipedrive).
     const again = outboxEvent(w.b, 'done', 'provider.send');
     await postMessage(w.b, channel.providerChannelId, conv.id, 'One more thing');
+    const right = await w.b.call(`/api/channels/${channel.providerChannelId}/conversations/${conv.id}`);
+    assert.equal(((await right.json()) as { data: { seen: boolean } }).data.seen, false);
     await again;
     await w.gateway.next((b) => b.status === 'delivered' && b.message === 'One more thing');
     const after = await w.b.inbox.findConversation(channel, { id: conv.id });

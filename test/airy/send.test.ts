@@ -31,15 +31,17 @@ test('Airy down during a send (503 twice): the outbox retries, then the message 
 });
 
 test('Airy not answering in time: the send times out, is retried, and lands once', async () => {
-  const w = await startAiryWorld({}, { timeoutMs: 200 });
+  // The client timeout also bounds connect's calls, so it leaves room for a loaded machine
+  // (200 ms failed connect now and then); the stall is well past it.
+  const w = await startAiryWorld({}, { timeoutMs: 1000 });
   try {
     const { channel, state } = await w.connect();
     const conv = await seedConversation(w.b, channel);
-    w.fake.stallNext('/sources.webhook', 1, 600);
+    w.fake.stallNext('/sources.webhook', 1, 3000);
     const retry = outboxEvent(w.b, 'retry', 'provider.send');
     const done = outboxEvent(w.b, 'done', 'provider.send');
     const id = await postMessage(w.b, channel.providerChannelId, conv.id, 'Slow network');
-    assert.match((await retry).reason, /Airy \/sources\.webhook: ECONNABORTED|timeout/i);
+    assert.match((await retry).reason, /Airy \/sources\.webhook: the host did not answer in time/);
     await done;
     assert.equal(w.fake.model.messagesIn(airyUuid(state.source_id, conv.id)).length, 1);
     assert.ok(w.fake.model.messages.has(airyUuid(state.source_id, id)));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mapContent, UNSUPPORTED_CONTENT } from '../../app/providers/airy/content.ts';
+import { mapContent, UNSUPPORTED_CONTENT, DROPPED_ATTACHMENT } from '../../app/providers/airy/content.ts';
 import { buildIngest, sourceConversationId } from '../../app/providers/airy/outbound.ts';
 import { airySignature, verifyAirySignature } from '../../app/providers/airy/signature.ts';
 import { decodeFrames, encodeFrame } from '../../app/providers/airy/stomp.ts';
@@ -16,8 +16,9 @@ test('mapContent: string, {text}, our attachments, Messenger-style attachment, a
   assert.deepEqual(mapContent({ attachment: { type: 'image', payload: { url: 'https://x/img' } } }).attachments, [
     { url: 'https://x/img', name: 'img', mimeType: 'image/jpeg', size: null },
   ]);
-  // Not http(s): dropped, and with nothing left the placeholder is shown.
-  assert.equal(mapContent({ attachments: [{ url: 'javascript:alert(1)' }] }).text, UNSUPPORTED_CONTENT);
+  // Not http(s): dropped, and the text says so.
+  assert.deepEqual(mapContent({ attachments: [{ url: 'javascript:alert(1)' }] }), { text: DROPPED_ATTACHMENT, attachments: [] });
+  assert.deepEqual(mapContent({ text: 'see', attachments: [{ url: 'JavaScript:alert(1)' }, { url: 'https://x/a.png' }] }).text, `see\n${DROPPED_ATTACHMENT}`);
   assert.equal(mapContent(null).text, UNSUPPORTED_CONTENT);
   assert.equal(mapContent({ blocks: [] }).text, UNSUPPORTED_CONTENT);
 });

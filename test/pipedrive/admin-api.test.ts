@@ -70,9 +70,9 @@ test("when Pipedrive refuses addChannel the platform side is rolled back and the
   const platform = new TestPlatform();
   const { bridge, fake, close } = await startBridgeWithPipedrive({ providers: { test: platform.factory() } });
   try {
-    // a non-admin user: the fake answers 403 ADMIN_ONLY like Pipedrive
-    fake.addUser({ id: 3003, name: 'No Admin', is_admin: false });
-    const { cookie } = await installVia(bridge, fake, { userId: 3003 });
+    // Pipedrive refuses with 403 ADMIN_ONLY (as it does when the user lost admin rights since signing in)
+    const { cookie } = await installVia(bridge, fake);
+    fake.failNext('addChannel', { status: 403, body: apiError('Only admins can register channels', 'ADMIN_ONLY') });
     const res = await adminCall(bridge, cookie, 'POST', '/channels', { provider: 'test', name: 'Nope', config: { secret: 's' } });
     assert.equal(res.status, 403);
     const err = ((await res.json()) as any).error;

@@ -47,12 +47,13 @@ test('admin page in Chromium: install, connect a channel, see it listed, replay 
     assert.equal(await page.isVisible('#no-channels'), true);
 
     // Connect a channel with the test platform.
-    const synced = fake.next('sync');
     await page.selectOption('#provider', 'test');
     await page.fill('#name', 'Browser channel');
     await page.fill('#avatar_url', 'https://example.com/icon.png');
     await page.fill('#cfg-test-secret', 'browser-secret');
     await page.fill('#templates', 'greet | Greeting | en | Hello {{1}}');
+    // Armed at the click (the sync cannot start before it): the fake's first spec check compiles the spec.
+    const synced = fake.next('sync');
     await page.click('#connect-button');
     const row = page.locator('#channels tbody tr', { hasText: 'Browser channel' });
     await row.waitFor();

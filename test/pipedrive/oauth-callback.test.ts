@@ -90,35 +90,59 @@ test('callback: user_denied gets a friendly page; an expired code gets a 400 pag
   }
 });
 
-test('a successful callback sets a signed HttpOnly SameSite=Lax session and redirects to /admin', async () => {
+test('a successful callback sets a signed HttpOnly SameSite=Strict session and lands on a page that navigates to /admin', async () => {
   const { bridge, fake, close } = await startBridgeWithPipedrive();
   try {
     await fake.linkApp(bridge.url);
     const a = await begin(bridge.url);
     const res = await fetch((await fetch(a.authorize, { redirect: 'manual' })).headers.get('location')!, { redirect: 'manual', headers: { cookie: a.cookie } });
-    assert.equal(res.status, 302);
-    assert.equal(res.headers.get('location'), '/admin');
+    // Not a redirect: browsers withhold a Strict cookie on a redirect chain that began on Pipedrive's site.
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /<meta http-equiv="refresh" content="0; url=\/admin">/);
     const session = res.headers.getSetCookie().find((c) => c.startsWith('pdb_session='))!;
     assert.match(session, /HttpOnly/);
-    assert.match(session, /SameSite=Lax/);
+    assert.match(session, /SameSite=Strict/);
+    assert.match(session, /Path=\//);
     assert.doesNotMatch(session, /Secure/);
     const value = session.split(';')[0]!;
     assert.equal((await fetch(`${bridge.url}/admin`, { headers: { cookie: value } })).status, 200);
     // a tampered session is no session
     const tampered = value.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
     assert.equal((await fetch(`${bridge.url}/admin`, { headers: { cookie: tampered } })).status, 401);
+    // A link from another site (Pipedrive) arrives without the Strict cookie: the sign-in page
+    // reloads itself once, a same-site navigation that carries it; a same-site visit does not loop.
+    const crossSite = await fetch(`${bridge.url}/admin`, { headers: { 'sec-fetch-site': 'cross-site' } });
+    assert.equal(crossSite.status, 401);
+    assert.match(await crossSite.text(), /<meta http-equiv="refresh" content="0">/);
+    const sameSite = await fetch(`${bridge.url}/admin`, { headers: { 'sec-fetch-site': 'same-origin' } });
+    assert.doesNotMatch(await sameSite.text(), /http-equiv="refresh"/);
   } finally {
     await close();
   }
 });
 
-test('cookies are Secure when APP_URL is https', async () => {
-  const { bridge, close } = await startBridgeWithPipedrive({ env: { APP_URL: 'https://bridge.example.com' } });
+test('when APP_URL is https cookies are Secure, the session is __Host-pdb_session and the state __Secure-pdb_oauth_state', async () => {
+  const { bridge, fake, close } = await startBridgeWithPipedrive({ env: { APP_URL: 'https://bridge.example.com' } });
   try {
+    await fake.linkApp(bridge.url);
     const start = await fetch(`${bridge.url}/auth/pipedrive`, { redirect: 'manual' });
-    const c = start.headers.getSetCookie().find((v) => v.startsWith('pdb_oauth_state='))!;
+    const c = start.headers.getSetCookie().find((v) => v.startsWith('__Secure-pdb_oauth_state='))!;
     assert.match(c, /; Secure/);
     assert.equal(new URL(start.headers.get('location')!).searchParams.get('redirect_uri'), 'https://bridge.example.com/auth/pipedrive/callback');
+    // Pipedrive sends the browser to https://bridge.example.com/…; this test's "proxy" is the bridge's own port.
+    const back = new URL((await fetch(start.headers.get('location')!, { redirect: 'manual' })).headers.get('location')!);
+    const res = await fetch(`${bridge.url}${back.pathname}${back.search}`, { redirect: 'manual', headers: { cookie: c.split(';')[0]! } });
+    assert.equal(res.status, 200);
+    const session = res.headers.getSetCookie().find((v) => v.startsWith('__Host-pdb_session='))!;
+    assert.ok(session, 'the session cookie has the __Host- prefix');
+    assert.match(session, /; Path=\/;/);
+    assert.match(session, /; Secure/);
+    assert.match(session, /SameSite=Strict/);
+    assert.doesNotMatch(session, /Domain=/i);
+    assert.equal((await fetch(`${bridge.url}/admin`, { headers: { cookie: session.split(';')[0]! } })).status, 200);
+    // the unprefixed name is not honoured over https (a sibling subdomain could have set it)
+    const unprefixed = session.split(';')[0]!.replace('__Host-', '');
+    assert.equal((await fetch(`${bridge.url}/admin`, { headers: { cookie: unprefixed } })).status, 401);
   } finally {
     await close();
   }

@@ -37,6 +37,37 @@ test('steady state never trips the burst limit: the limit is learned from x-rate
   }
 });
 
+test('a paced installation gives its worker slot back (the job is deferred) instead of sleeping in it', async () => {
+  // Two calls per 2 s window: the third of a backlog must wait about 2 s for the window.
+  const rig = await startPipedriveRig({ fake: { burst: { limit: 2, windowMs: 2000 } }, env: { WORKER_CONCURRENCY: '2', PIPEDRIVE_BURST_LIMIT: '2' } });
+  try {
+    const deferred = rig.receiveRetry(/pacing toward Pipedrive burst limit/);
+    // The whole backlog is stored in one commit, so the window fills however slow the machine is.
+    const channel = await rig.bridge.inbox.activeChannel(rig.channel.provider_channel_id);
+    const conversation = (await rig.bridge.inbox.findConversation(channel, { id: rig.conversationId }))!;
+    const agent = (await rig.bridge.inbox.participants(conversation)).find((p) => p.role === 'end_user')?.id ?? 'agent-1';
+    const ids = await rig.bridge.db.transaction(async (tx) => {
+      const out: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const r = await rig.bridge.inbox.recordInbound(channel, { dedupe: { source: 'paced', key: `p-${i}` }, conversation, senderId: agent, text: `deferred ${i}`, providerMessageId: null, createdAt: Date.now() }, tx);
+        if ('message' in r) out.push(r.message.id);
+      }
+      return out;
+    });
+    rig.bridge.outbox.kick();
+    const [job] = await deferred;
+    await allArrive(rig, ids);
+    assert.equal(rig.fake.state.counters.rateLimited, 0, 'no self-inflicted 429');
+    const row = await rig.bridge.db('jobs').where({ id: job.id }).first();
+    assert.equal(row.status, 'done');
+    assert.equal(row.attempts, 1, 'waiting for the window spent no attempt');
+    const order = [...rig.fake.state.messages.values()].filter((m) => ids.includes(m.id)).map((m) => m.id);
+    assert.deepEqual(order, ids, 'still delivered in order');
+  } finally {
+    await rig.close();
+  }
+});
+
 test('a spent daily budget parks the installation until midnight UTC: one 429, no hot retries, no attempts spent', async () => {
   const rig = await startPipedriveRig();
   try {

@@ -75,6 +75,8 @@ export async function startTestBridge(opts: BridgeOptions & { env?: Record<strin
     JOB_BACKOFF_CAP_MS: '50',
     JOB_LEASE_SECONDS: '30',
     LEADER_CHECK_MS: '50',
+    // The platform fakes listen on loopback, which the outbound policy refuses unless allowed.
+    OUTBOUND_ALLOW: '127.0.0.0/8',
     ...db.env,
     ...opts.env,
   });

@@ -11,7 +11,7 @@ import { safeEqual } from '../../app/security/crypto.ts';
  * command, and accepts webhooks signed with HMAC-SHA256 of the raw body keyed with the
  * channel's `secret`.
  */
-export type Step = 'ok' | 'retry' | 'permanent' | 'gate';
+export type Step = 'ok' | 'retry' | 'permanent' | 'gate' | 'stall';
 
 export class TestPlatform {
   sent: Array<{ channelId: string; message: OutgoingMessage }> = [];
@@ -20,6 +20,10 @@ export class TestPlatform {
   /** Consumed one per send; empty means 'ok'. */
   script: Step[] = [];
   failConnect: string | null = null;
+  /** Channels whose every send hangs like a host that never answers, ignoring the abort signal ('stall'). */
+  stallChannels = new Set<string>();
+  /** The abort signal each stalled send was given, in order. */
+  stalled: Array<{ channelId: string; messageId: string; signal: AbortSignal | undefined }> = [];
   /** Sends parked at a 'gate' step (a worker stuck mid-job) until `openGates()`. */
   private gates: Array<() => void> = [];
   readonly gateEvents = new EventEmitter<{ parked: [] }>();
@@ -42,7 +46,12 @@ export class TestPlatform {
         this.disconnected.push(channel.id);
       },
       send: async ({ channel }, message) => {
-        const step = this.script.shift() ?? 'ok';
+        const step = this.stallChannels.has(channel.id) ? 'stall' : (this.script.shift() ?? 'ok');
+        if (step === 'stall') {
+          this.stalled.push({ channelId: channel.id, messageId: message.message.id, signal: message.signal });
+          this.gateEvents.emit('parked');
+          return new Promise<never>(() => {});
+        }
         if (step === 'retry') throw new RetryableError('platform busy');
         if (step === 'permanent') throw new PermanentError('platform rejected the message');
         if (step === 'gate') {

@@ -48,14 +48,23 @@ async function settled(rig: Rig): Promise<void> {
   }
 }
 
+/** The idle time passes: the pending flush becomes due now (the debounce itself is in the store). */
+async function idleTimePasses(rig: Rig): Promise<void> {
+  const n = await rig.bridge.db('jobs').where({ kind: 'workspace.transcript', status: 'pending' }).update({ run_at: Date.now() });
+  assert.equal(n, 1, 'one pending flush for the conversation, however many lines');
+  rig.bridge.outbox.kick();
+}
+
 const linesOf = (content: string) => [...content.matchAll(/<p>(\d{4}-\d\d-\d\d \d\d:\d\d UTC) · <b>(.*?)<\/b>: (.*?)<\/p>/g)].map((m) => `${m[2]}: ${m[3]}`);
 
 test('transcripts: every line of a conversation about a deal lands once, in order, HTML-escaped, in one note', async () => {
-  const w = await recordWorld({ TRANSCRIPT_FLUSH_SECONDS: '1' });
+  const w = await recordWorld({ TRANSCRIPT_FLUSH_SECONDS: '3600' });
   try {
     await w.say('Hello <b>team</b> & "friends"');
     await w.reply('Hi Pat');
     await w.say('Second\nline');
+    assert.equal(w.rig.fake.notesOf('deal', 5).length, 0, 'nothing before the conversation is idle');
+    await idleTimePasses(w.rig);
     await settled(w.rig);
     const notes = w.rig.fake.notesOf('deal', 5);
     assert.equal(notes.length, 1);
@@ -71,6 +80,7 @@ test('transcripts: every line of a conversation about a deal lands once, in orde
 
     // More lines later: the same note grows by PUT.
     await w.reply('One more thing');
+    await idleTimePasses(w.rig);
     await settled(w.rig);
     const after = w.rig.fake.notesOf('deal', 5);
     assert.equal(after.length, 1);

@@ -1,6 +1,5 @@
 import Router from '@koa/router';
-import type { Context, Next } from 'koa';
-import { koaBody } from 'koa-body';
+import type { Context } from 'koa';
 import { z } from 'zod';
 import { AppError } from '../../errors.ts';
 import { TemplateSchema } from '../../inbox/channels.ts';
@@ -10,7 +9,7 @@ import { uninstallFromAdmin } from '../../pipedrive/install.ts';
 import { surfaceOf } from '../../pipedrive/surface.ts';
 import type { PipedriveServices } from '../../pipedrive/services.ts';
 import type { Installation } from '../../store/installations.ts';
-import { endSession, requireSession } from '../session.ts';
+import { endSession } from '../session.ts';
 import { providerInfos } from './providers.ts';
 
 export const ConnectBody = z.object({
@@ -39,25 +38,17 @@ export function presentInstallation(i: Installation) {
 }
 
 /**
- * The admin JSON API (DESIGN.md): 401 without a session; writes only as application/json,
- * which, with the SameSite=Lax session cookie, is the CSRF defence (a cross-site form can
- * not send that content type without a CORS preflight we never grant).
+ * The admin JSON API (DESIGN.md). Session, CSRF content-type, admin-rights and body parsing
+ * all happen in adminApiGuard (guard.ts), before routing, for every spelling of the path.
  */
 export function adminApiRouter(s: PipedriveServices): Router {
   const router = new Router({ prefix: '/admin/api' });
 
-  router.use(async (ctx: Context, next: Next) => {
-    ctx.state.errorShape = 'admin';
-    ctx.set('Cache-Control', 'no-store');
-    ctx.state.installation = await requireSession(ctx, s.secrets, s.db);
-    if (ctx.method !== 'GET' && ctx.method !== 'HEAD' && !/^application\/json\s*(;|$)/i.test(ctx.get('content-type'))) {
-      throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send writes as Content-Type: application/json');
-    }
-    await next();
-  });
-  router.use(koaBody({ json: true, urlencoded: false, text: false, multipart: false, jsonLimit: '256kb', jsonStrict: true }));
-
-  const who = (ctx: Context) => ctx.state.installation as Installation;
+  const who = (ctx: Context): Installation => {
+    // The guard sets it; a handler reached without it is a wiring bug, refused rather than run.
+    if (!ctx.state.installation) throw new AppError('UNAUTHORIZED', 'Sign in with Pipedrive first (/auth/pipedrive)');
+    return ctx.state.installation as Installation;
+  };
 
   router.get('/channels', async (ctx) => {
     const pace = s.client.pacer.stateOf(who(ctx).id);

@@ -30,15 +30,18 @@ export interface AdminShell {
 /** The admin page: server-rendered and escaped; its script only posts JSON to its API. */
 export function adminPage(v: AdminView, shell: AdminShell = {}): string {
   const inPd = shell.inPipedrive;
-  const canEdit = !inPd || inPd.canEdit;
   const { installation: i, channels, providers, appUrl } = v;
+  // Writes are for Pipedrive admins: the viewer inside Pipedrive, the installing user standalone.
+  const canEdit = inPd ? inPd.canEdit : i.isAdmin;
   const available = providers.filter((p) => p.available);
   return page(
     'Pipedrive bridge — admin',
     html`<h1>Pipedrive messaging bridge</h1>
 <p>Signed in as <strong>${i.userName ?? `user ${i.userId}`}</strong>${i.userEmail ? html` (${i.userEmail})` : ''} of
 <strong>${i.companyName ?? `company ${i.companyId}`}</strong>${i.isAdmin ? ' — Pipedrive admin' : ''}.</p>
+<form method="post" action="/admin/logout"><button type="submit" id="sign-out">Sign out</button></form>
 ${statusBanner(i)}
+${inPd || i.isAdmin ? '' : html`<p class="banner warn" id="read-only">Read-only: only Pipedrive admins of your company can connect or delete channels and replay dead letters.</p>`}
 <div id="flash" role="status" aria-live="polite"></div>
 ${inPd ? html`<h2>Where conversations appear</h2>
 <div id="surface" class="surface" data-loading="true"><p class="hint">Loading…</p></div>` : ''}
@@ -48,9 +51,9 @@ ${channels.length ? channelTable(channels, canEdit) : html`<p id="no-channels">N
 <h2>Delivery</h2>
 ${figuresList(channels, v.pacing)}
 <h2>Dead letters</h2>
-${deadLetterTable(v.deadLetters)}
+${deadLetterTable(v.deadLetters, canEdit)}
 <h2>Connect a channel</h2>
-${!canEdit ? html`<p class="hint">A Pipedrive admin connects channels here.</p>` : available.length ? connectForm(available) : html`<p class="banner warn">No platform adapter is available in this build.</p>`}
+${!canEdit ? (inPd ? html`<p class="hint">A Pipedrive admin connects channels here.</p>` : '') : available.length ? connectForm(available) : html`<p class="banner warn">No platform adapter is available in this build.</p>`}
 <p class="hint">Platforms: ${providers.map((p, n) => html`${n ? ', ' : ''}${p.name} ${p.available ? '(available)' : '(not available in this build yet)'}`)}.</p>
 <h2>URLs for the platforms</h2>
 <ul class="hint">
@@ -77,14 +80,17 @@ function figuresList(channels: ChannelRow[], pace: PaceSnapshot): Html {
 </ul>`;
 }
 
-function deadLetterTable(rows: DeadLetter[]): Html {
+/** Write buttons are disabled for users without Pipedrive admin rights (the API refuses them anyway). */
+const off = (canWrite: boolean) => raw(canWrite ? '' : ' disabled');
+
+function deadLetterTable(rows: DeadLetter[], canWrite: boolean): Html {
   if (!rows.length) return html`<p id="no-dead-letters">No dead letters: everything was delivered or is still being retried.</p>`;
-  return html`<p><button type="button" id="replay-all">Replay all (${rows.length})</button> <span class="hint">Puts them back in the outbox with a fresh retry budget.</span></p>
+  return html`<p><button type="button" id="replay-all"${off(canWrite)}>Replay all (${rows.length})</button> <span class="hint">Puts them back in the outbox with a fresh retry budget.</span></p>
 <table id="dead-letters"><thead><tr><th>Job</th><th>Channel</th><th>What</th><th>Reason</th><th>Attempts</th><th>Failed at</th><th></th></tr></thead><tbody>
 ${rows.map(
   (d) => html`<tr data-dead-letter-id="${String(d.id)}"><td>${String(d.id)}<br><code class="hint">${d.kind}</code></td><td>${d.channel_name ?? d.channel_id}</td>
 <td>${d.summary}</td><td>${d.reason ?? '—'}</td><td>${String(d.attempts)}</td><td>${d.failed_at}</td>
-<td><button type="button" class="replay" data-id="${String(d.id)}">Replay</button></td></tr>`,
+<td><button type="button" class="replay" data-id="${String(d.id)}"${off(canWrite)}>Replay</button></td></tr>`,
 )}
 </tbody></table>`;
 }
@@ -97,13 +103,13 @@ function statusBanner(i: Installation): Html {
   return html`<p class="banner ok" id="installation-status">Installation active.</p>`;
 }
 
-function channelTable(channels: ChannelRow[], canEdit = true): Html {
+function channelTable(channels: ChannelRow[], canWrite: boolean): Html {
   return html`<table id="channels"><thead><tr><th>Name</th><th>Provider</th><th>Status</th><th>Conversations</th><th>Outbox backlog</th><th>Last error</th><th>URLs</th><th></th></tr></thead><tbody>
 ${channels.map(
   (c) => html`<tr data-channel-id="${c.id}"><td>${c.avatar_url ? html`<img src="${c.avatar_url}" alt="" width="20" height="20"> ` : ''}${c.name}<br><code class="hint">${c.provider_channel_id}</code></td>
 <td>${c.provider_name}</td><td>${c.status}</td><td>${c.conversations}</td><td>${c.backlog.pending} pending, ${c.backlog.dead} dead</td>
 <td>${c.last_error ?? '—'}</td><td>${Object.entries(c.urls).map(([k, v]) => html`${k}: <code>${v}</code><br>`)}</td>
-<td>${canEdit ? html`<button type="button" class="delete" data-id="${c.id}" data-name="${c.name}">Delete</button>` : ''}</td></tr>`,
+<td><button type="button" class="delete" data-id="${c.id}" data-name="${c.name}"${off(canWrite)}>Delete</button></td></tr>`,
 )}
 </tbody></table>`;
 }

@@ -2,8 +2,9 @@ import Router from '@koa/router';
 import { deadLettersOf } from '../../inbox/dead-letters.ts';
 import { listForInstallation } from '../../pipedrive/channels.ts';
 import type { PipedriveServices } from '../../pipedrive/services.ts';
-import { html, page, PAGE_HEADERS } from '../html.ts';
-import { sessionInstallation } from '../session.ts';
+import { html, page, PAGE_HEADERS, raw } from '../html.ts';
+import { bumpSessionGeneration } from '../../store/installations.ts';
+import { endSession, sessionInstallation } from '../session.ts';
 import { adminApiRouter } from './api.ts';
 import { ADMIN_JS } from './assets.ts';
 import { adminPage } from './page.ts';
@@ -16,18 +17,35 @@ export function adminRouters(s: PipedriveServices): Router[] {
   router.get('/admin', async (ctx) => {
     ctx.set(PAGE_HEADERS);
     ctx.type = 'html';
-    const installation = await sessionInstallation(ctx, s.secrets, s.db);
+    const installation = await sessionInstallation(ctx, s.secrets, s.db, s.config.appUrl);
     if (!installation) {
       ctx.status = 401;
+      // Arriving from another site (a link in Pipedrive), the browser withheld the SameSite=Strict
+      // cookie: reloading from this page is a same-site navigation that carries it, if there is one.
+      const fromElsewhere = ctx.get('sec-fetch-site') === 'cross-site';
       ctx.body = page(
         'Sign in',
-        html`<h1>Pipedrive messaging bridge</h1><p>Sign in by installing the app in your Pipedrive account.</p>
+        html`${fromElsewhere ? raw('<meta http-equiv="refresh" content="0">') : ''}<h1>Pipedrive messaging bridge</h1><p>Sign in by installing the app in your Pipedrive account.</p>
 <p><a id="install" href="/auth/pipedrive">Install / sign in with Pipedrive</a></p>`,
       );
       return;
     }
     const [channels, deadLetters] = await Promise.all([listForInstallation(s, installation), deadLettersOf(s.db, installation.id)]);
     ctx.body = adminPage({ installation, channels, deadLetters, pacing: s.client.pacer.stateOf(installation.id), providers: providerInfos(s.registry), appUrl: s.config.appUrl });
+  });
+
+  /**
+   * Sign-out ends every session of this installation on the server (its session generation
+   * moves on), not just this browser's cookie. A plain form POST: a cross-site one carries no
+   * SameSite=Strict cookie, so it can sign nobody out.
+   */
+  router.post('/admin/logout', async (ctx) => {
+    const installation = await sessionInstallation(ctx, s.secrets, s.db, s.config.appUrl);
+    if (installation) await bumpSessionGeneration(s.db, installation.id);
+    endSession(ctx, s.config.appUrl);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.status = 303;
+    ctx.redirect('/admin');
   });
 
   router.get('/admin/assets/admin.js', (ctx) => {

@@ -7,6 +7,8 @@ import type { Secrets } from '../../security/crypto.ts';
 import { findChannel } from '../../store/channels.ts';
 import type { Db } from '../../store/db.ts';
 import type { Metrics } from '../../metrics.ts';
+import { BUSY_RETRY_AFTER_SECONDS } from '../errors.ts';
+import { TokenBuckets } from '../../security/token-bucket.ts';
 
 const MAX_WEBHOOK_BYTES = 1024 * 1024;
 
@@ -15,8 +17,12 @@ const MAX_WEBHOOK_BYTES = 1024 * 1024;
  * finds the channel, and hands the request to that provider's adapter, which verifies,
  * persists and answers. Errors render as `{error}`, the shape platforms log.
  */
-export function webhooksRouter(deps: { db: Db; secrets: Secrets; registry: ProviderRegistry; metrics: Metrics }): Router {
+export function webhooksRouter(deps: { db: Db; secrets: Secrets; registry: ProviderRegistry; metrics: Metrics; rate: { perMinute: number; burst: number } }): Router {
   const router = new Router({ prefix: '/webhooks' });
+  // One channel's flood (a runaway or hostile platform, a replay) costs that channel 429 +
+  // Retry-After (Alvaria and Standard Webhooks senders retry a 429 later; Airy marks its
+  // message failed with our `error`), not everyone's database and workers.
+  const limiter = new TokenBuckets(deps.rate);
   router.use(async (ctx, next) => {
     ctx.state.errorShape = 'webhook';
     await next();
@@ -29,6 +35,10 @@ export function webhooksRouter(deps: { db: Db; secrets: Secrets; registry: Provi
     if (channelId.length > 64 || /[\u0000-\u001f]/.test(channelId)) throw new AppError('NOT_FOUND', 'Unknown channel');
     const channel = await findChannel(deps.db, channelId);
     if (!channel || channel.provider !== adapter.kind || channel.status === 'deleted') throw new AppError('NOT_FOUND', 'Unknown channel');
+    const wait = limiter.take(channel.id);
+    if (wait > 0) {
+      throw new AppError('RATE_LIMIT_EXCEEDED', 'Too many webhook requests for this channel; retry later', {}, wait);
+    }
     let rawBody: Buffer;
     try {
       rawBody = await getRawBody(ctx.req, { limit: MAX_WEBHOOK_BYTES, length: ctx.get('content-length') || undefined });
@@ -39,6 +49,8 @@ export function webhooksRouter(deps: { db: Db; secrets: Secrets; registry: Provi
     const reply = await adapter.webhook(channelContext(channel, deps.secrets), { headers: ctx.headers, rawBody });
     if (reply.status === 401) deps.metrics.webhookRejected.inc({ provider: adapter.kind });
     ctx.status = reply.status;
+    // An adapter's 503 means "could not persist now" (e.g. the database was busy): say when to come back.
+    if (reply.status === 503) ctx.set('Retry-After', String(BUSY_RETRY_AFTER_SECONDS));
     ctx.body = reply.body ?? {};
   });
   return router;

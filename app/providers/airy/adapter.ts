@@ -1,5 +1,6 @@
 import { isAxiosError } from 'axios';
 import { classifyHttpError, PermanentError } from '../../outbox/errors.ts';
+import { bodyForLog, OutboundPolicy, outboundFailure } from '../../security/outbound.ts';
 import { ProviderError, type AdapterFactory, type ProviderAdapter, type ProviderServices } from '../provider.ts';
 import { AiryClient } from './client.ts';
 import { airyIds } from './ids.ts';
@@ -9,7 +10,7 @@ import { AiryRealtime, type RealtimeOptions } from './realtime.ts';
 import { AiryConfigSchema, type AiryConfig, type AiryState } from './schema.ts';
 
 export interface AiryAdapterOptions {
-  /** Per-request timeout towards Airy. */
+  /** Total deadline of one request towards Airy (headers and body). */
   timeoutMs?: number;
   realtime?: RealtimeOptions;
 }
@@ -19,11 +20,16 @@ export type AiryAdapter = ProviderAdapter<AiryConfig, AiryState> & { readonly re
 /** The Airy source id we create for a channel: one source per channel, since each source has one action endpoint. */
 export const sourceIdFor = (channelId: string) => `pipedrive-${channelId}`;
 
-/** Turns an Airy failure during connect into a message the admin can act on (never a token). */
-function connectError(err: unknown, step: string): ProviderError {
-  if (!isAxiosError(err)) return new ProviderError(`${step} failed: ${err instanceof Error ? err.message : String(err)}`);
-  const status = err.response?.status;
-  if (!status) return new ProviderError(`${step}: Airy did not answer (${err.code ?? 'network error'}); check api_url`);
+/**
+ * Turns an Airy failure during connect into a message the admin can act on: never a token,
+ * never the host's body (it is logged), and one text for every way a host can fail to
+ * answer, so connect cannot be used to tell closed, filtered and open ports apart.
+ */
+function connectError(services: ProviderServices, err: unknown, step: string): ProviderError {
+  if (err instanceof ProviderError) return err;
+  const { status, message } = outboundFailure(err);
+  if (status) services.log.warn({ step, status, body: bodyForLog(err) }, 'airy connect: the host refused');
+  if (!status) return new ProviderError(`${step}: ${message}; check api_url`);
   if (status === 403) return new ProviderError(`${step}: Airy refused the token (403); check system_token and that the Source API is enabled`);
   if (status === 404) return new ProviderError(`${step}: Airy answered 404; is integration.source-api enabled on this host?`);
   return new ProviderError(`${step}: Airy answered HTTP ${status}`);
@@ -34,13 +40,11 @@ function connectError(err: unknown, step: string): ProviderError {
  * the Airy contact, Airy users and bots answer).
  */
 export function createAiryAdapter(services: ProviderServices, opts: AiryAdapterOptions = {}): AiryAdapter {
-  const clients = new Map<string, AiryClient>();
-  const client = (config: AiryConfig) => {
-    let c = clients.get(config.api_url);
-    if (!c) clients.set(config.api_url, (c = new AiryClient(config.api_url, opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {})));
-    return c;
-  };
-  const realtime = new AiryRealtime(services, opts.realtime);
+  // One transport for every Airy host: a client is a base URL over it, so nothing is cached per host.
+  const policy = new OutboundPolicy(services.config.outbound);
+  const http = policy.http({ timeoutMs: opts.timeoutMs ?? 10_000 });
+  const client = (config: AiryConfig) => new AiryClient(config.api_url, http);
+  const realtime = new AiryRealtime(services, { ...opts.realtime, policy });
 
   return {
     kind: 'airy',
@@ -75,7 +79,7 @@ export function createAiryAdapter(services: ProviderServices, opts: AiryAdapterO
         if (isAxiosError(err) && err.response?.status === 409) {
           throw new ProviderError(`Airy already has a source "${sourceId}" and only reveals its token at creation; remove it (POST /sources.delete) and connect again`, 409);
         }
-        throw connectError(err, 'Creating the Airy source');
+        throw connectError(services, err, 'Creating the Airy source');
       }
       let channelId: string;
       try {
@@ -86,7 +90,7 @@ export function createAiryAdapter(services: ProviderServices, opts: AiryAdapterO
         });
         channelId = channel.id;
       } catch (err) {
-        throw connectError(err, 'Creating the Airy channel');
+        throw connectError(services, err, 'Creating the Airy channel');
       }
       realtime.ensureHost(input.config);
       return {
@@ -95,8 +99,12 @@ export function createAiryAdapter(services: ProviderServices, opts: AiryAdapterO
       };
     },
 
-    /** /sources.channels.disconnect; "already gone" (403/404) is logged and accepted. */
+    /**
+     * /sources.channels.disconnect; "already gone" (403/404) is logged and accepted. The
+     * host's WebSocket subscription ends with its last channel (a connect rolled back too).
+     */
     async disconnect({ channel, config, state }) {
+      await realtime.release(config.api_url, channel.id);
       if (!state) return;
       try {
         await client(config).disconnectChannel(state.source_token, state.channel_id);
@@ -106,7 +114,7 @@ export function createAiryAdapter(services: ProviderServices, opts: AiryAdapterO
           services.log.warn({ channel: channel.id, status }, 'Airy channel already gone or not ours; treating the disconnect as done');
           return;
         }
-        throw classifyHttpError(err, 'Airy /sources.channels.disconnect');
+        throw classifyHttpError(err, 'Airy /sources.channels.disconnect', services.log);
       }
     },
 
@@ -125,10 +133,10 @@ export function createAiryAdapter(services: ProviderServices, opts: AiryAdapterO
       }
       if (out.message.providerMessageId !== airyMessageId) await services.inbox.setProviderMessageId(out.message.id, airyMessageId);
       try {
-        await client(config).ingest(state.source_token, buildIngest(out, state.source_channel_id));
+        await client(config).ingest(state.source_token, buildIngest(out, state.source_channel_id), out.signal);
       } catch (err) {
         // Timeouts, 5xx (503 = Kafka) and 408/409/429 retry; 400/403/404 are dead-lettered with the reason.
-        throw classifyHttpError(err, 'Airy /sources.webhook');
+        throw classifyHttpError(err, 'Airy /sources.webhook', services.log);
       }
       return { providerMessageId: airyMessageId };
     },

@@ -1,4 +1,4 @@
-import axios, { type AxiosInstance } from 'axios';
+import type { AxiosInstance } from 'axios';
 import type { IngestMessage, IngestMetadata } from './schema.ts';
 
 export interface AiryChannelPayload {
@@ -19,25 +19,23 @@ export interface AirySourcePayload {
 
 /**
  * HTTP only: the Airy Source API (reference/airy.md §2, §3, §5). Every call is a JSON POST
- * with the token in `Authorization: Bearer …`. Failures surface as axios errors with the
- * status preserved; callers classify them (connect → ProviderError, send → outbox errors).
+ * with the token in `Authorization: Bearer …`, through the outbound policy's axios (checked
+ * destination, total deadline, size cap). Failures surface as axios errors with the status
+ * preserved; callers classify them (connect → ProviderError, send → outbox errors).
  */
 export class AiryClient {
-  private readonly http: AxiosInstance;
+  constructor(
+    private readonly apiUrl: string,
+    private readonly http: AxiosInstance,
+  ) {}
 
-  constructor(apiUrl: string, opts: { timeoutMs?: number } = {}) {
-    this.http = axios.create({
-      baseURL: apiUrl,
-      timeout: opts.timeoutMs ?? 10_000,
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
+  private async post<T>(path: string, token: string, body: unknown, signal?: AbortSignal): Promise<{ status: number; data: T }> {
+    const res = await this.http.post<T>(`${this.apiUrl}${path}`, body ?? {}, {
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json' },
       // Airy answers 200/201/202/204 for success depending on the endpoint; anything else throws.
       validateStatus: (s) => s >= 200 && s < 300,
-      maxRedirects: 0,
+      ...(signal ? { signal } : {}),
     });
-  }
-
-  private async post<T>(path: string, token: string, body: unknown): Promise<{ status: number; data: T }> {
-    const res = await this.http.post<T>(path, body ?? {}, { headers: { authorization: `Bearer ${token}` } });
     return { status: res.status, data: res.data };
   }
 
@@ -60,7 +58,7 @@ export class AiryClient {
   }
 
   /** Source token. An idempotent upsert keyed by the derived ids; 200 with an empty body. */
-  async ingest(sourceToken: string, body: { messages: IngestMessage[]; metadata: IngestMetadata[] }): Promise<void> {
-    await this.post('/sources.webhook', sourceToken, body);
+  async ingest(sourceToken: string, body: { messages: IngestMessage[]; metadata: IngestMetadata[] }, signal?: AbortSignal): Promise<void> {
+    await this.post('/sources.webhook', sourceToken, body, signal);
   }
 }

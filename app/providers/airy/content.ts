@@ -1,3 +1,5 @@
+import { isHttpUrl } from '../../security/outbound.ts';
+
 /**
  * What an Airy user sent (the `content` of /messages.send, any JSON) as our text and
  * attachments. Known shapes: a plain string, `{text}`, `{text, attachments:[{type,url,name,size}]}`
@@ -44,15 +46,19 @@ function fileName(url: string, given: unknown): string {
   }
 }
 
-function toAttachment(a: unknown): MappedContent['attachments'][number] | null {
+/** An attachment, `dropped` when its link is not http(s) (shown to users: no `javascript:`), or null when it is no attachment. */
+function toAttachment(a: unknown): MappedContent['attachments'][number] | 'dropped' | null {
   if (!a || typeof a !== 'object') return null;
   const o = a as Record<string, unknown>;
   const payload = (o.payload && typeof o.payload === 'object' ? o.payload : {}) as Record<string, unknown>;
   const url = typeof o.url === 'string' ? o.url : typeof payload.url === 'string' ? payload.url : null;
-  if (!url || !/^https?:\/\//.test(url)) return null;
+  if (!url) return null;
+  if (!isHttpUrl(url)) return 'dropped';
   const size = typeof o.size === 'number' && Number.isFinite(o.size) ? o.size : null;
   return { url, name: fileName(url, o.name ?? payload.name), mimeType: guessMime(o.type, url, o.mime_type), size };
 }
+
+export const DROPPED_ATTACHMENT = '[An attachment was dropped: its link is not an http(s) URL]';
 
 export const UNSUPPORTED_CONTENT = '[This message from Airy has a format the bridge cannot show]';
 
@@ -62,8 +68,10 @@ export function mapContent(content: unknown): MappedContent {
     const o = content as Record<string, unknown>;
     const text = typeof o.text === 'string' ? o.text : '';
     const list = Array.isArray(o.attachments) ? o.attachments : o.attachment ? [o.attachment] : [];
-    const attachments = list.map(toAttachment).filter((a): a is NonNullable<typeof a> => a !== null);
-    if (text || attachments.length) return { text, attachments };
+    const mapped = list.map(toAttachment);
+    const attachments = mapped.filter((a): a is MappedContent['attachments'][number] => a !== null && a !== 'dropped');
+    const note = mapped.includes('dropped') ? DROPPED_ATTACHMENT : '';
+    if (text || attachments.length || note) return { text: note ? `${text}${text ? '\n' : ''}${note}` : text, attachments };
   }
   return { text: UNSUPPORTED_CONTENT, attachments: [] };
 }

@@ -1,4 +1,6 @@
+import { LRUCache } from 'lru-cache';
 import type { Channel } from '../../inbox/types.ts';
+import type { OutboundPolicy } from '../../security/outbound.ts';
 import { channelContext } from '../context.ts';
 import type { ProviderServices } from '../provider.ts';
 import type { AiryConfig, AiryState, AiryWsEvent } from './schema.ts';
@@ -10,7 +12,12 @@ export interface RealtimeOptions {
   heartbeatMs?: number;
   /** How often the leader looks for Airy hosts it does not subscribe to yet (default 30 s). */
   rescanMs?: number;
+  policy?: OutboundPolicy;
+  /** Most Airy hosts subscribed at once (hosts are tenant input); the least recently used goes first. */
+  maxHosts?: number;
 }
+
+const PRUNE_GRACE_MS = 60_000;
 
 interface Served {
   channel: Channel;
@@ -32,7 +39,10 @@ interface Served {
  * (Airy has no event history), the next unread_count change catches `read` up.
  */
 export class AiryRealtime {
-  private readonly hosts = new Map<string, StompSubscriber>();
+  private readonly hosts: LRUCache<string, StompSubscriber>;
+  private readonly since = new WeakMap<StompSubscriber, number>();
+  /** Counts release() calls, so a rescan that read the channels before one does not undo it. */
+  private releases = 0;
   private running = false;
   private served: Served[] | undefined;
   private rescan: NodeJS.Timeout | undefined;
@@ -40,7 +50,15 @@ export class AiryRealtime {
   constructor(
     private readonly services: ProviderServices,
     private readonly opts: RealtimeOptions = {},
-  ) {}
+  ) {
+    this.hosts = new LRUCache<string, StompSubscriber>({
+      max: opts.maxHosts ?? 1000,
+      dispose: (sub, apiUrl, reason) => {
+        if (reason === 'evict') services.log.warn({ url: apiUrl }, 'airy realtime: too many hosts; the least recently used one is no longer subscribed');
+        void sub.stop();
+      },
+    });
+  }
 
   get isRunning(): boolean {
     return this.running;
@@ -66,10 +84,29 @@ export class AiryRealtime {
     this.rescan.unref();
   }
 
+  /** Subscribes to new hosts and drops the ones no channel names any more (deleted elsewhere, uninstalled). */
   private async subscribeAll(): Promise<void> {
+    const releases = this.releases;
     const served = await this.refresh();
-    if (!this.running) return;
+    // A release while the list was read: the list may still name the channel that went.
+    if (!this.running || releases !== this.releases) return;
+    const wanted = new Set(served.map((s) => s.config.api_url));
+    // A host subscribed by a connect that has not committed its channel yet is not a leftover.
+    const settled = Date.now() - PRUNE_GRACE_MS;
+    for (const [apiUrl, sub] of this.hosts.entries()) if (!wanted.has(apiUrl) && (this.since.get(sub) ?? 0) < settled) this.hosts.delete(apiUrl);
     for (const s of served) if (!this.hosts.has(s.config.api_url)) this.ensureHost(s.config);
+  }
+
+  /**
+   * A channel on `apiUrl` is going (deleted, or its connect rolled back while it still
+   * exists): the subscription ends unless another channel still uses that host.
+   */
+  async release(apiUrl: string, channelId: string): Promise<void> {
+    this.served = undefined;
+    this.releases++;
+    if (!this.hosts.has(apiUrl)) return;
+    const others = (await this.refresh()).some((s) => s.config.api_url === apiUrl && s.channel.id !== channelId);
+    if (!others) this.hosts.delete(apiUrl);
   }
 
   async stop(): Promise<void> {
@@ -77,7 +114,8 @@ export class AiryRealtime {
     clearInterval(this.rescan);
     this.rescan = undefined;
     const subs = [...this.hosts.values()];
-    this.hosts.clear();
+    // clear() would dispose (stop) each without waiting; stop them here and wait.
+    for (const k of [...this.hosts.keys()]) this.hosts.delete(k);
     await Promise.all(subs.map((s) => s.stop()));
   }
 
@@ -91,9 +129,11 @@ export class AiryRealtime {
       log: this.services.log,
       ...(this.opts.backoff ? { backoff: this.opts.backoff } : {}),
       ...(this.opts.heartbeatMs !== undefined ? { heartbeatMs: this.opts.heartbeatMs } : {}),
+      ...(this.opts.policy ? { policy: this.opts.policy, maxFrameBytes: this.opts.policy.maxResponseBytes } : {}),
       onEvent: (body) => this.handle(config.api_url, body),
     });
     this.hosts.set(config.api_url, sub);
+    this.since.set(sub, Date.now());
     sub.start();
   }
 

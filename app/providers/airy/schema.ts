@@ -1,13 +1,10 @@
 import { z } from 'zod';
+import { platformId, platformText } from '../../security/input.ts';
+import { platformUrl } from '../../security/outbound.ts';
 
 /** What the admin enters per channel (DESIGN.md, operator contract). */
 export const AiryConfigSchema = z.object({
-  api_url: z
-    .string()
-    .trim()
-    .url()
-    .refine((v) => /^https?:\/\//.test(v), 'must be an http(s) URL')
-    .transform((v) => v.replace(/\/+$/, '')),
+  api_url: platformUrl('base'),
   system_token: z.string().trim().min(1, 'is required'),
 });
 export type AiryConfig = z.infer<typeof AiryConfigSchema>;
@@ -29,20 +26,21 @@ export interface AiryConversationState {
 
 // ── the action endpoint (reference/airy.md §6) ────────────────────────────────────────────
 
-// Length caps match the columns the values land in (event keys 255, participant ids 128):
-// PostgreSQL refuses longer strings, which would otherwise surface as a 500.
+// Length caps match the columns the values land in (event keys 255, participant ids 128), and
+// ids carry no control characters: PostgreSQL refuses longer strings and NUL bytes, which
+// would otherwise surface as a 500 instead of Airy's "bad request".
 export const ActionSchema = z.object({
   type: z.string(),
   payload: z.object({
     message: z.object({
-      id: z.string().min(1).max(255),
-      source_recipient_id: z.string().max(128).nullish(),
+      id: platformId(255),
+      source_recipient_id: platformText(128).nullish(),
       content: z.unknown(),
       sent_at: z.union([z.string(), z.number()]).nullish(),
     }),
     conversation: z
       .object({
-        id: z.string().min(1),
+        id: platformId(255),
         channel_id: z.string().nullish(),
         source_channel_id: z.string().nullish(),
         // Holds the source_sender_id of the latest contact message, NOT the conversation id we posted.

@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import type { Logger } from '../../log.ts';
 import { backoffDelay } from '../../outbox/backoff.ts';
-import { decodeFrames, encodeFrame } from './stomp.ts';
+import type { OutboundPolicy } from '../../security/outbound.ts';
+import { encodeFrame, StompDecoder } from './stomp.ts';
 
 export interface StompSubscriberOptions {
   /** Airy host, e.g. https://airy.example.com; the socket is <host>/ws.communication. */
@@ -13,9 +14,15 @@ export interface StompSubscriberOptions {
   /** Heart-beat we offer and ask for (Airy's broker uses 30000,30000). */
   heartbeatMs?: number;
   backoff?: { baseMs: number; capMs: number };
+  /** The outbound policy: the host is checked and its address pinned on every dial. */
+  policy?: OutboundPolicy;
+  /** Largest WebSocket message and STOMP frame accepted (default 1 MiB). */
+  maxFrameBytes?: number;
   log: Logger;
   onEvent(body: string): Promise<void> | void;
 }
+
+const MAX_PENDING = 1000;
 
 export interface StompSubscriberEvents {
   subscribed: [];
@@ -34,6 +41,8 @@ export class StompSubscriber extends EventEmitter<StompSubscriberEvents> {
   private attempt = 0;
   private timers = new Set<NodeJS.Timeout>();
   private queue: Promise<void> = Promise.resolve();
+  /** Events received but not handled yet; past MAX_PENDING the host is flooding us and events are dropped. */
+  private pending = 0;
 
   constructor(private readonly opts: StompSubscriberOptions) {
     super();
@@ -66,9 +75,23 @@ export class StompSubscriber extends EventEmitter<StompSubscriberEvents> {
 
   private open(): void {
     const hb = this.opts.heartbeatMs ?? 30_000;
-    const ws = new WebSocket(this.url, { headers: { authorization: `Bearer ${this.opts.token}` }, handshakeTimeout: 10_000 });
+    const max = this.opts.maxFrameBytes ?? 1024 * 1024;
+    try {
+      this.opts.policy?.assertUrl(this.url);
+    } catch (err) {
+      this.opts.log.warn({ url: this.url, err: err instanceof Error ? err.message : String(err) }, 'airy websocket: host refused by the outbound policy');
+      this.emit('closed', this.url);
+      this.retryLater();
+      return;
+    }
+    const ws = new WebSocket(this.url, {
+      headers: { authorization: `Bearer ${this.opts.token}` },
+      handshakeTimeout: 10_000,
+      maxPayload: max,
+      ...(this.opts.policy ? { lookup: this.opts.policy.lookup } : {}),
+    });
     this.ws = ws;
-    let buffer = '';
+    const decoder = new StompDecoder(max);
     let lastSeen = Date.now();
     let beat: NodeJS.Timeout | undefined;
 
@@ -78,8 +101,14 @@ export class StompSubscriber extends EventEmitter<StompSubscriberEvents> {
     });
     ws.on('message', (data) => {
       lastSeen = Date.now();
-      const { frames, rest } = decodeFrames(buffer + data.toString());
-      buffer = rest;
+      let frames;
+      try {
+        frames = decoder.push(data.toString());
+      } catch (err) {
+        this.opts.log.warn({ url: this.url, err: err instanceof Error ? err.message : String(err) }, 'airy websocket: frame too large; closing');
+        ws.terminate();
+        return;
+      }
       for (const f of frames) {
         if (f.command === 'CONNECTED') {
           beat = this.heartbeat(ws, f.headers['heart-beat'] ?? '0,0', hb, () => lastSeen);
@@ -87,11 +116,18 @@ export class StompSubscriber extends EventEmitter<StompSubscriberEvents> {
           this.attempt = 0;
           this.emit('subscribed');
         } else if (f.command === 'MESSAGE') {
+          if (this.pending >= MAX_PENDING) {
+            this.opts.log.warn({ url: this.url }, 'airy websocket: too many events waiting; one dropped');
+            continue;
+          }
+          this.pending++;
           this.queue = this.queue.then(async () => {
             try {
               await this.opts.onEvent(f.body);
             } catch (err) {
               this.opts.log.warn({ err: String(err) }, 'airy event handling failed');
+            } finally {
+              this.pending--;
             }
           });
         } else if (f.command === 'ERROR') {
@@ -106,15 +142,19 @@ export class StompSubscriber extends EventEmitter<StompSubscriberEvents> {
       if (beat) clearInterval(beat), this.timers.delete(beat);
       this.emit('closed', this.url);
       if (this.ws === ws) this.ws = undefined;
-      if (!this.running) return;
-      const delay = backoffDelay(this.attempt++, this.opts.backoff ?? { baseMs: 1000, capMs: 60_000 });
-      this.opts.log.info({ url: this.url, delay }, 'airy websocket closed; reconnecting');
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        if (this.running) this.open();
-      }, delay);
-      this.timers.add(t);
+      this.retryLater();
     });
+  }
+
+  private retryLater(): void {
+    if (!this.running) return;
+    const delay = backoffDelay(this.attempt++, this.opts.backoff ?? { baseMs: 1000, capMs: 60_000 });
+    this.opts.log.info({ url: this.url, delay }, 'airy websocket closed; reconnecting');
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (this.running) this.open();
+    }, delay);
+    this.timers.add(t);
   }
 
   /** STOMP heart-beats: send EOLs at the agreed rate; drop a connection silent for twice the server's. */

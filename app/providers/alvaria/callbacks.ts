@@ -10,6 +10,8 @@ export interface CallbackDeps {
   services: ProviderServices;
   db: Db;
   now: () => number;
+  /** Oldest callback token accepted, by its `iat`. */
+  maxAgeSeconds: number;
 }
 
 const KNOWN_EVENTS = new Set(['NEW_SESSION', 'AGENT_JOINED', 'MESSAGE_STATUS', 'SESSION_REROUTE', 'SESSION_END', 'MESSAGE']);
@@ -25,7 +27,11 @@ const Envelope = z.object({ eventId: z.string().min(1), event: z.string().option
 export async function handleCallback(d: CallbackDeps, ctx: ChannelContext<AlvariaConfig, AlvariaState>, req: WebhookRequest): Promise<WebhookReply> {
   const { log, inbox } = d.services;
   const { channel, config } = ctx;
-  const auth = await verifyCallbackJwt(req.headers.authorization, config.callback_public_keys, d.now);
+  const auth = await verifyCallbackJwt(req.headers.authorization, config.callback_public_keys, d.now, {
+    maxAgeSeconds: d.maxAgeSeconds,
+    ...(config.callback_issuer ? { issuer: config.callback_issuer } : {}),
+    ...(config.callback_audience ? { audience: config.callback_audience } : {}),
+  });
   if (!auth.ok) {
     log.warn({ channel: channel.id, reason: auth.reason }, 'alvaria callback rejected: bad token');
     return { status: 401, body: { error: auth.reason === 'missing' ? 'missing Authorization token' : 'invalid Authorization token' } };
@@ -135,9 +141,14 @@ async function apply(d: CallbackDeps, { channel }: ChannelContext<AlvariaConfig,
     default: {
       // MESSAGE, from an agent or SYSTEM: text and/or one attachment.
       const a = e.message.attachment;
-      const attachments = a ? [{ ...describeAttachment(a), size: null, url: a.url }] : [];
-      if (!e.message.text && !attachments.length) return done({ ignored: true });
-      return line(conversation, agent.id, e.message.text ?? '', { origin: 'provider', attachments });
+      const attachments = a && !('dropped' in a) ? [{ ...describeAttachment(a), size: null, url: a.url }] : [];
+      let text = e.message.text ?? '';
+      if (a && 'dropped' in a) {
+        log.warn({ channel: channel.id, event: e.eventId }, 'alvaria attachment dropped: not an http(s) URL');
+        text = `${text}${text ? '\n' : ''}[An attachment was dropped: ${a.dropped}]`;
+      }
+      if (!text && !attachments.length) return done({ ignored: true });
+      return line(conversation, agent.id, text, { origin: 'provider', attachments });
     }
   }
 }

@@ -31,14 +31,14 @@ export class AlvariaClient {
     this.apiKey = settings.apiKey;
   }
 
-  async createSession(body: NewSession): Promise<string> {
-    const data = await this.call<{ sessionId?: unknown }>('post', '/session', undefined, body);
+  async createSession(body: NewSession, signal?: AbortSignal): Promise<string> {
+    const data = await this.call<{ sessionId?: unknown }>('post', '/session', undefined, body, signal);
     if (typeof data?.sessionId !== 'string' || !data.sessionId) throw new Error('Alvaria answered Create Session without a sessionId');
     return data.sessionId;
   }
 
-  async sendMessage(sessionId: string, part: OutgoingPart): Promise<string> {
-    const data = await this.call<{ messageId?: unknown }>('post', '/message', sessionId, part);
+  async sendMessage(sessionId: string, part: OutgoingPart, signal?: AbortSignal): Promise<string> {
+    const data = await this.call<{ messageId?: unknown }>('post', '/message', sessionId, part, signal);
     if (typeof data?.messageId !== 'string' || !data.messageId) throw new Error('Alvaria answered Send Message without a messageId');
     return data.messageId;
   }
@@ -47,9 +47,10 @@ export class AlvariaClient {
     await this.call('delete', '/session', sessionId);
   }
 
-  private async call<T>(method: 'post' | 'delete', path: string, sessionId: string | undefined, body?: unknown): Promise<T> {
+  private async call<T>(method: 'post' | 'delete', path: string, sessionId: string | undefined, body?: unknown, signal?: AbortSignal): Promise<T> {
     const attempt = async (token: string) => {
       const res = await this.http.request<T>({
+        ...(signal ? { signal } : {}),
         method,
         url: `${this.base}${path}`,
         data: body,

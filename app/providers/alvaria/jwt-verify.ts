@@ -18,16 +18,28 @@ function publicKey(pem: string): KeyObject {
 
 export type JwtFailure = 'missing' | 'malformed' | 'expired' | 'invalid';
 
+export interface CallbackJwtChecks {
+  /** Oldest token accepted, by its `iat`: a captured token stops working after this. */
+  maxAgeSeconds: number;
+  /** Required `iss` / `aud`, when the channel names them. */
+  issuer?: string;
+  audience?: string;
+}
+
 /**
  * Verifies the RS256 JWT Alvaria puts in a callback's Authorization header (with or
  * without `Bearer `) against the channel's configured public keys, tried in turn so a key
- * rotation needs no downtime. RS256 only (blocks `none` and HS256 key confusion); `exp` is
- * required and enforced with a small skew.
+ * rotation needs no downtime. RS256 only (blocks `none` and HS256 key confusion); `exp` and
+ * `iat` are required and enforced with a small skew, and a token older than `maxAgeSeconds`
+ * is refused however far away its `exp` is (the body is not signed, so a long-lived token
+ * would carry any body: OWASP JWT cheat sheet,
+ * https://cheatsheetseries.owasp.org/cheatsheets/JSON_Web_Token_for_Java_Cheat_Sheet.html).
  */
 export async function verifyCallbackJwt(
   header: string | string[] | undefined,
   pems: string[],
   now: () => number = Date.now,
+  checks: CallbackJwtChecks = { maxAgeSeconds: 600 },
 ): Promise<{ ok: true; claims: JWTPayload } | { ok: false; reason: JwtFailure }> {
   const value = Array.isArray(header) ? header[0] : header;
   if (!value?.trim()) return { ok: false, reason: 'missing' };
@@ -45,7 +57,10 @@ export async function verifyCallbackJwt(
       const { payload } = await jwtVerify(token, key, {
         algorithms: ['RS256'],
         clockTolerance: CLOCK_SKEW_SECONDS,
-        requiredClaims: ['exp'],
+        requiredClaims: ['exp', 'iat'],
+        maxTokenAge: checks.maxAgeSeconds,
+        ...(checks.issuer ? { issuer: checks.issuer } : {}),
+        ...(checks.audience ? { audience: checks.audience } : {}),
         currentDate: new Date(now()),
       });
       return { ok: true, claims: payload };

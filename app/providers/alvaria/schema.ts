@@ -1,17 +1,13 @@
 import { createPublicKey } from 'node:crypto';
 import { z } from 'zod';
+import { isHttpUrl, platformUrl } from '../../security/outbound.ts';
+import { platformId } from '../../security/input.ts';
 
 /**
  * Shapes of the Alvaria Server Messaging API v2 (seeds/alvaria-server-messaging-api.txt):
  * the per-channel configuration, and every callback the API posts to our webhook.
  */
 
-const httpUrl = z
-  .string()
-  .trim()
-  .url()
-  .refine((v) => /^https?:\/\//i.test(v), 'must be an http(s) URL')
-  .transform((v) => v.replace(/\/+$/, ''));
 
 const pem = z
   .string()
@@ -27,9 +23,9 @@ const pem = z
 
 export const AlvariaConfigSchema = z.object({
   /** Like https://{org}.via.aspect-cloud.net; the app appends /via/v2/organizations/{org_id}/serverMessaging/… */
-  api_url: httpUrl,
-  /** The full token URL (hosts differ per region). */
-  token_url: httpUrl,
+  api_url: platformUrl('base'),
+  /** The full token URL (hosts differ per region); nothing is appended, so a query (realm) may stay. */
+  token_url: platformUrl('full'),
   org_id: z.string().trim().min(1).max(255),
   client_id: z.string().trim().min(1),
   client_secret: z.string().min(1),
@@ -37,17 +33,28 @@ export const AlvariaConfigSchema = z.object({
   work_type_id: z.union([z.string().trim().min(1), z.number().int()]).transform(String),
   /** Alvaria's callback signing keys; several during a rotation. */
   callback_public_keys: z.array(pem).min(1, 'at least one public key is required').max(10),
+  /** Optional: the `iss` and `aud` every callback token must carry, once Alvaria says what they are. */
+  callback_issuer: z.string().trim().max(512).optional(),
+  callback_audience: z.string().trim().max(512).optional(),
 });
 export type AlvariaConfig = z.output<typeof AlvariaConfigSchema>;
 
 /** Nothing to keep: sessions live in their own table. */
 export type AlvariaState = { connectedAt: number } | null;
 
-export const AttachmentSchema = z.object({ type: z.string(), url: z.string() });
+/**
+ * An attachment's URL is shown to Pipedrive users as a link: only http(s) is kept. Any other
+ * scheme (`javascript:`, `data:`, `file:`) becomes `dropped` with the reason, so the callback
+ * is still accepted (a 4xx would make Alvaria retry it for hours) and the text says why.
+ */
+export const AttachmentSchema = z.object({ type: z.string().max(64), url: z.string().max(4096) }).transform((a) =>
+  isHttpUrl(a.url) ? a : { type: a.type, url: '', dropped: 'its link is not an http(s) URL' },
+);
 
 // Ids are capped at the 255 characters of the columns they are kept in (PostgreSQL refuses
-// longer strings: a 5xx Alvaria would retry for hours); an alias is a display name, cut to fit.
-const id = z.string().min(1).max(255);
+// longer strings and NUL bytes: a 5xx Alvaria would retry for hours), and carry no control
+// characters; an alias is a display name, cut to fit.
+const id = platformId(255);
 const alias = z.string().transform((s) => s.slice(0, 255));
 const base = { sessionId: id, eventId: id };
 

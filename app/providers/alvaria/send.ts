@@ -36,9 +36,9 @@ export async function sendMessage(d: SendDeps, { channel, config }: ChannelConte
   if (decision.kind === 'open') {
     let sessionId: string;
     try {
-      sessionId = await d.api.createSession({ workTypeId: config.work_type_id, contactName: out.sender.name || 'Pipedrive user', integration: 'Pipedrive' });
+      sessionId = await d.api.createSession({ workTypeId: config.work_type_id, contactName: out.sender.name || 'Pipedrive user', integration: 'Pipedrive' }, out.signal);
     } catch (err) {
-      throw classifyHttpError(err, 'Alvaria Create Session');
+      throw classifyHttpError(err, 'Alvaria Create Session', d.services.log);
     }
     decision = await d.sessions.record(channel.id, out.conversation, sessionId);
     // A new session after SESSION_END reopens the conversation in Pipedrive.
@@ -67,7 +67,7 @@ export async function sendMessage(d: SendDeps, { channel, config }: ChannelConte
 
   const sendPart = async (part: OutgoingPart): Promise<string> => {
     try {
-      return await d.api.sendMessage(session.sessionId, part);
+      return await d.api.sendMessage(session.sessionId, part, out.signal);
     } catch (err) {
       const status = isAxiosError(err) ? err.response?.status : undefined;
       if (status !== undefined && SESSION_GONE.has(status)) {
@@ -75,7 +75,7 @@ export async function sendMessage(d: SendDeps, { channel, config }: ChannelConte
         await d.sessions.forget(session, `Alvaria refused the session (HTTP ${status})`);
         throw new RetryableError(`Alvaria no longer knows session ${session.sessionId} (HTTP ${status}); a new session opens on retry`);
       }
-      throw classifyHttpError(err, 'Alvaria Send Message');
+      throw classifyHttpError(err, 'Alvaria Send Message', d.services.log);
     }
   };
 

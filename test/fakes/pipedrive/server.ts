@@ -31,6 +31,8 @@ export interface FakePipedriveOptions {
   validate?: boolean;
   /** The company's daily token budget (reference §4.3); null = unlimited. Changeable via fake.settings.daily. */
   dailyBudget?: number | null;
+  /** Listen address (default 127.0.0.1) and the host name its URLs use (default 127.0.0.1): the demo's DEMO_HOST. */
+  listen?: { host: string; publicHost: string };
 }
 
 /** Token cost of each API call (reference/pipedrive.md §2.1, x-token-cost). */
@@ -273,8 +275,8 @@ export async function startFakePipedrive(opts: FakePipedriveOptions = {}): Promi
         (err) => send(res, { status: 500, body: apiError(String(err), 'INTERNAL') }),
       );
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  await new Promise<void>((resolve) => server.listen(0, opts.listen?.host ?? '127.0.0.1', resolve));
+  base = `http://${opts.listen?.publicHost ?? '127.0.0.1'}:${(server.address() as AddressInfo).port}`;
 
   return {
     url: base,
