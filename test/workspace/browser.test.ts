@@ -104,8 +104,9 @@ test('workspace in Chromium: the window chats with a file and a live reply (badg
     await panel.locator('.msg.in', { hasText: 'Sure, I am on it' }).waitFor();
 
     // ── After the flush: exactly one note on the deal, every line in order; the panel says so ──
-    const saved = w.pipedrive.next('note', (n) => n.deal_id === deal.id && n.content.includes('Sure, I am on it'), 20_000);
-    const note = await saved;
+    // The flush may already have happened while the page rendered the answer: look, then wait.
+    const written = () => w.pipedrive.notesOf('deal', deal.id).find((n) => n.content.includes('Sure, I am on it'));
+    const note = written() ?? (await w.pipedrive.next('note', (n) => n.deal_id === deal.id && n.content.includes('Sure, I am on it'), 20_000));
     const notes = w.pipedrive.notesOf('deal', deal.id);
     assert.equal(notes.length, 1, JSON.stringify(notes.map((n) => n.content)));
     assert.equal(notes[0]!.id, note.id);
