@@ -34,7 +34,11 @@ export async function startRecordConversation(d: WorkspaceDeps, ui: UiIdentity, 
 
   let title: string;
   try {
-    title = await d.client.recordTitle(ui.installationId, record.type, record.id);
+    // A read: a connection dropped on the way (a kept-alive socket closed under us) is tried once more.
+    title = await d.client.recordTitle(ui.installationId, record.type, record.id).catch((err) => {
+      if (err instanceof PipedriveApiError && err.status === null) return d.client.recordTitle(ui.installationId, record.type, record.id);
+      throw err;
+    });
   } catch (err) {
     if (err instanceof PipedriveApiError && (err.status === 404 || err.status === 410)) throw notFound(`This ${record.type}`);
     if (err instanceof PipedriveApiError && err.status === 403) throw new AppError('FORBIDDEN', `Pipedrive does not let this app read the ${record.type}; an admin may need to re-authorize the app`);
