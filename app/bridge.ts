@@ -25,7 +25,8 @@ import type { AdapterFactory } from './providers/provider.ts';
 import { builtInProviders, createRegistry, type ProviderRegistry } from './providers/registry.ts';
 import { createSecrets, type Secrets } from './security/crypto.ts';
 import { createDb, knownMigrations, migrate, waitForDatabase, type Db } from './store/db.ts';
-import { FileStore } from './store/files.ts';
+import { LocalFileStore, type FileStore } from './store/files.ts';
+import { S3FileStore } from './store/files-s3.ts';
 
 export interface BridgeOptions {
   /** Platforms to serve; defaults to the built-in registry. */
@@ -71,7 +72,7 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
     await db.destroy().catch(() => {});
     throw err;
   }
-  const files = new FileStore(config.filesDir);
+  const files: FileStore = config.files.kind === 's3' ? new S3FileStore(config.files.s3) : new LocalFileStore(config.files.dir);
   await files.init();
   const swept = await files.sweepStaged(config.stagedUploadMaxAgeMs);
   if (swept) log.info({ swept }, 'removed staged uploads left over from an interrupted run');
@@ -140,6 +141,7 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
         await singletons.stop();
         await outbox.stop();
         await db.destroy();
+        await files.close();
       })();
       return stopping;
     },

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { parseAllowList } from './security/outbound.ts';
+import type { S3Settings } from './store/files-s3.ts';
 
 /**
  * The whole operator contract in one place (DESIGN.md, "Operator contract").
@@ -91,7 +92,22 @@ const EnvSchema = z.object({
     .optional()
     .refine((v) => !v || v.length >= 32, 'must be at least 32 characters (e.g. `openssl rand -hex 32`)'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  FILES_STORE: z
+    .string()
+    .trim()
+    .optional()
+    .refine((v) => !v || !v.startsWith('s3:') || /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(v), 'must be a folder or s3://bucket/prefix with a valid bucket name'),
+  /** Deprecated name of FILES_STORE (a local folder only). */
   FILES_DIR: z.string().trim().optional(),
+  S3_ENDPOINT: optionalUrl,
+  S3_REGION: z.string().trim().optional(),
+  S3_ACCESS_KEY_ID: z.string().trim().optional(),
+  S3_SECRET_ACCESS_KEY: z.string().trim().optional(),
+  S3_FORCE_PATH_STYLE: z
+    .string()
+    .trim()
+    .optional()
+    .refine((v) => !v || /^(true|false|1|0)$/i.test(v), 'must be true or false'),
   MAX_UPLOAD_BYTES: intFrom(25 * 1024 * 1024, 1, 1024 * 1024 * 1024),
   MAX_UPLOAD_FILES: intFrom(10, 0, 100),
   FILE_URL_TTL_SECONDS: intFrom(3600, 60, 7 * 24 * 3600),
@@ -165,7 +181,8 @@ export interface Config {
   /** True when APP_SECRET was not configured and a throwaway key is in use. */
   readonly appSecretGenerated: boolean;
   readonly logLevel: string;
-  readonly filesDir: string;
+  /** FILES_STORE: a local folder, or an S3-compatible bucket shared by every process. */
+  readonly files: { readonly kind: 'local'; readonly dir: string } | { readonly kind: 's3'; readonly s3: S3Settings };
   readonly uploads: { readonly maxBytes: number; readonly maxFiles: number };
   readonly fileUrlTtlSeconds: number;
   /** The workspace pages (custom UI iframes): origins allowed to frame them besides Pipedrive's. */
@@ -254,7 +271,7 @@ export function loadConfig(env: Env = process.env): Config {
     appSecret: e.APP_SECRET ?? randomBytes(32).toString('hex'),
     appSecretGenerated: !e.APP_SECRET,
     logLevel: e.LOG_LEVEL ?? 'info',
-    filesDir: e.FILES_DIR ?? 'data/files',
+    files: filesStore(e),
     uploads: { maxBytes: e.MAX_UPLOAD_BYTES, maxFiles: e.MAX_UPLOAD_FILES },
     fileUrlTtlSeconds: e.FILE_URL_TTL_SECONDS,
     ui: { frameAncestors: e.UI_FRAME_ANCESTORS },
@@ -270,8 +287,9 @@ export function loadConfig(env: Env = process.env): Config {
     webhookRate: { perMinute: e.WEBHOOK_RATE_PER_MINUTE, burst: e.WEBHOOK_BURST },
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
-      // Default: every slot but one, so no single tenant can ever hold them all.
-      tenantConcurrency: e.WORKER_TENANT_CONCURRENCY || Math.max(1, e.WORKER_CONCURRENCY - 1),
+      // Default: half the slots, so one tenant's slow platform (each stuck attempt holds a slot
+      // until its deadline) leaves as many slots to everyone else as it takes.
+      tenantConcurrency: e.WORKER_TENANT_CONCURRENCY || Math.max(1, Math.floor(e.WORKER_CONCURRENCY / 2)),
       pollMs: e.WORKER_POLL_MS,
       leaseMs: e.JOB_LEASE_SECONDS * 1000,
       maxAttempts: e.JOB_MAX_ATTEMPTS,
@@ -283,6 +301,27 @@ export function loadConfig(env: Env = process.env): Config {
     alvariaCallbackMaxAgeSeconds: e.ALVARIA_CALLBACK_MAX_AGE_SECONDS,
   };
   return deepFreeze(config);
+}
+
+function filesStore(e: z.infer<typeof EnvSchema>): Config['files'] {
+  const where = e.FILES_STORE || e.FILES_DIR || 'data/files';
+  if (!where.startsWith('s3://')) return { kind: 'local', dir: where };
+  const [bucket = '', ...rest] = where.slice('s3://'.length).split('/');
+  const prefix = rest.join('/').replace(/^\/+|\/+$/g, '');
+  if (!e.S3_ACCESS_KEY_ID !== !e.S3_SECRET_ACCESS_KEY) {
+    throw new ConfigError([{ variable: e.S3_ACCESS_KEY_ID ? 'S3_SECRET_ACCESS_KEY' : 'S3_ACCESS_KEY_ID', detail: 'must be set together with its pair (or leave both empty to use the AWS default credentials)' }]);
+  }
+  return {
+    kind: 's3',
+    s3: {
+      bucket,
+      prefix: prefix ? `${prefix}/` : '',
+      endpoint: e.S3_ENDPOINT,
+      region: e.S3_REGION || 'us-east-1',
+      credentials: e.S3_ACCESS_KEY_ID && e.S3_SECRET_ACCESS_KEY ? { accessKeyId: e.S3_ACCESS_KEY_ID, secretAccessKey: e.S3_SECRET_ACCESS_KEY } : undefined,
+      forcePathStyle: /^(true|1)$/i.test(e.S3_FORCE_PATH_STYLE ?? ''),
+    },
+  };
 }
 
 function deepFreeze<T extends object>(o: T): T {

@@ -31,7 +31,7 @@ test('connect validates the config, fetches a token, keeps secrets sealed and sh
       assert.match(err.message, /callback_public_keys\.0/);
       return true;
     });
-    await assert.rejects(connect(fake.channelConfig({ callback_public_keys: [] })), /at least one public key/);
+    await assert.rejects(connect(fake.channelConfig({ callback_public_keys: [] })), /at least one public key/i);
     await assert.rejects(connect(fake.channelConfig({ token_url: 'ftp://x' })), /token_url/);
   } finally {
     await fake.stop();

@@ -96,7 +96,7 @@ describe('sqlite: an Alvaria callback while another process holds the write lock
     try {
       const event = { eventId: randomUUID(), event: 'MESSAGE_STATUS', sessionId: 'no-such-session', messageId: 'm-1', status: 'FAILED', statusMessage: 'x' };
       other.exec('begin immediate');
-      const locked = await rig.callback(event);
+      const locked = await postFresh(rig.notes.callback_url!, { 'content-type': 'application/json', authorization: (await rig.fake.signer.authorization()) ?? '' }, JSON.stringify(event));
       assert.equal(locked.status, 503);
       assert.match(locked.retryAfter ?? '', /^\d+$/);
       other.exec('rollback');

@@ -110,7 +110,7 @@ disk?.unmount();
 test('a full disk: an upload is 507 with a clear message and /healthz fails until there is room again', { skip: disk ? false : 'needs permission to mount a tmpfs', timeout: 60_000 }, async () => {
   const full = tinyDisk()!;
   const platform = new TestPlatform();
-  const b = await startTestBridge({ providers: { test: platform.factory() }, env: { FILES_DIR: join(full.dir, 'files'), MAX_UPLOAD_BYTES: String(8 * 1024 * 1024) } });
+  const b = await startTestBridge({ providers: { test: platform.factory() }, env: { FILES_STORE: join(full.dir, 'files'), MAX_UPLOAD_BYTES: String(8 * 1024 * 1024) } });
   try {
     const channel = await seedChannel(b);
     const conv = await seedConversation(b, channel);
@@ -179,7 +179,7 @@ test('staged uploads left behind by a crash are swept at start; recent ones (may
   }
   writeFileSync(join(staging, 'up-in-flight'), 'partial');
   const logs = capturedLogs();
-  const b = await startTestBridge({ logger: logs.logger, env: { FILES_DIR: join(dir, 'files') } });
+  const b = await startTestBridge({ logger: logs.logger, env: { FILES_STORE: join(dir, 'files') } });
   try {
     assert.deepEqual(readdirSync(staging).filter((n) => n.startsWith('up-')), ['up-in-flight']);
     assert.ok(logs.lines.some((l) => l.msg === 'removed staged uploads left over from an interrupted run' && l.swept === 2));

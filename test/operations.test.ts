@@ -34,8 +34,11 @@ describe('operations', () => {
       assert.equal(list.status, 0, list.stderr);
       assert.match(list.stdout, new RegExp(`^${job.id}\\tprovider\\.send\\tattempts=1\\t.*platform rejected the message`, 'm'));
 
-      const delivered = waitFor(b.outbox, 'done', (j: Job) => j.id === job.id);
       const replay = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/dead-letters.ts', 'replay', String(job.id)], { env, encoding: 'utf8' });
+      // Armed after spawnSync: it blocks this process (the bridge included) for as long as the
+      // script runs, so a timer armed before it could expire before the worker ever ran. Nothing
+      // can finish the job before this line for the same reason.
+      const delivered = waitFor(b.outbox, 'done', (j: Job) => j.id === job.id);
       assert.equal(replay.status, 0, replay.stderr);
       assert.match(replay.stdout, /replayed 1 job/);
       b.outbox.kick();

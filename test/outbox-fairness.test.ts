@@ -8,7 +8,6 @@ import type { Channel, Conversation } from '../app/inbox/types.ts';
 import type { Job } from '../app/store/jobs.ts';
 import { insertConversation } from '../app/store/conversations.ts';
 
-const sendOf = (id: string) => (job: Job) => job.kind === 'provider.send' && (job.payload as { messageId: string }).messageId === id;
 
 async function post(b: TestBridge, channel: Channel, conv: Conversation, text: string): Promise<string> {
   const fd = new FormData();
@@ -34,6 +33,7 @@ describe('an expired lease aborts the attempt', () => {
     platform.stallChannels.add(stuck.id);
     const parked = waitFor(platform.gateEvents, 'parked');
     const expired = waitFor<[Job]>(b.outbox, 'expired');
+    const dead = waitFor<[Job]>(b.outbox, 'dead', (job: Job) => job.channelId === stuck.id, 60_000);
     const hung = await post(b, stuck, await seedConversation(b, stuck), 'into the void');
     await parked;
     const delivered = waitFor<[Job]>(b.outbox, 'done', (job: Job) => job.channelId === healthy.id);
@@ -44,7 +44,7 @@ describe('an expired lease aborts the attempt', () => {
     await delivered;
     assert.ok(platform.sent.some((s) => s.message.message.id === ok));
     // The stuck message keeps its place in the retry path and is dead-lettered at the cap, not lost.
-    await waitFor(b.outbox, 'dead', sendOf(hung));
+    await dead;
     const row = await b.db('jobs').where({ status: 'dead' }).first();
     assert.match(row.last_error, /lease and was aborted/);
   });

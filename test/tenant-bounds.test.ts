@@ -57,7 +57,7 @@ describe('per-tenant quotas', () => {
       assert.equal(body.data.code, 'PAYLOAD_TOO_LARGE');
       assert.match(body.data.message, /quota of 1 MB/);
       assert.equal((await b.db('attachments')).length, 1);
-      assert.deepEqual((await import('node:fs')).readdirSync(b.files.tmpDir), [], 'the refused upload left nothing staged');
+      assert.deepEqual((await import('node:fs')).readdirSync(b.files.stagingDir), [], 'the refused upload left nothing staged');
       // Text alone still goes through.
       assert.equal((await post(b, channel, conv.id, 'just text')).status, 200);
     } finally {
@@ -86,7 +86,7 @@ describe('retention', () => {
       // The leader's own sweep may run first; either way the end state is the same.
       await sweep(b.db, now, { files: b.files, ...b.config.retention });
       assert.deepEqual((await b.db('attachments')).map((a) => a.name), ['new.pdf']);
-      assert.equal(existsSync(join(b.config.filesDir, old.storage_key)), false, 'the bytes are gone');
+      assert.equal(existsSync(join((b.files as unknown as { root: string }).root, old.storage_key)), false, 'the bytes are gone');
       assert.deepEqual((await b.db('alvaria_sessions')).map((s) => s.session_id), ['parked-new']);
       assert.equal((await b.db('alvaria_messages')).length, 0);
     } finally {
@@ -118,7 +118,7 @@ describe('retention', () => {
       assert.equal((await bridge.db('messages').where({ channel_id: channel.id })).length, 0);
       assert.equal((await bridge.db('conversations').where({ channel_id: channel.id })).length, 0);
       assert.equal((await bridge.db('attachments')).length, 0);
-      assert.equal(existsSync(join(bridge.config.filesDir, file.storage_key)), false);
+      assert.equal(existsSync(join((bridge.files as unknown as { root: string }).root, file.storage_key)), false);
     } finally {
       await rig.close();
     }

@@ -66,20 +66,22 @@ export function filesRouter(deps: { db: Db; secrets: Secrets; files: FileStore; 
     if (Number(exp) * 1000 < Date.now()) throw new AppError('FORBIDDEN', 'This file link has expired');
     const attachment = await findAttachment(deps.db, id);
     if (!attachment?.storageKey) throw new AppError('NOT_FOUND', 'File not found');
-    const size = await deps.files.size(attachment.storageKey);
-    if (size === null) throw new AppError('NOT_FOUND', 'File not found');
     // HEAD (Pipedrive's link check) gets the headers only; no file handle is opened for it.
     const streams = ctx.method !== 'HEAD';
     if (streams && active >= deps.limits.maxConcurrent) {
       ctx.set('Retry-After', '5');
       throw new AppError('SERVICE_UNAVAILABLE', 'Too many downloads in progress; retry shortly');
     }
+    // GET opens the stream once (one call to a bucket); HEAD asks for the size only.
+    const opened = streams ? await deps.files.open(attachment.storageKey) : null;
+    const size = opened ? opened.size : await deps.files.size(attachment.storageKey);
+    if (size === null) throw new AppError('NOT_FOUND', 'File not found');
     const { type, disposition } = servedAs(attachment.mimeType);
     ctx.set(FILE_HEADERS);
     ctx.set('Content-Disposition', `${disposition}; filename="${asciiFallback(attachment.name)}"; filename*=UTF-8''${encodeURIComponent(attachment.name)}`);
-    if (streams) {
+    if (opened) {
       holdSlot(ctx);
-      ctx.body = deps.files.read(attachment.storageKey);
+      ctx.body = opened.stream;
     }
     ctx.status = 200;
     ctx.type = type;

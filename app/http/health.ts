@@ -26,7 +26,7 @@ function within<T>(p: Promise<T>, what: string): Promise<T> {
  * write → 503. The reasons are fixed words; the errors themselves go to the log.
  */
 export function healthz(deps: { db: Db; files: FileStore; log: Logger }) {
-  const probeFile = join(deps.files.tmpDir, `.healthz-${process.pid}`);
+  const probeFile = join(deps.files.stagingDir, `.healthz-${process.pid}`);
   const check = async (name: string, run: () => Promise<unknown>): Promise<'ok' | 'failed'> => {
     try {
       await within(Promise.resolve().then(run), name);

@@ -62,7 +62,7 @@ export function providerApiRouter(deps: { config: Config; inbox: Inbox; files: F
   // multer takes defParamCharset (multer/index.js) though @types/koa__multer does not list it.
   const upload = multer(<NonNullable<Parameters<typeof multer>[0]> & { defParamCharset: string }>{
     storage: multer.diskStorage({
-      destination: files.tmpDir,
+      destination: (_req, _file, cb) => cb(null, files.stagingDir),
       filename: (_req, _file, cb) => cb(null, `up-${randomUUID()}`),
     }),
     // Browsers and fetch send a file name's UTF-8 bytes as they are; busboy's default (latin1) mangles "résumé".
@@ -97,7 +97,7 @@ export function providerApiRouter(deps: { config: Config; inbox: Inbox; files: F
       const message = await inbox.postMessage(channel, { conversationId: form.conversationId, text: form.message, files: staged });
       ctx.body = { success: true, data: { id: message.id } };
     } catch (err) {
-      await Promise.all(staged.map((f) => files.remove(f.path, false)));
+      await Promise.all(staged.map((f) => files.discard(f.path)));
       throw err;
     }
   });

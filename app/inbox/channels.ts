@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
-import { sealJson } from '../providers/context.ts';
+import { channelContext, sealJson } from '../providers/context.ts';
 import { ProviderError } from '../providers/provider.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import type { Secrets } from '../security/crypto.ts';
-import { findChannel, insertChannel, replaceTemplates } from '../store/channels.ts';
+import { findChannel, insertChannel, replaceTemplates, updateChannel } from '../store/channels.ts';
 import type { Db } from '../store/db.ts';
+import { fieldErrors, invalidFields } from './field-errors.ts';
 import { newId } from './inbox.ts';
 import type { Channel, Template } from './types.ts';
 
@@ -46,10 +47,7 @@ export async function connectChannel(deps: ConnectDeps, req: ConnectRequest): Pr
     throw new AppError('INVALID_BODY', `Unknown provider "${req.provider}"; available: ${[...deps.registry.keys()].join(', ') || 'none'}`);
   }
   const parsed = adapter.configSchema.safeParse(req.config);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new AppError('INVALID_BODY', `config.${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  }
+  if (!parsed.success) throw invalidFields(fieldErrors(parsed.error, 'config.', req.config));
   const id = newId('ch');
   const providerChannelId = `${req.provider}-${randomUUID()}`;
   const hook = webhookUrl(deps.appUrl, req.provider, id);
@@ -79,4 +77,41 @@ export async function connectChannel(deps: ConnectDeps, req: ConnectRequest): Pr
     await replaceTemplates(tx, id, req.templates);
   });
   return { channel: (await findChannel(deps.db, id))!, notes: { webhook_url: hook, ...result.notes } };
+}
+
+export interface ReconfigureRequest {
+  name: string;
+  avatarUrl: string | null;
+  /** Only the settings that change; the rest (secrets left empty on the form) are kept. */
+  config: Record<string, unknown>;
+}
+
+/**
+ * Edits a channel without deleting it: the new settings are merged over the stored ones,
+ * validated, and checked against the platform (adapter.reconfigure, else connect) before
+ * anything is stored. Conversations, messages and the Pipedrive registration stay.
+ */
+export async function reconfigureChannel(deps: ConnectDeps, channel: Channel, req: ReconfigureRequest): Promise<{ channel: Channel; notes: Record<string, string> }> {
+  const adapter = deps.registry.get(channel.provider);
+  if (!adapter) throw new AppError('CONFLICT', `The "${channel.provider}" platform is not available in this build`);
+  const current = channelContext<Record<string, unknown>, unknown>(channel, deps.secrets);
+  const merged = { ...current.config, ...req.config };
+  const parsed = adapter.configSchema.safeParse(merged);
+  if (!parsed.success) throw invalidFields(fieldErrors(parsed.error, 'config.', merged));
+  const hook = webhookUrl(deps.appUrl, channel.provider, channel.id);
+  let result;
+  try {
+    const next = { channelId: channel.id, providerChannelId: channel.providerChannelId, name: req.name, avatarUrl: req.avatarUrl, config: parsed.data, webhookUrl: hook };
+    result = adapter.reconfigure ? await adapter.reconfigure(current, next) : await adapter.connect(next);
+  } catch (err) {
+    if (err instanceof ProviderError) throw new AppError('BAD_GATEWAY', `${adapter.displayName}: ${err.message}`);
+    throw err;
+  }
+  await updateChannel(
+    deps.db,
+    channel.id,
+    { name: req.name, avatarUrl: req.avatarUrl, configEnc: sealJson(deps.secrets, parsed.data), stateEnc: sealJson(deps.secrets, result.state), lastError: null, ...(channel.status === 'error' ? { status: 'active' as const } : {}) },
+    Date.now(),
+  );
+  return { channel: (await findChannel(deps.db, channel.id))!, notes: { webhook_url: hook, ...result.notes } };
 }

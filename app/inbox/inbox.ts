@@ -188,8 +188,8 @@ export class Inbox extends EventEmitter<InboxEvents> {
       this.emit('changed');
       return message;
     } catch (err) {
-      await Promise.all(input.files.map((f) => this.files.remove(f.path, false)));
-      await Promise.all(adopted.map((key) => this.files.remove(key)));
+      // Best effort: a failing store (e.g. the bucket unreachable) must not hide the original error.
+      await Promise.allSettled([...input.files.map((f) => this.files.discard(f.path)), ...adopted.map((key) => this.files.remove(key))]);
       throw err;
     }
   }

@@ -54,13 +54,21 @@ export function parseRetryAfter(value: unknown, now = Date.now()): number | unde
  * last error: admins see it) holds the status and a fixed text only: a platform's body is
  * whatever a tenant-named host chose to answer, so it goes to the log (`log`), cut short.
  */
-export function classifyHttpError(err: unknown, what: string, log?: { warn(obj: object, msg: string): void }): RetryableError | PermanentError {
+export function classifyHttpError(
+  err: unknown,
+  what: string,
+  log?: { warn(obj: object, msg: string): void },
+  /** Pipedrive's own answers (not a tenant-named host) may be quoted, cut short. */
+  opts: { quoteBody?: boolean } = {},
+): RetryableError | PermanentError {
   if (err instanceof RetryableError || err instanceof PermanentError) return err;
   const failure = outboundFailure(err);
   if (isAxiosError(err) && err.response) {
     const res = err.response;
     log?.warn({ call: what, status: res.status, body: bodyForLog(err) }, 'platform call failed');
-    const reason = `${what}: HTTP ${res.status} (${res.status >= 500 ? 'the platform failed' : 'the platform refused the request'})`;
+    const reason = opts.quoteBody
+      ? `${what}: HTTP ${res.status} ${bodyForLog(err, 300) ?? ''}`.trim()
+      : `${what}: HTTP ${res.status} (${res.status >= 500 ? 'the platform failed' : 'the platform refused the request'})`;
     if (res.status === 408 || res.status === 409 || res.status === 429 || res.status >= 500) {
       return new RetryableError(reason, parseRetryAfter(res.headers?.['retry-after']));
     }

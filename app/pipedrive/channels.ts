@@ -1,8 +1,9 @@
 import { AppError, notFound } from '../errors.ts';
-import { connectChannel, webhookUrl } from '../inbox/channels.ts';
+import { connectChannel, reconfigureChannel, webhookUrl, type ReconfigureRequest } from '../inbox/channels.ts';
 import { ensureStandingConversation } from '../inbox/standing.ts';
 import type { Channel, Template } from '../inbox/types.ts';
 import { channelContext } from '../providers/context.ts';
+import { visibleSettings } from '../providers/fields.ts';
 import { lastDeadJobErrors } from '../store/admin.ts';
 import { findChannel, listChannels, purgeChannel } from '../store/channels.ts';
 import { countConversations } from '../store/conversations.ts';
@@ -79,6 +80,20 @@ async function rollback(s: PipedriveServices, channel: Channel): Promise<void> {
   await purgeChannel(s.db, channel.id);
 }
 
+/**
+ * Admin edit: new credentials or name, checked against the platform, without deleting the
+ * channel. Pipedrive's Channels API has no rename, so Pipedrive keeps the name it was
+ * registered with; the bridge and the platform take the new one.
+ */
+export async function updateForInstallation(s: PipedriveServices, installation: Installation, channelId: string, req: ReconfigureRequest) {
+  const channel = await findChannel(s.db, channelId);
+  if (!channel || channel.installationId !== installation.id || channel.status === 'deleted') throw notFound('Channel');
+  usable(installation);
+  const updated = await reconfigureChannel({ db: s.db, secrets: s.secrets, registry: s.registry, appUrl: s.config.appUrl }, channel, req);
+  s.log.info({ channel: channel.id, provider: channel.provider }, 'channel settings updated');
+  return updated;
+}
+
 /** Admin delete: Pipedrive first (already gone is fine), then the domain queues the platform disconnect. */
 export async function deleteForInstallation(s: PipedriveServices, installation: Installation, channelId: string): Promise<void> {
   const channel = await findChannel(s.db, channelId);
@@ -111,8 +126,16 @@ export async function listForInstallation(s: PipedriveServices, installation: In
     backlog: backlog.get(c.id) ?? { pending: 0, dead: 0 },
     last_error: c.lastError ?? errors.get(c.id) ?? null,
     urls: channelUrls(s, c),
+    /** The non-secret settings, for the edit form (secrets are never sent back). */
+    settings: settingsOf(s, c),
     created_at: new Date(c.createdAt).toISOString(),
   }));
+}
+
+function settingsOf(s: PipedriveServices, c: Channel): Record<string, unknown> {
+  const adapter = s.registry.get(c.provider);
+  if (!adapter || c.status === 'deleted') return {};
+  return visibleSettings(adapter.configSchema, channelContext<Record<string, unknown>, unknown>(c, s.secrets).config);
 }
 
 /** The URLs the platform must call for this channel (DESIGN.md operator contract). */

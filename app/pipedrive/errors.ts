@@ -36,7 +36,7 @@ export function toPipedriveError(err: unknown, what: string): PipedriveApiError 
     const text = [body.error_description, body.message, body.error].find((v) => typeof v === 'string' && v.length > 0) as string | undefined;
     const code = typeof body.additional_data?.code === 'string' ? body.additional_data.code : typeof body.error === 'string' && /^[a-z_]+$/.test(body.error) ? body.error : null;
     const message = res ? `Pipedrive ${what} failed (HTTP ${res.status}): ${text ?? 'no message'}` : `Pipedrive ${what} failed: ${err.code ?? 'network error'}`;
-    return new PipedriveApiError(message, res?.status ?? null, code, classifyHttpError(err, `pipedrive ${what}`));
+    return new PipedriveApiError(message, res?.status ?? null, code, classifyHttpError(err, `pipedrive ${what}`, undefined, { quoteBody: true }));
   }
   const message = `Pipedrive ${what} failed: ${err instanceof Error ? err.message : String(err)}`;
   return new PipedriveApiError(message, null, null, new RetryableError(message));

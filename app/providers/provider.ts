@@ -31,6 +31,12 @@ export interface ProviderAdapter<C = unknown, S = unknown> {
    */
   connect(input: ConnectInput<C>): Promise<ConnectResult<S>>;
 
+  /**
+   * Applies new settings (rotated credentials, a new name) to an existing channel and checks
+   * them against the platform; returns the state to keep. Without it, `connect` runs again.
+   */
+  reconfigure?(current: ChannelContext<C, S>, next: ConnectInput<C>): Promise<ConnectResult<S>>;
+
   /** Removes the platform side. Must tolerate "already gone" (idempotent). */
   disconnect(channel: ChannelContext<C, S>): Promise<void>;
 

@@ -85,10 +85,11 @@ export async function markChannelDeleted(db: Tx, id: string, now: number): Promi
 export async function updateChannel(
   db: Tx,
   id: string,
-  patch: Partial<{ stateEnc: string | null; status: ChannelStatus; lastError: string | null; name: string; avatarUrl: string | null }>,
+  patch: Partial<{ configEnc: string; stateEnc: string | null; status: ChannelStatus; lastError: string | null; name: string; avatarUrl: string | null }>,
   now: number,
 ): Promise<void> {
   const row: Record<string, unknown> = { updated_at: now };
+  if (patch.configEnc !== undefined) row.config_enc = patch.configEnc;
   if (patch.stateEnc !== undefined) row.state_enc = patch.stateEnc;
   if (patch.status !== undefined) row.status = patch.status;
   if (patch.lastError !== undefined) row.last_error = patch.lastError;

@@ -72,7 +72,7 @@ export function workspaceApiRouter(d: WorkspaceDeps, hub: StreamHub): Router {
   });
 
   const upload = multer({
-    storage: multer.diskStorage({ destination: d.files.tmpDir, filename: (_req, _file, cb) => cb(null, `up-${randomUUID()}`) }),
+    storage: multer.diskStorage({ destination: d.files.stagingDir, filename: (_req, _file, cb) => cb(null, `up-${randomUUID()}`) }),
     limits: {
       fileSize: d.config.uploads.maxBytes,
       files: d.config.uploads.maxFiles,
@@ -95,7 +95,7 @@ export function workspaceApiRouter(d: WorkspaceDeps, hub: StreamHub): Router {
       try {
         text = TextField.parse(((ctx.request as { body?: Record<string, unknown> }).body ?? {}).text ?? '');
       } catch (err) {
-        await Promise.all(staged.map((f) => d.files.remove(f.path, false)));
+        await Promise.all(staged.map((f) => d.files.discard(f.path)));
         throw err;
       }
     } else if (ctx.is('application/json')) {
@@ -105,7 +105,7 @@ export function workspaceApiRouter(d: WorkspaceDeps, hub: StreamHub): Router {
       throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send a message as application/json {text} or multipart/form-data (text, files)');
     }
     if (!text.trim() && staged.length === 0) {
-      await Promise.all(staged.map((f) => d.files.remove(f.path, false)));
+      await Promise.all(staged.map((f) => d.files.discard(f.path)));
       throw badRequest('A message needs text or at least one file');
     }
     // postMessage removes the staged files on every failure path.

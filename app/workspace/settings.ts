@@ -2,10 +2,11 @@ import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import { z } from 'zod';
 import { AppError, notFound } from '../errors.ts';
-import { ConnectBody } from '../http/admin/api.ts';
+import { parseConnect, UpdateBody } from '../http/admin/api.ts';
+import { fieldErrors, invalidFields } from '../inbox/field-errors.ts';
 import { providerInfos } from '../http/admin/providers.ts';
 import { deadLettersOf, replayDeadLetters } from '../inbox/dead-letters.ts';
-import { connectForInstallation, deleteForInstallation, listForInstallation } from '../pipedrive/channels.ts';
+import { connectForInstallation, deleteForInstallation, listForInstallation, updateForInstallation } from '../pipedrive/channels.ts';
 import { setSurface, SURFACES, surfaceOf, type Surface } from '../pipedrive/surface.ts';
 import { findChannel } from '../store/channels.ts';
 import { findInstallation, listCompanyInstallations, type Installation } from '../store/installations.ts';
@@ -42,12 +43,23 @@ export function settingsRoutes(d: WorkspaceDeps, router: Router, mw: { auth: Mw;
   });
 
   router.post('/settings/channels', mw.auth, admin, mw.requireJson, mw.json, async (ctx) => {
-    const body = ConnectBody.parse(ctx.request.body ?? {});
+    const body = parseConnect(d.registry, ctx.request.body ?? {});
     const installation = await acting(ui(ctx));
     const { channel, notes, surface } = await connectForInstallation(d, installation, { provider: body.provider, name: body.name, avatarUrl: body.avatar_url, config: body.config, templates: body.templates });
     const listed = (await listForInstallation(d, installation)).find((c) => c.id === channel.id);
     ctx.status = 201;
     ctx.body = { channel: { ...listed, urls: { ...listed?.urls, ...notes } }, surface: surface.surface, surface_reason: surface.reason };
+  });
+
+  router.patch('/settings/channels/:id', mw.auth, admin, mw.requireJson, mw.json, async (ctx) => {
+    const parsed = UpdateBody.safeParse(ctx.request.body ?? {});
+    if (!parsed.success) throw invalidFields(fieldErrors(parsed.error, '', ctx.request.body));
+    const channel = await findChannel(d.db, ctx.params.id!);
+    const owner = channel && (await company(ui(ctx))).find((i) => i.id === channel.installationId);
+    if (!channel || !owner) throw notFound('Channel');
+    const updated = await updateForInstallation(d, owner, channel.id, { name: parsed.data.name, avatarUrl: parsed.data.avatar_url, config: parsed.data.config });
+    const listed = (await listForInstallation(d, owner)).find((c) => c.id === updated.channel.id);
+    ctx.body = { channel: { ...listed, urls: { ...listed?.urls, ...updated.notes } } };
   });
 
   router.delete('/settings/channels/:id', mw.auth, admin, async (ctx) => {

@@ -31,7 +31,7 @@ const config = loadConfig({
   APP_SECRET: randomBytes(32).toString('hex'),
   PIPEDRIVE_CLIENT_ID: 'bench',
   PIPEDRIVE_CLIENT_SECRET: 'bench-secret',
-  FILES_DIR: join(dir, 'files'),
+  FILES_STORE: join(dir, 'files'),
   DATABASE_URL: process.env.BENCH_DATABASE_URL || `sqlite:${join(dir, 'bench.sqlite')}`,
   DATABASE_SCHEMA: process.env.BENCH_DATABASE_SCHEMA ?? '',
   MAX_UPLOAD_BYTES: process.env.BENCH_MAX_UPLOAD_BYTES ?? String(64 * 1024 * 1024),

@@ -65,7 +65,7 @@ export async function startWorld(opts: { port?: number; logLevel?: string; host?
       PIPEDRIVE_CLIENT_SECRET: CLIENT_SECRET,
       PIPEDRIVE_OAUTH_URL: pipedrive.oauthUrl,
       PIPEDRIVE_API_URL: pipedrive.apiUrl,
-      FILES_DIR: join(dir, 'files'),
+      FILES_STORE: join(dir, 'files'),
       LOG_LEVEL: opts.logLevel ?? 'silent',
       // Snappy enough that each step shows its effect at once; the defaults suit production.
       WORKER_POLL_MS: '50',

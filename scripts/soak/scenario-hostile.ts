@@ -20,9 +20,9 @@ const HOSTILE_COMPANY = 666;
  * measured tenant's Airy replies (paced well under Pipedrive's burst limit) must reach
  * Pipedrive with a p99 under 2 s, every one of them, in order, and the app's RSS stays under
  * 400 MB. Everything is on loopback: the private-address hosts are refused before any
- * connection (they count the requests that reach them: none may). The app runs with
- * WORKER_TENANT_CONCURRENCY=2 (of 4 slots): with the default cap one tenant may hold three
- * slots, and its drip sends do, leaving one slot to everyone else.
+ * connection (they count the requests that reach them: none may). The app runs with the
+ * default per-tenant cap (half of its 4 slots): the drip sends hold two slots at most and
+ * leave two to everyone else.
  */
 export async function hostileScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
   const { hostile: size } = ctx.size;
@@ -38,7 +38,7 @@ export async function hostileScenario(ctx: ScenarioContext): Promise<ScenarioRes
   endless.on('wsClosed', () => endlessClosed++);
   const platforms = [drip, huge, endless, privateHost];
   // Half the worker slots per tenant at most (the default lets one tenant hold all but one).
-  const w = await World.start({ dialect: ctx.dialect, pgUrl: ctx.pgUrl, users: 1, env: { WORKER_TENANT_CONCURRENCY: '2' } });
+  const w = await World.start({ dialect: ctx.dialect, pgUrl: ctx.pgUrl, users: 1 });
   let rssMax = 0;
   const sampler = setInterval(() => (rssMax = Math.max(rssMax, w.app.rssBytes() ?? 0)), 200);
   try {

@@ -101,7 +101,7 @@ export class World {
           PIPEDRIVE_CLIENT_SECRET: CLIENT_SECRET,
           PIPEDRIVE_OAUTH_URL: this.pipedrive.oauthUrl,
           PIPEDRIVE_API_URL: this.proxy.url,
-          FILES_DIR: join(this.dir, 'files'),
+          FILES_STORE: join(this.dir, 'files'),
           LOG_LEVEL: 'warn',
           // The soak compresses time: short backoff and lease, so more attempts cover a similar retry window.
           JOB_LEASE_SECONDS: '10',

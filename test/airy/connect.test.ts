@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppError } from '../../app/errors.ts';
-import { connectChannel } from '../../app/inbox/channels.ts';
+import { connectChannel, reconfigureChannel } from '../../app/inbox/channels.ts';
+import { channelContext } from '../../app/providers/context.ts';
+import { findChannel } from '../../app/store/channels.ts';
 import { ProviderError } from '../../app/providers/provider.ts';
 import { startAiryWorld, outboxEvent } from '../support/airy.ts';
 
@@ -53,6 +55,43 @@ test('connect errors are actionable and never echo a token; 409 "Source already 
     const input = { channelId: 'ch_fixed', providerChannelId: 'airy-fixed', name: 'x', avatarUrl: null, config: { api_url: w.fake.url, system_token: w.fake.systemToken }, webhookUrl: `${w.b.config.appUrl}/webhooks/airy/ch_fixed` };
     await w.adapter.connect(input);
     await assert.rejects(w.adapter.connect(input), (e: ProviderError) => e instanceof ProviderError && /already has a source "pipedrive-ch_fixed"/.test(e.message));
+  } finally {
+    await w.close();
+  }
+});
+
+test('editing a channel renames the Airy source and channel with the new system token, keeps the source, and refuses a gone source', async () => {
+  const w = await startAiryWorld();
+  try {
+    const deps = { db: w.b.db, secrets: w.b.secrets, registry: w.b.registry, appUrl: w.b.config.appUrl };
+    const { channel, state } = await w.connect('Sales inbox');
+    const edit = (config: Record<string, unknown>, name = 'Support inbox') => reconfigureChannel(deps, channel, { name, avatarUrl: null, config });
+
+    // A wrong token is refused by Airy; nothing is stored.
+    await assert.rejects(edit({ system_token: 'wrong-token' }), (e: AppError) => e.code === 'BAD_GATEWAY' && /403/.test(e.message) && !e.message.includes('wrong-token'));
+    assert.equal((await findChannel(w.b.db, channel.id))!.name, 'Sales inbox');
+
+    const { channel: edited } = await edit({ system_token: w.fake.systemToken });
+    assert.equal(edited.name, 'Support inbox');
+    assert.equal(w.fake.model.sources.get(state.source_id)?.name, 'Pipedrive: Support inbox');
+    assert.equal(w.fake.model.channels.get(state.channel_id)?.metadata.name, 'Support inbox');
+    assert.equal(w.fake.model.sources.size, 1, 'the same source, not a new one');
+    const kept = channelContext<{ system_token: string }, { source_token: string }>(edited, w.b.secrets);
+    assert.equal(kept.state.source_token, state.source_token);
+
+    // Invalid settings: every field at once, before Airy is called.
+    await assert.rejects(edit({ api_url: 'not a url', system_token: '' }), (e: AppError) => {
+      const fields = (e.extra.fields as Array<{ field: string; message: string }>).map((f) => [f.field, f.message]);
+      assert.deepEqual(fields, [
+        ['config.api_url', 'Must be an http(s) URL.'],
+        ['config.system_token', 'This is required.'],
+      ]);
+      return true;
+    });
+
+    // The source deleted on Airy: the admin is told to connect the channel again.
+    await w.fake.post('/sources.delete', { source_id: state.source_id });
+    await assert.rejects(edit({}), (e: AppError) => e.code === 'BAD_GATEWAY' && /delete the channel and connect it again/.test(e.message));
   } finally {
     await w.close();
   }

@@ -31,13 +31,12 @@ test('Airy down during a send (503 twice): the outbox retries, then the message 
 });
 
 test('Airy not answering in time: the send times out, is retried, and lands once', async () => {
-  // The client timeout also bounds connect's calls, so it leaves room for a loaded machine
-  // (200 ms failed connect now and then); the stall is well past it.
-  const w = await startAiryWorld({}, { timeoutMs: 1000 });
+  // The deadline covers a whole call (connect's too), so it leaves room for a loaded machine.
+  const w = await startAiryWorld({}, { timeoutMs: 1500 });
   try {
     const { channel, state } = await w.connect();
     const conv = await seedConversation(w.b, channel);
-    w.fake.stallNext('/sources.webhook', 1, 3000);
+    w.fake.stallNext('/sources.webhook', 1, 4000);
     const retry = outboxEvent(w.b, 'retry', 'provider.send');
     const done = outboxEvent(w.b, 'done', 'provider.send');
     const id = await postMessage(w.b, channel.providerChannelId, conv.id, 'Slow network');

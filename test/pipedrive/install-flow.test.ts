@@ -28,13 +28,9 @@ test('install → connect → initial sync → messages reach Pipedrive → unin
     assert.deepEqual(listed.channels, []);
     assert.deepEqual(
       listed.providers.map((p: any) => [p.kind, p.available]),
-      [
-        ['test', true],
-        ['airy', false],
-        ['alvaria', false],
-      ],
+      [['test', true]],
     );
-    assert.deepEqual(listed.providers[0].fields, [{ name: 'secret', type: 'secret', required: true, description: null }]);
+    assert.deepEqual(listed.providers[0].fields, [{ name: 'secret', type: 'secret', required: true, label: 'Secret', hint: null, placeholder: null }]);
 
     // 2. connect a channel: platform side, then Pipedrive addChannel, then Pipedrive's initial sync
     const synced = fake.next('sync');

@@ -246,17 +246,18 @@ test('SSRF: the Airy WebSocket subscription ends with its last channel, and when
     w.fake.failNext('addChannel', { status: 500, body: apiError('Internal server error', 'INTERNAL') });
     const failed = await w.connect({ api_url: hostile.url, system_token: 't' });
     assert.equal(failed.status, 502);
-    if (hostile.openWs > 0) await waitFor(hostile, 'wsClosed', () => hostile.openWs === 0);
+    if (hostile.openWs > 0) await waitFor(hostile, 'wsClosed', () => hostile.openWs === 0, 30_000);
     // Several rescans of the leader (every 50 ms here) pass without a new dial.
     await new Promise((resolve) => setTimeout(resolve, 400));
     assert.equal(hostile.openWs, 0, 'no subscription left after the rollback');
 
     // Deleted: the subscription goes with the last channel on that host and does not come back.
-    const again = waitFor(hostile, 'wsConnected');
+    const again = waitFor(hostile, 'wsConnected', () => true, 30_000);
     const r = await w.connect({ api_url: hostile.url, system_token: 't' });
     assert.equal(r.status, 201);
     await again;
-    const closed = waitFor(hostile, 'wsClosed');
+    // Bounded generously: the disconnect job runs through the outbox, slow on a loaded machine.
+    const closed = waitFor(hostile, 'wsClosed', () => true, 30_000);
     assert.equal((await adminCall(w.bridge, w.cookie, 'DELETE', `/channels/${r.body.channel.id}`)).status, 200);
     await closed;
     let redialled = false;

@@ -16,7 +16,7 @@ export interface AlvariaRig {
   /** Posts a Pipedrive user's message (multipart, like Pipedrive) and returns our message id. */
   post(text: string, files?: Array<{ name: string; type: string; bytes: Uint8Array }>, conversationId?: string): Promise<string>;
   /** Signs a payload like Alvaria and posts it to the channel's callback URL. */
-  callback(payload: Record<string, unknown>, auth?: string | null): Promise<{ status: number; body: any; retryAfter: string | null }>;
+  callback(payload: Record<string, unknown>, auth?: string | null): Promise<{ status: number; body: any }>;
   close(): Promise<void>;
 }
 
@@ -55,7 +55,7 @@ export async function startAlvariaRig(opts: { adapter?: AlvariaOptions; config?:
         headers: { 'content-type': 'application/json', ...(header ? { authorization: header } : {}) },
         body: JSON.stringify(payload),
       });
-      return { status: res.status, body: await res.json(), retryAfter: res.headers.get('retry-after') };
+      return { status: res.status, body: await res.json() };
     },
     async close() {
       await fake.stop();

@@ -32,6 +32,14 @@ async function backend(): Promise<OpenAPIBackend> {
   return api;
 }
 
+/**
+ * Compiles the spec now: the first check otherwise does it mid-test, blocking this process
+ * (app and fakes alike) for seconds while a browser waits on the app.
+ */
+export async function loadSpec(): Promise<void> {
+  if (SPEC_AVAILABLE) await backend();
+}
+
 /** Throws with every schema fault when the response does not match the spec. */
 export async function assertMatchesSpec(method: string, path: string, status: number, body: unknown): Promise<void> {
   if (!SPEC_AVAILABLE) return;

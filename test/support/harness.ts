@@ -68,7 +68,7 @@ export async function startTestBridge(opts: BridgeOptions & { env?: Record<strin
     APP_SECRET: randomBytes(32).toString('hex'),
     PIPEDRIVE_CLIENT_ID: CLIENT_ID,
     PIPEDRIVE_CLIENT_SECRET: CLIENT_SECRET,
-    FILES_DIR: join(dir, 'files'),
+    FILES_STORE: join(dir, 'files'),
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     WORKER_POLL_MS: '25',
     JOB_BACKOFF_BASE_MS: '5',

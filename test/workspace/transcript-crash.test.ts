@@ -27,7 +27,7 @@ test('kill -9 during a transcript flush (after Pipedrive stored the POST, then d
     PIPEDRIVE_CLIENT_SECRET: CLIENT_SECRET,
     PIPEDRIVE_OAUTH_URL: fake.oauthUrl,
     PIPEDRIVE_API_URL: fake.apiUrl,
-    FILES_DIR: join(dir, 'files'),
+    FILES_STORE: join(dir, 'files'),
     LOG_LEVEL: 'info',
     WORKER_POLL_MS: '25',
     JOB_LEASE_SECONDS: '1',

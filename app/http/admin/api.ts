@@ -4,24 +4,59 @@ import { z } from 'zod';
 import { AppError } from '../../errors.ts';
 import { TemplateSchema } from '../../inbox/channels.ts';
 import { deadLettersOf, replayDeadLetters } from '../../inbox/dead-letters.ts';
-import { connectForInstallation, deleteForInstallation, listForInstallation } from '../../pipedrive/channels.ts';
+import { connectForInstallation, deleteForInstallation, listForInstallation, updateForInstallation } from '../../pipedrive/channels.ts';
+import { fieldErrors, invalidFields } from '../../inbox/field-errors.ts';
 import { uninstallFromAdmin } from '../../pipedrive/install.ts';
 import { surfaceOf } from '../../pipedrive/surface.ts';
 import type { PipedriveServices } from '../../pipedrive/services.ts';
+import type { ProviderRegistry } from '../../providers/registry.ts';
 import type { Installation } from '../../store/installations.ts';
 import { endSession } from '../session.ts';
 import { providerInfos } from './providers.ts';
 
+const name = z.string().trim().min(1, 'Give the channel a name.').max(255);
+const avatarUrl = z
+  .union([z.literal(''), z.null(), z.url({ protocol: /^https?$/, error: 'Enter a full address that starts with https://' }).max(2048)])
+  .optional()
+  .transform((v) => v || null);
+
 export const ConnectBody = z.object({
   provider: z.string().trim().min(1).max(32),
-  name: z.string().trim().min(1, 'name is required').max(255),
-  avatar_url: z
-    .union([z.literal(''), z.null(), z.url({ protocol: /^https?$/, error: 'avatar_url must be an http(s) URL' }).max(2048)])
-    .optional()
-    .transform((v) => v || null),
+  name,
+  avatar_url: avatarUrl,
   config: z.record(z.string(), z.unknown()),
   templates: z.array(TemplateSchema).max(200).default([]),
 });
+
+/** An edit: the name and avatar as they should be, and only the settings that change. */
+export const UpdateBody = z.object({
+  name,
+  avatar_url: avatarUrl,
+  config: z.record(z.string(), z.unknown()).default({}),
+});
+
+/**
+ * Every problem of a connect form at once: the body's own fields and, when the platform is
+ * known, its settings, so the page can mark each field (not one per submit).
+ */
+export function parseConnect(registry: ProviderRegistry, raw: unknown) {
+  const body = ConnectBody.safeParse(raw);
+  const provider = registry.get(String((raw as { provider?: unknown } | null)?.provider ?? ''));
+  if (body.success && provider) {
+    const config = provider.configSchema.safeParse(body.data.config);
+    if (config.success) return body.data;
+    throw invalidFields(fieldErrors(config.error, 'config.', body.data.config));
+  }
+  const errors = body.success ? [] : fieldErrors(body.error, '', raw);
+  const config = (raw as { config?: unknown } | null)?.config;
+  if (provider && config && typeof config === 'object') {
+    const checked = provider.configSchema.safeParse(config);
+    if (!checked.success) errors.push(...fieldErrors(checked.error, 'config.', config));
+  }
+  // An unknown platform is the domain's error (it lists the available ones).
+  if (!errors.length) return ConnectBody.parse(raw);
+  throw invalidFields(errors);
+}
 
 export function presentInstallation(i: Installation) {
   return {
@@ -67,7 +102,7 @@ export function adminApiRouter(s: PipedriveServices): Router {
   });
 
   router.post('/channels', async (ctx) => {
-    const body = ConnectBody.parse(ctx.request.body ?? {});
+    const body = parseConnect(s.registry, ctx.request.body ?? {});
     const { channel, notes, surface } = await connectForInstallation(s, who(ctx), {
       provider: body.provider,
       name: body.name,
@@ -78,6 +113,14 @@ export function adminApiRouter(s: PipedriveServices): Router {
     const listed = (await listForInstallation(s, who(ctx))).find((c) => c.id === channel.id);
     ctx.status = 201;
     ctx.body = { channel: { ...listed, urls: { ...listed?.urls, ...notes } }, surface: surface.surface, surface_reason: surface.reason };
+  });
+
+  router.patch('/channels/:id', async (ctx) => {
+    const parsed = UpdateBody.safeParse(ctx.request.body ?? {});
+    if (!parsed.success) throw invalidFields(fieldErrors(parsed.error, '', ctx.request.body));
+    const { channel, notes } = await updateForInstallation(s, who(ctx), ctx.params.id!, { name: parsed.data.name, avatarUrl: parsed.data.avatar_url, config: parsed.data.config });
+    const listed = (await listForInstallation(s, who(ctx))).find((c) => c.id === channel.id);
+    ctx.body = { channel: { ...listed, urls: { ...listed?.urls, ...notes } } };
   });
 
   router.delete('/channels/:id', async (ctx) => {

@@ -100,6 +100,41 @@ export function createAiryAdapter(services: ProviderServices, opts: AiryAdapterO
     },
 
     /**
+     * Same host: /sources.update with the (new) system token proves it and renames the source;
+     * /sources.channels.create (an upsert) renames the channel with the kept source token.
+     * Another host: the source must be created there, so this is a fresh connect.
+     */
+    async reconfigure(current, next) {
+      if (current.config.api_url !== next.config.api_url || !current.state?.source_token) return this.connect(next);
+      const airy = client(next.config);
+      const state = current.state;
+      try {
+        await airy.updateSource(next.config.system_token, {
+          source_id: state.source_id,
+          action_endpoint: next.webhookUrl,
+          name: `Pipedrive: ${next.name}`,
+          ...(next.avatarUrl ? { image_url: next.avatarUrl } : {}),
+        });
+      } catch (err) {
+        if (isAxiosError(err) && err.response?.status === 404) {
+          throw new ProviderError(`Airy no longer has this channel's source "${state.source_id}"; delete the channel and connect it again`, 404);
+        }
+        throw connectError(services, err, 'Updating the Airy source');
+      }
+      try {
+        await airy.createChannel(state.source_token, {
+          name: next.name,
+          source_channel_id: state.source_channel_id,
+          metadata: { pipedrive_channel_id: next.providerChannelId, ...(next.avatarUrl ? { image_url: next.avatarUrl } : {}) },
+        });
+      } catch (err) {
+        throw connectError(services, err, 'Updating the Airy channel');
+      }
+      realtime.ensureHost(next.config);
+      return { state, notes: { airy_source_id: state.source_id, airy_channel_id: state.channel_id } };
+    },
+
+    /**
      * /sources.channels.disconnect; "already gone" (403/404) is logged and accepted. The
      * host's WebSocket subscription ends with its last channel (a connect rolled back too).
      */

@@ -44,6 +44,11 @@ export class AiryClient {
     return (await this.post<AirySourcePayload>('/sources.create', systemToken, body)).data;
   }
 
+  /** System token. 404 when the source is unknown; `action_endpoint` must be sent (Airy answers 500 without it). */
+  async updateSource(systemToken: string, body: { source_id: string; action_endpoint: string; name: string; image_url?: string | null }) {
+    return (await this.post<AirySourcePayload>('/sources.update', systemToken, body)).data;
+  }
+
   async deleteSource(systemToken: string, sourceId: string): Promise<void> {
     await this.post('/sources.delete', systemToken, { source_id: sourceId });
   }

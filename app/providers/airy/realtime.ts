@@ -43,6 +43,11 @@ export class AiryRealtime {
   private readonly since = new WeakMap<StompSubscriber, number>();
   /** Counts release() calls, so a rescan that read the channels before one does not undo it. */
   private releases = 0;
+  /**
+   * Channels released (deleted, or a connect rolled back before its row is purged): a rescan
+   * that still finds the row must not subscribe for it again.
+   */
+  private readonly gone = new LRUCache<string, true>({ max: 10_000, ttl: 60 * 60_000 });
   private running = false;
   private served: Served[] | undefined;
   private rescan: NodeJS.Timeout | undefined;
@@ -104,6 +109,7 @@ export class AiryRealtime {
   async release(apiUrl: string, channelId: string): Promise<void> {
     this.served = undefined;
     this.releases++;
+    this.gone.set(channelId, true);
     if (!this.hosts.has(apiUrl)) return;
     const others = (await this.refresh()).some((s) => s.config.api_url === apiUrl && s.channel.id !== channelId);
     if (!others) this.hosts.delete(apiUrl);
@@ -138,7 +144,7 @@ export class AiryRealtime {
   }
 
   private async refresh(): Promise<Served[]> {
-    const channels = await this.services.inbox.channelsOf('airy');
+    const channels = (await this.services.inbox.channelsOf('airy')).filter((c) => !this.gone.has(c.id));
     this.served = channels.flatMap((channel) => {
       try {
         const ctx = channelContext<AiryConfig, AiryState>(channel, this.services.secrets);

@@ -21,21 +21,67 @@ const pem = z
     }
   }, 'must be a PEM public key (or certificate) for RS256');
 
+/**
+ * What the admin enters per channel. The `.meta()` texts are the admin page's label, hint,
+ * placeholder and password flag for each field.
+ */
 export const AlvariaConfigSchema = z.object({
   /** Like https://{org}.via.aspect-cloud.net; the app appends /via/v2/organizations/{org_id}/serverMessaging/… */
-  api_url: platformUrl('base'),
+  api_url: platformUrl('base').meta({
+    title: 'API base URL',
+    description: "Your organisation's Alvaria Cloud address, without a path; the bridge appends /via/v2/organizations/{organisation id}/serverMessaging/….",
+    placeholder: 'https://yourorg.via.aspect-cloud.net',
+    secret: false,
+  }),
   /** The full token URL (hosts differ per region); nothing is appended, so a query (realm) may stay. */
-  token_url: platformUrl('full'),
-  org_id: z.string().trim().min(1).max(255),
-  client_id: z.string().trim().min(1),
-  client_secret: z.string().min(1),
-  api_key: z.string().trim().min(1),
-  work_type_id: z.union([z.string().trim().min(1), z.number().int()]).transform(String),
+  token_url: platformUrl('full').meta({
+    title: 'Token URL',
+    description: 'The full OAuth token address for your region, as given with the client credentials by Alvaria Customer Care.',
+    placeholder: 'https://idp.example.aspect-cloud.net/oauth2/token',
+    secret: false,
+  }),
+  org_id: z.string().trim().min(1).max(255).meta({
+    title: 'Organisation id',
+    description: 'Your Alvaria organisation (tenant) id, the {org} part of your Alvaria Cloud address.',
+    placeholder: 'yourorg',
+    secret: false,
+  }),
+  client_id: z.string().trim().min(1).meta({
+    title: 'Client id',
+    description: 'The OAuth client id of the custom server application Alvaria set up for you.',
+    placeholder: 'client id',
+    secret: false,
+  }),
+  client_secret: z.string().min(1).meta({ title: 'Client secret', description: 'The OAuth client secret that belongs to the client id.', placeholder: 'paste the client secret', secret: true }),
+  api_key: z.string().trim().min(1).meta({
+    title: 'API key',
+    description: 'The x-api-key of the Server Messaging API, from the same custom server application.',
+    placeholder: 'paste the API key',
+    secret: true,
+  }),
+  work_type_id: z
+    .union([z.string().trim().min(1), z.number().int()])
+    .transform(String)
+    .meta({
+      title: 'Work type id',
+      description: 'The id of the work type (queue) that new conversations are routed to; your Alvaria administrator has it.',
+      placeholder: '1234',
+      secret: false,
+    }),
   /** Alvaria's callback signing keys; several during a rotation. */
-  callback_public_keys: z.array(pem).min(1, 'at least one public key is required').max(10),
+  callback_public_keys: z
+    .array(pem)
+    .min(1, 'at least one public key is required')
+    .max(10)
+    .meta({
+      title: 'Callback public keys',
+      description: 'The PEM public key(s) Alvaria signs its callbacks with, from Alvaria Customer Care. Paste each block including the BEGIN and END lines; several during a key rotation.',
+      placeholder: '-----BEGIN PUBLIC KEY-----\n…\n-----END PUBLIC KEY-----',
+      secret: false,
+    }),
   /** Optional: the `iss` and `aud` every callback token must carry, once Alvaria says what they are. */
-  callback_issuer: z.string().trim().max(512).optional(),
-  callback_audience: z.string().trim().max(512).optional(),
+  callback_issuer: z.string().trim().max(512).optional().meta({ title: 'Callback issuer', description: 'The iss claim every callback token must carry, once Alvaria tells you; leave empty otherwise.', secret: false }),
+  callback_audience: z.string().trim().max(512).optional().meta({ title: 'Callback audience', description: 'The aud claim every callback token must carry, once Alvaria tells you; leave empty otherwise.', secret: false }),
 });
 export type AlvariaConfig = z.output<typeof AlvariaConfigSchema>;
 

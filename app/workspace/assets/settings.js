@@ -15,8 +15,8 @@
   function bearer() {
     return ready.then(function () { return W.token(false); }).then(function (t) { return { Authorization: 'Bearer ' + t }; });
   }
-  window.pdbAdmin = {
-    base: '/ui/api/settings',
+  // admin.js reads its API base from the page (#admin data-api-base=/ui/api/settings) and these hooks.
+  window.bridgeAdmin = {
     credentials: 'omit',
     headers: bearer,
     confirm: function (text) {
