@@ -17,6 +17,7 @@ import { adminRouters } from './http/admin/router.ts';
 import { createWorkspace } from './workspace/index.ts';
 import { conversationContext } from './workspace/records.ts';
 import { oauthRouter } from './http/oauth.ts';
+import { workspacePagesRouter } from './workspace/pages.ts';
 import { installationGateway } from './pipedrive/gateway.ts';
 import { pipedriveReceiveJob, type PipedriveGateway } from './pipedrive/receive-job.ts';
 import { createPipedriveServices, type PipedriveServices } from './pipedrive/services.ts';
@@ -98,7 +99,7 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
   const core = { config, db, inbox, outbox, registry, secrets, files, log, pipedrive, fileUrl, metrics };
   for (const outcome of ['done', 'retry', 'dead', 'lost'] as const) outbox.on(outcome, (job: { kind: string }) => metrics.outbox.inc({ kind: job.kind, outcome }));
   inbox.on('duplicate', (source) => metrics.duplicates.inc({ provider: source.split(':')[0] ?? source }));
-  const app = createHttpApp({ config, db, inbox, files, secrets, registry, log, present, metrics, routers: [oauthRouter(pipedrive), ...adminRouters(pipedrive), ...workspace.routers, ...(opts.routers?.(core) ?? [])] });
+  const app = createHttpApp({ config, db, inbox, files, secrets, registry, log, present, metrics, routers: [oauthRouter(pipedrive), ...adminRouters(pipedrive), ...workspace.routers, workspacePagesRouter(pipedrive), ...(opts.routers?.(core) ?? [])] });
   const server = createServer(app.callback());
   server.requestTimeout = 60_000;
   server.headersTimeout = 20_000;

@@ -38,6 +38,33 @@ const optionalUrl = z
     }
   });
 
+/**
+ * Extra origins allowed to frame the workspace pages (a comma list), e.g. a local host page in
+ * tests. Each must be a bare http(s) origin: the value lands in a CSP header, so nothing else passes.
+ */
+const originList = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v, ctx) => {
+    const out: string[] = [];
+    for (const item of (v ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+      let ok = false;
+      try {
+        const u = new URL(item);
+        ok = (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === item.replace(/\/+$/, '');
+        if (ok) out.push(u.origin);
+      } catch {
+        ok = false;
+      }
+      if (!ok) {
+        ctx.addIssue({ code: 'custom', message: `must be a comma list of origins like https://host:port (got "${item}")` });
+        return z.NEVER;
+      }
+    }
+    return out;
+  });
+
 const EnvSchema = z.object({
   PORT: intFrom(3000, 0, 65535),
   APP_URL: optionalUrl,
@@ -107,6 +134,7 @@ const EnvSchema = z.object({
   JOB_BACKOFF_BASE_MS: intFrom(2000, 1, 3_600_000),
   LEADER_CHECK_MS: intFrom(5000, 10, 600_000),
   JOB_BACKOFF_CAP_MS: intFrom(3_600_000, 1, 86_400_000),
+  UI_FRAME_ANCESTORS: originList,
   OUTBOUND_ALLOW: z
     .string()
     .optional()
@@ -157,6 +185,8 @@ export interface Config {
   readonly files: { readonly kind: 'local'; readonly dir: string } | { readonly kind: 's3'; readonly s3: S3Settings };
   readonly uploads: { readonly maxBytes: number; readonly maxFiles: number };
   readonly fileUrlTtlSeconds: number;
+  /** The workspace pages (custom UI iframes): origins allowed to frame them besides Pipedrive's. */
+  readonly ui: { readonly frameAncestors: readonly string[] };
   /** /files: a download that makes no progress this long is dropped; downloads served at once per process. */
   readonly fileDownloads: { readonly sendTimeoutMs: number; readonly maxConcurrent: number };
   /** Staged uploads older than this are left over from a crash and removed at start. */
@@ -244,6 +274,7 @@ export function loadConfig(env: Env = process.env): Config {
     files: filesStore(e),
     uploads: { maxBytes: e.MAX_UPLOAD_BYTES, maxFiles: e.MAX_UPLOAD_FILES },
     fileUrlTtlSeconds: e.FILE_URL_TTL_SECONDS,
+    ui: { frameAncestors: e.UI_FRAME_ANCESTORS },
     fileDownloads: { sendTimeoutMs: e.FILE_SEND_TIMEOUT_SECONDS * 1000, maxConcurrent: e.FILE_MAX_DOWNLOADS },
     stagedUploadMaxAgeMs: e.STAGED_UPLOAD_MAX_AGE_SECONDS * 1000,
     metricsToken: e.METRICS_TOKEN || undefined,

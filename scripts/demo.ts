@@ -14,9 +14,10 @@ import { Printer } from './demo/printer.ts';
 import { connectAiry, connectAlvaria, initialSync, install, type Story } from './demo/setup-steps.ts';
 import { connectByHand, howToLook, summarize } from './demo/summary.ts';
 import { demoHost, startWorld, type World } from './demo/world.ts';
+import { dealPanel, theWindow, transcriptNote } from './demo/workspace-steps.ts';
 
 type Step = (w: World, p: Printer, s: Story, t: Talk) => Promise<void>;
-const STORY: Step[] = [install, connectAiry, connectAlvaria, initialSync, sendToAiry, sendToAlvaria, airyUserReplies, alvariaAgentReplies, readReceipts, alvariaSessionEnds];
+const STORY: Step[] = [install, connectAiry, connectAlvaria, initialSync, sendToAiry, sendToAlvaria, airyUserReplies, alvariaAgentReplies, readReceipts, alvariaSessionEnds, theWindow, dealPanel, transcriptNote];
 
 const once = process.argv.includes('--once') || ['1', 'true', 'yes'].includes(process.env.DEMO_EXIT ?? '');
 const port = process.env.DEMO_PORT ? Number(process.env.DEMO_PORT) : undefined;

@@ -53,10 +53,15 @@ test('the demo plays the whole story and exits 0 in once-mode', demoRun, async (
     '8. An Alvaria agent picks the session up and answers',
     '9. Read receipts from Airy back to Pipedrive',
     '10. The Alvaria session ends, and the next message reopens the conversation',
+    '11. The floating window inside Pipedrive (custom UI extension, GET /ui/inbox)',
+    '12. A deal panel starts a conversation about "Acme renewal 2027" on Alvaria',
+    '13. The transcript becomes a note on the deal',
   ];
   for (const s of steps) assert.ok(r.out.includes(s), `missing step: ${s}\n${r.out}`);
   assert.ok(!r.out.includes('✖'), r.out);
   assert.match(r.out, /Every step worked/);
+  // A person can click the workspace through the fake Pipedrive web app.
+  assert.match(r.out, /window: +http:\/\/127\.0\.0\.1:\d+\/host\/window/);
 
   // The figures of the summary: what the fake Pipedrive received.
   assert.match(r.out, /Airy support \(airy-[^)]+\): 1 conversation\(s\), 2 message\(s\)/);

@@ -16,7 +16,7 @@ export type ErrorShape = 'pipedrive' | 'webhook' | 'admin' | 'html';
 function shapeFor(ctx: Context): ErrorShape {
   const family = familyOf(ctx);
   if (family === 'admin-api' || family === 'ui-api') return 'admin';
-  if (family === 'admin' || family === 'oauth') return 'html';
+  if (family === 'admin' || family === 'oauth' || family === 'ui') return 'html';
   if (family === 'webhook') return 'webhook';
   return 'pipedrive';
 }

@@ -49,10 +49,11 @@ input[type=text],input[type=url],input[type=password],input[type=number],select,
 textarea{min-height:70px;font-family:ui-monospace,monospace}.hint{color:#5b636b;font-size:13px}code{background:#eef0f3;padding:1px 4px;border-radius:3px;word-break:break-all}
 button{margin-top:14px;padding:7px 14px;font:inherit;cursor:pointer}`;
 
-export function page(title: string, body: Html, opts: { script?: string; style?: string } = {}): string {
+export function page(title: string, body: Html, opts: { script?: string; scripts?: string[]; style?: string; head?: Html; theme?: 'light' | 'dark' } = {}): string {
+  const scripts = [...(opts.scripts ?? []), ...(opts.script ? [opts.script] : [])];
   return html`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${title}</title><style>${raw(STYLE)}${raw(opts.style ?? '')}</style>${opts.script ? html`<script src="${opts.script}" defer></script>` : ''}</head>
+<html lang="en"${opts.theme ? html` data-theme="${opts.theme}"` : ''}><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${title}</title><style>${raw(STYLE)}${raw(opts.style ?? '')}</style>${opts.head ?? ''}${scripts.map((src) => html`<script src="${src}" defer></script>`)}</head>
 <body><main>${body}</main></body></html>`.value;
 }
 

@@ -29,5 +29,6 @@ const FAMILY_LABEL: Record<RouteFamily, Family> = {
   oauth: 'oauth',
   files: 'files',
   'ui-api': 'workspace',
+  ui: 'workspace',
   other: 'other',
 };

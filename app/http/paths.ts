@@ -26,7 +26,7 @@ export function canonicalPath(raw: string): string {
   return p;
 }
 
-export type RouteFamily = 'admin-api' | 'admin' | 'manifest' | 'webhook' | 'oauth' | 'files' | 'ui-api' | 'other';
+export type RouteFamily = 'admin-api' | 'admin' | 'manifest' | 'webhook' | 'oauth' | 'files' | 'ui-api' | 'ui' | 'other';
 
 const FAMILIES: Array<[RegExp, RouteFamily]> = [
   [/^\/admin\/api(\/|$)/i, 'admin-api'],
@@ -36,6 +36,8 @@ const FAMILIES: Array<[RegExp, RouteFamily]> = [
   [/^\/auth(\/|$)/i, 'oauth'],
   [/^\/files(\/|$)/i, 'files'],
   [/^\/ui\/api(\/|$)/i, 'ui-api'],
+  // The workspace pages Pipedrive frames (and their assets): HTML errors, workspace metrics.
+  [/^\/ui(\/|$)/i, 'ui'],
 ];
 
 /** The family of a canonical path: what every guard, error shape and metric label keys on. */

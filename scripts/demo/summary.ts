@@ -62,6 +62,11 @@ export function howToLook(w: World, p: Printer): void {
   p.line(`Admin page:   ${app}/admin`);
   p.line(`Sign in:      open ${app}/auth/pipedrive in a browser; the fake Pipedrive OAuth approves at once and lands on /admin`);
   p.line(`Also:         ${app}/healthz   ${app}/metrics   ${app}/manifest.json`);
+  p.line(`Inside Pipedrive (the fake Pipedrive web app framing the workspace pages, as the signed-in admin):`);
+  p.line(`  window:     ${w.pipedrive.host.url('window')}`);
+  p.line(`  deal panel: ${w.pipedrive.host.url('panel', { resource: 'deal', selectedIds: '42' })}`);
+  p.line(`  settings:   ${w.pipedrive.host.url('settings')}`);
+  p.line(`  all pages:  ${w.pipedrive.url}/host`);
   p.line(`Fakes:        Pipedrive ${w.pipedrive.url}  Airy ${w.airy.url}  Alvaria ${w.alvaria.url}`);
   p.line(`Database:     ${w.dir}/demo.sqlite (temporary, removed on exit)`);
 }

@@ -74,6 +74,9 @@ export async function startWorld(opts: { port?: number; logLevel?: string; host?
       LEADER_CHECK_MS: '200',
       // The platform fakes listen on loopback, which the outbound policy refuses unless allowed.
       OUTBOUND_ALLOW: '127.0.0.0/8',
+      // The fake Pipedrive's host page frames the workspace pages; transcripts flush after 1 s idle.
+      UI_FRAME_ANCESTORS: pipedrive.url,
+      TRANSCRIPT_FLUSH_SECONDS: '1',
     });
     const bridge = await startBridge(config);
     stops.push(() => bridge.stop());

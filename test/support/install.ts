@@ -48,7 +48,7 @@ export async function startBridgeWithPipedrive(
   opts: BridgeOptions & { env?: Record<string, string>; fake?: FakePipedriveOptions } = {},
 ): Promise<{ bridge: TestBridge; fake: FakePipedrive; close(): Promise<void> }> {
   const fake = await startFakePipedrive(opts.fake);
-  const bridge = await startTestBridge({ ...opts, env: { PIPEDRIVE_OAUTH_URL: fake.oauthUrl, PIPEDRIVE_API_URL: fake.apiUrl, ...opts.env } });
+  const bridge = await startTestBridge({ ...opts, env: { PIPEDRIVE_OAUTH_URL: fake.oauthUrl, PIPEDRIVE_API_URL: fake.apiUrl, UI_FRAME_ANCESTORS: fake.url, ...opts.env } });
   return {
     bridge,
     fake,

@@ -6,7 +6,8 @@
  * Where the API lives comes from the page: `data-api-base` on #admin (default /admin/api,
  * with the session cookie). A page that embeds this one elsewhere may set, before this script,
  * `window.bridgeAdmin = { headers: () => ({Authorization: 'Bearer …'}) }` (a function that may
- * return a promise) and `credentials: 'omit'`.
+ * return a promise), `credentials: 'omit'`, and optionally `reload()` and `confirm(text)` (a
+ * promise of a boolean).
  */
 export const ADMIN_JS = String.raw`'use strict';
 (function () {
@@ -24,12 +25,17 @@ export const ADMIN_JS = String.raw`'use strict';
   /** Shows the confirmation after the reload (or at once where storage is not allowed). */
   function reloadWith(text) {
     try { sessionStorage.setItem(FLASH_KEY, text); } catch (e) { show('ok', text, true); return; }
-    location.reload();
+    reload();
   }
   try {
     var pending = sessionStorage.getItem(FLASH_KEY);
     if (pending) { sessionStorage.removeItem(FLASH_KEY); show('ok', pending, true); }
   } catch (e) { /* storage blocked: no confirmation to carry */ }
+
+  // Inside Pipedrive the embedding page also answers these: a reload that carries a fresh token
+  // (the URL's may have expired) and Pipedrive's own confirmation dialog.
+  function reload() { if (typeof cfg.reload === 'function') cfg.reload(); else location.reload(); }
+  function confirmed(text) { return Promise.resolve(typeof cfg.confirm === 'function' ? cfg.confirm(text) : window.confirm(text)); }
 
   function api(method, path, body) {
     return Promise.resolve(typeof cfg.headers === 'function' ? cfg.headers() : cfg.headers || {}).then(function (extra) {
@@ -226,13 +232,15 @@ export const ADMIN_JS = String.raw`'use strict';
   document.querySelectorAll('button.delete').forEach(function (b) {
     b.addEventListener('click', function () {
       var name = b.getAttribute('data-name');
-      if (!confirm('Delete channel "' + name + '"? Pipedrive removes its conversations too.')) return;
-      b.disabled = true;
-      api('DELETE', '/channels/' + encodeURIComponent(b.getAttribute('data-id'))).then(function () {
-        reloadWith('Channel “' + name + '” deleted.');
-      }, function (err) {
-        b.disabled = false;
-        show('err', err.message, true);
+      confirmed('Delete channel "' + name + '"? Pipedrive removes its conversations too.').then(function (ok) {
+        if (!ok) return;
+        b.disabled = true;
+        api('DELETE', '/channels/' + encodeURIComponent(b.getAttribute('data-id'))).then(function () {
+          reloadWith('Channel “' + name + '” deleted.');
+        }, function (err) {
+          b.disabled = false;
+          show('err', err.message, true);
+        });
       });
     });
   });

@@ -24,36 +24,53 @@ export interface AdminView {
   apiBase?: string;
 }
 
+/**
+ * Where the page runs: standalone (/admin, session cookie) or inside Pipedrive as the app settings
+ * page (/ui/settings): there settings.js gives admin.js bearer tokens from the Pipedrive SDK
+ * (window.bridgeAdmin), the API base is /ui/api/settings, and the surface choice is shown.
+ */
+export interface AdminShell {
+  /** `canEdit` false: a Pipedrive user who is not an admin sees the page read-only (the API enforces it too). */
+  inPipedrive?: { theme: 'light' | 'dark'; canEdit: boolean; viewer: string };
+}
+
 /** The admin page: server-rendered and escaped; its script only sends JSON to the admin API. */
-export function adminPage(v: AdminView): string {
+export function adminPage(v: AdminView, shell: AdminShell = {}): string {
+  const inPd = shell.inPipedrive;
   const { installation: i, channels, providers, appUrl } = v;
+  // Writes are for Pipedrive admins: the viewer inside Pipedrive, the installing user standalone.
+  const canEdit = inPd ? inPd.canEdit : i.isAdmin;
   const available = providers.filter((p) => p.available);
   return page(
     'Pipedrive bridge — admin',
-    html`<div id="admin" data-api-base="${v.apiBase ?? '/admin/api'}">
+    html`<div id="admin" data-api-base="${v.apiBase ?? (inPd ? '/ui/api/settings' : '/admin/api')}">
 <h1>Pipedrive messaging bridge</h1>
-<p>Signed in as <strong>${i.userName ?? `user ${i.userId}`}</strong>${i.userEmail ? html` (${i.userEmail})` : ''} of
-<strong>${i.companyName ?? `company ${i.companyId}`}</strong>${i.isAdmin ? ' — Pipedrive admin' : ''}.</p>
-<form method="post" action="/admin/logout"><button type="submit" id="sign-out">Sign out</button></form>
+<p>Signed in as <strong>${inPd ? inPd.viewer : (i.userName ?? `user ${i.userId}`)}</strong>${!inPd && i.userEmail ? html` (${i.userEmail})` : ''} of
+<strong>${i.companyName ?? `company ${i.companyId}`}</strong>${canEdit ? ' — Pipedrive admin' : ''}.</p>
+${inPd ? '' : html`<form method="post" action="/admin/logout"><button type="submit" id="sign-out">Sign out</button></form>`}
 ${statusBanner(i)}
-${i.isAdmin ? '' : html`<p class="banner warn" id="read-only">Read-only: only Pipedrive admins of your company can connect, edit or delete channels and replay dead letters.</p>`}
+${canEdit ? '' : html`<p class="banner warn" id="read-only">${inPd ? html`You are signed in as ${inPd.viewer}. ` : 'Read-only: '}Only Pipedrive admins of your company can connect, edit or delete channels and replay dead letters.</p>`}
 <div id="flash" role="status" aria-live="polite" tabindex="-1"></div>
+${inPd ? html`<h2>Where conversations appear</h2>
+<div id="surface" class="surface" data-loading="true"><p class="hint">Loading…</p></div>` : ''}
 <h2>Channels</h2>
-${channels.length ? channelTable(channels, providers, i.isAdmin) : html`<p id="no-channels">No channels yet. Connect one below.</p>`}
+${channels.length ? channelTable(channels, providers, canEdit) : html`<p id="no-channels">No channels yet.${canEdit ? ' Connect one below.' : ''}</p>`}
 <h2>Delivery</h2>
 ${figuresList(channels, v.pacing)}
 <h2>Dead letters</h2>
-${deadLetterTable(v.deadLetters, i.isAdmin)}
+${deadLetterTable(v.deadLetters, canEdit)}
 <h2 id="form-title" data-connect-title="Connect a channel">Connect a channel</h2>
-${!i.isAdmin ? '' : available.length ? connectForm(available) : html`<p class="banner warn">No platform adapter is available in this build.</p>`}
+${!canEdit ? (inPd ? html`<p class="hint">A Pipedrive admin connects channels here.</p>` : '') : available.length ? connectForm(available) : html`<p class="banner warn">No platform adapter is available in this build.</p>`}
 <h2>Pipedrive</h2>
 <p>Manifest for Pipedrive's Developer Hub: ${copyable(`${appUrl}/manifest.json`, 'Copy the manifest URL')}</p>
 <p class="hint">Each channel's webhook or callback URL is in the channel list, with a Copy button. Airy is told its URL when you connect;
 for Alvaria, hand the callback URL to Alvaria Customer Care.</p>
-<h2>Installation</h2>
-<p><button type="button" id="uninstall">Uninstall from Pipedrive</button> <span class="hint">Revokes this app's access for your user and disconnects your channels.</span></p>
+${inPd ? '' : html`<h2>Installation</h2>
+<p><button type="button" id="uninstall">Uninstall from Pipedrive</button> <span class="hint">Revokes this app's access for your user and disconnects your channels.</span></p>`}
 </div>`,
-    { script: '/admin/assets/admin.js', style: ADMIN_CSS },
+    inPd
+      ? { theme: inPd.theme, style: ADMIN_CSS, head: html`<link rel="stylesheet" href="/ui/assets/workspace.css">`, scripts: ['/ui/assets/sdk.js', '/ui/assets/core.js', '/ui/assets/settings.js', '/admin/assets/admin.js'] }
+      : { script: '/admin/assets/admin.js', style: ADMIN_CSS },
   );
 }
 

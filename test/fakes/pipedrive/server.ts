@@ -8,11 +8,15 @@ import { oauthRoutes } from './oauth.ts';
 import { apiError, FakeEmitter, newState, type FakeEvents, type FakeNote, type FakeRecord, type FakeState, type FakeUser } from './state.ts';
 
 export { mintUiToken } from './ui-token.ts';
+import { hostRoutes, type HostSurface, type SdkRecord } from './host.ts';
+export type { HostSurface, SdkRecord } from './host.ts';
 export type { FakeState, FakeUser, FakeRecord, FakeNote, ReceivedMessage, FakeChannel, SyncRecord } from './state.ts';
 
 export interface FakePipedriveOptions {
   clientId?: string;
   clientSecret?: string;
+  /** The JWT secret set on the app's custom UI extensions (Pipedrive's default: the client secret). */
+  uiJwtSecret?: string;
   /** Enforce this redirect_uri (default: whatever authorize was given must come back at exchange). */
   redirectUri?: string;
   /** The user who approves at authorize; more with addUser/setUser. */
@@ -49,7 +53,13 @@ export interface FakePipedrive {
     /** Daily budget: tokens left (null = unlimited) and the Retry-After (seconds) its 429 carries, if any. */
     daily: { left: number | null; retryAfter: number | null };
   };
-  /** Reads the app's /manifest.json so callbacks reach it (done by test/support/install.ts). */
+  /**
+   * The fake web app around the app's custom UI extensions (test/fakes/pipedrive/host.ts):
+   * `url('window'|'panel'|'settings', {user, theme, resource, selectedIds, w, h})` opens a page that
+   * frames the app's iframe and answers the SDK; `log` records every SDK message (also the `sdk` event).
+   */
+  host: { log: SdkRecord[]; url(surface: HostSurface, query?: Record<string, string>): string; expireNextTokens(n: number): void };
+  /** Reads the app's /manifest.json so callbacks reach it (done by test/support/install.ts); the host page frames this app. */
   linkApp(appUrl: string): Promise<void>;
   addUser(user: Partial<FakeUser>): FakeUser;
   /** A deal/person/organization of a company (default: the first user's), readable through GET /api/v2/{deals,persons,organizations}/:id. */
@@ -154,6 +164,8 @@ export async function startFakePipedrive(opts: FakePipedriveOptions = {}): Promi
   });
   const basic = `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`;
   const channels = channelRoutes(st, events, { basic, validate: opts.validate ?? true });
+  let appUrl: string | null = null;
+  const host = hostRoutes(st, events, { secret: opts.uiJwtSecret ?? clientSecret, appUrl: () => appUrl });
 
   const fault = (op: Op): Res | undefined => faults.get(op)?.shift();
   const noteHooks: FakePipedrive['noteHooks'] = { afterWrite: null };
@@ -207,6 +219,10 @@ export async function startFakePipedrive(opts: FakePipedriveOptions = {}): Promi
   }
 
   async function route(req: Req): Promise<Res> {
+    if (req.path === '/host' || req.path.startsWith('/host/')) {
+      const hosted = await host.route(req);
+      if (hosted) return hosted;
+    }
     if (req.method === 'GET' && req.path === '/oauth/authorize') return oauth.authorize(req);
     if (req.method === 'POST' && req.path === '/oauth/token') return fault('token') ?? oauth.token(req);
     if (req.method === 'POST' && req.path === '/oauth/revoke') return oauth.revoke(req);
@@ -269,8 +285,16 @@ export async function startFakePipedrive(opts: FakePipedriveOptions = {}): Promi
     state: st,
     events,
     settings,
-    async linkApp(appUrl) {
-      const res = await fetch(`${appUrl}/manifest.json`);
+    host: {
+      log: host.log,
+      expireNextTokens: (n) => {
+        host.faults.expiredTokens = n;
+      },
+      url: (surface, query = {}) => `${base}/host/${surface}${Object.keys(query).length ? `?${new URLSearchParams(query)}` : ''}`,
+    },
+    async linkApp(url) {
+      appUrl = url;
+      const res = await fetch(`${url}/manifest.json`);
       if (!res.ok) throw new Error(`manifest.json answered ${res.status}`);
       st.manifest = ((await res.json()) as { endpoints: Record<string, string> }).endpoints;
     },

@@ -110,6 +110,8 @@ export interface FakeEvents {
   refresh: [number];
   problem: [string];
   note: [FakeNote, 'add' | 'update'];
+  /** A message the app's iframe sent the fake host page through the SDK (host.ts). */
+  sdk: [import('./host.ts').SdkRecord];
 }
 
 export function newState(): FakeState {
