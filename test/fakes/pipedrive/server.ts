@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CLIENT_ID, CLIENT_SECRET } from '../../support/harness.ts';
+import { loadSpec } from '../../support/contract.ts';
 import { channelRoutes } from './channels.ts';
 import { bearer, readReq, send, type Req, type Res } from './http.ts';
 import { noteRoutes } from './notes.ts';
@@ -267,6 +268,10 @@ export async function startFakePipedrive(opts: FakePipedriveOptions = {}): Promi
     return withHeaders({ status: 404, body: apiError(`No route ${req.method} ${p}`, 'NOT_FOUND') });
   }
 
+  // The contract check compiles Pipedrive's spec on first use, which blocks this whole process
+  // (the app under test too) for seconds; done here, before any request is in flight, it cannot
+  // stall a test midway (kept-alive sockets then time out and reset under the next request).
+  await loadSpec();
   const server = createServer((req, res) => {
     readReq(req)
       .then(route)
