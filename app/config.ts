@@ -4,7 +4,7 @@ import { parseAllowList } from './security/outbound.ts';
 import type { S3Settings } from './store/files-s3.ts';
 
 /**
- * The whole operator contract in one place (DESIGN.md, "Operator contract").
+ * The whole operator contract in one place.
  * Parsed once at start; a bad value stops the process with the variable's name.
  */
 const intFrom = (def: number, min: number, max: number) =>

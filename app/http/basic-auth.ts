@@ -4,7 +4,7 @@ import { safeEqual } from '../security/crypto.ts';
 
 /**
  * Pipedrive authenticates every call to us with Basic client_id:client_secret
- * (reference/pipedrive.md §1.2). Compared in constant time; with no credentials
+ * (https://pipedrive.readme.io/docs/messaging-app-extension). Compared in constant time; with no credentials
  * configured every request is refused.
  */
 export function pipedriveBasicAuth(clientId: string | undefined, clientSecret: string | undefined) {

@@ -11,7 +11,7 @@ import { html, page, PAGE_HEADERS } from './html.ts';
 import { signInSetupPage } from './landing.ts';
 import { issueState, startSession, takeState } from './session.ts';
 
-/** Pipedrive's uninstall notice (reference/pipedrive.md §4.2). */
+/** Pipedrive's uninstall notice. */
 const UninstallBody = z.object({
   client_id: z.string().min(1),
   company_id: z.coerce.number().int().positive(),

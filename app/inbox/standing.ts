@@ -15,7 +15,7 @@ export const pipedriveUserKey = (companyId: number, userId: number) => `pd:${com
 /**
  * Pipedrive cannot open a conversation (it only replies), so each (channel, Pipedrive user)
  * gets one standing conversation whose id is derived from the user's identity: installing
- * twice, or connecting the channel again, finds the same conversation (DESIGN.md).
+ * twice, or connecting the channel again, finds the same conversation.
  */
 export function standingConversationId(channel: Channel, companyId: number, userId: number): string {
   const digest = createHash('sha256').update(`${channel.id}|${companyId}|${userId}`).digest('hex');

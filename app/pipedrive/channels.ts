@@ -138,7 +138,7 @@ function settingsOf(s: PipedriveServices, c: Channel): Record<string, unknown> {
   return visibleSettings(adapter.configSchema, channelContext<Record<string, unknown>, unknown>(c, s.secrets).config);
 }
 
-/** The URLs the platform must call for this channel (DESIGN.md operator contract). */
+/** The URLs the platform must call for this channel. */
 export function channelUrls(s: Pick<PipedriveServices, 'config'>, c: Pick<Channel, 'id' | 'provider'>) {
   const url = webhookUrl(s.config.appUrl, c.provider, c.id);
   return { webhook_url: url, ...(c.provider === 'alvaria' ? { callback_url: url } : {}) };

@@ -77,7 +77,7 @@ export const NOTE_ASSOCIATION = { deal: 'deal_id', person: 'person_id', organiza
 
 /**
  * Pipedrive's Channels API and users/me through the SDK's functional API (v1 only), sent
- * with our axios instance so a 429 keeps its status and headers (reference/pipedrive.md §5).
+ * with our axios instance so a 429 keeps its status and headers.
  * Each call borrows the installation's token context; a 401 refreshes once and retries.
  * Failures leave as PipedriveApiError/NeedsReinstallError only.
  */

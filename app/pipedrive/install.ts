@@ -70,7 +70,7 @@ export async function uninstall(s: PipedriveServices, who: { companyId: number; 
 
 /**
  * Uninstall started by the vendor (the admin's "Uninstall" button): revoking the refresh
- * token marks the app uninstalled in Pipedrive (reference/pipedrive.md §4.2), then the same
+ * token marks the app uninstalled in Pipedrive, then the same
  * local clean-up as Pipedrive's notice. A revoke that fails is logged; the local side still goes.
  */
 export async function uninstallFromAdmin(s: PipedriveServices, installation: Installation): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * The manifest uploaded in Pipedrive's Developer Hub (reference/pipedrive.md §1.1). The
+ * The manifest uploaded in Pipedrive's Developer Hub. The
  * `:placeholders` are Pipedrive's; getMessageById uses the nested form of the docs'
  * example, and the app also serves the flat form the OpenAPI path declares.
  */

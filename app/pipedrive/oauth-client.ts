@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { Config } from '../config.ts';
 import { toPipedriveError } from './errors.ts';
 
-/** Pipedrive's token response (reference/pipedrive.md §4.1). */
+/** Pipedrive's token response. */
 const TokenSchema = z.object({
   access_token: z.string().min(1),
   refresh_token: z.string().min(1),

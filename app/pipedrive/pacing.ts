@@ -3,7 +3,7 @@ import { DeferError, parseRetryAfter } from '../outbox/errors.ts';
 export interface PacingConfig {
   /** Requests per installation token in Pipedrive's rolling burst window (learned from x-ratelimit-limit). */
   burstLimit: number;
-  /** Pipedrive's burst window (reference/pipedrive.md §4.3: a rolling 2 s). */
+  /** Pipedrive's burst window: a rolling 2 s (https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting). */
   windowMs: number;
   /** Consecutive 5xx/network failures that open an installation's circuit. */
   breakerThreshold: number;
@@ -56,7 +56,7 @@ export interface PaceSnapshot {
 }
 
 /**
- * Keeps each installation's calls inside Pipedrive's limits (reference/pipedrive.md §4.3),
+ * Keeps each installation's calls inside Pipedrive's limits,
  * in this process:
  * - a rolling-window limiter matched to the 2 s burst window. A token bucket of the same
  *   rate would let a full bucket plus a window's refill through in one window (twice the

@@ -3,7 +3,7 @@ import type { Message, Participant, Template } from '../inbox/types.ts';
 
 /**
  * Domain records in the shapes of Pipedrive's provider-endpoint contract
- * (specs/pipedrive-provider-endpoints.openapi.yaml and reference/pipedrive.md §1.3).
+ * (https://pipedrive.readme.io/docs/messaging-app-extension).
  */
 export interface PresentDeps {
   fileUrl(attachmentId: string): string;

@@ -7,7 +7,7 @@ import { findMessageById } from '../store/messages.ts';
 import type { Channel } from '../inbox/types.ts';
 import { presentMessage, type PresentDeps } from './present.ts';
 
-/** The body of Pipedrive's POST /v1/channels/messages/receive (reference/pipedrive.md §2.3). */
+/** The body of Pipedrive's POST /v1/channels/messages/receive. */
 export interface ReceiveMessageBody {
   id: string;
   channel_id: string;

@@ -73,7 +73,7 @@ export function presentInstallation(i: Installation) {
 }
 
 /**
- * The admin JSON API (DESIGN.md). Session, CSRF content-type, admin-rights and body parsing
+ * The admin JSON API. Session, CSRF content-type, admin-rights and body parsing
  * all happen in adminApiGuard (guard.ts), before routing, for every spelling of the path.
  */
 export function adminApiRouter(s: PipedriveServices): Router {

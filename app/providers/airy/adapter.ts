@@ -36,7 +36,7 @@ function connectError(services: ProviderServices, err: unknown, step: string): P
 }
 
 /**
- * The bridge as an Airy *source* (reference/airy.md; DESIGN.md roles: the Pipedrive user is
+ * The bridge as an Airy *source* (the Pipedrive user is
  * the Airy contact, Airy users and bots answer).
  */
 export function createAiryAdapter(services: ProviderServices, opts: AiryAdapterOptions = {}): AiryAdapter {

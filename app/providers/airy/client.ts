@@ -18,7 +18,7 @@ export interface AirySourcePayload {
 }
 
 /**
- * HTTP only: the Airy Source API (reference/airy.md §2, §3, §5). Every call is a JSON POST
+ * HTTP only: the Airy Source API. Every call is a JSON POST
  * with the token in `Authorization: Bearer …`, through the outbound policy's axios (checked
  * destination, total deadline, size cap). Failures surface as axios errors with the status
  * preserved; callers classify them (connect → ProviderError, send → outbox errors).

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 /**
  * Airy's id derivation (lib/java/uuid UUIDv5.fromNamespaceAndName): SHA-1 of the plain
  * concatenation `namespace + name` with the version/variant bits of a v5 UUID. It is NOT
- * RFC-4122 v5 (no namespace UUID), so npm `uuid.v5` gives other ids (reference/airy.md §4).
+ * RFC-4122 v5 (no namespace UUID), so npm `uuid.v5` gives other ids.
  * Airy derives every id a source writes this way, so we can predict them without asking.
  */
 export function airyUuid(namespace: string, name = ''): string {

@@ -6,7 +6,7 @@ import { ActionSchema, type AiryConfig, type AirySendAction, type AiryState } fr
 import { SIGNATURE_HEADER, verifyAirySignature } from './signature.ts';
 
 /**
- * Who answers on the Airy side. The action body carries no sender (reference/airy.md §6),
+ * Who answers on the Airy side. The action body carries no sender,
  * so every Airy user or bot reply is attributed to one end_user per conversation: the one it
  * already has, or this one in a conversation an Airy user opened.
  */
@@ -22,7 +22,7 @@ const fail = (status: number, error: string): WebhookReply => ({ status, body: {
  * reply and queue its delivery to Pipedrive in one transaction, then answer exactly
  * 200 `{source_message_id}` (Airy counts nothing else as success). Every other answer
  * carries a string `error`: Airy stores it on the FAILED message, and a missing one can
- * crash Airy's stream thread (reference/airy.md §6).
+ * crash Airy's stream thread.
  */
 export async function handleAction(
   services: ProviderServices,

@@ -26,7 +26,7 @@ export function attachmentKind(mimeType: string): 'image' | 'video' | 'audio' | 
 }
 
 /**
- * One Pipedrive user's message as a `/sources.webhook` body (reference/airy.md §5): the
+ * One Pipedrive user's message as a `/sources.webhook` body: the
  * Pipedrive user is the Airy *contact*, so `from_contact: true`; ids are ours, so a retried
  * call upserts the same Airy message. The conversation metadata names the contact, so Airy
  * shows the person instead of "Source ab12c" (the identity idea of airy issue #2632).
@@ -57,8 +57,8 @@ export function buildIngest(out: OutgoingMessage, sourceChannelId: string): { me
         sent_at: out.message.createdAt,
       },
     ],
-    // A conversation started from a Pipedrive record also names the record (reference/airy.md:
-    // conversation metadata is free-form), so the Airy agent sees what it is about.
+    // A conversation started from a Pipedrive record also names the record
+    // (conversation metadata is free-form), so the Airy agent sees what it is about.
     metadata: [{ namespace: 'conversation', source_id: convId, metadata: { contact, ...(out.context ? { pipedrive: out.context.fields } : {}) } }],
   };
 }

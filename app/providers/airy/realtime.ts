@@ -26,7 +26,7 @@ interface Served {
 }
 
 /**
- * Read receipts from Airy's WebSocket (reference/airy.md §7): one STOMP subscription per
+ * Read receipts from Airy's WebSocket: one STOMP subscription per
  * Airy host, shared by every channel on that host.
  *
  *   message.created  our contact message with delivery_state `delivered` → the message is `delivered`
@@ -202,7 +202,7 @@ export class AiryRealtime {
       if (!conversation) continue;
       if (unread === 0) {
         // Pipedrive learns `seen` only from getConversations/getConversationById: there is no
-        // push for it in the Channels API (reference/pipedrive.md), so it is stored (first, so
+        // push for it in the Channels API, so it is stored (first, so
         // it is in place when the `read` statuses reach Pipedrive).
         if (!conversation.seen) await this.services.inbox.updateConversation(conversation, { seen: true });
         await this.services.inbox.markOutgoingRead(conversation);

@@ -3,7 +3,7 @@ import { platformId, platformText } from '../../security/input.ts';
 import { platformUrl } from '../../security/outbound.ts';
 
 /**
- * What the admin enters per channel (DESIGN.md, operator contract). The `.meta()` texts are
+ * What the admin enters per channel. The `.meta()` texts are
  * the admin page's label, hint, placeholder and password flag for each field.
  */
 export const AiryConfigSchema = z.object({
@@ -41,7 +41,7 @@ export interface AiryConversationState {
   source_conversation_id: string;
 }
 
-// ── the action endpoint (reference/airy.md §6) ────────────────────────────────────────────
+// ── the action endpoint ────────────────────────────────────────────
 
 // Length caps match the columns the values land in (event keys 255, participant ids 128), and
 // ids carry no control characters: PostgreSQL refuses longer strings and NUL bytes, which
@@ -69,7 +69,7 @@ export const ActionSchema = z.object({
 });
 export type AirySendAction = z.infer<typeof ActionSchema>;
 
-// ── /sources.webhook (reference/airy.md §5) ───────────────────────────────────────────────
+// ── /sources.webhook ───────────────────────────────────────────────
 
 export interface IngestMessage {
   source_message_id: string;
@@ -88,7 +88,7 @@ export interface IngestMetadata {
   metadata: Record<string, unknown>;
 }
 
-// ── WebSocket events (reference/airy.md §7) ───────────────────────────────────────────────
+// ── WebSocket events ───────────────────────────────────────────────
 
 export const WsEventSchema = z.discriminatedUnion('type', [
   z.object({

@@ -3,7 +3,7 @@ import { safeEqual } from '../../security/crypto.ts';
 
 export const SIGNATURE_HEADER = 'x-airy-content-signature';
 
-/** Airy signs action calls with lowercase hex HMAC-SHA256 keyed with the source token (reference/airy.md §6). */
+/** Airy signs action calls with lowercase hex HMAC-SHA256 keyed with the source token. */
 export function airySignature(sourceToken: string, body: Buffer | string): string {
   return createHmac('sha256', sourceToken).update(body).digest('hex');
 }

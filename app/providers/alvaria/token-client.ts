@@ -11,8 +11,8 @@ export interface TokenSettings {
 const REFRESH_MARGIN_MS = 60_000;
 
 /**
- * OAuth client-credentials tokens for one set of Alvaria credentials (reference/alvaria.md
- * A3): form body `grant_type=client_credentials`, `scope=servermessagingapi`, `realm=<org>`,
+ * OAuth client-credentials tokens for one set of Alvaria credentials:
+ * form body `grant_type=client_credentials`, `scope=servermessagingapi`, `realm=<org>`,
  * client id and secret as HTTP Basic. The token is opaque: its life comes from `expires_in`.
  * Cached until shortly before expiry; concurrent callers share one request (single flight).
  */
