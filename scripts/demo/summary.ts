@@ -46,13 +46,13 @@ export async function summarize(w: World, p: Printer, s: Story): Promise<void> {
   p.line(`Total: ${channels.length} channel(s), ${total} message(s) received by Pipedrive`);
   const problems = w.pipedrive.state.problems;
   if (problems.length) {
-    p.warn(`The fake Pipedrive flagged ${problems.length} contract problem(s) (reference/pipedrive.md):`);
+    p.warn(`The fake Pipedrive flagged ${problems.length} contract problem(s):`);
     for (const x of problems) p.line(`     - ${short(x, 200)}`);
   } else if (SPEC_AVAILABLE) {
     p.line("Contract checks: the app's answers and messages matched Pipedrive's contract (0 problems)");
   } else {
-    // Without ../shared/specs the fake validates nothing against Pipedrive's OpenAPI file: claim only what ran.
-    p.line("Contract checks: the fake Pipedrive's own checks found 0 problems; the answers were not validated against Pipedrive's OpenAPI file (../shared/specs is absent)");
+    // Without Pipedrive's OpenAPI file beside the checkout the fake validates no answer against it: claim only what ran.
+    p.line("Contract checks: the fake Pipedrive's own checks found 0 problems; the answers were not validated against Pipedrive's OpenAPI file (it is not beside this checkout)");
   }
 }
 
