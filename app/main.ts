@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, loadConfig } from './ground/config.ts';
 import { startBridge } from './bridge.ts';
-import { createLogger } from './log.ts';
+import { createLogger } from './ground/log.ts';
 import { describeStartupError } from './startup-errors.ts';
-import { buildInfo } from './version.ts';
+import { buildInfo } from './ground/version.ts';
 
 /**
  * Zero-config development: without APP_SECRET a key is generated once and kept in

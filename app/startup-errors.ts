@@ -1,4 +1,4 @@
-import type { Config } from './config.ts';
+import type { Config } from './ground/config.ts';
 
 /**
  * One line for an error that stopped the start, naming the variable to change or the cause,

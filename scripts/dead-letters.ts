@@ -5,7 +5,7 @@
  *   npm run dead-letters -- replay --all put every dead job back
  * A running service picks replayed jobs up at its next poll.
  */
-import { ConfigError, loadConfig } from '../app/config.ts';
+import { ConfigError, loadConfig } from '../app/ground/config.ts';
 import { safeDbUrl } from '../app/startup-errors.ts';
 import { createDb, migrate } from '../app/store/db.ts';
 import { listJobs, replayDeadJobs } from '../app/store/jobs.ts';

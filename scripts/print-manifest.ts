@@ -5,8 +5,8 @@
  *   APP_URL=https://bridge.example.com npm run manifest -- --write
  */
 import { writeFileSync } from 'node:fs';
-import { ConfigError, loadConfig } from '../app/config.ts';
-import { buildManifest } from '../app/pipedrive/manifest.ts';
+import { ConfigError, loadConfig } from '../app/ground/config.ts';
+import { buildManifest } from '../app/http/channels-api/manifest.ts';
 
 let appUrl: string;
 try {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import type { ReceiveMessageBody } from '../app/pipedrive/receive-job.ts';
+import type { ReceiveMessageBody } from '../app/flows/channels-api/receive-job.ts';
 import { findMessageById } from '../app/store/messages.ts';
 import { findSession } from '../app/store/alvaria-sessions.ts';
 import type { Job } from '../app/store/jobs.ts';

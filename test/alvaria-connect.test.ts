@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectChannel } from '../app/inbox/channels.ts';
-import { AppError } from '../app/errors.ts';
-import { channelContext } from '../app/providers/context.ts';
-import { alvariaAdapterFactory } from '../app/providers/alvaria/adapter.ts';
+import { connectChannel } from '../app/flows/platform-connect.ts';
+import { AppError } from '../app/ground/errors.ts';
+import { channelContext } from '../app/platforms/context.ts';
+import { alvariaAdapterFactory } from '../app/platforms/alvaria/adapter.ts';
 import { startTestBridge } from './support/harness.ts';
 import { FakeAlvaria } from './fakes/alvaria/server.ts';
 

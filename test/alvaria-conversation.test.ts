@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { findMessageById } from '../app/store/messages.ts';
-import type { ReceiveMessageBody } from '../app/pipedrive/receive-job.ts';
+import type { ReceiveMessageBody } from '../app/flows/channels-api/receive-job.ts';
 import type { Job } from '../app/store/jobs.ts';
 import { waitFor } from './support/harness.ts';
 import { startAlvariaRig } from './support/alvaria.ts';

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import axios, { isAxiosError } from 'axios';
-import { AlvariaClient } from '../app/providers/alvaria/client.ts';
-import { TokenClient } from '../app/providers/alvaria/token-client.ts';
+import { AlvariaClient } from '../app/platforms/alvaria/client.ts';
+import { TokenClient } from '../app/platforms/alvaria/token-client.ts';
 import { FakeAlvaria } from './fakes/alvaria/server.ts';
 
 async function rig(opts: { secret?: string } = {}) {

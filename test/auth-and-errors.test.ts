@@ -4,7 +4,7 @@ import { assertMatchesSpec } from './support/contract.ts';
 import { BASIC, CLIENT_ID, startTestBridge, type TestBridge } from './support/harness.ts';
 import { seedChannel, seedConversation, seedInbound, } from './support/seed.ts';
 import { sign, TestPlatform } from './support/test-provider.ts';
-import type { Channel, Conversation } from '../app/inbox/types.ts';
+import type { Channel, Conversation } from '../app/ground/records.ts';
 
 describe('auth and error shapes', () => {
   let b: TestBridge;

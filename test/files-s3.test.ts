@@ -4,12 +4,12 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { loadConfig } from '../app/config.ts';
+import { loadConfig } from '../app/ground/config.ts';
 import { startTestBridge, type TestBridge } from './support/harness.ts';
 import { startS3 } from './support/s3.ts';
 import { seedChannel, seedConversation } from './support/seed.ts';
 import { TestPlatform } from './support/test-provider.ts';
-import type { Channel, Conversation } from '../app/inbox/types.ts';
+import type { Channel, Conversation } from '../app/ground/records.ts';
 
 /**
  * FILES_STORE=s3://bucket/prefix: two app processes (one database, one bucket, one APP_SECRET)

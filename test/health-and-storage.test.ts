@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Writable } from 'node:stream';
 import knex, { type Knex } from 'knex';
-import { createLogger } from '../app/log.ts';
+import { createLogger } from '../app/ground/log.ts';
 import { DIALECT, PG_URL, startTestBridge, type TestBridge } from './support/harness.ts';
 import { seedChannel, seedConversation } from './support/seed.ts';
 import { TestPlatform } from './support/test-provider.ts';

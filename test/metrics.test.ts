@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { createLogger } from '../app/log.ts';
+import { createLogger } from '../app/ground/log.ts';
 import { startTestBridge } from './support/harness.ts';
 import { startPipedriveRig } from './support/pipedrive-rig.ts';
 import { sign } from './support/test-provider.ts';

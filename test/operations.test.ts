@@ -5,7 +5,7 @@ import knex from 'knex';
 import { DIALECT, PG_URL, startTestBridge, waitFor, type TestBridge } from './support/harness.ts';
 import { seedChannel, seedConversation } from './support/seed.ts';
 import { TestPlatform } from './support/test-provider.ts';
-import { RETENTION, sweep } from '../app/outbox/retention.ts';
+import { RETENTION, sweep } from '../app/runtime/retention-task.ts';
 import type { Job } from '../app/store/jobs.ts';
 
 async function post(b: TestBridge, providerChannelId: string, conversationId: string, text: string): Promise<string> {

@@ -4,7 +4,7 @@ import { startTestBridge, waitFor, type TestBridge } from './support/harness.ts'
 import { RecordingGateway } from './support/recording-gateway.ts';
 import { seedChannel, seedConversation } from './support/seed.ts';
 import { TestPlatform } from './support/test-provider.ts';
-import type { Channel, Conversation } from '../app/inbox/types.ts';
+import type { Channel, Conversation } from '../app/ground/records.ts';
 import type { Job } from '../app/store/jobs.ts';
 import { insertConversation } from '../app/store/conversations.ts';
 

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { startTestBridge, waitFor, type TestBridge } from './support/harness.ts';
 import { seedChannel, seedConversation } from './support/seed.ts';
 import { TestPlatform } from './support/test-provider.ts';
-import { backoffDelay } from '../app/outbox/backoff.ts';
-import { parseRetryAfter } from '../app/outbox/errors.ts';
-import type { Channel, Conversation } from '../app/inbox/types.ts';
+import { backoffDelay } from '../app/runtime/backoff.ts';
+import { parseRetryAfter } from '../app/ground/failures.ts';
+import type { Channel, Conversation } from '../app/ground/records.ts';
 import type { Job } from '../app/store/jobs.ts';
 
 const isSend = (id?: string) => (job: Job) => job.kind === 'provider.send' && (!id || (job.payload as { messageId: string }).messageId === id);

@@ -4,7 +4,7 @@ import { assertMatchesSpec } from './support/contract.ts';
 import { startTestBridge, type TestBridge } from './support/harness.ts';
 import { seedChannel, seedConversation, seedInbound } from './support/seed.ts';
 import { TestPlatform } from './support/test-provider.ts';
-import type { Channel, Conversation } from '../app/inbox/types.ts';
+import type { Channel, Conversation } from '../app/ground/records.ts';
 
 interface WireMessage {
   id: string;

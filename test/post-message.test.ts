@@ -6,7 +6,7 @@ import { assertMatchesSpec } from './support/contract.ts';
 import { startTestBridge, waitFor, type TestBridge } from './support/harness.ts';
 import { seedChannel, seedConversation } from './support/seed.ts';
 import { TestPlatform } from './support/test-provider.ts';
-import type { Channel, Conversation } from '../app/inbox/types.ts';
+import type { Channel, Conversation } from '../app/ground/records.ts';
 import type { Job } from '../app/store/jobs.ts';
 
 function form(fields: Record<string, string | string[]>, files: Array<{ field: string; name: string; type: string; data: Uint8Array | string }> = []): FormData {

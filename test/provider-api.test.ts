@@ -5,7 +5,7 @@ import { startTestBridge, waitFor, type TestBridge } from './support/harness.ts'
 import type { Job } from '../app/store/jobs.ts';
 import { seedChannel, seedConversation, seedInbound } from './support/seed.ts';
 import { TestPlatform } from './support/test-provider.ts';
-import type { Channel, Conversation } from '../app/inbox/types.ts';
+import type { Channel, Conversation } from '../app/ground/records.ts';
 
 /** GET a manifest endpoint, check the status, validate the body against Pipedrive's spec. */
 async function getJson(b: TestBridge, path: string, status = 200) {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DIALECT, PG_URL, freePort } from './support/harness.ts';
-import { loadConfig } from '../app/config.ts';
+import { loadConfig } from '../app/ground/config.ts';
 
 const MAIN = fileURLToPath(new URL('../app/main.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -2,13 +2,13 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { sweep } from '../app/outbox/retention.ts';
+import { sweep } from '../app/runtime/retention-task.ts';
 import { findInstallation } from '../app/store/installations.ts';
 import { startTestBridge, waitFor, type TestBridge } from './support/harness.ts';
 import { startPipedriveRig } from './support/pipedrive-rig.ts';
 import { seedChannel, seedConversation } from './support/seed.ts';
 import { TestPlatform } from './support/test-provider.ts';
-import type { Channel, Conversation } from '../app/inbox/types.ts';
+import type { Channel, Conversation } from '../app/ground/records.ts';
 import type { Job } from '../app/store/jobs.ts';
 
 const DAY = 86_400_000;

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { startTestBridge, type TestBridge } from './support/harness.ts';
 import { seedChannel, seedConversation } from './support/seed.ts';
 import { sign, TestPlatform } from './support/test-provider.ts';
-import type { Channel, Conversation } from '../app/inbox/types.ts';
-import { TokenBuckets } from '../app/security/token-bucket.ts';
+import type { Channel, Conversation } from '../app/ground/records.ts';
+import { TokenBuckets } from '../app/ground/security/token-bucket.ts';
 
 describe('inbound webhooks are limited per channel', () => {
   let b: TestBridge;

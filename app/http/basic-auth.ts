@@ -1,6 +1,6 @@
 import type { Context, Next } from 'koa';
-import { AppError } from '../errors.ts';
-import { safeEqual } from '../security/crypto.ts';
+import { AppError } from '../ground/errors.ts';
+import { safeEqual } from '../ground/security/crypto.ts';
 
 /**
  * Pipedrive authenticates every call to us with Basic client_id:client_secret

@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
-import { AppError } from '../errors.ts';
-import { safeEqual } from '../security/crypto.ts';
+import { AppError } from '../ground/errors.ts';
+import { safeEqual } from '../ground/security/crypto.ts';
 
 /** `Authorization: Bearer <expected>` in constant time; no expected token configured → open. */
 export function checkBearer(ctx: Context, expected: string | undefined): void {

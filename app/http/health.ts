@@ -1,12 +1,12 @@
 import type { Context } from 'koa';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../ground/log.ts';
 import type { Db } from '../store/db.ts';
 import type { FileStore } from '../store/files.ts';
-import { probeWrite } from '../store/health.ts';
+import { probeWrite } from '../store/health-probe.ts';
 import { jobGauges } from '../store/jobs.ts';
-import { buildInfo } from '../version.ts';
+import { buildInfo } from '../ground/version.ts';
 
 /** A check that has not answered by then counts as failed: a locked database must not hang the probe. */
 const CHECK_DEADLINE_MS = 3000;

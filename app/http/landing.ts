@@ -1,4 +1,4 @@
-import type { Config } from '../config.ts';
+import type { Config } from '../ground/config.ts';
 import { html, page, type Html } from './html.ts';
 
 /** Pipedrive sends browsers and API calls to APP_URL, so anything but public HTTPS is for local trials only. */

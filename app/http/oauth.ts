@@ -1,11 +1,11 @@
 import Router from '@koa/router';
 import { HttpMethodEnum, koaBody } from 'koa-body';
 import { z } from 'zod';
-import { AppError, badRequest } from '../errors.ts';
-import { NeedsReinstallError, PipedriveApiError } from '../pipedrive/errors.ts';
-import { completeInstall, uninstall } from '../pipedrive/install.ts';
+import { AppError, badRequest } from '../ground/errors.ts';
+import { NeedsReinstallError, PipedriveApiError } from '../pipedrive/api-errors.ts';
+import { completeInstall, uninstall } from '../flows/install.ts';
 import type { PipedriveServices } from '../pipedrive/services.ts';
-import { safeEqual } from '../security/crypto.ts';
+import { safeEqual } from '../ground/security/crypto.ts';
 import { pipedriveBasicAuth } from './basic-auth.ts';
 import { html, page, PAGE_HEADERS } from './html.ts';
 import { signInSetupPage } from './landing.ts';

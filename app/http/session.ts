@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
-import { AppError } from '../errors.ts';
-import type { Secrets } from '../security/crypto.ts';
+import { AppError } from '../ground/errors.ts';
+import type { Secrets } from '../ground/security/crypto.ts';
 import type { Db } from '../store/db.ts';
 import { findInstallation, type Installation } from '../store/installations.ts';
 

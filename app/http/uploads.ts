@@ -1,8 +1,8 @@
 import multer from '@koa/multer';
 import type { Context } from 'koa';
 import { randomUUID } from 'node:crypto';
-import type { Config } from '../config.ts';
-import { badRequest } from '../errors.ts';
+import type { Config } from '../ground/config.ts';
+import { badRequest } from '../ground/errors.ts';
 import type { FileStore } from '../store/files.ts';
 
 /**

@@ -1,10 +1,10 @@
 import { isAxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
 import { v1, v2 } from 'pipedrive';
 import { z } from 'zod';
-import { toPipedriveError } from './errors.ts';
+import { toPipedriveError } from './api-errors.ts';
 import type { PipedrivePacer } from './pacing.ts';
-import type { Metrics } from '../metrics.ts';
-import type { ReceiveMessageBody } from './receive-job.ts';
+import type { Metrics } from '../ground/metrics.ts';
+import type { ReceiveMessageBody } from '../flows/channels-api/receive-job.ts';
 import type { TokenManager } from './tokens.ts';
 
 /** What we need from GET /v1/users/me (is_admin arrives as a boolean or 0/1). */

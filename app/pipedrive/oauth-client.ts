@@ -1,9 +1,9 @@
 import type { AxiosInstance } from 'axios';
-import { deadlineAxios } from '../security/outbound.ts';
+import { deadlineAxios } from '../ground/security/outbound-policy.ts';
 import { v1 } from 'pipedrive';
 import { z } from 'zod';
-import type { Config } from '../config.ts';
-import { toPipedriveError } from './errors.ts';
+import type { Config } from '../ground/config.ts';
+import { toPipedriveError } from './api-errors.ts';
 
 /** Pipedrive's token response. */
 const TokenSchema = z.object({

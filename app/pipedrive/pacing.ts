@@ -1,4 +1,4 @@
-import { DeferError, parseRetryAfter } from '../outbox/errors.ts';
+import { DeferError, parseRetryAfter } from '../ground/failures.ts';
 
 export interface PacingConfig {
   /** Requests per installation token in Pipedrive's rolling burst window (learned from x-ratelimit-limit). */

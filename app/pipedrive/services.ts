@@ -1,11 +1,11 @@
-import type { Config } from '../config.ts';
-import type { Inbox } from '../inbox/inbox.ts';
-import type { Logger } from '../log.ts';
-import type { ProviderRegistry } from '../providers/registry.ts';
-import type { Secrets } from '../security/crypto.ts';
-import { RateLimiter } from '../security/rate-limit.ts';
+import type { Config } from '../ground/config.ts';
+import type { Inbox } from '../domain/inbox.ts';
+import type { Logger } from '../ground/log.ts';
+import type { ProviderRegistry } from '../platforms/registry.ts';
+import type { Secrets } from '../ground/security/crypto.ts';
+import { RateLimiter } from '../ground/security/rate-limit.ts';
 import type { Db } from '../store/db.ts';
-import type { Metrics } from '../metrics.ts';
+import type { Metrics } from '../ground/metrics.ts';
 import { PipedriveClient } from './client.ts';
 import { PipedriveOAuth, pipedriveAxios } from './oauth-client.ts';
 import { DEFAULT_PACING, PipedrivePacer } from './pacing.ts';

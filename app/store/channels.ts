@@ -1,4 +1,4 @@
-import type { Channel, ChannelStatus, Template } from '../inbox/types.ts';
+import type { Channel, ChannelStatus, Template } from '../ground/records.ts';
 import type { Tx } from './db.ts';
 
 interface ChannelRow {

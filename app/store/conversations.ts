@@ -1,4 +1,4 @@
-import type { Conversation, ConversationStatus, Participant, ParticipantRole } from '../inbox/types.ts';
+import type { Conversation, ConversationStatus, Participant, ParticipantRole } from '../ground/records.ts';
 import type { Tx } from './db.ts';
 
 interface ConversationRow {

@@ -2,8 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import knex, { type Knex } from 'knex';
 import pg from 'pg';
-import type { Config } from '../config.ts';
-import type { Logger } from '../log.ts';
+import type { Config } from '../ground/config.ts';
+import type { Logger } from '../ground/log.ts';
 import { migrationSource } from '../../db/migrations/index.ts';
 
 export type Db = Knex;

@@ -1,4 +1,4 @@
-import type { Attachment, Message, MessageOrigin, MessageStatus } from '../inbox/types.ts';
+import type { Attachment, Message, MessageOrigin, MessageStatus } from '../ground/records.ts';
 import type { Tx } from './db.ts';
 
 export interface MessageRow {

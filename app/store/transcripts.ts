@@ -1,4 +1,4 @@
-import type { Message } from '../inbox/types.ts';
+import type { Message } from '../ground/records.ts';
 import type { Tx } from './db.ts';
 import { withAttachments, type MessageRow } from './messages.ts';
 

@@ -1,4 +1,4 @@
-import type { Conversation } from '../inbox/types.ts';
+import type { Conversation } from '../ground/records.ts';
 import { toConversation } from './conversations.ts';
 import type { Tx } from './db.ts';
 

@@ -5,14 +5,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Bridge } from '../../app/bridge.ts';
-import { connectChannel } from '../../app/inbox/channels.ts';
-import { newId } from '../../app/inbox/inbox.ts';
-import type { Channel, Conversation } from '../../app/inbox/types.ts';
-import { AIRY_AGENT } from '../../app/providers/airy/inbound.ts';
-import { airyIds } from '../../app/providers/airy/ids.ts';
-import type { AiryConfig, AiryState } from '../../app/providers/airy/schema.ts';
-import type { AlvariaConfig } from '../../app/providers/alvaria/schema.ts';
-import { sealJson } from '../../app/providers/context.ts';
+import { connectChannel } from '../../app/flows/platform-connect.ts';
+import { newId } from '../../app/domain/inbox.ts';
+import type { Channel, Conversation } from '../../app/ground/records.ts';
+import { AIRY_AGENT } from '../../app/platforms/airy/inbound.ts';
+import { airyIds } from '../../app/platforms/airy/ids.ts';
+import type { AiryConfig, AiryState } from '../../app/platforms/airy/schema.ts';
+import type { AlvariaConfig } from '../../app/platforms/alvaria/schema.ts';
+import { sealJson } from '../../app/platforms/context.ts';
 import { recordSession, settleSession } from '../../app/store/alvaria-sessions.ts';
 import { findChannel, insertChannel } from '../../app/store/channels.ts';
 import type { WebhookFixtures } from './protocol.ts';

@@ -9,7 +9,7 @@
  * whole table, as in a real store where conversations interleave.
  */
 import { randomUUID } from 'node:crypto';
-import type { Channel } from '../../app/inbox/types.ts';
+import type { Channel } from '../../app/ground/records.ts';
 import type { Knex } from 'knex';
 import { isPg, type Db, type Tx } from '../../app/store/db.ts';
 import { maxMessageSeq } from '../../app/store/messages.ts';

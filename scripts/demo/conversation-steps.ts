@@ -1,6 +1,6 @@
-import { JOB } from '../../app/inbox/inbox.ts';
-import { airyIds } from '../../app/providers/airy/ids.ts';
-import { sourceIdFor } from '../../app/providers/airy/adapter.ts';
+import { JOB } from '../../app/domain/inbox.ts';
+import { airyIds } from '../../app/platforms/airy/ids.ts';
+import { sourceIdFor } from '../../app/platforms/airy/adapter.ts';
 import type { FakeSession } from '../../test/fakes/alvaria/server.ts';
 import type { Printer } from './printer.ts';
 import type { DemoChannel, Story } from './setup-steps.ts';

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBridge, type Bridge } from '../../app/bridge.ts';
-import { loadConfig } from '../../app/config.ts';
+import { loadConfig } from '../../app/ground/config.ts';
 import type { Job } from '../../app/store/jobs.ts';
 import { FakeAiry } from '../../test/fakes/airy/index.ts';
 import { FakeAlvaria } from '../../test/fakes/alvaria/server.ts';

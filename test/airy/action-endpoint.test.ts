@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { airyUuid } from '../../app/providers/airy/ids.ts';
+import { airyUuid } from '../../app/platforms/airy/ids.ts';
 import { seedConversation } from '../support/seed.ts';
 import { postMessage, startAiryWorld, type AiryWorld, outboxEvent } from '../support/airy.ts';
 
@@ -146,7 +146,7 @@ test('a signed action replayed after the event keys were purged (Airy signatures
     await w.gateway.next((b) => b.id === first.body.source_message_id);
 
     // The retention sweep, run as if the dedupe window had passed.
-    const { sweep, RETENTION } = await import('../../app/outbox/retention.ts');
+    const { sweep, RETENTION } = await import('../../app/runtime/retention-task.ts');
     await sweep(w.b.db, Date.now() + RETENTION.eventKeysMs + 60_000);
     assert.equal(await count(w, 'inbound_events', { event_key: 'airy-replayed-1' }), 0, 'the event key is gone');
 

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AppError } from '../../app/errors.ts';
-import { connectChannel, reconfigureChannel } from '../../app/inbox/channels.ts';
-import { channelContext } from '../../app/providers/context.ts';
+import { AppError } from '../../app/ground/errors.ts';
+import { connectChannel, reconfigureChannel } from '../../app/flows/platform-connect.ts';
+import { channelContext } from '../../app/platforms/context.ts';
 import { findChannel } from '../../app/store/channels.ts';
-import { ProviderError } from '../../app/providers/provider.ts';
+import { ProviderError } from '../../app/platforms/contract.ts';
 import { startAiryWorld, outboxEvent } from '../support/airy.ts';
 
 test('connecting creates the source (action endpoint = our webhook URL) and the channel on Airy; the token is stored encrypted', async () => {

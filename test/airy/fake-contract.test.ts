@@ -4,9 +4,9 @@ import { createHmac } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { airyUuid } from '../../app/providers/airy/ids.ts';
-import { StompSubscriber } from '../../app/providers/airy/websocket.ts';
-import { createLogger } from '../../app/log.ts';
+import { airyUuid } from '../../app/platforms/airy/ids.ts';
+import { StompSubscriber } from '../../app/platforms/airy/websocket.ts';
+import { createLogger } from '../../app/ground/log.ts';
 import { FakeAiry, fakeAiryUuid } from '../fakes/airy/index.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { airyUuid } from '../../app/providers/airy/ids.ts';
+import { airyUuid } from '../../app/platforms/airy/ids.ts';
 import { seedConversation } from '../support/seed.ts';
 import { postMessage, startAiryWorld, outboxEvent } from '../support/airy.ts';
 

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { airyUuid } from '../../app/providers/airy/ids.ts';
+import { airyUuid } from '../../app/platforms/airy/ids.ts';
 import { seedConversation } from '../support/seed.ts';
 import { postMessage, startAiryWorld, outboxEvent } from '../support/airy.ts';
-import { connectChannel } from '../../app/inbox/channels.ts';
-import { airyAdapterFactory } from '../../app/providers/airy/adapter.ts';
+import { connectChannel } from '../../app/flows/platform-connect.ts';
+import { airyAdapterFactory } from '../../app/platforms/airy/adapter.ts';
 import { DIALECT, startTestBridge, waitFor } from '../support/harness.ts';
 
 test('Airy down during a send (503 twice): the outbox retries, then the message is delivered once', async () => {

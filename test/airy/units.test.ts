@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mapContent, UNSUPPORTED_CONTENT, DROPPED_ATTACHMENT } from '../../app/providers/airy/content.ts';
-import { buildIngest, sourceConversationId } from '../../app/providers/airy/outbound.ts';
-import { airySignature, verifyAirySignature } from '../../app/providers/airy/signature.ts';
-import { decodeFrames, encodeFrame } from '../../app/providers/airy/stomp.ts';
-import type { Conversation, Message, Participant } from '../../app/inbox/types.ts';
+import { mapContent, UNSUPPORTED_CONTENT, DROPPED_ATTACHMENT } from '../../app/platforms/airy/content.ts';
+import { buildIngest, sourceConversationId } from '../../app/platforms/airy/outbound.ts';
+import { airySignature, verifyAirySignature } from '../../app/platforms/airy/verify.ts';
+import { decodeFrames, encodeFrame } from '../../app/platforms/airy/stomp.ts';
+import type { Conversation, Message, Participant } from '../../app/ground/records.ts';
 
 test('mapContent: string, {text}, our attachments, Messenger-style attachment, and unknown shapes', () => {
   assert.deepEqual(mapContent('Hello world'), { text: 'Hello world', attachments: [] });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { standingConversationId, PLATFORM_PARTICIPANT_ID } from '../../app/inbox/standing.ts';
+import { standingConversationId, PLATFORM_PARTICIPANT_ID } from '../../app/domain/standing.ts';
 import { findChannel } from '../../app/store/channels.ts';
 import { findInstallation } from '../../app/store/installations.ts';
 import type { Job } from '../../app/store/jobs.ts';

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PLATFORM_PARTICIPANT_ID, standingConversationId } from '../../app/inbox/standing.ts';
-import type { Channel } from '../../app/inbox/types.ts';
-import type { ReceiveMessageBody } from '../../app/pipedrive/receive-job.ts';
+import { PLATFORM_PARTICIPANT_ID, standingConversationId } from '../../app/domain/standing.ts';
+import type { Channel } from '../../app/ground/records.ts';
+import type { ReceiveMessageBody } from '../../app/flows/channels-api/receive-job.ts';
 import { findChannel } from '../../app/store/channels.ts';
 import { findInstallation } from '../../app/store/installations.ts';
 import type { Job } from '../../app/store/jobs.ts';

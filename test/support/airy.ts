@@ -1,8 +1,8 @@
-import { connectChannel } from '../../app/inbox/channels.ts';
-import type { Channel } from '../../app/inbox/types.ts';
-import { airyAdapterFactory, type AiryAdapter } from '../../app/providers/airy/adapter.ts';
-import type { AiryConfig, AiryState } from '../../app/providers/airy/schema.ts';
-import { channelContext } from '../../app/providers/context.ts';
+import { connectChannel } from '../../app/flows/platform-connect.ts';
+import type { Channel } from '../../app/ground/records.ts';
+import { airyAdapterFactory, type AiryAdapter } from '../../app/platforms/airy/adapter.ts';
+import type { AiryConfig, AiryState } from '../../app/platforms/airy/schema.ts';
+import { channelContext } from '../../app/platforms/context.ts';
 import { FakeAiry } from '../fakes/airy/index.ts';
 import type { Job } from '../../app/store/jobs.ts';
 import { startTestBridge, waitFor, type TestBridge } from './harness.ts';

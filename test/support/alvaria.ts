@@ -1,6 +1,6 @@
-import type { Channel, Conversation } from '../../app/inbox/types.ts';
-import { connectChannel } from '../../app/inbox/channels.ts';
-import { alvariaAdapterFactory, type AlvariaOptions } from '../../app/providers/alvaria/adapter.ts';
+import type { Channel, Conversation } from '../../app/ground/records.ts';
+import { connectChannel } from '../../app/flows/platform-connect.ts';
+import { alvariaAdapterFactory, type AlvariaOptions } from '../../app/platforms/alvaria/adapter.ts';
 import { FakeAlvaria } from '../fakes/alvaria/server.ts';
 import { startTestBridge, type TestBridge } from './harness.ts';
 import { RecordingGateway } from './recording-gateway.ts';

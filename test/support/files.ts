@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { Channel, Conversation } from '../../app/inbox/types.ts';
+import type { Channel, Conversation } from '../../app/ground/records.ts';
 import type { TestBridge } from './harness.ts';
 
 export interface Upload {

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import knex from 'knex';
-import { loadConfig, type Config } from '../../app/config.ts';
+import { loadConfig, type Config } from '../../app/ground/config.ts';
 import { startBridge, type Bridge, type BridgeOptions } from '../../app/bridge.ts';
-import { createLogger } from '../../app/log.ts';
+import { createLogger } from '../../app/ground/log.ts';
 
 /** Which database this test process runs on: scripts/test.ts runs every suite once per dialect. */
 export const DIALECT: 'sqlite' | 'postgres' = process.env.TEST_DB === 'postgres' ? 'postgres' : 'sqlite';

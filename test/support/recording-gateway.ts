@@ -1,6 +1,6 @@
 import { EventEmitter, once } from 'node:events';
-import type { Channel } from '../../app/inbox/types.ts';
-import type { PipedriveGateway, ReceiveMessageBody } from '../../app/pipedrive/receive-job.ts';
+import type { Channel } from '../../app/ground/records.ts';
+import type { PipedriveGateway, ReceiveMessageBody } from '../../app/flows/channels-api/receive-job.ts';
 
 /**
  * A PipedriveGateway that keeps every receiveMessage body in memory, for end-to-end tests of

@@ -1,6 +1,6 @@
 import type { Bridge } from '../../app/bridge.ts';
-import { connectChannel } from '../../app/inbox/channels.ts';
-import type { Channel, Conversation, Template } from '../../app/inbox/types.ts';
+import { connectChannel } from '../../app/flows/platform-connect.ts';
+import type { Channel, Conversation, Template } from '../../app/ground/records.ts';
 
 /** Connects a channel through the domain's connect flow (the admin API arrives with the install issue). */
 export async function seedChannel(b: Bridge, opts: { provider?: string; secret?: string; templates?: Template[] } = {}): Promise<Channel> {

@@ -1,10 +1,10 @@
 import { createHmac } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { z } from 'zod';
-import { newId } from '../../app/inbox/inbox.ts';
-import { PermanentError, RetryableError } from '../../app/outbox/errors.ts';
-import { ProviderError, type AdapterFactory, type OutgoingMessage, type ProviderAdapter } from '../../app/providers/provider.ts';
-import { safeEqual } from '../../app/security/crypto.ts';
+import { newId } from '../../app/domain/inbox.ts';
+import { PermanentError, RetryableError } from '../../app/ground/failures.ts';
+import { ProviderError, type AdapterFactory, type OutgoingMessage, type ProviderAdapter } from '../../app/platforms/contract.ts';
+import { safeEqual } from '../../app/ground/security/crypto.ts';
 
 /**
  * A platform for tests of the foundation: it records what the bridge sends, fails on

@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { airyAdapterFactory } from '../../app/providers/airy/adapter.ts';
-import { alvariaAdapterFactory } from '../../app/providers/alvaria/adapter.ts';
+import { airyAdapterFactory } from '../../app/platforms/airy/adapter.ts';
+import { alvariaAdapterFactory } from '../../app/platforms/alvaria/adapter.ts';
 import { FakeAiry } from '../fakes/airy/index.ts';
 import { FakeAlvaria } from '../fakes/alvaria/server.ts';
 import type { FakePipedrive } from '../fakes/pipedrive/server.ts';

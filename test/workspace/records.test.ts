@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { airyAdapterFactory } from '../../app/providers/airy/adapter.ts';
-import { alvariaAdapterFactory } from '../../app/providers/alvaria/adapter.ts';
+import { airyAdapterFactory } from '../../app/platforms/airy/adapter.ts';
+import { alvariaAdapterFactory } from '../../app/platforms/alvaria/adapter.ts';
 import type { Job } from '../../app/store/jobs.ts';
 import { FakeAiry } from '../fakes/airy/index.ts';
 import { FakeAlvaria } from '../fakes/alvaria/server.ts';

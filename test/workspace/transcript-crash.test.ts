@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../app/config.ts';
+import { loadConfig } from '../../app/ground/config.ts';
 import { createDb } from '../../app/store/db.ts';
 import { AppProcess } from '../../scripts/soak/app-process.ts';
 import { FakeAiry } from '../fakes/airy/index.ts';

@@ -1,7 +1,7 @@
 import type { Context, Next } from 'koa';
 import { koaBody } from 'koa-body';
-import { AppError } from '../../errors.ts';
-import type { Secrets } from '../../security/crypto.ts';
+import { AppError } from '../../ground/errors.ts';
+import type { Secrets } from '../../ground/security/crypto.ts';
 import type { Db } from '../../store/db.ts';
 import { familyOf } from '../paths.ts';
 import { requireSession } from '../session.ts';

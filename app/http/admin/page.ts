@@ -1,9 +1,9 @@
 import { html, page, raw, type Html } from '../html.ts';
-import type { deadLettersOf } from '../../inbox/dead-letters.ts';
+import type { deadLettersOf } from '../../flows/dead-letters.ts';
 import type { PaceSnapshot } from '../../pipedrive/pacing.ts';
-import type { listForInstallation } from '../../pipedrive/channels.ts';
+import type { listForInstallation } from '../../flows/channel-lifecycle.ts';
 import type { Installation } from '../../store/installations.ts';
-import type { ProviderField, ProviderInfo } from './providers.ts';
+import type { ProviderField, ProviderInfo } from './platforms.ts';
 import { ADMIN_CSS } from './style.ts';
 
 type ChannelRow = Awaited<ReturnType<typeof listForInstallation>>[number];

@@ -1,14 +1,14 @@
 import Router from '@koa/router';
-import { deadLettersOf } from '../../inbox/dead-letters.ts';
-import { listForInstallation } from '../../pipedrive/channels.ts';
+import { deadLettersOf } from '../../flows/dead-letters.ts';
+import { listForInstallation } from '../../flows/channel-lifecycle.ts';
 import type { PipedriveServices } from '../../pipedrive/services.ts';
 import { html, page, PAGE_HEADERS, raw } from '../html.ts';
 import { bumpSessionGeneration } from '../../store/installations.ts';
 import { endSession, sessionInstallation } from '../session.ts';
-import { adminApiRouter } from './api.ts';
+import { adminApiRouter } from './admin-api.ts';
 import { ADMIN_JS } from './assets.ts';
 import { adminPage } from './page.ts';
-import { providerInfos } from './providers.ts';
+import { providerInfos } from './platforms.ts';
 
 /** GET /admin (the page), its script, and the JSON API under /admin/api. */
 export function adminRouters(s: PipedriveServices): Router[] {

@@ -1,0 +1,161 @@
+import { AppError, notFound } from '../ground/errors.ts';
+import { connectChannel, reconfigureChannel, webhookUrl, type ReconfigureRequest } from './platform-connect.ts';
+import { ensureStandingConversation } from '../domain/standing.ts';
+import type { Channel, Template } from '../ground/records.ts';
+import { channelContext } from '../platforms/context.ts';
+import { visibleSettings } from '../platforms/fields.ts';
+import { lastDeadJobErrors } from '../store/admin.ts';
+import { findChannel, listChannels, purgeChannel } from '../store/channels.ts';
+import { countConversations } from '../store/conversations.ts';
+import { listCompanyInstallations, type Installation } from '../store/installations.ts';
+import { backlogByChannel } from '../store/jobs.ts';
+import { DeferError } from '../ground/failures.ts';
+import { isChannelsApiRemoved, NeedsReinstallError, PipedriveApiError } from '../pipedrive/api-errors.ts';
+import { channelsApiRemoved, surfaceOf, usesChannelsApi, type Surface } from '../domain/surface.ts';
+import { platformName } from './install.ts';
+import type { PipedriveServices } from '../pipedrive/services.ts';
+
+export interface AdminConnect {
+  provider: string;
+  name: string;
+  avatarUrl: string | null;
+  config: unknown;
+  templates: Template[];
+}
+
+/**
+ * The admin's "Connect channel": platform side first (adapter), then standing conversations
+ * for every user of the company, then Pipedrive's addChannel (which calls getConversations
+ * back, so the conversations must exist before). If Pipedrive refuses, the platform side is
+ * rolled back and the channel forgotten; the admin sees Pipedrive's message.
+ */
+export async function connectForInstallation(s: PipedriveServices, installation: Installation, req: AdminConnect) {
+  usable(installation);
+  // Every attempt makes calls to a host the admin names: bounded, so connect is no scanner.
+  const turn = s.connectLimiter.take(installation.id);
+  if (!turn.ok) {
+    const seconds = Math.ceil(turn.retryAfterMs / 1000);
+    throw new AppError('RATE_LIMIT_EXCEEDED', `Too many connect attempts; try again in ${seconds} s`, { retry_after_seconds: seconds });
+  }
+  const { channel, notes } = await connectChannel(
+    { db: s.db, secrets: s.secrets, registry: s.registry, appUrl: s.config.appUrl },
+    { ...req, installationId: installation.id },
+  );
+  let surface: { surface: Surface; reason: string | null };
+  try {
+    const name = platformName(s, channel.provider, channel.name);
+    for (const user of await listCompanyInstallations(s.db, installation.companyId)) await ensureStandingConversation(s.inbox, channel, user, name);
+    surface = await surfaceOf(s.db, installation.id);
+    if (usesChannelsApi(surface.surface)) {
+      try {
+        await s.client.addChannel(installation.id, {
+          name: channel.name,
+          provider_channel_id: channel.providerChannelId,
+          ...(channel.avatarUrl ? { avatar_url: channel.avatarUrl } : {}),
+          provider_type: 'other',
+          ...(req.templates.length ? { template_support: true } : {}),
+        });
+      } catch (err) {
+        // Pipedrive removed the Channels API: the channel still works, on the workspace surface.
+        if (!isChannelsApiRemoved(err, true)) throw err;
+        await channelsApiRemoved(s.db, installation.id, err instanceof PipedriveApiError ? err.status : null);
+        surface = await surfaceOf(s.db, installation.id);
+        s.log.warn({ installation: installation.id, channel: channel.id }, 'the Channels API answered as removed: the installation now uses the workspace surface');
+      }
+    }
+  } catch (err) {
+    await rollback(s, channel);
+    throw toAdminError(err, 'Pipedrive refused the channel');
+  }
+  s.log.info({ channel: channel.id, provider: channel.provider, surface: surface.surface }, 'channel connected');
+  return { channel, notes, surface };
+}
+
+async function rollback(s: PipedriveServices, channel: Channel): Promise<void> {
+  try {
+    await s.registry.get(channel.provider)?.disconnect(channelContext(channel, s.secrets));
+  } catch (err) {
+    s.log.warn({ channel: channel.id, err: err instanceof Error ? err.message : String(err) }, 'rollback: platform disconnect failed');
+  }
+  await purgeChannel(s.db, channel.id);
+}
+
+/**
+ * Admin edit: new credentials or name, checked against the platform, without deleting the
+ * channel. Pipedrive's Channels API has no rename, so Pipedrive keeps the name it was
+ * registered with; the bridge and the platform take the new one.
+ */
+export async function updateForInstallation(s: PipedriveServices, installation: Installation, channelId: string, req: ReconfigureRequest) {
+  const channel = await findChannel(s.db, channelId);
+  if (!channel || channel.installationId !== installation.id || channel.status === 'deleted') throw notFound('Channel');
+  usable(installation);
+  const updated = await reconfigureChannel({ db: s.db, secrets: s.secrets, registry: s.registry, appUrl: s.config.appUrl }, channel, req);
+  s.log.info({ channel: channel.id, provider: channel.provider }, 'channel settings updated');
+  return updated;
+}
+
+/** Admin delete: Pipedrive first (already gone is fine), then the domain queues the platform disconnect. */
+export async function deleteForInstallation(s: PipedriveServices, installation: Installation, channelId: string): Promise<void> {
+  const channel = await findChannel(s.db, channelId);
+  if (!channel || channel.installationId !== installation.id || channel.status === 'deleted') throw notFound('Channel');
+  usable(installation);
+  if (usesChannelsApi((await surfaceOf(s.db, installation.id)).surface)) {
+    try {
+      await s.client.deleteChannel(installation.id, channel.providerChannelId);
+    } catch (err) {
+      if (isChannelsApiRemoved(err)) await channelsApiRemoved(s.db, installation.id, (err as PipedriveApiError).status);
+      else if (!(err instanceof PipedriveApiError && err.status === 404)) throw toAdminError(err, 'Pipedrive could not delete the channel');
+    }
+  }
+  await s.inbox.deleteChannel(channel);
+}
+
+export async function listForInstallation(s: PipedriveServices, installation: Installation) {
+  const channels = await listChannels(s.db, { installationId: installation.id });
+  const ids = channels.map((c) => c.id);
+  const [counts, backlog, errors] = await Promise.all([countConversations(s.db, ids), backlogByChannel(s.db, ids), lastDeadJobErrors(s.db, ids)]);
+  return channels.map((c) => ({
+    id: c.id,
+    provider_channel_id: c.providerChannelId,
+    provider: c.provider,
+    provider_name: s.registry.get(c.provider)?.displayName ?? c.provider,
+    name: c.name,
+    avatar_url: c.avatarUrl,
+    status: c.status,
+    conversations: counts.get(c.id) ?? 0,
+    backlog: backlog.get(c.id) ?? { pending: 0, dead: 0 },
+    last_error: c.lastError ?? errors.get(c.id) ?? null,
+    urls: channelUrls(s, c),
+    /** The non-secret settings, for the edit form (secrets are never sent back). */
+    settings: settingsOf(s, c),
+    created_at: new Date(c.createdAt).toISOString(),
+  }));
+}
+
+function settingsOf(s: PipedriveServices, c: Channel): Record<string, unknown> {
+  const adapter = s.registry.get(c.provider);
+  if (!adapter || c.status === 'deleted') return {};
+  return visibleSettings(adapter.configSchema, channelContext<Record<string, unknown>, unknown>(c, s.secrets).config);
+}
+
+/** The URLs the platform must call for this channel. */
+export function channelUrls(s: Pick<PipedriveServices, 'config'>, c: Pick<Channel, 'id' | 'provider'>) {
+  const url = webhookUrl(s.config.appUrl, c.provider, c.id);
+  return { webhook_url: url, ...(c.provider === 'alvaria' ? { callback_url: url } : {}) };
+}
+
+function usable(installation: Installation): void {
+  if (installation.status === 'needs_reinstall') {
+    throw new AppError('CONFLICT', 'The Pipedrive authorization of this installation lapsed: install the app again from /auth/pipedrive');
+  }
+}
+
+function toAdminError(err: unknown, what: string): unknown {
+  if (err instanceof DeferError) return new AppError('RATE_LIMIT_EXCEEDED', `${what}: ${err.message}; try again in ${Math.ceil(err.delayMs / 1000)} s`);
+  if (err instanceof NeedsReinstallError) return new AppError('CONFLICT', 'The Pipedrive authorization lapsed: install the app again from /auth/pipedrive');
+  if (err instanceof PipedriveApiError) {
+    const code = err.status === 403 ? 'FORBIDDEN' : err.status === 400 ? 'INVALID_BODY' : err.status === 429 ? 'RATE_LIMIT_EXCEEDED' : 'BAD_GATEWAY';
+    return new AppError(code, `${what}: ${err.message}`, err.pdCode ? { pipedrive_code: err.pdCode } : {});
+  }
+  return err;
+}

@@ -1,0 +1,40 @@
+import type { Channel } from '../../ground/records.ts';
+import { DeferError, PermanentError, RetryableError } from '../../ground/failures.ts';
+import type { PipedriveClient } from '../../pipedrive/client.ts';
+import type { Db } from '../../store/db.ts';
+import { isChannelsApiRemoved, NeedsReinstallError, PipedriveApiError } from '../../pipedrive/api-errors.ts';
+import { channelsApiRemoved, surfaceOf, usesChannelsApi } from '../../domain/surface.ts';
+import { unlinkedGateway, type PipedriveGateway, type ReceiveMessageBody } from './receive-job.ts';
+
+/**
+ * The real gateway: delivers through the channel's installation. A channel without one keeps
+ * the unlinked behaviour (dead letter naming the reason). Errors become the outbox's
+ * Retryable/Permanent classification (429 and 5xx retried honouring Retry-After).
+ */
+export function installationGateway(client: PipedriveClient, db?: Db): PipedriveGateway {
+  return {
+    async receiveMessage(channel: Channel, body: ReceiveMessageBody, opts = {}) {
+      if (!channel.installationId) return unlinkedGateway.receiveMessage(channel, body);
+      // On the workspace surface nobody reads the Messaging inbox, and Pipedrive removed its API:
+      // nothing is sent there, so nothing is retried or dead-lettered against it.
+      if (db && !usesChannelsApi((await surfaceOf(db, channel.installationId)).surface)) return;
+      try {
+        // From a worker slot: a pacing wait gives the slot back (DeferError) instead of sleeping in it.
+        await client.receiveMessage(channel.installationId, body, { ...opts, inWorker: true });
+      } catch (err) {
+        if (db && isChannelsApiRemoved(err, true)) {
+          await channelsApiRemoved(db, channel.installationId, (err as PipedriveApiError).status);
+          return;
+        }
+        throw asJobError(err);
+      }
+    },
+  };
+}
+
+export function asJobError(err: unknown): RetryableError | PermanentError | DeferError {
+  if (err instanceof DeferError) return err;
+  if (err instanceof PipedriveApiError) return err.job;
+  if (err instanceof NeedsReinstallError || err instanceof PermanentError || err instanceof RetryableError) return err;
+  return new RetryableError(err instanceof Error ? err.message : String(err));
+}

@@ -1,0 +1,21 @@
+import { fieldsOf, type ProviderField } from '../../platforms/fields.ts';
+import type { ProviderRegistry } from '../../platforms/registry.ts';
+
+export type { ProviderField };
+
+export interface ProviderInfo {
+  kind: string;
+  name: string;
+  available: boolean;
+  fields: ProviderField[];
+}
+
+/**
+ * The connect form's fields, read from each adapter's config schema (zod → JSON Schema), so
+ * a new adapter's fields, labels and hints appear without touching the page. Each platform
+ * keeps its texts beside its schema (`.meta({title, description, placeholder, secret})`).
+ */
+export function providerInfos(registry: ProviderRegistry): ProviderInfo[] {
+  return [...registry.values()].map((a) => ({ kind: a.kind, name: a.displayName, available: true, fields: fieldsOf(a.configSchema) }));
+}
+

@@ -1,0 +1,57 @@
+import { isAxiosError } from 'axios';
+import { classifyHttpError, PermanentError, RetryableError } from '../ground/failures.ts';
+
+/**
+ * A failed call to Pipedrive, stripped of the axios request (which carries the bearer token):
+ * this is the only error shape that leaves app/pipedrive/, so nothing upstream can log a token.
+ * `job` is the house classification (429/5xx retried honouring Retry-After, other 4xx permanent).
+ */
+export class PipedriveApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | null,
+    /** Pipedrive's `additional_data.code` or OAuth `error`, when it sent one. */
+    readonly pdCode: string | null,
+    readonly job: RetryableError | PermanentError,
+  ) {
+    super(message);
+    this.name = 'PipedriveApiError';
+  }
+}
+
+/** The installation can no longer call Pipedrive until its user installs the app again. */
+export class NeedsReinstallError extends PermanentError {
+  constructor(readonly installationId: string) {
+    super(`installation ${installationId} needs to be reinstalled (its Pipedrive authorization lapsed)`);
+    this.name = 'NeedsReinstallError';
+  }
+}
+
+/** Converts whatever the SDK or axios threw into a PipedriveApiError (never rethrows an AxiosError). */
+export function toPipedriveError(err: unknown, what: string): PipedriveApiError | NeedsReinstallError {
+  if (err instanceof PipedriveApiError || err instanceof NeedsReinstallError) return err;
+  if (isAxiosError(err)) {
+    const res = err.response;
+    const body = (res?.data ?? {}) as { error?: unknown; error_info?: unknown; message?: unknown; error_description?: unknown; additional_data?: { code?: unknown } };
+    const text = [body.error_description, body.message, body.error].find((v) => typeof v === 'string' && v.length > 0) as string | undefined;
+    const code = typeof body.additional_data?.code === 'string' ? body.additional_data.code : typeof body.error === 'string' && /^[a-z_]+$/.test(body.error) ? body.error : null;
+    const message = res ? `Pipedrive ${what} failed (HTTP ${res.status}): ${text ?? 'no message'}` : `Pipedrive ${what} failed: ${err.code ?? 'network error'}`;
+    return new PipedriveApiError(message, res?.status ?? null, code, classifyHttpError(err, `pipedrive ${what}`, undefined, { quoteBody: true }));
+  }
+  const message = `Pipedrive ${what} failed: ${err instanceof Error ? err.message : String(err)}`;
+  return new PipedriveApiError(message, null, null, new RetryableError(message));
+}
+
+/**
+ * Pipedrive removed the Channels API on 2026-02-01
+ * (https://developers.pipedrive.com/changelog/post/breaking-change-deprecation-of-channels-api);
+ * how it answers now is not documented. 410, or an error that says deprecated/removed, means
+ * gone; so does a 404 on an endpoint that cannot otherwise be missing (`notFoundMeansGone`,
+ * e.g. POST /channels; a 404 on DELETE /channels/:id only means that channel is gone).
+ */
+export function isChannelsApiRemoved(err: unknown, notFoundMeansGone = false): boolean {
+  if (!(err instanceof PipedriveApiError)) return false;
+  if (err.status === 410) return true;
+  if (err.status === 404 && notFoundMeansGone) return true;
+  return err.status !== null && err.status >= 400 && err.status < 500 && /deprecat|removed|sunset|no longer (available|supported)|discontinued/i.test(err.message);
+}

@@ -1,0 +1,163 @@
+import { z } from 'zod';
+import type { Conversation, Participant } from '../../ground/records.ts';
+import { claimFailure, endSession, findSession, latestSession, recordFailure, settleSession } from '../../store/alvaria-sessions.ts';
+import type { Db } from '../../store/db.ts';
+import type { ChannelContext, ProviderServices, WebhookReply, WebhookRequest } from '../contract.ts';
+import { verifyCallbackJwt } from './verify.ts';
+import { CallbackSchema, describeAttachment, type AlvariaConfig, type AlvariaState, type Callback } from './schema.ts';
+
+export interface CallbackDeps {
+  services: ProviderServices;
+  db: Db;
+  now: () => number;
+  /** Oldest callback token accepted, by its `iat`. */
+  maxAgeSeconds: number;
+}
+
+const KNOWN_EVENTS = new Set(['NEW_SESSION', 'AGENT_JOINED', 'MESSAGE_STATUS', 'SESSION_REROUTE', 'SESSION_END', 'MESSAGE']);
+const Envelope = z.object({ eventId: z.string().min(1), event: z.string().optional() });
+
+/**
+ * POST /webhooks/alvaria/:channelId. Verifies the JWT before reading the body, deduplicates
+ * by `eventId` (Alvaria retries for up to 4 h), persists, then answers 200. Every effect is
+ * idempotent and the event key is recorded last, so a failure half-way is simply redone by
+ * Alvaria's retry. 5xx only when persisting fails; out-of-order events are parked or
+ * ignored, never refused.
+ */
+export async function handleCallback(d: CallbackDeps, ctx: ChannelContext<AlvariaConfig, AlvariaState>, req: WebhookRequest): Promise<WebhookReply> {
+  const { log, inbox } = d.services;
+  const { channel, config } = ctx;
+  const auth = await verifyCallbackJwt(req.headers.authorization, config.callback_public_keys, d.now, {
+    maxAgeSeconds: d.maxAgeSeconds,
+    ...(config.callback_issuer ? { issuer: config.callback_issuer } : {}),
+    ...(config.callback_audience ? { audience: config.callback_audience } : {}),
+  });
+  if (!auth.ok) {
+    log.warn({ channel: channel.id, reason: auth.reason }, 'alvaria callback rejected: bad token');
+    return { status: 401, body: { error: auth.reason === 'missing' ? 'missing Authorization token' : 'invalid Authorization token' } };
+  }
+
+  let json: unknown;
+  try {
+    json = JSON.parse(req.rawBody.toString('utf8'));
+  } catch {
+    return { status: 400, body: { error: 'body is not JSON' } };
+  }
+  const envelope = Envelope.safeParse(json);
+  if (!envelope.success) return { status: 400, body: { error: 'callback without an eventId' } };
+  const eventName = envelope.data.event ?? 'MESSAGE';
+  if (!KNOWN_EVENTS.has(eventName)) {
+    log.warn({ channel: channel.id, event: eventName }, 'alvaria callback of an unknown type ignored');
+    return { status: 200, body: { ignored: true } };
+  }
+  const parsed = CallbackSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { status: 400, body: { error: `malformed ${eventName} callback${issue ? `: ${issue.path.join('.')} ${issue.message}` : ''}` } };
+  }
+
+  const source = `alvaria:${channel.id}`;
+  try {
+    if (await inbox.eventSeen(source, parsed.data.eventId)) return { status: 200, body: { duplicate: true } };
+    const outcome = await apply(d, ctx, source, parsed.data);
+    return { status: 200, body: outcome };
+  } catch (err) {
+    log.error({ channel: channel.id, event: eventName, err: err instanceof Error ? err.message : String(err) }, 'alvaria callback could not be stored');
+    return { status: 503, body: { error: 'temporarily unavailable; retry later' } };
+  }
+}
+
+type Outcome = { ok: true } | { ignored: true } | { duplicate: true };
+
+async function apply(d: CallbackDeps, { channel }: ChannelContext<AlvariaConfig, AlvariaState>, source: string, e: Callback): Promise<Outcome> {
+  const { inbox, log } = d.services;
+  const done = async (o: Outcome = { ok: true }): Promise<Outcome> => {
+    await inbox.recordEvent(source, e.eventId);
+    return o;
+  };
+  const session = await findSession(d.db, channel.id, e.sessionId);
+  const conversation = session?.conversationId ? await inbox.findConversation(channel, { id: session.conversationId }) : undefined;
+
+  // A line from the platform side, deduplicated under the event's key.
+  const line = async (c: Conversation, senderId: string, text: string, extra: { origin?: 'provider' | 'system'; attachments?: Array<{ name: string; mimeType: string; size: number | null; url: string }> } = {}) => {
+    const r = await inbox.recordInbound(channel, {
+      dedupe: { source, key: e.eventId },
+      conversation: c,
+      senderId,
+      text,
+      providerMessageId: e.eventId,
+      createdAt: Date.now(),
+      origin: extra.origin ?? 'system',
+      ...(extra.attachments ? { attachments: extra.attachments } : {}),
+    });
+    return 'duplicate' in r ? ({ duplicate: true } as const) : ({ ok: true } as const);
+  };
+
+  if (e.event === 'NEW_SESSION') {
+    const outcome = e.status === 'SUCCESS' ? 'live' : 'failed';
+    const r = await settleSession(d.db, channel.id, e.sessionId, outcome, e.statusMessage ?? null, outcome === 'failed' ? (conversation?.lastSeq ?? null) : null, d.now());
+    if (r.result === 'parked') log.info({ channel: channel.id, session: e.sessionId }, 'NEW_SESSION for a session not recorded yet: parked');
+    // The sends deferred behind this session go now (or fail, for FAILED).
+    if (conversation) await inbox.wakeProviderSends(conversation);
+    return done();
+  }
+
+  if (e.event === 'MESSAGE_STATUS') {
+    if (e.status !== 'FAILED') return done();
+    await recordFailure(d.db, channel.id, e.messageId, e.statusMessage || 'Alvaria could not deliver the message', d.now());
+    // Unknown message yet (the status overtook the send's response): the sender claims it.
+    const failure = await claimFailure(d.db, channel.id, e.messageId);
+    if (failure) await inbox.setMessageStatus(failure.messageId, 'failed', { error: failure.failure });
+    return done();
+  }
+
+  if (!session || !conversation) {
+    log.warn({ channel: channel.id, session: e.sessionId, event: e.event ?? 'MESSAGE' }, 'alvaria callback for an unknown session ignored');
+    return done({ ignored: true });
+  }
+  const agent = await endUser(d, conversation);
+
+  switch (e.event) {
+    case 'AGENT_JOINED':
+      await inbox.upsertParticipant(conversation, { ...agent, name: e.agentAlias || agent.name });
+      return line(conversation, agent.id, `${e.agentAlias || 'An agent'} joined the conversation`);
+    case 'SESSION_REROUTE': {
+      if (e.agentAlias) await inbox.upsertParticipant(conversation, { ...agent, name: e.agentAlias });
+      const to = e.agentAlias ? e.agentAlias : e.worktypeId !== undefined ? `work type ${e.worktypeId}` : 'another queue';
+      return line(conversation, agent.id, `The conversation was transferred to ${to}`);
+    }
+    case 'SESSION_END': {
+      if (e.status !== 'SUCCESS') {
+        log.warn({ channel: channel.id, session: e.sessionId }, 'alvaria reports a session end FAILED; the session stays as it was');
+        return done();
+      }
+      await endSession(d.db, session.pk, e.from ? `ended by ${e.from}` : 'ended', d.now());
+      // Only the conversation's current session closes it: an old session's late end does not.
+      const latest = await latestSession(d.db, channel.id, conversation.id);
+      if (latest?.pk !== session.pk) return done();
+      if (conversation.status !== 'closed') await inbox.updateConversation(conversation, { status: 'closed' });
+      return line(conversation, agent.id, e.from === 'SYSTEM' ? 'The session was closed by Alvaria' : 'The session has ended');
+    }
+    default: {
+      // MESSAGE, from an agent or SYSTEM: text and/or one attachment.
+      const a = e.message.attachment;
+      const attachments = a && !('dropped' in a) ? [{ ...describeAttachment(a), size: null, url: a.url }] : [];
+      let text = e.message.text ?? '';
+      if (a && 'dropped' in a) {
+        log.warn({ channel: channel.id, event: e.eventId }, 'alvaria attachment dropped: not an http(s) URL');
+        text = `${text}${text ? '\n' : ''}[An attachment was dropped: ${a.dropped}]`;
+      }
+      if (!text && !attachments.length) return done({ ignored: true });
+      return line(conversation, agent.id, text, { origin: 'provider', attachments });
+    }
+  }
+}
+
+/** The conversation's end_user (whoever answers on Alvaria); created if the conversation lacks one. */
+async function endUser(d: CallbackDeps, conversation: Conversation): Promise<Omit<Participant, 'conversationPk'>> {
+  const found = (await d.services.inbox.participants(conversation)).find((p) => p.role === 'end_user');
+  if (found) return { id: found.id, role: 'end_user', name: found.name, avatarUrl: found.avatarUrl, email: found.email };
+  const agent = { id: `alvaria-agent-${conversation.id}`.slice(0, 128), role: 'end_user' as const, name: 'Alvaria', avatarUrl: null, email: null };
+  await d.services.inbox.upsertParticipant(conversation, agent);
+  return agent;
+}

@@ -1,0 +1,142 @@
+import type { z } from 'zod';
+import type { Config } from '../ground/config.ts';
+import type { Inbox } from '../domain/inbox.ts';
+import type { Logger } from '../ground/log.ts';
+import type { Channel, Conversation, Message, Participant } from '../ground/records.ts';
+import type { Secrets } from '../ground/security/crypto.ts';
+
+/**
+ * The contract every contact platform implements (Airy source, Alvaria Server Messaging,
+ * test adapters). One adapter instance serves all channels of its kind; per-channel data
+ * arrives as arguments. Adapters never import each other or Koa; they reach the domain
+ * through `ProviderServices`, and keep platform-only tables (e.g. Alvaria sessions) through
+ * their own repository in app/store/, where all SQL lives.
+ *
+ * Lifecycle of a channel:
+ *   connect()    admin connects a channel: create the platform side, return state to keep
+ *   send()       each message a Pipedrive user posts, from a durable outbox job, in order
+ *   webhook()    the platform calls us at /webhooks/<kind>/<channel id>
+ *   disconnect() channel deleted (Pipedrive deleteChannelById, admin delete, uninstall)
+ */
+export interface ProviderAdapter<C = unknown, S = unknown> {
+  readonly kind: string;
+  /** Shown on the admin page. */
+  readonly displayName: string;
+  /** Validates the admin's per-channel configuration (credentials are kept encrypted). */
+  readonly configSchema: z.ZodType<C>;
+
+  /**
+   * Creates the platform side. Returns the adapter's own state (tokens, remote ids), stored
+   * encrypted with the channel. Throw ProviderError with a message the admin can act on.
+   */
+  connect(input: ConnectInput<C>): Promise<ConnectResult<S>>;
+
+  /**
+   * Applies new settings (rotated credentials, a new name) to an existing channel and checks
+   * them against the platform; returns the state to keep. Without it, `connect` runs again.
+   */
+  reconfigure?(current: ChannelContext<C, S>, next: ConnectInput<C>): Promise<ConnectResult<S>>;
+
+  /** Removes the platform side. Must tolerate "already gone" (idempotent). */
+  disconnect(channel: ChannelContext<C, S>): Promise<void>;
+
+  /**
+   * Delivers one stored message (origin `pipedrive`) to the platform. Runs in an outbox job:
+   * throw RetryableError/PermanentError (app/ground/failures.ts) to steer retries; return
+   * `{defer}` to wait without spending an attempt (e.g. a session being opened).
+   */
+  send(channel: ChannelContext<C, S>, outgoing: OutgoingMessage): Promise<SendOutcome>;
+
+  /**
+   * Handles a platform callback. The adapter verifies the raw bytes first and persists
+   * before answering; the reply is written as given (status and JSON body).
+   */
+  webhook?(channel: ChannelContext<C, S>, request: WebhookRequest): Promise<WebhookReply>;
+
+  /** Background work (e.g. a WebSocket subscription); started once per process. */
+  start?(): Promise<void>;
+  stop?(): Promise<void>;
+}
+
+export interface ConnectInput<C> {
+  /** Our channel id (used in webhook URLs) and the globally unique id Pipedrive will use. */
+  channelId: string;
+  providerChannelId: string;
+  name: string;
+  avatarUrl: string | null;
+  config: C;
+  /** Where the platform must call us for this channel. */
+  webhookUrl: string;
+}
+
+export interface ConnectResult<S> {
+  state: S;
+  /** Extra facts the admin must see (e.g. a callback URL to paste into the platform). */
+  notes?: Record<string, string>;
+}
+
+export interface ChannelContext<C, S> {
+  channel: Channel;
+  config: C;
+  state: S;
+}
+
+export interface OutgoingMessage {
+  message: Message;
+  conversation: Conversation;
+  /** The Pipedrive user who wrote it (the conversation's source_user). */
+  sender: Participant;
+  /** Attachments with fresh signed URLs the platform can fetch. */
+  files: Array<{ id: string; name: string; mimeType: string; size: number | null; url: string }>;
+  /** Aborted when the outbox job's lease runs out: pass it to the platform calls. */
+  signal?: AbortSignal;
+  /**
+   * What the conversation is about, when it was started from a Pipedrive record: the platform
+   * side is told so its agent does not have to ask (adapters pass it as metadata or as the
+   * first line of a session).
+   */
+  context?: ConversationContext;
+}
+
+export interface ConversationContext {
+  /** One line for a person to read. */
+  line: string;
+  /** The same facts as flat fields (e.g. conversation metadata). */
+  fields: Record<string, string>;
+}
+
+export type SendOutcome = { providerMessageId: string | null } | { defer: { ms: number; reason: string } };
+
+export interface WebhookRequest {
+  headers: Record<string, string | string[] | undefined>;
+  /** The exact bytes received, for signature checks. */
+  rawBody: Buffer;
+}
+
+export interface WebhookReply {
+  status: number;
+  body: unknown;
+}
+
+/** A failure talking to the platform, with a message safe to show an admin (no secrets). */
+export class ProviderError extends Error {
+  constructor(
+    message: string,
+    readonly status = 502,
+  ) {
+    super(message);
+    this.name = 'ProviderError';
+  }
+}
+
+/** What an adapter may use. Everything stateful goes through the inbox (the domain). */
+export interface ProviderServices {
+  config: Config;
+  inbox: Inbox;
+  secrets: Secrets;
+  log: Logger;
+  /** Signed, expiring URL for a stored attachment. */
+  fileUrl(attachmentId: string): string;
+}
+
+export type AdapterFactory = (services: ProviderServices) => ProviderAdapter<any, any>;

@@ -1,0 +1,206 @@
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../ground/config.ts';
+import type { Logger } from '../ground/log.ts';
+import type { Db, Tx } from '../store/db.ts';
+import { claimJobs, finishJob, insertJob, type Job, type NewJob } from '../store/jobs.ts';
+import { backoffDelay } from './backoff.ts';
+import { DeferError, PermanentError, RetryableError } from '../ground/failures.ts';
+
+/** What a handler may return instead of finishing: run again later without spending an attempt. */
+export interface Defer {
+  defer: { ms: number; reason: string };
+}
+
+/** What the worker gives a running attempt besides its payload. */
+export interface JobContext {
+  /**
+   * Aborted when the job's lease runs out: the job may be re-claimed by then, so the attempt
+   * must stop. Pass it to outbound calls (axios `signal`, fetch) so they end with it.
+   */
+  signal: AbortSignal;
+}
+
+export interface JobHandler<P = unknown> {
+  /** Does the work. Throw PermanentError for "never retry", anything else is retried with backoff. */
+  run(payload: P, job: Job, ctx: JobContext): Promise<void | Defer>;
+  /** Runs in the same transaction that marks the job dead (e.g. mark the message failed). */
+  onDead?(payload: P, reason: string, tx: Tx, job: Job): Promise<void>;
+}
+
+export type JobHandlers = Record<string, JobHandler<any>>;
+
+export interface OutboxEvents {
+  done: [Job];
+  retry: [Job, string];
+  dead: [Job, string];
+  lost: [Job];
+  /** An attempt ran past its lease and was aborted (then retried or dead-lettered as usual). */
+  expired: [Job];
+}
+
+/** An attempt outlived its lease: counted as a failed attempt, so a host that never answers ends in the dead letters. */
+export class LeaseExpiredError extends Error {
+  constructor(leaseMs: number) {
+    super(`the attempt ran past its ${Math.round(leaseMs / 1000)} s lease and was aborted`);
+    this.name = 'LeaseExpiredError';
+  }
+}
+
+type WorkerConfig = Config['worker'];
+
+/**
+ * The durable outbox: jobs are rows written in the same transaction as the domain change
+ * (`enqueue(tx, …)`), and a bounded loop per process claims and runs them. Delivery is at
+ * least once; handlers make their outside calls idempotent with our stable ids.
+ */
+export class Outbox extends EventEmitter<OutboxEvents> {
+  readonly workerId = `w-${process.pid}-${randomUUID().slice(0, 8)}`;
+  private claims = 0;
+  private running = false;
+  private inflight = new Set<Promise<void>>();
+  private wake: (() => void) | undefined;
+  private loopDone: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly handlers: JobHandlers,
+    private readonly cfg: WorkerConfig,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  /** Writes a job inside the caller's transaction. Call `kick()` after the commit. */
+  async enqueue(tx: Tx, job: Omit<NewJob, 'maxAttempts'> & { maxAttempts?: number }): Promise<number | null> {
+    if (!this.handlers[job.kind]) throw new Error(`no handler registered for job kind ${job.kind}`);
+    return insertJob(tx, { maxAttempts: this.cfg.maxAttempts, ...job }, Date.now());
+  }
+
+  /** Tells the local loop there may be work now (saves waiting for the next poll). */
+  kick(): void {
+    this.wake?.();
+  }
+
+  start(): void {
+    if (this.running || this.cfg.concurrency === 0) return;
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  /** Stops claiming and waits up to `graceMs` for running jobs; unfinished ones are re-claimed after their lease. */
+  async stop(graceMs = 5000): Promise<void> {
+    this.running = false;
+    this.kick();
+    await this.loopDone;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      let claimed = 0;
+      const free = this.cfg.concurrency - this.inflight.size;
+      if (free > 0) {
+        try {
+          // A token per claim, so an attempt that outlived its lease cannot finish the re-claimed run.
+          const token = `${this.workerId}:${++this.claims}`;
+          const jobs = await claimJobs(this.db, token, free, Date.now(), this.cfg.leaseMs, this.cfg.tenantConcurrency);
+          claimed = jobs.length;
+          for (const job of jobs) {
+            const p = this.execute(job).finally(() => {
+              this.inflight.delete(p);
+              this.kick();
+            });
+            this.inflight.add(p);
+          }
+        } catch (err) {
+          this.log.warn({ err: String(err) }, 'outbox claim failed; retrying after the poll interval');
+        }
+      }
+      if (claimed > 0 && claimed === free) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.cfg.pollMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          this.wake = undefined;
+          resolve();
+        };
+      });
+    }
+  }
+
+  private async execute(job: Job): Promise<void> {
+    const handler = this.handlers[job.kind];
+    // The lease bounds the attempt: when it runs out the signal aborts and the slot is given
+    // back even if the handler ignores the signal (its late result is dropped; the finish
+    // below only lands if this claim still holds the job).
+    const lease = new AbortController();
+    const expired = new Promise<never>((_, reject) => {
+      lease.signal.addEventListener('abort', () => reject(new LeaseExpiredError(this.cfg.leaseMs)), { once: true });
+    });
+    expired.catch(() => {});
+    const timer = setTimeout(() => lease.abort(new LeaseExpiredError(this.cfg.leaseMs)), Math.max(0, (job.lockedUntil ?? Date.now() + this.cfg.leaseMs) - Date.now()));
+    try {
+      if (!handler) throw new PermanentError(`no handler for job kind ${job.kind}`);
+      const result = await Promise.race([handler.run(job.payload, job, { signal: lease.signal }), expired]);
+      if (result && 'defer' in result) {
+        await this.postpone(job, result.defer.ms, result.defer.reason);
+        return;
+      }
+      await this.settle(job, { status: 'done' }, 'done');
+    } catch (err) {
+      if (err instanceof LeaseExpiredError) this.emit('expired', job);
+      if (err instanceof DeferError) {
+        await this.postpone(job, err.delayMs, err.message);
+        return;
+      }
+      const reason = err instanceof Error ? err.message : String(err);
+      const permanent = err instanceof PermanentError;
+      if (permanent || job.attempts >= job.maxAttempts) {
+        const why = permanent ? reason : `gave up after ${job.attempts} attempts: ${reason}`;
+        await this.kill(job, handler, why);
+        return;
+      }
+      const retryAfterMs = err instanceof RetryableError ? err.retryAfterMs : undefined;
+      const delay = backoffDelay(job.attempts, { baseMs: this.cfg.backoffBaseMs, capMs: this.cfg.backoffCapMs, retryAfterMs });
+      this.log.info({ job: job.id, kind: job.kind, attempt: job.attempts, delay, reason }, 'job failed; will retry');
+      await this.settle(job, { status: 'pending', runAt: Date.now() + delay, error: reason }, 'retry', reason);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async postpone(job: Job, ms: number, reason: string): Promise<void> {
+    await this.settle(job, { status: 'pending', runAt: Date.now() + ms, error: reason, refundAttempt: true }, 'retry', reason);
+  }
+
+  private async kill(job: Job, handler: JobHandler | undefined, reason: string): Promise<void> {
+    this.log.warn({ job: job.id, kind: job.kind, reason }, 'job dead-lettered');
+    try {
+      const held = await this.db.transaction(async (tx) => {
+        const ok = await finishJob(tx, job.id, job.lockedBy!, { status: 'dead', error: reason }, Date.now());
+        if (ok && handler?.onDead) await handler.onDead(job.payload, reason, tx, job);
+        return ok;
+      });
+      this.emit(held ? 'dead' : 'lost', job, reason);
+    } catch (err) {
+      // The job stays running under our lease; when the lease ends another claim retries it.
+      this.log.error({ job: job.id, err: String(err) }, 'could not dead-letter job');
+    }
+  }
+
+  private async settle(job: Job, outcome: Parameters<typeof finishJob>[3], event: 'done' | 'retry', reason?: string): Promise<void> {
+    try {
+      const held = await finishJob(this.db, job.id, job.lockedBy!, outcome, Date.now());
+      if (!held) {
+        this.log.warn({ job: job.id }, 'job lease was lost before it finished; another worker owns it');
+        this.emit('lost', job);
+      } else if (event === 'done') this.emit('done', job);
+      else this.emit('retry', job, reason ?? '');
+    } catch (err) {
+      this.log.error({ job: job.id, err: String(err) }, 'could not record job outcome; the lease will expire and it runs again');
+    }
+  }
+}
