@@ -5,7 +5,8 @@ import type { Config } from './ground/config.ts';
 import { createHttpApp } from './http/app.ts';
 import { fileUrlSigner } from './http/file-links.ts';
 import { Metrics } from './ground/metrics.ts';
-import { Inbox, JOB } from './domain/inbox.ts';
+import { createInboxes, JOB, type Inbox } from './domain/inbox.ts';
+import type { PlatformInbox } from './domain/platform-inbox.ts';
 import { Quotas } from './domain/quotas.ts';
 import { createJobHandlers } from './flows/job-table.ts';
 import { createLogger, type Logger } from './ground/log.ts';
@@ -13,6 +14,7 @@ import { Outbox, type JobHandlers } from './runtime/outbox.ts';
 import { retentionTask } from './runtime/retention-task.ts';
 import { Singletons } from './runtime/singletons.ts';
 import { createLeaderLock } from './store/leader.ts';
+import { alvariaSessionRepository } from './store/alvaria-sessions.ts';
 import { adminRouters } from './http/admin/router.ts';
 import { createWorkspace } from './http/workspace/mount.ts';
 import { conversationContext } from './flows/workspace/record-panels.ts';
@@ -40,7 +42,10 @@ export interface BridgeOptions {
 export interface Bridge {
   config: Config;
   db: Db;
+  /** The domain's Pipedrive-facing façade (manifest reads, Pipedrive commands). */
   inbox: Inbox;
+  /** The domain's platform-facing side: what adapters (through their port) and the send job record. */
+  platform: PlatformInbox;
   outbox: Outbox;
   registry: ProviderRegistry;
   secrets: Secrets;
@@ -83,20 +88,27 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
   const metrics = new Metrics();
   const handlers: JobHandlers = {};
   const outbox = new Outbox(db, handlers, config.worker, log);
-  const inbox = new Inbox(db, secrets, outbox, files, log, new Quotas(db, config.quotas));
-  const registry = createRegistry(opts.providers ?? builtInProviders, { config, inbox, secrets, log, fileUrl });
+  const { inbox, platform } = createInboxes(db, secrets, outbox, files, log, new Quotas(db, config.quotas));
+  const registry = createRegistry(opts.providers ?? builtInProviders, {
+    config,
+    domain: platform,
+    repositories: { alvariaSessions: alvariaSessionRepository(db) },
+    secrets,
+    log,
+    fileUrl,
+  });
   const pipedrive = createPipedriveServices({ db, inbox, secrets, registry, config, log, metrics });
   Object.assign(
     handlers,
     createJobHandlers(
-      { db, inbox, registry, secrets, config, log, fileUrl, metrics, conversationContext: (pk) => conversationContext({ db }, pk) },
+      { db, platform, registry, secrets, config, log, fileUrl, metrics, conversationContext: (pk) => conversationContext({ db }, pk) },
       { [JOB.pipedriveReceive]: pipedriveReceiveJob(db, opts.pipedrive ?? installationGateway(pipedrive.client, db), present) },
     ),
   );
 
   const workspace = createWorkspace({ ...pipedrive, outbox, files, fileUrl });
   Object.assign(handlers, workspace.jobs);
-  const core = { config, db, inbox, outbox, registry, secrets, files, log, pipedrive, fileUrl, metrics };
+  const core = { config, db, inbox, platform, outbox, registry, secrets, files, log, pipedrive, fileUrl, metrics };
   for (const outcome of ['done', 'retry', 'dead', 'lost'] as const) outbox.on(outcome, (job: { kind: string }) => metrics.outbox.inc({ kind: job.kind, outcome }));
   inbox.on('duplicate', (source) => metrics.duplicates.inc({ provider: source.split(':')[0] ?? source }));
   const app = createHttpApp({ config, db, inbox, files, secrets, registry, log, present, metrics, routers: [oauthRouter(pipedrive), ...adminRouters(pipedrive), ...workspace.routers, workspacePagesRouter(pipedrive), ...(opts.routers?.(core) ?? [])] });

@@ -1,48 +1,22 @@
-import { randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import { AppError, notFound } from '../ground/errors.ts';
 import type { Logger } from '../ground/log.ts';
 import type { Outbox } from '../runtime/outbox.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
-import { findChannelByProviderId, listChannels, listTemplates, markChannelDeleted } from '../store/channels.ts';
-import {
-  bumpActivity,
-  findChannelParticipant,
-  findConversation,
-  findConversationBy,
-  findConversationByPk,
-  insertConversation,
-  listParticipants,
-  updateConversation,
-  upsertParticipant,
-} from '../store/conversations.ts';
-import type { Db, Tx } from '../store/db.ts';
-import { hasEventKey, recordEventKey } from '../store/events.ts';
-import { replayDeadJobs, wakePendingJobs } from '../store/jobs.ts';
+import { findChannelByProviderId, listTemplates, markChannelDeleted } from '../store/channels.ts';
+import { bumpActivity, findChannelParticipant, findConversation, listParticipants, updateConversation } from '../store/conversations.ts';
+import type { Db } from '../store/db.ts';
+import { replayDeadJobs } from '../store/jobs.ts';
 import type { FileStore } from '../store/files.ts';
-import {
-  findMessage,
-  findMessageById,
-  findMessageByProviderId,
-  hasInboundWithProviderId,
-  insertMessage,
-  listMessagesWithStatus,
-  updateMessage,
-  type NewAttachment,
-} from '../store/messages.ts';
+import { findMessage, findMessageById, insertMessage, type NewAttachment } from '../store/messages.ts';
 import { conversationPage, listConversationPage } from './conversation-pages.ts';
+import { clean, findConversationByPkOrThrow, InboxCore, JOB, newId, type InboxEvents, type StoredHook } from './inbox-core.ts';
+import type { ConversationSpec } from './platform-port.ts';
+import { PlatformInbox } from './platform-inbox.ts';
 import type { Quotas } from './quotas.ts';
-import type { Channel, Conversation, ConversationStatus, Message, MessageStatus, Participant, Template } from '../ground/records.ts';
+import type { Channel, Conversation, Message, Participant, Template } from '../ground/records.ts';
 
-/** Job kinds the domain puts on the outbox; their handlers are wired in app/flows/job-table.ts. */
-export const JOB = {
-  /** Deliver a Pipedrive user's message to the channel's platform. */
-  providerSend: 'provider.send',
-  /** Remove the platform side of a deleted channel. */
-  providerDisconnect: 'provider.disconnect',
-  /** Push a message (new or changed status) to Pipedrive's receive endpoint. */
-  pipedriveReceive: 'pipedrive.receive',
-} as const;
+export { JOB, newId, type InboxEvents, type StoredHook };
+export type { InboundMessage } from './platform-port.ts';
 
 export interface StagedFile {
   path: string;
@@ -51,61 +25,50 @@ export interface StagedFile {
   size: number;
 }
 
-export const newId = (prefix: string) => `${prefix}_${randomUUID().replaceAll('-', '')}`;
-
-/** Platform text may carry NUL bytes, which PostgreSQL text columns reject: drop them. */
-const clean = (s: string) => (s.includes('\u0000') ? s.replaceAll('\u0000', '') : s);
-const cleanParticipant = <P extends { name: string; id: string }>(p: P): P => ({ ...p, name: clean(p.name), id: clean(p.id) });
-
-export interface InboundMessage {
-  /** Where the event came from and its delivery id: a second delivery is ignored. */
-  dedupe: { source: string; key: string };
-  conversation: Conversation;
-  senderId: string;
-  text: string;
-  providerMessageId: string | null;
-  createdAt: number;
-  origin?: 'provider' | 'system';
-  attachments?: Array<{ name: string; mimeType: string; size: number | null; url: string }>;
-}
-
-/** What the domain tells observers (metrics); `duplicate` carries the dedupe source (`<provider>:<channel>`). */
-/** Runs inside the transaction that stores a message, so what it writes commits (or not) with it. */
-export type StoredHook = (tx: Tx, conversation: Conversation, message: Message) => Promise<void>;
-
-export interface InboxEvents {
-  duplicate: [source: string];
-  /** A message was stored or changed (committed) in this process: live views may look now. */
-  changed: [];
+/**
+ * The domain's two façades over one core: `inbox` for Pipedrive's reads and commands (the
+ * manifest endpoints, the workspace surface, the flows), `platform` for what adapters and
+ * the send job record. They share the stored-message hooks and the change events.
+ */
+export function createInboxes(db: Db, secrets: Secrets, outbox: Outbox, files: FileStore, log: Logger, quotas?: Quotas): { inbox: Inbox; platform: PlatformInbox } {
+  const core = new InboxCore(db, outbox);
+  return { inbox: new Inbox(core, secrets, files, log, quotas), platform: new PlatformInbox(core) };
 }
 
 /**
- * The domain: channels, conversations, participants and messages, with the rules that tie
- * them to the outbox. No HTTP here; callers are the manifest endpoints, webhooks and jobs.
+ * The Pipedrive-facing façade of the domain: the manifest endpoints' reads, and the commands
+ * a Pipedrive user or admin gives (post, send again, delete a channel, open a conversation
+ * from a record). No HTTP here. What platforms report goes through `PlatformInbox`.
  */
-export class Inbox extends EventEmitter<InboxEvents> {
-  private readonly storedHooks: StoredHook[] = [];
-  private readonly closedHooks: Array<(conversation: Conversation) => Promise<void>> = [];
+export class Inbox {
+  private readonly db: Db;
+  private readonly outbox: Outbox;
 
   constructor(
-    readonly db: Db,
+    private readonly core: InboxCore,
     private readonly secrets: Secrets,
-    private readonly outbox: Outbox,
     private readonly files: FileStore,
     private readonly log: Logger,
     private readonly quotas?: Quotas,
   ) {
-    super();
+    this.db = core.db;
+    this.outbox = core.outbox;
+  }
+
+  /** Listens to what the domain tells observers (`changed`, `duplicate`). */
+  on<K extends keyof InboxEvents>(event: K, listener: (...args: InboxEvents[K]) => void): this {
+    this.core.on(event, listener as never);
+    return this;
   }
 
   /** Adds work to every message's storing transaction (e.g. scheduling a transcript flush). */
   onStored(hook: StoredHook): void {
-    this.storedHooks.push(hook);
+    this.core.onStored(hook);
   }
 
-  /** Adds work after a conversation is closed (e.g. an Alvaria session ended). */
+  /** Adds work after a conversation is closed (e.g. a platform session ended). */
   onClosed(hook: (conversation: Conversation) => Promise<void>): void {
-    this.closedHooks.push(hook);
+    this.core.closedHooks.push(hook);
   }
 
   /** An active channel by the id Pipedrive uses, or NOT_FOUND. */
@@ -141,6 +104,16 @@ export class Inbox extends EventEmitter<InboxEvents> {
 
   templates(channel: Channel): Promise<Template[]> {
     return listTemplates(this.db, channel.id);
+  }
+
+  /** A conversation of the channel, by our id or the key of its Pipedrive user. */
+  findConversation(channel: Channel, by: { id: string } | { sourceUserKey: string }): Promise<Conversation | undefined> {
+    return this.core.findConversation(channel, by);
+  }
+
+  /** Finds or creates a conversation (a standing one, or one opened from a Pipedrive record). */
+  ensureConversation(channel: Channel, spec: ConversationSpec): Promise<Conversation> {
+    return this.core.ensureConversation(channel, spec);
   }
 
   /**
@@ -181,11 +154,10 @@ export class Inbox extends EventEmitter<InboxEvents> {
         // message nobody had read, until that event happened to be processed.
         await updateConversation(tx, conversation.pk, { seen: false }, now);
         await this.outbox.enqueue(tx, { kind: JOB.providerSend, payload: { messageId: id }, orderingKey: `send:${conversation.id}`, channelId: channel.id });
-        for (const hook of this.storedHooks) await hook(tx, conversation, stored);
+        await this.core.stored(tx, conversation, stored);
         return stored;
       });
-      this.outbox.kick();
-      this.emit('changed');
+      this.core.committed();
       return message;
     } catch (err) {
       // Best effort: a failing store (e.g. the bucket unreachable) must not hide the original error.
@@ -205,12 +177,11 @@ export class Inbox extends EventEmitter<InboxEvents> {
     if (message.status !== 'failed') throw new AppError('CONFLICT', 'Only a failed message can be sent again');
     const conversation = await findConversationByPkOrThrow(this.db, message.conversationPk);
     await this.db.transaction(async (tx) => {
-      await this.setMessageStatus(messageId, 'sent', { error: null, tx });
+      await this.core.setMessageStatus(messageId, 'sent', { error: null, tx });
       const replayed = deadJobId === undefined ? 0 : await replayDeadJobs(tx, { id: deadJobId, channelIds: [message.channelId] }, Date.now());
       if (!replayed) await this.outbox.enqueue(tx, { kind: JOB.providerSend, payload: { messageId }, orderingKey: `send:${conversation.id}`, channelId: message.channelId });
     });
-    this.outbox.kick();
-    this.emit('changed');
+    this.core.committed();
     return (await findMessageById(this.db, messageId))!;
   }
 
@@ -225,205 +196,4 @@ export class Inbox extends EventEmitter<InboxEvents> {
     });
     if (queued) this.outbox.kick();
   }
-
-  // ── used by adapters and jobs ────────────────────────────────────────────────────────
-
-  findConversation(channel: Channel, by: { id: string } | { providerRef: string } | { sourceUserKey: string }): Promise<Conversation | undefined> {
-    return 'id' in by ? findConversation(this.db, channel.id, by.id) : findConversationBy(this.db, channel.id, by);
-  }
-
-  /**
-   * Finds or creates a conversation with its participants (exactly one source_user and at
-   * least one end_user). A concurrent creator of the same conversation wins harmlessly.
-   */
-  async ensureConversation(
-    channel: Channel,
-    spec: {
-      id: string;
-      providerRef?: string | null;
-      providerState?: string | null;
-      sourceUserKey?: string | null;
-      link?: string;
-      participants: Array<Omit<Participant, 'conversationPk'>>;
-    },
-  ): Promise<Conversation> {
-    const existing = await findConversation(this.db, channel.id, spec.id);
-    if (existing) return existing;
-    const roles = spec.participants.map((p) => p.role);
-    if (roles.filter((r) => r === 'source_user').length !== 1 || !roles.includes('end_user')) {
-      throw new Error('a conversation needs exactly one source_user and at least one end_user');
-    }
-    try {
-      return await this.db.transaction(async (tx) => {
-        const now = Date.now();
-        const c = await insertConversation(
-          tx,
-          {
-            id: spec.id,
-            channelId: channel.id,
-            providerRef: spec.providerRef ?? null,
-            providerState: spec.providerState ?? null,
-            sourceUserKey: spec.sourceUserKey ?? null,
-            link: spec.link ?? '',
-          },
-          now,
-        );
-        for (const p of spec.participants) await upsertParticipant(tx, { ...cleanParticipant(p), conversationPk: c.pk }, now);
-        return c;
-      });
-    } catch (err) {
-      const raced = await findConversation(this.db, channel.id, spec.id);
-      if (raced) return raced;
-      throw err;
-    }
-  }
-
-  participants(conversation: Conversation): Promise<Participant[]> {
-    return listParticipants(this.db, [conversation.pk]);
-  }
-
-  /**
-   * Makes the conversation's deferred provider sends due now (a session they waited for
-   * is confirmed or failed) and wakes the local worker.
-   */
-  async wakeProviderSends(conversation: Conversation): Promise<void> {
-    const n = await wakePendingJobs(this.db, JOB.providerSend, `send:${conversation.id}`, Date.now());
-    if (n > 0) this.outbox.kick();
-  }
-
-  /** Whether an inbound event (source, key) was handled before: a redelivery to ignore. */
-  async eventSeen(source: string, key: string): Promise<boolean> {
-    const seen = await hasEventKey(this.db, source, key);
-    if (seen) this.emit('duplicate', source);
-    return seen;
-  }
-
-  /** Records an inbound event that stores no message; false when it was already recorded. */
-  recordEvent(source: string, key: string): Promise<boolean> {
-    return recordEventKey(this.db, source, key, Date.now());
-  }
-
-  async upsertParticipant(conversation: Conversation, p: Omit<Participant, 'conversationPk'>): Promise<void> {
-    await upsertParticipant(this.db, { ...cleanParticipant(p), conversationPk: conversation.pk }, Date.now());
-  }
-
-  async updateConversation(
-    conversation: Conversation,
-    patch: Partial<{ status: ConversationStatus; seen: boolean; link: string; providerRef: string | null; providerState: string | null }>,
-  ): Promise<void> {
-    await updateConversation(this.db, conversation.pk, patch, Date.now());
-    if (patch.status === 'closed') for (const hook of this.closedHooks) await hook(conversation);
-  }
-
-  /**
-   * Stores a message from the platform side and queues its delivery to Pipedrive in one
-   * transaction, deduplicated by the event key. Returns the stored message, or the
-   * `duplicate` marker when this delivery was seen before.
-   */
-  async recordInbound(channel: Channel, m: InboundMessage, tx?: Tx): Promise<{ message: Message } | { duplicate: true }> {
-    const run = async (t: Tx) => {
-      const now = Date.now();
-      if (!(await recordEventKey(t, m.dedupe.source, m.dedupe.key, now))) return null;
-      // The event key serialises concurrent deliveries; the stored platform id outlives its
-      // retention, so a replay after the keys were purged is still a duplicate.
-      if (m.providerMessageId !== null && (await hasInboundWithProviderId(t, channel.id, m.providerMessageId))) return null;
-      const id = newId('m');
-      const stored = await insertMessage(
-        t,
-        {
-          id,
-          conversationPk: m.conversation.pk,
-          channelId: channel.id,
-          providerMessageId: m.providerMessageId,
-          origin: m.origin ?? 'provider',
-          senderId: clean(m.senderId),
-          text: clean(m.text),
-          status: 'sent',
-          createdAt: m.createdAt,
-        },
-        (m.attachments ?? []).map((a) => ({ id: newId('a'), name: clean(a.name).slice(0, 255), mimeType: clean(a.mimeType).slice(0, 255), size: a.size, remoteUrl: clean(a.url) })),
-        now,
-      );
-      await bumpActivity(t, m.conversation.pk, stored.seq, now);
-      await this.queueReceive(t, m.conversation, id);
-      for (const hook of this.storedHooks) await hook(t, m.conversation, stored);
-      return stored;
-    };
-    const message = tx ? await run(tx) : await this.db.transaction(run);
-    if (!message) {
-      this.emit('duplicate', m.dedupe.source);
-      return { duplicate: true };
-    }
-    // Inside the caller's transaction the row is not committed yet: leave the kick to the caller.
-    if (!tx) {
-      this.outbox.kick();
-      this.emit('changed');
-    }
-    return { message };
-  }
-
-  /** Changes a message's status (delivered/read/failed) and re-sends it to Pipedrive with the same id. */
-  async setMessageStatus(messageId: string, status: MessageStatus, opts: { error?: string | null; providerMessageId?: string | null; tx?: Tx } = {}): Promise<void> {
-    const run = async (t: Tx) => {
-      const message = await findMessageById(t, messageId);
-      if (!message) return false;
-      const conversation = await findConversationByPkOrThrow(t, message.conversationPk);
-      await updateMessage(t, messageId, { status, error: opts.error ?? null, ...(opts.providerMessageId !== undefined ? { providerMessageId: opts.providerMessageId } : {}) }, Date.now());
-      await this.queueReceive(t, conversation, messageId);
-      return true;
-    };
-    const changed = opts.tx ? await run(opts.tx) : await this.db.transaction(run);
-    if (changed && !opts.tx) {
-      this.outbox.kick();
-      this.emit('changed');
-    }
-  }
-
-  /** Active channels served by one adapter (e.g. to open one realtime subscription per platform host). */
-  async channelsOf(provider: string): Promise<Channel[]> {
-    return (await listChannels(this.db)).filter((c) => c.provider === provider && c.status === 'active');
-  }
-
-  /** A message of the channel by the platform's id (answering a redelivered event with our original id). */
-  findMessageByProviderId(channel: Channel, providerMessageId: string): Promise<Message | undefined> {
-    return findMessageByProviderId(this.db, channel.id, providerMessageId);
-  }
-
-  /**
-   * The platform says its users have read the conversation: every message the Pipedrive user
-   * sent that is still `sent`/`delivered` becomes `read` (each re-sent to Pipedrive, same id).
-   * Returns how many changed.
-   */
-  async markOutgoingRead(conversation: Conversation): Promise<number> {
-    const changed = await this.db.transaction(async (tx) => {
-      const unread = await listMessagesWithStatus(tx, conversation.pk, 'pipedrive', ['sent', 'delivered']);
-      for (const m of unread) await this.setMessageStatus(m.id, 'read', { tx });
-      return unread.length;
-    });
-    if (changed) {
-      this.outbox.kick();
-      this.emit('changed');
-    }
-    return changed;
-  }
-
-  /** Records the platform's id for a delivered message without telling Pipedrive (nothing it shows changed). */
-  async setProviderMessageId(messageId: string, providerMessageId: string | null): Promise<void> {
-    await updateMessage(this.db, messageId, { providerMessageId }, Date.now());
-  }
-
-  private async queueReceive(tx: Tx, conversation: Conversation, messageId: string): Promise<void> {
-    await this.outbox.enqueue(tx, {
-      kind: JOB.pipedriveReceive,
-      payload: { messageId },
-      orderingKey: `pd:${conversation.id}`,
-      channelId: conversation.channelId,
-    });
-  }
-}
-
-async function findConversationByPkOrThrow(tx: Tx, pk: number): Promise<Conversation> {
-  const c = await findConversationByPk(tx, pk);
-  if (!c) throw new Error(`conversation ${pk} vanished`);
-  return c;
 }

@@ -1,11 +1,12 @@
 import type { Config } from '../ground/config.ts';
-import { JOB, type Inbox } from '../domain/inbox.ts';
+import { JOB } from '../domain/inbox.ts';
+import type { PlatformInbox } from '../domain/platform-inbox.ts';
 import type { Logger } from '../ground/log.ts';
 import type { Metrics } from '../ground/metrics.ts';
 import { PermanentError } from '../ground/failures.ts';
 import type { JobHandler, JobHandlers } from '../runtime/outbox.ts';
 import { channelContext } from '../platforms/context.ts';
-import type { ConversationContext } from '../platforms/contract.ts';
+import type { ConversationContext, OutgoingMessage } from '../platforms/contract.ts';
 import type { ProviderRegistry } from '../platforms/registry.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
 import { findChannel } from '../store/channels.ts';
@@ -15,7 +16,8 @@ import { findMessageById } from '../store/messages.ts';
 
 export interface JobDeps {
   db: Db;
-  inbox: Inbox;
+  /** Where the send's outcome is recorded (the platform-facing side of the domain). */
+  platform: PlatformInbox;
   registry: ProviderRegistry;
   secrets: Secrets;
   config: Config;
@@ -40,26 +42,37 @@ function providerSend(d: JobDeps): JobHandler<{ messageId: string }> {
       const sender = (await listParticipants(d.db, [message.conversationPk])).find((p) => p.id === message.senderId && p.role === 'source_user');
       if (!conversation || !sender) throw new PermanentError('the conversation or its sender no longer exists');
       const context = await d.conversationContext?.(conversation.pk);
-      const outcome = await d.metrics.time(channel.provider, 'send', () =>
-        adapter.send(channelContext(channel, d.secrets), {
-          message,
-          conversation,
-          sender,
-          files: message.attachments.map((a) => ({ id: a.id, name: a.name, mimeType: a.mimeType, size: a.size, url: a.storageKey ? d.fileUrl(a.id) : (a.remoteUrl ?? '') })),
-          signal,
-          ...(context ? { context } : {}),
-        }),
-      );
+      const ctx = channelContext(channel, d.secrets);
+      const outgoing: OutgoingMessage = {
+        message,
+        conversation,
+        sender,
+        files: message.attachments.map((a) => ({ id: a.id, name: a.name, mimeType: a.mimeType, size: a.size, url: a.storageKey ? d.fileUrl(a.id) : (a.remoteUrl ?? '') })),
+        signal,
+        ...(context ? { context } : {}),
+      };
+      // The adapter reports the platform's ids; this job records them, once. An id known
+      // before sending is recorded first, so a receipt that overtakes the answer finds it.
+      let recorded = message.providerMessageId;
+      const known = adapter.platformMessageId?.(ctx, outgoing) ?? null;
+      if (known !== null && known !== recorded) {
+        await d.platform.recordPlatformMessageId(messageId, known);
+        recorded = known;
+      }
+      const outcome = await d.metrics.time(channel.provider, 'send', () => adapter.send(ctx, outgoing));
       if ('defer' in outcome) return { defer: outcome.defer };
-      if (message.status === 'failed') {
+      if (outcome.failed !== undefined) {
+        // Nothing on the platform side will ever carry it: it fails in Pipedrive, no dead letter.
+        await d.platform.setMessageStatus(messageId, 'failed', { error: outcome.failed });
+      } else if (message.status === 'failed') {
         // A replayed dead letter went through after all: tell Pipedrive (same id, new status).
-        await d.inbox.setMessageStatus(messageId, 'sent', { error: null, providerMessageId: outcome.providerMessageId });
-      } else if (outcome.providerMessageId !== null) {
-        await d.inbox.setProviderMessageId(messageId, outcome.providerMessageId);
+        await d.platform.setMessageStatus(messageId, 'sent', { error: null, providerMessageId: outcome.providerMessageId });
+      } else if (outcome.providerMessageId !== null && outcome.providerMessageId !== recorded) {
+        await d.platform.recordPlatformMessageId(messageId, outcome.providerMessageId);
       }
     },
     async onDead({ messageId }, reason, tx) {
-      await d.inbox.setMessageStatus(messageId, 'failed', { error: reason, tx });
+      await d.platform.setMessageStatus(messageId, 'failed', { error: reason, tx });
     },
   };
 }

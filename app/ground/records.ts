@@ -78,3 +78,18 @@ export interface Template {
   content: string;
   language: string;
 }
+
+/** Alvaria sessions (a platform-only table): provisional until NEW_SESSION, live until SESSION_END or its age. */
+export type AlvariaSessionStatus = 'provisional' | 'live' | 'failed' | 'ended';
+
+export interface AlvariaSession {
+  pk: number;
+  channelId: string;
+  sessionId: string;
+  conversationId: string | null;
+  status: AlvariaSessionStatus;
+  statusMessage: string | null;
+  failThroughSeq: number | null;
+  createdAt: number;
+  updatedAt: number;
+}

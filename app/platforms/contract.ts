@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { Config } from '../ground/config.ts';
-import type { Inbox } from '../domain/inbox.ts';
+import type { PlatformPort } from '../domain/platform-port.ts';
 import type { Logger } from '../ground/log.ts';
 import type { Channel, Conversation, Message, Participant } from '../ground/records.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
@@ -8,9 +8,10 @@ import type { Secrets } from '../ground/security/crypto.ts';
 /**
  * The contract every contact platform implements (Airy source, Alvaria Server Messaging,
  * test adapters). One adapter instance serves all channels of its kind; per-channel data
- * arrives as arguments. Adapters never import each other or Koa; they reach the domain
- * through `ProviderServices`, and keep platform-only tables (e.g. Alvaria sessions) through
- * their own repository in app/store/, where all SQL lives.
+ * arrives as arguments. Adapters never import each other, Koa or the store; they reach the
+ * domain through `ProviderServices.domain` (a narrow port), and platform-only tables (e.g.
+ * Alvaria sessions) through a repository they declare, implemented in app/store/ where all
+ * SQL lives.
  *
  * Lifecycle of a channel:
  *   connect()    admin connects a channel: create the platform side, return state to keep
@@ -46,6 +47,14 @@ export interface ProviderAdapter<C = unknown, S = unknown> {
    * `{defer}` to wait without spending an attempt (e.g. a session being opened).
    */
   send(channel: ChannelContext<C, S>, outgoing: OutgoingMessage): Promise<SendOutcome>;
+
+  /**
+   * The id the platform will know this message by, when the adapter can tell before sending
+   * (Airy's ids are derived from ours). The send job records it before `send`, so a receipt
+   * that overtakes the send's answer still finds the message. Adapters report ids; they never
+   * write them.
+   */
+  platformMessageId?(channel: ChannelContext<C, S>, outgoing: OutgoingMessage): string | null;
 
   /**
    * Handles a platform callback. The adapter verifies the raw bytes first and persists
@@ -105,7 +114,12 @@ export interface ConversationContext {
   fields: Record<string, string>;
 }
 
-export type SendOutcome = { providerMessageId: string | null } | { defer: { ms: number; reason: string } };
+/**
+ * What a send achieved, for the send job to record (once): the platform's id of the message,
+ * and `failed` when the platform side can never carry it (the message fails in Pipedrive and
+ * the job ends without a dead letter).
+ */
+export type SendOutcome = { providerMessageId: string | null; failed?: string } | { defer: { ms: number; reason: string } };
 
 export interface WebhookRequest {
   headers: Record<string, string | string[] | undefined>;
@@ -129,14 +143,28 @@ export class ProviderError extends Error {
   }
 }
 
-/** What an adapter may use. Everything stateful goes through the inbox (the domain). */
+/**
+ * What an adapter may use. Conversations, messages and events go through the domain's
+ * narrow port; a platform's own tables through the repository it declares in
+ * `PlatformRepositories` (wired by the composition root). No database handle.
+ */
 export interface ProviderServices {
   config: Config;
-  inbox: Inbox;
+  domain: PlatformPort;
+  repositories: PlatformRepositories;
   secrets: Secrets;
   log: Logger;
   /** Signed, expiring URL for a stored attachment. */
   fileUrl(attachmentId: string): string;
 }
+
+/**
+ * Repositories of platform-only tables, one entry per platform that keeps any. Each platform
+ * adds its entry from its own folder (a module augmentation beside the interface it
+ * declares), so this contract names no platform; the composition root passes the store's
+ * implementations.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface PlatformRepositories {}
 
 export type AdapterFactory = (services: ProviderServices) => ProviderAdapter<any, any>;

@@ -1,20 +1,13 @@
+import type { AlvariaSession, AlvariaSessionStatus } from '../ground/records.ts';
 import type { Tx } from './db.ts';
 
-/** Repository for the Alvaria adapter's sessions and message-part map (migration 004). */
+/**
+ * Repository for the Alvaria adapter's sessions and message-part map (migration 004). The
+ * adapter declares the shape it needs (`AlvariaSessionRepository`); the composition root
+ * hands it `alvariaSessionRepository(db)`.
+ */
 
-export type AlvariaSessionStatus = 'provisional' | 'live' | 'failed' | 'ended';
-
-export interface AlvariaSession {
-  pk: number;
-  channelId: string;
-  sessionId: string;
-  conversationId: string | null;
-  status: AlvariaSessionStatus;
-  statusMessage: string | null;
-  failThroughSeq: number | null;
-  createdAt: number;
-  updatedAt: number;
-}
+export type { AlvariaSession, AlvariaSessionStatus };
 
 interface SessionRow {
   pk: number;
@@ -169,4 +162,24 @@ export async function partsSentSince(db: Tx, channelId: string, conversationPk: 
     .count({ n: '*' })
     .first();
   return Number(row?.n ?? 0);
+}
+
+/** The functions above bound to one database: what the Alvaria adapter is given. */
+export function alvariaSessionRepository(db: Tx) {
+  return {
+    latestSession: (channelId: string, conversationId: string) => latestSession(db, channelId, conversationId),
+    findSession: (channelId: string, sessionId: string) => findSession(db, channelId, sessionId),
+    recordSession: (s: { channelId: string; sessionId: string; conversationId: string }, now: number) => recordSession(db, s, now),
+    settleSession: (channelId: string, sessionId: string, outcome: 'live' | 'failed', statusMessage: string | null, failThroughSeq: number | null, now: number) =>
+      settleSession(db, channelId, sessionId, outcome, statusMessage, failThroughSeq, now),
+    endSession: (pk: number, statusMessage: string | null, now: number) => endSession(db, pk, statusMessage, now),
+    failProvisionalSession: (pk: number, statusMessage: string, failThroughSeq: number, now: number) => failProvisionalSession(db, pk, statusMessage, failThroughSeq, now),
+    setFailThrough: (pk: number, failThroughSeq: number) => setFailThrough(db, pk, failThroughSeq),
+    listOpenSessions: (channelId: string) => listOpenSessions(db, channelId),
+    sentParts: (messageId: string) => sentParts(db, messageId),
+    recordPart: (p: { channelId: string; alvariaMessageId: string; messageId: string; part: number }, now: number) => recordPart(db, p, now),
+    recordFailure: (channelId: string, alvariaMessageId: string, failure: string, now: number) => recordFailure(db, channelId, alvariaMessageId, failure, now),
+    claimFailure: (channelId: string, alvariaMessageId: string) => claimFailure(db, channelId, alvariaMessageId),
+    partsSentSince: (channelId: string, conversationPk: number, since: number) => partsSentSince(db, channelId, conversationPk, since),
+  };
 }

@@ -193,14 +193,6 @@ export async function hasInboundWithProviderId(db: Tx, channelId: string, provid
 }
 
 /** One conversation's messages of one origin whose status is one of `statuses` (oldest first). */
-export async function listMessagesWithStatus(db: Tx, conversationPk: number, origin: MessageOrigin, statuses: MessageStatus[]): Promise<Message[]> {
-  const rows = await db<MessageRow>('messages')
-    .where({ conversation_pk: conversationPk, origin })
-    .whereIn('status', statuses)
-    .orderBy('seq', 'asc');
-  return withAttachments(db, rows);
-}
-
 export async function updateMessage(
   db: Tx,
   id: string,
@@ -212,6 +204,19 @@ export async function updateMessage(
   if (patch.providerMessageId !== undefined) row.provider_message_id = patch.providerMessageId;
   if (patch.error !== undefined) row.error = patch.error;
   await db('messages').where({ id }).update(row);
+}
+
+/**
+ * Moves every message of a conversation and origin in one of `from` to `to` (clearing any
+ * error) in one statement. Returns the ids changed, oldest first.
+ */
+export async function setStatusWhere(db: Tx, conversationPk: number, origin: MessageOrigin, from: MessageStatus[], to: MessageStatus, now: number): Promise<string[]> {
+  const rows: Array<{ id: string; seq: number }> = await db('messages')
+    .where({ conversation_pk: conversationPk, origin })
+    .whereIn('status', from)
+    .update({ status: to, error: null, updated_at: now })
+    .returning(['id', 'seq']);
+  return rows.sort((a, b) => Number(a.seq) - Number(b.seq)).map((r) => r.id);
 }
 
 export async function maxMessageSeq(db: Tx): Promise<number> {

@@ -23,7 +23,7 @@ test('the action endpoint rejects missing, malformed and wrong signatures with 4
   try {
     const { channel, state } = await w.connect();
     const conv = await seedConversation(w.b, channel);
-    await w.b.inbox.updateConversation(conv, { providerRef: airyUuid(state.source_id, conv.id) });
+    await w.b.platform.updateConversation(conv, { providerRef: airyUuid(state.source_id, conv.id) });
     const body = JSON.stringify({
       type: 'message.send',
       payload: { message: { id: 'airy-msg-1', source_recipient_id: null, content: { text: 'forged' }, sent_at: new Date().toISOString() }, conversation: { id: airyUuid(state.source_id, conv.id) } },
@@ -135,7 +135,7 @@ test('a signed action replayed after the event keys were purged (Airy signatures
   try {
     const { channel, state } = await w.connect();
     const conv = await seedConversation(w.b, channel);
-    await w.b.inbox.updateConversation(conv, { providerRef: airyUuid(state.source_id, conv.id) });
+    await w.b.platform.updateConversation(conv, { providerRef: airyUuid(state.source_id, conv.id) });
     const body = JSON.stringify({
       type: 'message.send',
       payload: { message: { id: 'airy-replayed-1', source_recipient_id: null, content: { text: 'once' }, sent_at: new Date().toISOString() }, conversation: { id: airyUuid(state.source_id, conv.id) } },

@@ -72,7 +72,7 @@ test('install → connect → initial sync → messages reach Pipedrive → unin
     // 3a. the platform answers in the standing conversation → receiveMessage through the outbox
     const conv = (await bridge.inbox.findConversation(stored, { id: standingId }))!;
     const arrived = fake.next('message', (m) => m.conversation_id === standingId);
-    const r = await bridge.inbox.recordInbound(stored, {
+    const r = await bridge.platform.recordInbound(stored, {
       dedupe: { source: 'test', key: 'e1' },
       conversation: conv,
       senderId: PLATFORM_PARTICIPANT_ID,

@@ -45,11 +45,11 @@ test('a paced installation gives its worker slot back (the job is deferred) inst
     // The whole backlog is stored in one commit, so the window fills however slow the machine is.
     const channel = await rig.bridge.inbox.activeChannel(rig.channel.provider_channel_id);
     const conversation = (await rig.bridge.inbox.findConversation(channel, { id: rig.conversationId }))!;
-    const agent = (await rig.bridge.inbox.participants(conversation)).find((p) => p.role === 'end_user')?.id ?? 'agent-1';
+    const agent = (await rig.bridge.platform.participants(conversation)).find((p) => p.role === 'end_user')?.id ?? 'agent-1';
     const ids = await rig.bridge.db.transaction(async (tx) => {
       const out: string[] = [];
       for (let i = 0; i < 4; i++) {
-        const r = await rig.bridge.inbox.recordInbound(channel, { dedupe: { source: 'paced', key: `p-${i}` }, conversation, senderId: agent, text: `deferred ${i}`, providerMessageId: null, createdAt: Date.now() }, tx);
+        const r = await rig.bridge.platform.recordInbound(channel, { dedupe: { source: 'paced', key: `p-${i}` }, conversation, senderId: agent, text: `deferred ${i}`, providerMessageId: null, createdAt: Date.now() }, tx);
         if ('message' in r) out.push(r.message.id);
       }
       return out;

@@ -23,12 +23,12 @@ test('no Pipedrive token is stored or logged in plaintext', async () => {
     fake.expireAccessTokens();
     const conv = (await bridge.inbox.findConversation(channel, { id: standingConversationId(channel, user.company_id, user.id) }))!;
     const delivered = fake.next('message');
-    await bridge.inbox.recordInbound(channel, { dedupe: { source: 't', key: 'k1' }, conversation: conv, senderId: PLATFORM_PARTICIPANT_ID, text: 'x', providerMessageId: 'k1', createdAt: Date.now() });
+    await bridge.platform.recordInbound(channel, { dedupe: { source: 't', key: 'k1' }, conversation: conv, senderId: PLATFORM_PARTICIPANT_ID, text: 'x', providerMessageId: 'k1', createdAt: Date.now() });
     await delivered;
     fake.expireAccessTokens();
     fake.lapseRefreshTokens();
     const dead = waitFor<[Job, string]>(bridge.outbox, 'dead');
-    await bridge.inbox.recordInbound(channel, { dedupe: { source: 't', key: 'k2' }, conversation: conv, senderId: PLATFORM_PARTICIPANT_ID, text: 'y', providerMessageId: 'k2', createdAt: Date.now() });
+    await bridge.platform.recordInbound(channel, { dedupe: { source: 't', key: 'k2' }, conversation: conv, senderId: PLATFORM_PARTICIPANT_ID, text: 'y', providerMessageId: 'k2', createdAt: Date.now() });
     await dead;
 
     const tokens = [...fake.state.accessTokens.keys(), ...fake.state.refreshTokens.keys()];

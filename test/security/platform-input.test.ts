@@ -52,7 +52,7 @@ test("control characters in Airy action ids: Airy's 400 {error}, never a 500", a
     const { channel, state } = await w.connect();
     const conv = await seedConversation(w.b, channel);
     const airyConversation = airyUuid(state.source_id, conv.id);
-    await w.b.inbox.updateConversation(conv, { providerRef: airyConversation });
+    await w.b.platform.updateConversation(conv, { providerRef: airyConversation });
     for (const bad of CONTROL_IDS) {
       for (const payload of [
         { message: { id: bad, content: { text: 'x' }, sent_at: new Date().toISOString() }, conversation: { id: airyConversation } },

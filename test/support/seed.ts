@@ -25,7 +25,7 @@ export async function seedConversation(b: Bridge, channel: Channel, id = `conv-$
 
 /** Stores a message from the platform side (as a webhook would). */
 export async function seedInbound(b: Bridge, channel: Channel, conversation: Conversation, text: string, key = `${text}-${Math.random()}`) {
-  const r = await b.inbox.recordInbound(channel, {
+  const r = await b.platform.recordInbound(channel, {
     dedupe: { source: 'seed', key },
     conversation,
     senderId: 'agent-1',

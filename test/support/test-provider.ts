@@ -73,10 +73,10 @@ export class TestPlatform {
         } catch {
           return { status: 400, body: { error: 'bad payload' } };
         }
-        const conversation = await services.inbox.findConversation(channel, { id: body.conversationId });
+        const conversation = await services.domain.findConversation(channel, { id: body.conversationId });
         if (!conversation) return { status: 404, body: { error: 'unknown conversation' } };
-        const endUser = (await services.inbox.participants(conversation)).find((p) => p.role === 'end_user');
-        const r = await services.inbox.recordInbound(channel, {
+        const endUser = (await services.domain.participants(conversation)).find((p) => p.role === 'end_user');
+        const r = await services.domain.recordInbound(channel, {
           dedupe: { source: `test:${channel.id}`, key: body.eventId },
           conversation,
           senderId: endUser?.id ?? 'agent-1',

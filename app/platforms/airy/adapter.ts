@@ -153,27 +153,29 @@ export function createAiryAdapter(services: ProviderServices, opts: AiryAdapterO
       }
     },
 
+    /** Airy's message id is derived from ours, so it is known (and recorded by the send job) before the call. */
+    platformMessageId: ({ state }, out) => (state?.source_token ? airyIds.message(state.source_id, out.message.id) : null),
+
     /**
      * One /sources.webhook call. Ids are ours, so a retried call upserts the same Airy
-     * message. The Airy ids are deterministic and recorded first, so a WebSocket receipt that
-     * overtakes the HTTP answer still finds the message.
+     * message. Airy's conversation id is derived too and recorded first, so a WebSocket
+     * receipt that overtakes the HTTP answer still finds the conversation (the message id is
+     * recorded by the send job, from `platformMessageId`).
      */
     async send({ config, state }, out) {
       if (!state?.source_token) throw new PermanentError('the channel has no Airy source (connect it again)');
       const convSourceId = sourceConversationId(out.conversation);
       const airyConversationId = airyIds.conversation(state.source_id, convSourceId);
-      const airyMessageId = airyIds.message(state.source_id, out.message.id);
       if (out.conversation.providerRef !== airyConversationId) {
-        await services.inbox.updateConversation(out.conversation, { providerRef: airyConversationId });
+        await services.domain.updateConversation(out.conversation, { providerRef: airyConversationId });
       }
-      if (out.message.providerMessageId !== airyMessageId) await services.inbox.setProviderMessageId(out.message.id, airyMessageId);
       try {
         await client(config).ingest(state.source_token, buildIngest(out, state.source_channel_id), out.signal);
       } catch (err) {
         // Timeouts, 5xx (503 = Kafka) and 408/409/429 retry; 400/403/404 are dead-lettered with the reason.
         throw classifyHttpError(err, 'Airy /sources.webhook', services.log);
       }
-      return { providerMessageId: airyMessageId };
+      return { providerMessageId: airyIds.message(state.source_id, out.message.id) };
     },
 
     webhook: (ctx, req) => handleAction(services, ctx, req),

@@ -49,12 +49,12 @@ export async function handleAction(
   const conversation = resolved.conversation;
   // Pipedrive conversations are 1:1 and every sender must be a participant it already knows:
   // replies speak as the conversation's end_user (a standing conversation's platform side).
-  const endUser = (await services.inbox.participants(conversation)).find((p) => p.role === 'end_user');
-  if (!endUser) await services.inbox.upsertParticipant(conversation, AIRY_AGENT);
+  const endUser = (await services.domain.participants(conversation)).find((p) => p.role === 'end_user');
+  if (!endUser) await services.domain.upsertParticipant(conversation, AIRY_AGENT);
 
   const content = mapContent(message.content);
   const sentAt = typeof message.sent_at === 'number' ? message.sent_at : Date.parse(message.sent_at ?? '');
-  const r = await services.inbox.recordInbound(channel, {
+  const r = await services.domain.recordInbound(channel, {
     // Airy delivers at least once (Kafka Streams, 1 s commits): its message id is the key.
     dedupe: { source: `airy:${channel.id}`, key: message.id },
     conversation,
@@ -67,7 +67,7 @@ export async function handleAction(
   });
   if ('message' in r) return { status: 200, body: { source_message_id: r.message.id } };
 
-  const original = await services.inbox.findMessageByProviderId(channel, message.id);
+  const original = await services.domain.findMessageByProviderId(channel, message.id);
   // Only possible if the first delivery's transaction has not committed yet: let Airy fail it
   // rather than answer with an id we cannot name (its /messages.resend then finds the stored one).
   if (!original) return fail(409, 'This message is being stored by an earlier delivery');
@@ -87,10 +87,10 @@ async function resolveConversation(
   state: AiryState,
   action: AirySendAction,
 ): Promise<{ conversation: Conversation } | { error: WebhookReply }> {
-  const { inbox } = services;
+  const { domain } = services;
   const { message, conversation } = action.payload;
   if (conversation) {
-    const found = await inbox.findConversation(channel, { providerRef: conversation.id });
+    const found = await domain.findConversation(channel, { providerRef: conversation.id });
     if (found) return { conversation: found };
     if (!message.source_recipient_id) return { error: fail(404, `Unknown conversation ${conversation.id}`) };
   }
@@ -98,19 +98,19 @@ async function resolveConversation(
   if (!recipient) return { error: fail(400, 'A message to a new conversation needs source_recipient_id') };
   const airyConversationId = airyIds.conversation(state.source_id, recipient);
   if (conversation && conversation.id !== airyConversationId) return { error: fail(404, `Unknown conversation ${conversation.id}`) };
-  const known = await inbox.findConversation(channel, { providerRef: airyConversationId });
+  const known = await domain.findConversation(channel, { providerRef: airyConversationId });
   if (known) return { conversation: known };
   // One of ours that has not written to Airy yet but would land in that Airy conversation.
-  const same = await inbox.findConversation(channel, { id: recipient });
+  const same = await domain.findConversation(channel, { id: recipient });
   if (same && !same.providerState) {
-    await inbox.updateConversation(same, { providerRef: airyConversationId });
+    await domain.updateConversation(same, { providerRef: airyConversationId });
     return { conversation: same };
   }
 
   // The recipient is a person (Airy's conversation handle is its latest contact sender):
   // reuse what we know about that Pipedrive user, if anything.
-  const person = await inbox.getSender(channel, recipient).catch(() => undefined);
-  const created = await inbox.ensureConversation(channel, {
+  const person = await domain.findParticipant(channel, recipient);
+  const created = await domain.ensureConversation(channel, {
     // Deterministic, so a redelivered action that races the first one lands in the same row.
     id: `airy-${airyConversationId}`,
     providerRef: airyConversationId,

@@ -144,7 +144,7 @@ export class AiryRealtime {
   }
 
   private async refresh(): Promise<Served[]> {
-    const channels = (await this.services.inbox.channelsOf('airy')).filter((c) => !this.gone.has(c.id));
+    const channels = (await this.services.domain.channelsOf('airy')).filter((c) => !this.gone.has(c.id));
     this.served = channels.flatMap((channel) => {
       try {
         const ctx = channelContext<AiryConfig, AiryState>(channel, this.services.secrets);
@@ -186,10 +186,10 @@ export class AiryRealtime {
     const match = (s: Served) => s.state.channel_id === p.channel_id && (!p.message.source || p.message.source === s.state.source_id);
     const served = (await this.onHost(apiUrl, match)).find(match);
     if (!served) return;
-    const message = await this.services.inbox.findMessageByProviderId(served.channel, p.message.id);
+    const message = await this.services.domain.findMessageByProviderId(served.channel, p.message.id);
     // Never downgrade: `read` stays read, `failed` is not revived by a late event.
     if (message && message.origin === 'pipedrive' && message.status === 'sent') {
-      await this.services.inbox.setMessageStatus(message.id, 'delivered');
+      await this.services.domain.setMessageStatus(message.id, 'delivered');
     }
   }
 
@@ -198,16 +198,16 @@ export class AiryRealtime {
     const unread = p.metadata?.unread_count;
     if (typeof unread !== 'number') return;
     for (const s of await this.onHost(apiUrl, () => true)) {
-      const conversation = await this.services.inbox.findConversation(s.channel, { providerRef: p.identifier });
+      const conversation = await this.services.domain.findConversation(s.channel, { providerRef: p.identifier });
       if (!conversation) continue;
       if (unread === 0) {
         // Pipedrive learns `seen` only from getConversations/getConversationById: there is no
         // push for it in the Channels API, so it is stored (first, so
         // it is in place when the `read` statuses reach Pipedrive).
-        if (!conversation.seen) await this.services.inbox.updateConversation(conversation, { seen: true });
-        await this.services.inbox.markOutgoingRead(conversation);
+        if (!conversation.seen) await this.services.domain.updateConversation(conversation, { seen: true });
+        await this.services.domain.markOutgoingRead(conversation);
       } else if (conversation.seen) {
-        await this.services.inbox.updateConversation(conversation, { seen: false });
+        await this.services.domain.updateConversation(conversation, { seen: false });
       }
       return;
     }

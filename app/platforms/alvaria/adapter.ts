@@ -3,7 +3,6 @@ import { isAxiosError, type AxiosInstance } from 'axios';
 import { LRUCache } from 'lru-cache';
 import { classifyHttpError } from '../../ground/failures.ts';
 import { bodyForLog, NO_ANSWER, OutboundPolicy, outboundFailure } from '../../ground/security/outbound-policy.ts';
-import { listOpenSessions, endSession } from '../../store/alvaria-sessions.ts';
 import { ProviderError, type AdapterFactory, type ChannelContext, type ProviderAdapter, type ProviderServices } from '../contract.ts';
 import { handleCallback } from './inbound.ts';
 import { AlvariaClient } from './client.ts';
@@ -48,8 +47,8 @@ export function createAlvariaAdapter(services: ProviderServices, opts: AlvariaOp
   // Every call goes to admin-named hosts: through the outbound policy (checked and pinned
   // destination, total deadline, size cap).
   const http = opts.http ?? new OutboundPolicy(services.config.outbound).http({ timeoutMs: opts.timeoutMs ?? 15_000 });
-  const db = services.inbox.db;
-  const sessions = new Sessions(db, {
+  const repo = services.repositories.alvariaSessions;
+  const sessions = new Sessions(repo, {
     now,
     maxAgeMs: opts.maxSessionAgeMs ?? MAX_SESSION_AGE_MS,
     provisionalTimeoutMs: opts.provisionalTimeoutMs ?? 10 * 60_000,
@@ -105,7 +104,7 @@ export function createAlvariaAdapter(services: ProviderServices, opts: AlvariaOp
 
     async disconnect({ channel, config }: Ctx) {
       const api = clientFor(config);
-      for (const s of await listOpenSessions(db, channel.id)) {
+      for (const s of await repo.listOpenSessions(channel.id)) {
         if (now() - s.createdAt < MAX_SESSION_AGE_MS) {
           try {
             await api.deleteSession(s.sessionId);
@@ -114,16 +113,16 @@ export function createAlvariaAdapter(services: ProviderServices, opts: AlvariaOp
             if (!(isAxiosError(err) && (err.response?.status === 404 || err.response?.status === 410))) throw classifyHttpError(err, 'Alvaria Delete Session', services.log);
           }
         }
-        await endSession(db, s.pk, 'the channel was deleted', now());
+        await repo.endSession(s.pk, 'the channel was deleted', now());
       }
     },
 
     send(ctx: Ctx, outgoing) {
-      return sendMessage({ services, sessions, api: clientFor(ctx.config), db, deferMs, now }, ctx, outgoing);
+      return sendMessage({ services, sessions, api: clientFor(ctx.config), repo, deferMs, now }, ctx, outgoing);
     },
 
     webhook(ctx: Ctx, request) {
-      return handleCallback({ services, db, now, maxAgeSeconds: opts.callbackMaxAgeSeconds ?? services.config.alvariaCallbackMaxAgeSeconds }, ctx, request);
+      return handleCallback({ services, repo, now, maxAgeSeconds: opts.callbackMaxAgeSeconds ?? services.config.alvariaCallbackMaxAgeSeconds }, ctx, request);
     },
   };
 }

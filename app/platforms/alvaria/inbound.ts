@@ -1,14 +1,13 @@
 import { z } from 'zod';
 import type { Conversation, Participant } from '../../ground/records.ts';
-import { claimFailure, endSession, findSession, latestSession, recordFailure, settleSession } from '../../store/alvaria-sessions.ts';
-import type { Db } from '../../store/db.ts';
 import type { ChannelContext, ProviderServices, WebhookReply, WebhookRequest } from '../contract.ts';
+import type { AlvariaSessionRepository } from './sessions.ts';
 import { verifyCallbackJwt } from './verify.ts';
 import { CallbackSchema, describeAttachment, type AlvariaConfig, type AlvariaState, type Callback } from './schema.ts';
 
 export interface CallbackDeps {
   services: ProviderServices;
-  db: Db;
+  repo: AlvariaSessionRepository;
   now: () => number;
   /** Oldest callback token accepted, by its `iat`. */
   maxAgeSeconds: number;
@@ -25,7 +24,7 @@ const Envelope = z.object({ eventId: z.string().min(1), event: z.string().option
  * ignored, never refused.
  */
 export async function handleCallback(d: CallbackDeps, ctx: ChannelContext<AlvariaConfig, AlvariaState>, req: WebhookRequest): Promise<WebhookReply> {
-  const { log, inbox } = d.services;
+  const { log, domain } = d.services;
   const { channel, config } = ctx;
   const auth = await verifyCallbackJwt(req.headers.authorization, config.callback_public_keys, d.now, {
     maxAgeSeconds: d.maxAgeSeconds,
@@ -58,7 +57,7 @@ export async function handleCallback(d: CallbackDeps, ctx: ChannelContext<Alvari
 
   const source = `alvaria:${channel.id}`;
   try {
-    if (await inbox.eventSeen(source, parsed.data.eventId)) return { status: 200, body: { duplicate: true } };
+    if (await domain.eventSeen(source, parsed.data.eventId)) return { status: 200, body: { duplicate: true } };
     const outcome = await apply(d, ctx, source, parsed.data);
     return { status: 200, body: outcome };
   } catch (err) {
@@ -70,17 +69,17 @@ export async function handleCallback(d: CallbackDeps, ctx: ChannelContext<Alvari
 type Outcome = { ok: true } | { ignored: true } | { duplicate: true };
 
 async function apply(d: CallbackDeps, { channel }: ChannelContext<AlvariaConfig, AlvariaState>, source: string, e: Callback): Promise<Outcome> {
-  const { inbox, log } = d.services;
+  const { domain, log } = d.services;
   const done = async (o: Outcome = { ok: true }): Promise<Outcome> => {
-    await inbox.recordEvent(source, e.eventId);
+    await domain.recordEvent(source, e.eventId);
     return o;
   };
-  const session = await findSession(d.db, channel.id, e.sessionId);
-  const conversation = session?.conversationId ? await inbox.findConversation(channel, { id: session.conversationId }) : undefined;
+  const session = await d.repo.findSession(channel.id, e.sessionId);
+  const conversation = session?.conversationId ? await domain.findConversation(channel, { id: session.conversationId }) : undefined;
 
   // A line from the platform side, deduplicated under the event's key.
   const line = async (c: Conversation, senderId: string, text: string, extra: { origin?: 'provider' | 'system'; attachments?: Array<{ name: string; mimeType: string; size: number | null; url: string }> } = {}) => {
-    const r = await inbox.recordInbound(channel, {
+    const r = await domain.recordInbound(channel, {
       dedupe: { source, key: e.eventId },
       conversation: c,
       senderId,
@@ -95,19 +94,19 @@ async function apply(d: CallbackDeps, { channel }: ChannelContext<AlvariaConfig,
 
   if (e.event === 'NEW_SESSION') {
     const outcome = e.status === 'SUCCESS' ? 'live' : 'failed';
-    const r = await settleSession(d.db, channel.id, e.sessionId, outcome, e.statusMessage ?? null, outcome === 'failed' ? (conversation?.lastSeq ?? null) : null, d.now());
+    const r = await d.repo.settleSession(channel.id, e.sessionId, outcome, e.statusMessage ?? null, outcome === 'failed' ? (conversation?.lastSeq ?? null) : null, d.now());
     if (r.result === 'parked') log.info({ channel: channel.id, session: e.sessionId }, 'NEW_SESSION for a session not recorded yet: parked');
     // The sends deferred behind this session go now (or fail, for FAILED).
-    if (conversation) await inbox.wakeProviderSends(conversation);
+    if (conversation) await domain.wakeProviderSends(conversation);
     return done();
   }
 
   if (e.event === 'MESSAGE_STATUS') {
     if (e.status !== 'FAILED') return done();
-    await recordFailure(d.db, channel.id, e.messageId, e.statusMessage || 'Alvaria could not deliver the message', d.now());
+    await d.repo.recordFailure(channel.id, e.messageId, e.statusMessage || 'Alvaria could not deliver the message', d.now());
     // Unknown message yet (the status overtook the send's response): the sender claims it.
-    const failure = await claimFailure(d.db, channel.id, e.messageId);
-    if (failure) await inbox.setMessageStatus(failure.messageId, 'failed', { error: failure.failure });
+    const failure = await d.repo.claimFailure(channel.id, e.messageId);
+    if (failure) await domain.setMessageStatus(failure.messageId, 'failed', { error: failure.failure });
     return done();
   }
 
@@ -119,10 +118,10 @@ async function apply(d: CallbackDeps, { channel }: ChannelContext<AlvariaConfig,
 
   switch (e.event) {
     case 'AGENT_JOINED':
-      await inbox.upsertParticipant(conversation, { ...agent, name: e.agentAlias || agent.name });
+      await domain.upsertParticipant(conversation, { ...agent, name: e.agentAlias || agent.name });
       return line(conversation, agent.id, `${e.agentAlias || 'An agent'} joined the conversation`);
     case 'SESSION_REROUTE': {
-      if (e.agentAlias) await inbox.upsertParticipant(conversation, { ...agent, name: e.agentAlias });
+      if (e.agentAlias) await domain.upsertParticipant(conversation, { ...agent, name: e.agentAlias });
       const to = e.agentAlias ? e.agentAlias : e.worktypeId !== undefined ? `work type ${e.worktypeId}` : 'another queue';
       return line(conversation, agent.id, `The conversation was transferred to ${to}`);
     }
@@ -131,11 +130,11 @@ async function apply(d: CallbackDeps, { channel }: ChannelContext<AlvariaConfig,
         log.warn({ channel: channel.id, session: e.sessionId }, 'alvaria reports a session end FAILED; the session stays as it was');
         return done();
       }
-      await endSession(d.db, session.pk, e.from ? `ended by ${e.from}` : 'ended', d.now());
+      await d.repo.endSession(session.pk, e.from ? `ended by ${e.from}` : 'ended', d.now());
       // Only the conversation's current session closes it: an old session's late end does not.
-      const latest = await latestSession(d.db, channel.id, conversation.id);
+      const latest = await d.repo.latestSession(channel.id, conversation.id);
       if (latest?.pk !== session.pk) return done();
-      if (conversation.status !== 'closed') await inbox.updateConversation(conversation, { status: 'closed' });
+      if (conversation.status !== 'closed') await domain.updateConversation(conversation, { status: 'closed' });
       return line(conversation, agent.id, e.from === 'SYSTEM' ? 'The session was closed by Alvaria' : 'The session has ended');
     }
     default: {
@@ -155,9 +154,9 @@ async function apply(d: CallbackDeps, { channel }: ChannelContext<AlvariaConfig,
 
 /** The conversation's end_user (whoever answers on Alvaria); created if the conversation lacks one. */
 async function endUser(d: CallbackDeps, conversation: Conversation): Promise<Omit<Participant, 'conversationPk'>> {
-  const found = (await d.services.inbox.participants(conversation)).find((p) => p.role === 'end_user');
+  const found = (await d.services.domain.participants(conversation)).find((p) => p.role === 'end_user');
   if (found) return { id: found.id, role: 'end_user', name: found.name, avatarUrl: found.avatarUrl, email: found.email };
   const agent = { id: `alvaria-agent-${conversation.id}`.slice(0, 128), role: 'end_user' as const, name: 'Alvaria', avatarUrl: null, email: null };
-  await d.services.inbox.upsertParticipant(conversation, agent);
+  await d.services.domain.upsertParticipant(conversation, agent);
   return agent;
 }

@@ -1,17 +1,15 @@
 import { isAxiosError } from 'axios';
 import { classifyHttpError, RetryableError } from '../../ground/failures.ts';
-import { claimFailure, partsSentSince, recordPart, sentParts } from '../../store/alvaria-sessions.ts';
-import type { Db } from '../../store/db.ts';
 import type { ChannelContext, OutgoingMessage, ProviderServices, SendOutcome } from '../contract.ts';
 import type { AlvariaClient, OutgoingPart } from './client.ts';
 import { attachmentType, type AlvariaConfig, type AlvariaState } from './schema.ts';
-import type { Sessions } from './sessions.ts';
+import type { AlvariaSessionRepository, Sessions } from './sessions.ts';
 
 export interface SendDeps {
   services: ProviderServices;
   sessions: Sessions;
   api: AlvariaClient;
-  db: Db;
+  repo: AlvariaSessionRepository;
   /** Bounds of the wait between looks at a provisional session (NEW_SESSION wakes it sooner). */
   deferMs: { min: number; max: number };
   now: () => number;
@@ -30,7 +28,7 @@ const SESSION_GONE = new Set([404, 410]);
  * a later part is retried.
  */
 export async function sendMessage(d: SendDeps, { channel, config }: ChannelContext<AlvariaConfig, AlvariaState>, out: OutgoingMessage): Promise<SendOutcome> {
-  const { inbox } = d.services;
+  const { domain } = d.services;
   let decision = await d.sessions.decide(channel.id, out.conversation, out.message);
 
   if (decision.kind === 'open') {
@@ -42,14 +40,13 @@ export async function sendMessage(d: SendDeps, { channel, config }: ChannelConte
     }
     decision = await d.sessions.record(channel.id, out.conversation, sessionId);
     // A new session after SESSION_END reopens the conversation in Pipedrive.
-    if (out.conversation.status === 'closed') await inbox.updateConversation(out.conversation, { status: 'open' });
+    if (out.conversation.status === 'closed') await domain.updateConversation(out.conversation, { status: 'open' });
     d.services.log.info({ channel: channel.id, conversation: out.conversation.id, session: sessionId }, 'alvaria session requested');
   }
 
   if (decision.kind === 'failed') {
     // Nothing will ever carry this message: it fails in Pipedrive and the job ends here.
-    await inbox.setMessageStatus(out.message.id, 'failed', { error: decision.reason });
-    return { providerMessageId: null };
+    return { providerMessageId: null, failed: decision.reason };
   }
   if (decision.kind === 'wait') {
     // NEW_SESSION wakes this job, but it can arrive while the job is still running (before the
@@ -79,22 +76,22 @@ export async function sendMessage(d: SendDeps, { channel, config }: ChannelConte
     }
   };
 
-  const done = await sentParts(d.db, out.message.id);
+  const done = await d.repo.sentParts(out.message.id);
   // Sessions carry only contactName: a conversation started from a Pipedrive record opens each
   // of its sessions with a context line (recorded as a part of the message that went first, so
   // a retry of that message does not repeat it).
-  if (out.context && !done.has(CONTEXT_PART) && (await partsSentSince(d.db, channel.id, out.conversation.pk, session.createdAt)) === 0) {
+  if (out.context && !done.has(CONTEXT_PART) && (await d.repo.partsSentSince(channel.id, out.conversation.pk, session.createdAt)) === 0) {
     const contextId = await sendPart({ text: out.context.line });
-    await recordPart(d.db, { channelId: channel.id, alvariaMessageId: contextId, messageId: out.message.id, part: CONTEXT_PART }, d.now());
+    await d.repo.recordPart({ channelId: channel.id, alvariaMessageId: contextId, messageId: out.message.id, part: CONTEXT_PART }, d.now());
   }
   let first: string | null = done.get(0) ?? null;
   for (const [i, part] of parts.entries()) {
     if (done.has(i)) continue;
     const alvariaMessageId = await sendPart(part);
-    await recordPart(d.db, { channelId: channel.id, alvariaMessageId, messageId: out.message.id, part: i }, d.now());
+    await d.repo.recordPart({ channelId: channel.id, alvariaMessageId, messageId: out.message.id, part: i }, d.now());
     // A MESSAGE_STATUS FAILED may have overtaken this response: apply it now, exactly once.
-    const failure = await claimFailure(d.db, channel.id, alvariaMessageId);
-    if (failure) await inbox.setMessageStatus(failure.messageId, 'failed', { error: failure.failure, providerMessageId: first ?? alvariaMessageId });
+    const failure = await d.repo.claimFailure(channel.id, alvariaMessageId);
+    if (failure) await domain.setMessageStatus(failure.messageId, 'failed', { error: failure.failure, providerMessageId: first ?? alvariaMessageId });
     first ??= alvariaMessageId;
   }
   return { providerMessageId: first };

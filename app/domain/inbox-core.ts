@@ -1,0 +1,144 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Outbox } from '../runtime/outbox.ts';
+import { findConversation, findConversationBy, findConversationByPk, insertConversation, updateConversation, upsertParticipant } from '../store/conversations.ts';
+import type { Db, Tx } from '../store/db.ts';
+import { findMessageById, updateMessage } from '../store/messages.ts';
+import type { Channel, Conversation, Message, MessageStatus, Participant } from '../ground/records.ts';
+import type { ConversationPatch, ConversationSpec } from './platform-port.ts';
+
+/** Job kinds the domain puts on the outbox; their handlers are wired in app/flows/job-table.ts. */
+export const JOB = {
+  /** Deliver a Pipedrive user's message to the channel's platform. */
+  providerSend: 'provider.send',
+  /** Remove the platform side of a deleted channel. */
+  providerDisconnect: 'provider.disconnect',
+  /** Push a message (new or changed status) to Pipedrive's receive endpoint. */
+  pipedriveReceive: 'pipedrive.receive',
+} as const;
+
+export const newId = (prefix: string) => `${prefix}_${randomUUID().replaceAll('-', '')}`;
+
+/** Platform text may carry NUL bytes, which PostgreSQL text columns reject: drop them. */
+export const clean = (s: string) => (s.includes('\u0000') ? s.replaceAll('\u0000', '') : s);
+export const cleanParticipant = <P extends { name: string; id: string }>(p: P): P => ({ ...p, name: clean(p.name), id: clean(p.id) });
+
+/** Runs inside the transaction that stores a message, so what it writes commits (or not) with it. */
+export type StoredHook = (tx: Tx, conversation: Conversation, message: Message) => Promise<void>;
+
+/** What the domain tells observers (metrics, live views); `duplicate` carries the dedupe source (`<platform>:<channel>`). */
+export interface InboxEvents {
+  duplicate: [source: string];
+  /** A message was stored or changed (committed) in this process: live views may look now. */
+  changed: [];
+}
+
+/**
+ * What the two façades share (the Pipedrive-facing `Inbox` and the platform-facing
+ * `PlatformInbox`): the hooks that run with every stored message, the change events, and the
+ * writes both sides make. Internal to the domain: the rest of the app sees the façades.
+ */
+export class InboxCore extends EventEmitter<InboxEvents> {
+  private readonly storedHooks: StoredHook[] = [];
+  readonly closedHooks: Array<(conversation: Conversation) => Promise<void>> = [];
+
+  constructor(
+    readonly db: Db,
+    readonly outbox: Outbox,
+  ) {
+    super();
+  }
+
+  onStored(hook: StoredHook): void {
+    this.storedHooks.push(hook);
+  }
+
+  async stored(tx: Tx, conversation: Conversation, message: Message): Promise<void> {
+    for (const hook of this.storedHooks) await hook(tx, conversation, message);
+  }
+
+  /** After a commit that queued jobs and changed messages: wake the worker and the live views. */
+  committed(): void {
+    this.outbox.kick();
+    this.emit('changed');
+  }
+
+  findConversation(channel: Channel, by: { id: string } | { providerRef: string } | { sourceUserKey: string }): Promise<Conversation | undefined> {
+    return 'id' in by ? findConversation(this.db, channel.id, by.id) : findConversationBy(this.db, channel.id, by);
+  }
+
+  /**
+   * Finds or creates a conversation with its participants (exactly one source_user and at
+   * least one end_user). A concurrent creator of the same conversation wins harmlessly.
+   */
+  async ensureConversation(channel: Channel, spec: ConversationSpec): Promise<Conversation> {
+    const existing = await findConversation(this.db, channel.id, spec.id);
+    if (existing) return existing;
+    const roles = spec.participants.map((p) => p.role);
+    if (roles.filter((r) => r === 'source_user').length !== 1 || !roles.includes('end_user')) {
+      throw new Error('a conversation needs exactly one source_user and at least one end_user');
+    }
+    try {
+      return await this.db.transaction(async (tx) => {
+        const now = Date.now();
+        const c = await insertConversation(
+          tx,
+          {
+            id: spec.id,
+            channelId: channel.id,
+            providerRef: spec.providerRef ?? null,
+            providerState: spec.providerState ?? null,
+            sourceUserKey: spec.sourceUserKey ?? null,
+            link: spec.link ?? '',
+          },
+          now,
+        );
+        for (const p of spec.participants) await upsertParticipant(tx, { ...cleanParticipant(p), conversationPk: c.pk }, now);
+        return c;
+      });
+    } catch (err) {
+      const raced = await findConversation(this.db, channel.id, spec.id);
+      if (raced) return raced;
+      throw err;
+    }
+  }
+
+  async updateConversation(conversation: Conversation, patch: ConversationPatch): Promise<void> {
+    await updateConversation(this.db, conversation.pk, patch, Date.now());
+    if (patch.status === 'closed') for (const hook of this.closedHooks) await hook(conversation);
+  }
+
+  async upsertParticipant(conversation: Conversation, p: Omit<Participant, 'conversationPk'>): Promise<void> {
+    await upsertParticipant(this.db, { ...cleanParticipant(p), conversationPk: conversation.pk }, Date.now());
+  }
+
+  /** Changes a message's status (delivered/read/failed) and re-sends it to Pipedrive with the same id. */
+  async setMessageStatus(messageId: string, status: MessageStatus, opts: { error?: string | null; providerMessageId?: string | null; tx?: Tx } = {}): Promise<void> {
+    const run = async (t: Tx) => {
+      const message = await findMessageById(t, messageId);
+      if (!message) return false;
+      const conversation = await findConversationByPkOrThrow(t, message.conversationPk);
+      await updateMessage(t, messageId, { status, error: opts.error ?? null, ...(opts.providerMessageId !== undefined ? { providerMessageId: opts.providerMessageId } : {}) }, Date.now());
+      await this.queueReceive(t, conversation, messageId);
+      return true;
+    };
+    const changed = opts.tx ? await run(opts.tx) : await this.db.transaction(run);
+    if (changed && !opts.tx) this.committed();
+  }
+
+  /** Queues the delivery of a message (new or changed) to Pipedrive, in the conversation's order. */
+  async queueReceive(tx: Tx, conversation: Pick<Conversation, 'id' | 'channelId'>, messageId: string): Promise<void> {
+    await this.outbox.enqueue(tx, {
+      kind: JOB.pipedriveReceive,
+      payload: { messageId },
+      orderingKey: `pd:${conversation.id}`,
+      channelId: conversation.channelId,
+    });
+  }
+}
+
+export async function findConversationByPkOrThrow(tx: Tx, pk: number): Promise<Conversation> {
+  const c = await findConversationByPk(tx, pk);
+  if (!c) throw new Error(`conversation ${pk} vanished`);
+  return c;
+}
