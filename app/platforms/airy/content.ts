@@ -1,4 +1,5 @@
 import { isHttpUrl } from '../../ground/security/outbound-policy.ts';
+import { fileNameOf, mimeFromKind, mimeFromName, UNKNOWN_MIME } from '../attachments.ts';
 
 /**
  * What an Airy user sent (the `content` of /messages.send, any JSON) as our text and
@@ -10,40 +11,15 @@ export interface MappedContent {
   attachments: Array<{ name: string; mimeType: string; size: number | null; url: string }>;
 }
 
-const EXT_MIME: Record<string, string> = {
-  jpg: 'image/jpeg',
-  jpeg: 'image/jpeg',
-  png: 'image/png',
-  gif: 'image/gif',
-  webp: 'image/webp',
-  pdf: 'application/pdf',
-  mp4: 'video/mp4',
-  mp3: 'audio/mpeg',
-  ogg: 'audio/ogg',
-  txt: 'text/plain',
-};
-
-const KIND_MIME: Record<string, string> = { image: 'image/jpeg', video: 'video/mp4', audio: 'audio/mpeg' };
-
 function guessMime(kind: unknown, url: string, explicit: unknown): string {
   if (typeof explicit === 'string' && explicit.includes('/')) return explicit;
   if (typeof kind === 'string' && kind.includes('/')) return kind;
-  let ext = '';
-  try {
-    ext = new URL(url).pathname.split('.').pop()?.toLowerCase() ?? '';
-  } catch {
-    // leave the extension empty
-  }
-  return EXT_MIME[ext] ?? (typeof kind === 'string' ? KIND_MIME[kind] : undefined) ?? 'application/octet-stream';
+  return mimeFromName(fileNameOf(url) ?? '') ?? (typeof kind === 'string' ? mimeFromKind(kind) : undefined) ?? UNKNOWN_MIME;
 }
 
 function fileName(url: string, given: unknown): string {
   if (typeof given === 'string' && given.trim()) return given.trim();
-  try {
-    return decodeURIComponent(new URL(url).pathname.split('/').pop() || '') || 'file';
-  } catch {
-    return 'file';
-  }
+  return fileNameOf(url) ?? 'file';
 }
 
 /** An attachment, `dropped` when its link is not http(s) (shown to users: no `javascript:`), or null when it is no attachment. */

@@ -1,4 +1,5 @@
 import type { Conversation } from '../../ground/records.ts';
+import { attachmentKind } from '../attachments.ts';
 import type { OutgoingMessage } from '../contract.ts';
 import type { AiryConversationState, IngestMessage, IngestMetadata } from './schema.ts';
 
@@ -17,12 +18,6 @@ export function sourceConversationId(conversation: Conversation): string {
     }
   }
   return conversation.id;
-}
-
-/** Airy/Messenger-style coarse attachment kinds; the exact MIME type travels alongside. */
-export function attachmentKind(mimeType: string): 'image' | 'video' | 'audio' | 'file' {
-  const top = mimeType.split('/')[0];
-  return top === 'image' || top === 'video' || top === 'audio' ? top : 'file';
 }
 
 /**
@@ -46,6 +41,7 @@ export function buildIngest(out: OutgoingMessage, sourceChannelId: string): { me
         content: {
           text: out.message.text,
           attachments: out.files.map((f) => ({
+            // Airy/Messenger-style coarse kind; the exact MIME type travels alongside.
             type: attachmentKind(f.mimeType),
             mime_type: f.mimeType,
             url: f.url,

@@ -2,6 +2,7 @@ import { createPublicKey } from 'node:crypto';
 import { z } from 'zod';
 import { isHttpUrl, platformUrl } from '../../ground/security/outbound-policy.ts';
 import { platformId } from '../../ground/security/input.ts';
+import { attachmentKind, fileNameOf, mimeFromKind, mimeFromName, UNKNOWN_MIME } from '../attachments.ts';
 
 /**
  * Shapes of the Alvaria Server Messaging API v2 (seeds/alvaria-server-messaging-api.txt):
@@ -120,40 +121,16 @@ export const CallbackSchema = z.union([
 ]);
 export type Callback = z.output<typeof CallbackSchema>;
 
+const ALVARIA_TYPE = { image: 'Image', audio: 'Audio', video: 'Video', file: 'File' } as const;
+
 /** The attachment type Alvaria expects for a MIME type. */
 export function attachmentType(mimeType: string): 'Image' | 'Audio' | 'Video' | 'File' {
-  const top = mimeType.toLowerCase().split('/')[0];
-  if (top === 'image') return 'Image';
-  if (top === 'audio') return 'Audio';
-  if (top === 'video') return 'Video';
-  return 'File';
+  return ALVARIA_TYPE[attachmentKind(mimeType)];
 }
-
-const EXT_MIME: Record<string, string> = {
-  jpg: 'image/jpeg',
-  jpeg: 'image/jpeg',
-  png: 'image/png',
-  gif: 'image/gif',
-  webp: 'image/webp',
-  pdf: 'application/pdf',
-  mp3: 'audio/mpeg',
-  ogg: 'audio/ogg',
-  wav: 'audio/wav',
-  mp4: 'video/mp4',
-  webm: 'video/webm',
-  txt: 'text/plain',
-};
-const TYPE_MIME: Record<string, string> = { image: 'image/jpeg', audio: 'audio/mpeg', video: 'video/mp4' };
 
 /** A MIME type and a file name for an attachment Alvaria sends (it gives only a type and a URL). */
 export function describeAttachment(a: { type: string; url: string }): { name: string; mimeType: string } {
-  let name = 'attachment';
-  try {
-    name = decodeURIComponent(new URL(a.url).pathname.split('/').filter(Boolean).pop() ?? '') || name;
-  } catch {
-    /* not a URL we can parse: keep the generic name */
-  }
-  const ext = name.includes('.') ? name.split('.').pop()!.toLowerCase() : '';
-  const mimeType = EXT_MIME[ext] ?? TYPE_MIME[a.type.toLowerCase()] ?? 'application/octet-stream';
+  const name = fileNameOf(a.url) ?? 'attachment';
+  const mimeType = mimeFromName(name) ?? mimeFromKind(a.type) ?? UNKNOWN_MIME;
   return { name: name.slice(0, 255), mimeType };
 }
