@@ -139,9 +139,9 @@ function settingsOf(s: PipedriveServices, c: Channel): Record<string, unknown> {
 }
 
 /** The URLs the platform must call for this channel. */
-export function channelUrls(s: Pick<PipedriveServices, 'config'>, c: Pick<Channel, 'id' | 'provider'>) {
+export function channelUrls(s: Pick<PipedriveServices, 'config' | 'registry'>, c: Pick<Channel, 'id' | 'provider'>): Record<string, string> {
   const url = webhookUrl(s.config.appUrl, c.provider, c.id);
-  return { webhook_url: url, ...(c.provider === 'alvaria' ? { callback_url: url } : {}) };
+  return { webhook_url: url, ...Object.fromEntries((s.registry.get(c.provider)?.webhookUrlAliases ?? []).map((name) => [name, url])) };
 }
 
 function usable(installation: Installation): void {

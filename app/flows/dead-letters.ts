@@ -2,6 +2,8 @@ import { notFound } from '../ground/errors.ts';
 import { listDeadLetters } from '../store/admin.ts';
 import { listChannels } from '../store/channels.ts';
 import type { Db } from '../store/db.ts';
+import type { ProviderAdapter } from '../platforms/contract.ts';
+import type { ProviderRegistry } from '../platforms/registry.ts';
 import { replayDeadJobs } from '../store/jobs.ts';
 
 /** How much of a message the admin sees next to its dead letter. */
@@ -11,13 +13,13 @@ const EXCERPT = 120;
  * Dead letters as an installation's admin sees them: only jobs of their own channels, each
  * with the reason and a short summary of what it carried, so they can decide to replay.
  */
-export async function deadLettersOf(db: Db, installationId: string, limit = 200) {
+export async function deadLettersOf(db: Db, registry: ProviderRegistry, installationId: string, limit = 200) {
   const channels = await listChannels(db, { installationId });
   const names = new Map(channels.map((c) => [c.id, c.name]));
   const providers = new Map(channels.map((c) => [c.id, c.provider]));
   const rows = await listDeadLetters(db, [...names.keys()], limit);
   return rows.map((r) => ({
-    ...explainFailure(r.kind, r.reason ?? '', providers.get(r.channelId) ?? '', r.attempts),
+    ...explainFailure(r.kind, r.reason ?? '', registry.get(providers.get(r.channelId) ?? ''), r.attempts),
     message_text: r.message ? excerpt(r.message.text, 500) : null,
     id: r.id,
     kind: r.kind,
@@ -42,16 +44,17 @@ export async function replayDeadLetters(db: Db, installationId: string, which: n
   return n;
 }
 
-const PLATFORM: Record<string, string> = { airy: 'Airy', alvaria: 'Alvaria' };
+/** What a dead letter's explanation needs from the channel's adapter (absent when it is not in this build). */
+type PlatformWords = Pick<ProviderAdapter, 'shortName' | 'explainSendFailure'> | undefined;
 
 /**
  * A dead letter's reason in words an admin can act on, with the next step. The stored reason
  * (the outside system's status and body) stays for operators; the page shows only these.
  */
-export function explainFailure(kind: string, reason: string, provider: string, attempts: number): { problem: string; action: string } {
+export function explainFailure(kind: string, reason: string, adapter: PlatformWords, attempts: number): { problem: string; action: string } {
   const status = Number(/HTTP (\d{3})/.exec(reason)?.[1] ?? 0);
   const code = status ? ` (HTTP ${status})` : '';
-  const platform = PLATFORM[provider] ?? 'The platform';
+  const platform = adapter?.shortName ?? 'The platform';
   if (/deleted/.test(reason)) return { problem: 'The channel was deleted before this could be delivered.', action: 'Nothing to do: replaying it would fail again.' };
   if (/no longer exists/.test(reason)) return { problem: 'The message or its conversation no longer exists.', action: 'Nothing to do: replaying it would fail again.' };
   if (kind === 'provider.disconnect') {
@@ -65,9 +68,8 @@ export function explainFailure(kind: string, reason: string, provider: string, a
     return { problem: `Pipedrive did not accept the message after ${attempts} attempts${code}.`, action: 'Check that Pipedrive is reachable (status.pipedrive.com), then replay.' };
   }
   // provider.send: a Pipedrive user's message on its way to the platform.
-  if (/no Airy source/.test(reason) || (provider === 'airy' && (status === 403 || status === 404))) {
-    return { problem: `Airy says this channel's source is gone${code}, so it no longer takes messages from the bridge.`, action: 'Reconnect the channel: delete it and connect it again, then replay.' };
-  }
+  const specific = adapter?.explainSendFailure?.(status, reason);
+  if (specific) return specific;
   if (status === 401 || status === 403) return { problem: `${platform} refused the channel's credentials${code}.`, action: 'Edit the channel and enter the current credentials, then replay.' };
   if (status === 404 || status === 410) return { problem: `${platform} no longer knows this channel or conversation${code}.`, action: 'Reconnect the channel: delete it and connect it again, then replay.' };
   if (status >= 400 && status < 500) return { problem: `${platform} refused the message as invalid${code}.`, action: 'Check the message (an attachment type or size the platform does not take); replaying sends it unchanged.' };

@@ -25,6 +25,17 @@ export interface ProviderAdapter<C = unknown, S = unknown> {
   readonly displayName: string;
   /** Validates the admin's per-channel configuration (credentials are kept encrypted). */
   readonly configSchema: z.ZodType<C>;
+  /** The platform's name in a sentence for an admin ("Airy"); without it, "The platform". */
+  readonly shortName?: string;
+  /** One clause for the admin page: how the platform learns a channel's webhook URL. */
+  readonly webhookHint?: string;
+  /** Other names the channel list shows the webhook URL under (the platform's own word for it). */
+  readonly webhookUrlAliases?: readonly string[];
+  /**
+   * A platform-specific reading of a send that ended as a dead letter (`status` is the HTTP
+   * status named in the reason, 0 if none), tried before the generic ones.
+   */
+  explainSendFailure?(status: number, reason: string): { problem: string; action: string } | undefined;
 
   /**
    * Creates the platform side. Returns the adapter's own state (tokens, remote ids), stored

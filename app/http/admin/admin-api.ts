@@ -129,7 +129,7 @@ export function adminApiRouter(s: PipedriveServices): Router {
   });
 
   router.get('/dead-letters', async (ctx) => {
-    ctx.body = { dead_letters: await deadLettersOf(s.db, who(ctx).id) };
+    ctx.body = { dead_letters: await deadLettersOf(s.db, s.registry, who(ctx).id) };
   });
 
   router.post('/dead-letters/replay', async (ctx) => {

@@ -15,6 +15,8 @@ export interface AdminView {
   deadLetters: DeadLetter[];
   pacing: PaceSnapshot;
   providers: ProviderInfo[];
+  /** One clause per platform: how it learns a channel's webhook URL (`webhookHints(registry)`). */
+  webhookHints: string[];
   appUrl: string;
   /**
    * Where the page's script sends its JSON calls (default /admin/api, with the session
@@ -63,8 +65,7 @@ ${deadLetterTable(v.deadLetters, canEdit)}
 ${!canEdit ? (inPd ? html`<p class="hint">A Pipedrive admin connects channels here.</p>` : '') : available.length ? connectForm(available) : html`<p class="banner warn">No platform adapter is available in this build.</p>`}
 <h2>Pipedrive</h2>
 <p>Manifest for Pipedrive's Developer Hub: ${copyable(`${appUrl}/manifest.json`, 'Copy the manifest URL')}</p>
-<p class="hint">Each channel's webhook or callback URL is in the channel list, with a Copy button. Airy is told its URL when you connect;
-for Alvaria, hand the callback URL to Alvaria Customer Care.</p>
+<p class="hint">Each channel's webhook or callback URL is in the channel list, with a Copy button.${v.webhookHints.length ? ` ${sentence(v.webhookHints.join(';\n'))}.` : ''}</p>
 ${inPd ? '' : html`<h2>Installation</h2>
 <p><button type="button" id="uninstall">Uninstall from Pipedrive</button> <span class="hint">Revokes this app's access for your user and disconnects your channels.</span></p>`}
 </div>`,
@@ -110,6 +111,7 @@ ${rows.map((d) => {
 
 const describeKind = (kind: string) =>
   kind === 'provider.disconnect' ? '(removing a deleted channel on its platform)' : kind === 'pipedrive.receive' ? '(a message on its way to Pipedrive)' : '(a delivery to the platform)';
+const sentence = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 const shorten = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…` : s);
 
 function statusBanner(i: Installation): Html {
@@ -123,7 +125,7 @@ function statusBanner(i: Installation): Html {
 const URL_LABELS: Record<string, string> = { webhook_url: 'Webhook URL', callback_url: 'Callback URL' };
 const readable = (key: string) => URL_LABELS[key] ?? key.replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase());
 
-/** Each distinct URL once (Alvaria's webhook and callback URL are the same address). */
+/** Each distinct URL once (a platform may know the webhook URL under another name too: the same address). */
 function channelUrls(c: ChannelRow): Html[] {
   const byUrl = new Map<string, string[]>();
   for (const [key, url] of Object.entries(c.urls)) byUrl.set(url, [...(byUrl.get(url) ?? []), readable(key)]);

@@ -8,7 +8,7 @@ import { endSession, sessionInstallation } from '../session.ts';
 import { adminApiRouter } from './admin-api.ts';
 import { ADMIN_JS } from './assets.ts';
 import { adminPage } from './page.ts';
-import { providerInfos } from './platforms.ts';
+import { providerInfos, webhookHints } from './platforms.ts';
 
 /** GET /admin (the page), its script, and the JSON API under /admin/api. */
 export function adminRouters(s: PipedriveServices): Router[] {
@@ -30,8 +30,8 @@ export function adminRouters(s: PipedriveServices): Router[] {
       );
       return;
     }
-    const [channels, deadLetters] = await Promise.all([listForInstallation(s, installation), deadLettersOf(s.db, installation.id)]);
-    ctx.body = adminPage({ installation, channels, deadLetters, pacing: s.client.pacer.stateOf(installation.id), providers: providerInfos(s.registry), appUrl: s.config.appUrl });
+    const [channels, deadLetters] = await Promise.all([listForInstallation(s, installation), deadLettersOf(s.db, s.registry, installation.id)]);
+    ctx.body = adminPage({ installation, channels, deadLetters, pacing: s.client.pacer.stateOf(installation.id), providers: providerInfos(s.registry), webhookHints: webhookHints(s.registry), appUrl: s.config.appUrl });
   });
 
   /**

@@ -5,7 +5,7 @@ import { deadLettersOf } from '../../flows/dead-letters.ts';
 import { listForInstallation } from '../../flows/channel-lifecycle.ts';
 import type { PipedriveServices } from '../../pipedrive/services.ts';
 import { adminPage } from '../admin/page.ts';
-import { providerInfos } from '../admin/platforms.ts';
+import { providerInfos, webhookHints } from '../admin/platforms.ts';
 import { findInstallation, type Installation } from '../../store/installations.ts';
 import { mountAssets } from './assets.ts';
 import { resolveIdentity, verifyIframeToken, type UiIdentity } from './auth.ts';
@@ -68,10 +68,10 @@ export function workspacePagesRouter(s: PipedriveServices): Router {
   router.get('/ui/settings', async (ctx) => {
     const v = await viewer(ctx);
     if (!v) return;
-    const [channels, deadLetters] = await Promise.all([listForInstallation(s, v.installation), deadLettersOf(s.db, v.installation.id)]);
+    const [channels, deadLetters] = await Promise.all([listForInstallation(s, v.installation), deadLettersOf(s.db, s.registry, v.installation.id)]);
     ctx.set(framedPageHeaders(s.config, { inlineStyle: true }));
     ctx.body = adminPage(
-      { installation: v.installation, channels, deadLetters, pacing: s.client.pacer.stateOf(v.installation.id), providers: providerInfos(s.registry), appUrl: s.config.appUrl },
+      { installation: v.installation, channels, deadLetters, pacing: s.client.pacer.stateOf(v.installation.id), providers: providerInfos(s.registry), webhookHints: webhookHints(s.registry), appUrl: s.config.appUrl },
       { inPipedrive: { theme: themeOf(ctx), canEdit: v.ui.isAdmin, viewer: v.ui.userName } },
     );
   });

@@ -71,7 +71,7 @@ export function settingsRoutes(d: WorkspaceDeps, router: Router, mw: { auth: Mw;
   });
 
   router.get('/settings/dead-letters', mw.auth, async (ctx) => {
-    const lists = await Promise.all((await company(ui(ctx))).map((i) => deadLettersOf(d.db, i.id)));
+    const lists = await Promise.all((await company(ui(ctx))).map((i) => deadLettersOf(d.db, d.registry, i.id)));
     ctx.body = { dead_letters: lists.flat().sort((a, b) => b.id - a.id) };
   });
 

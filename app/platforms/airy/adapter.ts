@@ -50,6 +50,13 @@ export function createAiryAdapter(services: ProviderServices, opts: AiryAdapterO
     kind: 'airy',
     displayName: 'Airy Core',
     configSchema: AiryConfigSchema,
+    shortName: 'Airy',
+    webhookHint: 'Airy is told its URL when you connect',
+    explainSendFailure(status, reason) {
+      if (!/no Airy source/.test(reason) && status !== 403 && status !== 404) return undefined;
+      const code = status ? ` (HTTP ${status})` : '';
+      return { problem: `Airy says this channel's source is gone${code}, so it no longer takes messages from the bridge.`, action: 'Reconnect the channel: delete it and connect it again, then replay.' };
+    },
     realtime,
 
     /**

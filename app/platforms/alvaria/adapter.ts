@@ -73,6 +73,10 @@ export function createAlvariaAdapter(services: ProviderServices, opts: AlvariaOp
     kind: 'alvaria',
     displayName: 'Alvaria Cloud',
     configSchema: AlvariaConfigSchema,
+    shortName: 'Alvaria',
+    webhookHint: 'for Alvaria, hand the callback URL to Alvaria Customer Care',
+    // Alvaria's documents call the webhook URL the callback URL.
+    webhookUrlAliases: ['callback_url'],
 
     /**
      * Proves both URLs before the channel exists: a token from token_url, then an
