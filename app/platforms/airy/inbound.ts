@@ -25,7 +25,7 @@ const fail = (status: number, error: string): WebhookReply => ({ status, body: {
  * crash Airy's stream thread.
  */
 export async function handleAction(
-  services: ProviderServices,
+  services: Pick<ProviderServices, 'domain' | 'log'>,
   { channel, state }: ChannelContext<AiryConfig, AiryState>,
   req: WebhookRequest,
 ): Promise<WebhookReply> {
@@ -82,7 +82,7 @@ export async function handleAction(
  * A null conversation means an Airy user wrote to `source_recipient_id` in a new one.
  */
 async function resolveConversation(
-  services: ProviderServices,
+  services: Pick<ProviderServices, 'domain'>,
   channel: Channel,
   state: AiryState,
   action: AirySendAction,
