@@ -175,7 +175,7 @@ export interface ProviderServices {
  * declares), so this contract names no platform; the composition root passes the store's
  * implementations.
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by each platform's augmentation
 export interface PlatformRepositories {}
 
 export type AdapterFactory = (services: ProviderServices) => ProviderAdapter<any, any>;
