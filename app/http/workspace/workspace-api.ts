@@ -27,7 +27,6 @@ const MAX_TEXT = 65_536;
 export function workspaceApiRouter(d: WorkspaceDeps, hub: StreamHub): Router {
   const router = new Router({ prefix: '/ui/api' });
   router.use(async (ctx: Context, next: Next) => {
-    ctx.state.errorShape = 'admin';
     ctx.set('Cache-Control', 'no-store');
     await next();
   });
