@@ -174,7 +174,8 @@ export function jobOutcome(err: unknown): JobOutcome {
 //   the disk or its quota full           → 507 INSUFFICIENT_STORAGE
 //   an upload over a limit (multer)      → 413/400 naming the limit
 //   a malformed multipart body           → 400 INVALID_BODY
-//   Koa's own 4xx (http-errors)          → that status
+//   Koa's own 4xx (http-errors), and an OutsideFailure's 4xx met outside a named step
+//                                        → that status, a plain message (outside words are not repeated)
 //   anything else                        → 500, "Internal error" (never a stack trace)
 //
 // A failure met during a named step of a request that called out (`duringStep`: connect or
@@ -258,6 +259,7 @@ export function httpAnswer(err: unknown, limits: UploadLimits): HttpAnswer {
   if (typeof e?.message === 'string' && /multipart|boundary|unexpected end of form|part header|malformed/i.test(e.message) && !e.status) {
     return { status: 400, code: 'INVALID_BODY', message: `Malformed multipart body: ${e.message}`, extra: {} };
   }
+  // Read off any error: Koa's http-errors and an OutsideFailure both carry it.
   const status = e?.status ?? e?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     const code = CODE_BY_STATUS[status] ?? 'BAD_REQUEST';
