@@ -1,4 +1,4 @@
-import { AppError, notFound } from '../ground/errors.ts';
+import { AppError, duringStep, notFound } from '../ground/failures.ts';
 import { connectChannel, reconfigureChannel, webhookUrl, type ReconfigureRequest } from './platform-connect.ts';
 import { ensureStandingConversation } from '../domain/standing.ts';
 import type { Channel, Template } from '../ground/records.ts';
@@ -9,7 +9,6 @@ import { findChannel, listChannels, purgeChannel } from '../store/channels.ts';
 import { countConversations } from '../store/conversations.ts';
 import { listCompanyInstallations, type Installation } from '../store/installations.ts';
 import { backlogByChannel } from '../store/jobs.ts';
-import { duringStep } from '../ground/failures.ts';
 import { isChannelsApiRemoved, PipedriveApiError } from '../pipedrive/api-errors.ts';
 import { channelsApiRemoved, surfaceOf, usesChannelsApi, type Surface } from '../domain/surface.ts';
 import { platformName } from './install.ts';

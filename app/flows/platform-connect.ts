@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { AppError } from '../ground/errors.ts';
+import { AppError, duringStep } from '../ground/failures.ts';
 import { channelContext, sealJson } from '../platforms/context.ts';
-import { duringStep } from '../ground/failures.ts';
 import type { ProviderRegistry } from '../platforms/registry.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
 import { findChannel, insertChannel, replaceTemplates, updateChannel } from '../store/channels.ts';

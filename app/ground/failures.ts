@@ -1,6 +1,5 @@
 import { isAxiosError } from 'axios';
 import { ZodError } from 'zod';
-import { AppError, ERROR_STATUS, type ErrorCode } from './errors.ts';
 import { bodyForLog, NO_ANSWER, outboundFailure } from './security/outbound-policy.ts';
 
 /*
@@ -15,14 +14,58 @@ import { bodyForLog, NO_ANSWER, outboundFailure } from './security/outbound-poli
  *
  * Anything else thrown counts as retryable (an unknown failure is more likely transient than
  * permanent; the attempt cap still ends it). Two error types carry facts on top of that:
- * AppError (errors.ts: a request refused, its code fixes the HTTP status) and OutsideFailure (an
- * outside service's answer, classified as retryable or permanent).
+ * AppError (a request refused, its code fixes the HTTP status) and OutsideFailure (an outside
+ * service's answer, classified as retryable or permanent).
  *
  * The tables at the end map every failure to a job outcome (`jobOutcome`) and to an HTTP
  * answer (`httpAnswer`); how the answer is rendered is the route family's business
  * (app/http/paths.ts).
  */
 
+/** The HTTP status of each refusal code. */
+export const ERROR_STATUS = {
+  INVALID_BODY: 400,
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMIT_EXCEEDED: 429,
+  INTERNAL_ERROR: 500,
+  BAD_GATEWAY: 502,
+  SERVICE_UNAVAILABLE: 503,
+  INSUFFICIENT_STORAGE: 507,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/**
+ * A request refused, with a code that fixes its HTTP status (Table 2). Domain code throws it; the
+ * HTTP layer renders it in the caller's shape (Pipedrive's `{success:false, data:{message,
+ * code}}`, a webhook's `{error}`…).
+ */
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+    /** Sent as `Retry-After` (429, 503): when the caller may try again. */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+    this.name = 'AppError';
+    this.status = ERROR_STATUS[code];
+  }
+}
+
+export const notFound = (what: string) => new AppError('NOT_FOUND', `${what} not found`);
+export const badRequest = (message: string) => new AppError('INVALID_BODY', message);
+
+/** Try again later, with backoff; `retryAfterMs` is the outside service's own Retry-After. */
 export class RetryableError extends Error {
   constructor(
     message: string,

@@ -1,6 +1,5 @@
 import type { Context, Next } from 'koa';
-import { AppError } from '../ground/errors.ts';
-import { httpAnswer, type UploadLimits } from '../ground/failures.ts';
+import { AppError, httpAnswer, type UploadLimits } from '../ground/failures.ts';
 import type { Logger } from '../ground/log.ts';
 import { errorPage, PAGE_HEADERS } from './html.ts';
 import { challengeOf, errorShapeOf } from './paths.ts';

@@ -1,8 +1,7 @@
 import Router from '@koa/router';
 import { HttpMethodEnum, koaBody } from 'koa-body';
 import { z } from 'zod';
-import { AppError, badRequest } from '../ground/errors.ts';
-import { NeedsReinstallError } from '../ground/failures.ts';
+import { AppError, badRequest, NeedsReinstallError } from '../ground/failures.ts';
 import { PipedriveApiError } from '../pipedrive/api-errors.ts';
 import { completeInstall, uninstall } from '../flows/install.ts';
 import type { PipedriveServices } from '../pipedrive/services.ts';

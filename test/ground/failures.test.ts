@@ -1,8 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ZodError, z } from 'zod';
-import { AppError } from '../../app/ground/errors.ts';
 import {
+  AppError,
   DeferError,
   duringStep,
   httpAnswer,

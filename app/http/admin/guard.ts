@@ -1,6 +1,6 @@
 import type { Context, Next } from 'koa';
 import { koaBody } from 'koa-body';
-import { AppError } from '../../ground/errors.ts';
+import { AppError } from '../../ground/failures.ts';
 import type { Secrets } from '../../ground/security/crypto.ts';
 import type { Db } from '../../store/db.ts';
 import { familyOf } from '../paths.ts';

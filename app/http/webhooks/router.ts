@@ -1,13 +1,12 @@
 import Router from '@koa/router';
 import getRawBody from 'raw-body';
-import { AppError } from '../../ground/errors.ts';
+import { AppError, BUSY_RETRY_AFTER_SECONDS } from '../../ground/failures.ts';
 import { channelContext } from '../../platforms/context.ts';
 import type { ProviderRegistry } from '../../platforms/registry.ts';
 import type { Secrets } from '../../ground/security/crypto.ts';
 import { findChannel } from '../../store/channels.ts';
 import type { Db } from '../../store/db.ts';
 import type { Metrics } from '../../ground/metrics.ts';
-import { BUSY_RETRY_AFTER_SECONDS } from '../../ground/failures.ts';
 import { TokenBuckets } from '../../ground/security/token-bucket.ts';
 
 const MAX_WEBHOOK_BYTES = 1024 * 1024;
