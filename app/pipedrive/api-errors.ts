@@ -10,8 +10,8 @@ export class PipedriveApiError extends OutsideFailure {
   constructor(
     message: string,
     status: number | null,
-    /** Pipedrive's `additional_data.code` or OAuth `error`, when it sent one. */
-    readonly pdCode: string | null,
+    /** Pipedrive's `additional_data.code` or OAuth `error`, when it sent one: quoted to the admin. */
+    pdCode: string | null,
     failure: OutsideFailure['failure'],
   ) {
     super(message, status, failure, pdCode ? { pipedrive_code: pdCode } : {});
