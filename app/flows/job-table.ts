@@ -60,7 +60,6 @@ function providerSend(d: JobDeps): JobHandler<{ messageId: string }> {
         recorded = known;
       }
       const outcome = await d.metrics.time(channel.provider, 'send', () => adapter.send(ctx, outgoing));
-      if ('defer' in outcome) return { defer: outcome.defer };
       if (outcome.failed !== undefined) {
         // Nothing on the platform side will ever carry it: it fails in Pipedrive, no dead letter.
         await d.platform.setMessageStatus(messageId, 'failed', { error: outcome.failed });

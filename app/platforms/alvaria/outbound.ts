@@ -1,5 +1,5 @@
 import { isAxiosError } from 'axios';
-import { classifyHttpError, RetryableError } from '../../ground/failures.ts';
+import { classifyHttpError, DeferError, RetryableError } from '../../ground/failures.ts';
 import type { ChannelContext, OutgoingMessage, ProviderServices, SendOutcome } from '../contract.ts';
 import type { AlvariaClient, OutgoingPart } from './client.ts';
 import { attachmentType, type AlvariaConfig, type AlvariaState } from './schema.ts';
@@ -53,7 +53,7 @@ export async function sendMessage(d: SendDeps, { channel, config }: ChannelConte
     // outbox records the defer) and wake nothing: look again soon, then less and less often.
     const age = Math.max(0, d.now() - decision.session.createdAt);
     const ms = Math.min(d.deferMs.max, Math.max(d.deferMs.min, Math.floor(age / 2)));
-    return { defer: { ms, reason: `waiting for Alvaria to confirm session ${decision.session.sessionId}` } };
+    throw new DeferError(`waiting for Alvaria to confirm session ${decision.session.sessionId}`, ms);
   }
   if (decision.kind !== 'live') throw new Error(`unexpected session decision ${decision.kind}`);
   const session = decision.session;
