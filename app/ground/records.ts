@@ -72,13 +72,6 @@ export interface Message {
   attachments: Attachment[];
 }
 
-export interface Template {
-  id: string;
-  name: string;
-  content: string;
-  language: string;
-}
-
 /** Alvaria sessions (a platform-only table): provisional until NEW_SESSION, live until SESSION_END or its age. */
 export type AlvariaSessionStatus = 'provisional' | 'live' | 'failed' | 'ended';
 
@@ -92,4 +85,11 @@ export interface AlvariaSession {
   failThroughSeq: number | null;
   createdAt: number;
   updatedAt: number;
+}
+
+export interface Template {
+  id: string;
+  name: string;
+  content: string;
+  language: string;
 }
