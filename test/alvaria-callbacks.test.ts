@@ -9,9 +9,9 @@ import type { Job } from '../app/store/jobs.ts';
 import { waitFor } from './support/harness.ts';
 import { startAlvariaRig, type AlvariaRig } from './support/alvaria.ts';
 import { seedConversation } from './support/seed.ts';
-import type { FakeSession } from './fakes/alvaria/server.ts';
-import type { Delivery } from './fakes/alvaria/deliveries.ts';
-import type { SignMode } from './fakes/alvaria/signer.ts';
+import type { FakeSession } from '../fakes/alvaria/server.ts';
+import type { Delivery } from '../fakes/alvaria/deliveries.ts';
+import type { SignMode } from '../fakes/alvaria/signer.ts';
 
 const isSend = (j: Job) => j.kind === 'provider.send';
 

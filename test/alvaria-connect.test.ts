@@ -5,7 +5,7 @@ import { AppError } from '../app/ground/errors.ts';
 import { channelContext } from '../app/platforms/context.ts';
 import { alvariaAdapterFactory } from '../app/platforms/alvaria/adapter.ts';
 import { startTestBridge } from './support/harness.ts';
-import { FakeAlvaria } from './fakes/alvaria/server.ts';
+import { FakeAlvaria } from '../fakes/alvaria/server.ts';
 
 test('connect validates the config, fetches a token, keeps secrets sealed and shows the callback URL', async () => {
   const fake = await FakeAlvaria.start();

@@ -6,7 +6,7 @@ import type { ReceiveMessageBody } from '../app/flows/channels-api/receive-job.t
 import type { Job } from '../app/store/jobs.ts';
 import { waitFor } from './support/harness.ts';
 import { startAlvariaRig } from './support/alvaria.ts';
-import type { FakeSession } from './fakes/alvaria/server.ts';
+import type { FakeSession } from '../fakes/alvaria/server.ts';
 
 const isSend = (j: Job) => j.kind === 'provider.send';
 

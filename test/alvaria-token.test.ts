@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import axios, { isAxiosError } from 'axios';
 import { AlvariaClient } from '../app/platforms/alvaria/client.ts';
 import { TokenClient } from '../app/platforms/alvaria/token-client.ts';
-import { FakeAlvaria } from './fakes/alvaria/server.ts';
+import { FakeAlvaria } from '../fakes/alvaria/server.ts';
 
 async function rig(opts: { secret?: string } = {}) {
   const fake = await FakeAlvaria.start();

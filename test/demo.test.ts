@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { dirname } from 'node:path';
-import { SPEC_AVAILABLE } from './support/contract.ts';
+import { SPEC_AVAILABLE } from '../fakes/pipedrive/contract.ts';
 import { adminCall } from './support/install.ts';
 
 /**

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertMatchesSpec } from './support/contract.ts';
+import { assertMatchesSpec } from '../fakes/pipedrive/contract.ts';
 import { startTestBridge, waitFor, type TestBridge } from './support/harness.ts';
 import { seedChannel, seedConversation } from './support/seed.ts';
 import { TestPlatform } from './support/test-provider.ts';

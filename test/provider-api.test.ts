@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertMatchesSpec, SPEC_AVAILABLE } from './support/contract.ts';
+import { assertMatchesSpec, SPEC_AVAILABLE } from '../fakes/pipedrive/contract.ts';
 import { startTestBridge, waitFor, type TestBridge } from './support/harness.ts';
 import type { Job } from '../app/store/jobs.ts';
 import { seedChannel, seedConversation, seedInbound } from './support/seed.ts';

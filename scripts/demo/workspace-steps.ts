@@ -1,5 +1,5 @@
-import type { FakeSession } from '../../test/fakes/alvaria/server.ts';
-import { mintUiToken } from '../../test/fakes/pipedrive/server.ts';
+import type { FakeSession } from '../../fakes/alvaria/server.ts';
+import { mintUiToken } from '../../fakes/pipedrive/server.ts';
 import { CLIENT_SECRET } from '../../test/support/harness.ts';
 import type { Printer } from './printer.ts';
 import type { Story } from './setup-steps.ts';

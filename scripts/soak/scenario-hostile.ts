@@ -1,4 +1,4 @@
-import { HostilePlatform } from '../../test/fakes/hostile.ts';
+import { HostilePlatform } from '../../fakes/hostile.ts';
 import { BASIC } from '../../test/support/harness.ts';
 import { adminCall, installVia } from '../../test/support/install.ts';
 import { Ledger, marker, violations } from './ledger.ts';

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { airyUuid } from '../../app/platforms/airy/ids.ts';
 import { StompSubscriber } from '../../app/platforms/airy/websocket.ts';
 import { createLogger } from '../../app/ground/log.ts';
-import { FakeAiry, fakeAiryUuid } from '../fakes/airy/index.ts';
+import { FakeAiry, fakeAiryUuid } from '../../fakes/airy/index.ts';
 
 /**
  * The contract cases of reference/airy.md §10 (taken from Airy's own tests), run against the

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { airyAdapterFactory } from '../../app/platforms/airy/adapter.ts';
 import { alvariaAdapterFactory } from '../../app/platforms/alvaria/adapter.ts';
-import { FakeAlvaria } from '../fakes/alvaria/server.ts';
-import { loadSpec } from '../support/contract.ts';
+import { FakeAlvaria } from '../../fakes/alvaria/server.ts';
+import { loadSpec } from '../../fakes/pipedrive/contract.ts';
 import { startBridgeWithPipedrive } from '../support/install.ts';
 import { sign, TestPlatform } from '../support/test-provider.ts';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { listChannels } from '../../app/store/channels.ts';
 import { setInstallationStatus } from '../../app/store/installations.ts';
-import { apiError } from '../fakes/pipedrive/state.ts';
+import { apiError } from '../../fakes/pipedrive/state.ts';
 import { waitFor } from '../support/harness.ts';
 import { adminCall, installVia, startBridgeWithPipedrive } from '../support/install.ts';
 import { sign, TestPlatform } from '../support/test-provider.ts';

@@ -9,7 +9,7 @@ import { startAiryWorld } from '../support/airy.ts';
 import { startAlvariaRig, type AlvariaRig } from '../support/alvaria.ts';
 import { waitFor } from '../support/harness.ts';
 import { seedConversation } from '../support/seed.ts';
-import type { FakeSession } from '../fakes/alvaria/server.ts';
+import type { FakeSession } from '../../fakes/alvaria/server.ts';
 
 /** An Alvaria rig with a confirmed (live) session, so MESSAGE callbacks land in the conversation. */
 async function liveRig(opts: Parameters<typeof startAlvariaRig>[0] = {}): Promise<AlvariaRig & { session: FakeSession }> {

@@ -1,6 +1,6 @@
 import type { Bridge } from '../../app/bridge.ts';
 import { findInstallationByUser, type Installation } from '../../app/store/installations.ts';
-import { startFakePipedrive, type FakePipedrive, type FakePipedriveOptions, type FakeUser } from '../fakes/pipedrive/server.ts';
+import { startFakePipedrive, type FakePipedrive, type FakePipedriveOptions, type FakeUser } from '../../fakes/pipedrive/server.ts';
 import { startTestBridge, type TestBridge } from './harness.ts';
 import type { BridgeOptions } from '../../app/bridge.ts';
 

@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { airyAdapterFactory } from '../../app/platforms/airy/adapter.ts';
 import { alvariaAdapterFactory } from '../../app/platforms/alvaria/adapter.ts';
-import { FakeAiry } from '../fakes/airy/index.ts';
-import { FakeAlvaria } from '../fakes/alvaria/server.ts';
-import type { FakePipedrive } from '../fakes/pipedrive/server.ts';
+import { FakeAiry } from '../../fakes/airy/index.ts';
+import { FakeAlvaria } from '../../fakes/alvaria/server.ts';
+import type { FakePipedrive } from '../../fakes/pipedrive/server.ts';
 import type { TestBridge } from './harness.ts';
 import { installVia, startBridgeWithPipedrive, type Installed } from './install.ts';
 

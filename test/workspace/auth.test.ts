@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPair, SignJWT } from 'jose';
-import { mintUiToken } from '../fakes/pipedrive/server.ts';
+import { mintUiToken } from '../../fakes/pipedrive/server.ts';
 import { CLIENT_SECRET } from '../support/harness.ts';
 import { installVia, startBridgeWithPipedrive } from '../support/install.ts';
 

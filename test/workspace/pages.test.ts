@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { loadConfig, ConfigError } from '../../app/ground/config.ts';
-import { mintUiToken } from '../fakes/pipedrive/server.ts';
+import { mintUiToken } from '../../fakes/pipedrive/server.ts';
 import { CLIENT_SECRET } from '../support/harness.ts';
 import { installVia, startBridgeWithPipedrive } from '../support/install.ts';
 

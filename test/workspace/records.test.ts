@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { airyAdapterFactory } from '../../app/platforms/airy/adapter.ts';
 import { alvariaAdapterFactory } from '../../app/platforms/alvaria/adapter.ts';
 import type { Job } from '../../app/store/jobs.ts';
-import { FakeAiry } from '../fakes/airy/index.ts';
-import { FakeAlvaria } from '../fakes/alvaria/server.ts';
-import { mintUiToken } from '../fakes/pipedrive/server.ts';
+import { FakeAiry } from '../../fakes/airy/index.ts';
+import { FakeAlvaria } from '../../fakes/alvaria/server.ts';
+import { mintUiToken } from '../../fakes/pipedrive/server.ts';
 import { CLIENT_SECRET, waitFor } from '../support/harness.ts';
 import { adminCall, installVia, startBridgeWithPipedrive } from '../support/install.ts';
 

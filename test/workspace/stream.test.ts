@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mintUiToken } from '../fakes/pipedrive/server.ts';
+import { mintUiToken } from '../../fakes/pipedrive/server.ts';
 import { CLIENT_SECRET, startTestBridge } from '../support/harness.ts';
 import { installVia } from '../support/install.ts';
 import { startPipedriveRig } from '../support/pipedrive-rig.ts';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Job } from '../../app/store/jobs.ts';
-import { mintUiToken } from '../fakes/pipedrive/server.ts';
+import { mintUiToken } from '../../fakes/pipedrive/server.ts';
 import { CLIENT_SECRET, waitFor } from '../support/harness.ts';
 import { adminCall, installVia, startBridgeWithPipedrive } from '../support/install.ts';
 import { startPipedriveRig } from '../support/pipedrive-rig.ts';

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { loadConfig } from '../../app/ground/config.ts';
 import { createDb } from '../../app/store/db.ts';
 import { AppProcess } from '../../scripts/soak/app-process.ts';
-import { FakeAiry } from '../fakes/airy/index.ts';
-import { mintUiToken, startFakePipedrive, type FakeNote } from '../fakes/pipedrive/server.ts';
+import { FakeAiry } from '../../fakes/airy/index.ts';
+import { mintUiToken, startFakePipedrive, type FakeNote } from '../../fakes/pipedrive/server.ts';
 import { CLIENT_ID, CLIENT_SECRET, freePort, freshDatabaseEnv } from '../support/harness.ts';
 import { adminCall, installVia } from '../support/install.ts';
 

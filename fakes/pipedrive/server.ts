@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CLIENT_ID, CLIENT_SECRET } from '../../support/harness.ts';
-import { loadSpec } from '../../support/contract.ts';
+import { CLIENT_ID, CLIENT_SECRET } from '../../test/support/harness.ts';
+import { loadSpec } from './contract.ts';
 import { channelRoutes } from './channels.ts';
 import { bearer, readReq, send, type Req, type Res } from './http.ts';
 import { noteRoutes } from './notes.ts';

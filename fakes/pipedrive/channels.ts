@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { assertMatchesSpec } from '../../support/contract.ts';
+import { assertMatchesSpec } from './contract.ts';
 import { json, type Req, type Res } from './http.ts';
 import { apiError, type FakeChannel, type FakeEmitter, type FakeState, type FakeUser, type ReceivedMessage } from './state.ts';
 
