@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CLIENT_ID, CLIENT_SECRET } from '../../test/support/harness.ts';
+import { CLIENT_ID, CLIENT_SECRET } from './credentials.ts';
 import { loadSpec } from './contract.ts';
 import { channelRoutes } from './channels.ts';
 import { bearer, readReq, send, type Req, type Res } from './http.ts';
@@ -55,12 +55,12 @@ export interface FakePipedrive {
     daily: { left: number | null; retryAfter: number | null };
   };
   /**
-   * The fake web app around the app's custom UI extensions (test/fakes/pipedrive/host.ts):
+   * The fake web app around the app's custom UI extensions (fakes/pipedrive/host.ts):
    * `url('window'|'panel'|'settings', {user, theme, resource, selectedIds, w, h})` opens a page that
    * frames the app's iframe and answers the SDK; `log` records every SDK message (also the `sdk` event).
    */
   host: { log: SdkRecord[]; url(surface: HostSurface, query?: Record<string, string>): string; expireNextTokens(n: number): void };
-  /** Reads the app's /manifest.json so callbacks reach it (done by test/support/install.ts); the host page frames this app. */
+  /** Reads the app's /manifest.json so callbacks reach it (done by installVia in install.ts); the host page frames this app. */
   linkApp(appUrl: string): Promise<void>;
   addUser(user: Partial<FakeUser>): FakeUser;
   /** A deal/person/organization of a company (default: the first user's), readable through GET /api/v2/{deals,persons,organizations}/:id. */

@@ -9,7 +9,9 @@ import type { Job } from '../../app/store/jobs.ts';
 import { FakeAiry } from '../../fakes/airy/index.ts';
 import { FakeAlvaria } from '../../fakes/alvaria/server.ts';
 import { startFakePipedrive, type FakePipedrive, type ReceivedMessage } from '../../fakes/pipedrive/server.ts';
-import { BASIC, CLIENT_ID, CLIENT_SECRET, freePort, waitFor } from '../../test/support/harness.ts';
+import { BASIC, CLIENT_ID, CLIENT_SECRET } from '../../fakes/pipedrive/credentials.ts';
+import { freePort } from '../lib/net.ts';
+import { waitFor } from '../lib/wait-for.ts';
 
 /** How long any one awaited event may take before its step counts as failed. */
 export const STEP_TIMEOUT_MS = 15_000;
