@@ -13,7 +13,7 @@ export interface ActionCall {
   outcome: { state: 'DELIVERED'; sourceMessageId: string } | { state: 'FAILED'; error: string | null };
 }
 
-/** The action body exactly as Airy's sources-api Stores builds it (reference/airy.md §6), nulls present. */
+/** The action body exactly as Airy's sources-api Stores builds it, nulls present. */
 export function actionBody(model: AiryModel, m: FakeMessage, priorConversation: boolean): string {
   const c = priorConversation ? model.conversations.get(m.conversationId) : undefined;
   const channel = c ? model.channels.get(c.channelId) : undefined;

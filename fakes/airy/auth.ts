@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { jwtVerify, SignJWT } from 'jose';
 
-/** Who called (reference/airy.md §1): the system token, a JWT (source token or user), or nobody. */
+/** Who called (as Airy's AuthenticationFilter decides): the system token, a JWT (source token or user), or nobody. */
 export type Caller = { kind: 'system' } | { kind: 'jwt'; source: string | null } | { kind: 'none' };
 
 /**

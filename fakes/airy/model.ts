@@ -23,7 +23,7 @@ export interface FakeConversation {
   id: string;
   channelId: string;
   source: string;
-  /** The source_sender_id of the latest contact message (reference §5/§6), not the posted id. */
+  /** The source_sender_id of the latest contact message, not the posted id. */
   sourceConversationId: string | null;
   createdAt: number;
 }
@@ -133,7 +133,7 @@ export class AiryModel {
     return { source_id: s.id, token: withToken ? s.token : null, action_endpoint: s.actionEndpoint, name: s.name, image_url: s.imageUrl };
   }
 
-  /** The WebSocket `message.created` payload (reference §7), delivery state lowercase. */
+  /** The WebSocket `message.created` payload, delivery state lowercase. */
   messageEvent(m: FakeMessage) {
     return {
       type: 'message.created',

@@ -27,13 +27,13 @@ const optStr = (o: Record<string, unknown>, k: string): string | null => {
   return o[k];
 };
 
-/** Source management accepts only a token without a `source` claim, i.e. the system token (§1). */
+/** Source management accepts only a token without a `source` claim, i.e. the system token (Airy's AuthenticationFilter). */
 function systemOnly(caller: Caller): void {
   if (caller.kind === 'system' || (caller.kind === 'jwt' && caller.source === null)) return;
   throw new HttpReply(403, { message: 'Wrong identity used. Use the system token to manage sources' });
 }
 
-/** Channels and ingestion accept only a source token whose source still exists (§1). */
+/** Channels and ingestion accept only a source token whose source still exists. */
 function sourceOf(fake: FakeAiry, caller: Caller): FakeSource {
   if (caller.kind !== 'jwt' || !caller.source) throw new HttpReply(403, undefined);
   const s = fake.model.sources.get(caller.source);
@@ -72,7 +72,7 @@ export const routes: Record<string, Route> = {
     const o = obj(body);
     const s = fake.model.sources.get(str(o, 'source_id'));
     if (!s) return new HttpReply(404, undefined);
-    // Airy bug kept on purpose: a missing action_endpoint is an NPE → 500 (reference §2).
+    // Airy bug kept on purpose: a missing action_endpoint is an NPE → 500 in Airy's SourcesController.
     if (o.action_endpoint === undefined || o.action_endpoint === null) return new HttpReply(500, { message: 'NullPointerException' });
     Object.assign(s, sourceFields(o));
     return new HttpReply(200, fake.model.sourcePayload(s, false));
@@ -97,7 +97,7 @@ export const routes: Record<string, Route> = {
     if (o.metadata !== undefined && o.metadata !== null) obj(o.metadata);
     const id = fake.model.channelId(source.id, sourceChannelId);
     const existing = fake.model.channels.get(id);
-    // An upsert: reconnects and overwrites keys; keys from earlier calls stay (reference §3).
+    // An upsert: reconnects and overwrites keys; keys from earlier calls stay (Airy's ChannelsController).
     const metadata = { ...(existing?.metadata ?? {}), name, ...flatten((o.metadata as Record<string, unknown> | undefined) ?? {}) };
     const channel = { id, source: source.id, sourceChannelId, connected: true, metadata };
     fake.model.channels.set(id, channel);
@@ -125,7 +125,7 @@ export const routes: Record<string, Route> = {
     return new HttpReply(204, undefined);
   },
 
-  /** §5: validate everything first (a 400 writes nothing), then upsert by derived ids. */
+  /** As Airy's WebhookController: validate everything first (a 400 writes nothing), then upsert by derived ids. */
   async '/sources.webhook'(fake, caller, body) {
     const source = sourceOf(fake, caller);
     const o = obj(body);
@@ -175,7 +175,7 @@ export const routes: Record<string, Route> = {
     return new HttpReply(200, undefined);
   },
 
-  /** An Airy user (any authenticated caller) sends; the source's action endpoint does the rest (§6). */
+  /** An Airy user (any authenticated caller) sends; the source's action endpoint does the rest. */
   async '/messages.send'(fake, caller, body) {
     const o = obj(body);
     if (o.message === undefined || o.message === null) return bad();

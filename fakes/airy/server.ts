@@ -23,8 +23,9 @@ export interface FakeAiryEvents {
 }
 
 /**
- * A faithful fake of Airy Core's Source API, action calls and WebSocket (reference/airy.md
- * §12), as a real HTTP server on 127.0.0.1. Immediately consistent (real Airy is eventually
+ * A faithful fake of Airy Core's Source API, action calls and WebSocket, as read from Airy's
+ * source (https://github.com/airyhq/airy: sources-api, the auth filter, uuid, websocket),
+ * as a real HTTP server on 127.0.0.1. Immediately consistent (real Airy is eventually
  * consistent). Control knobs for tests: `failNext` (e.g. 503 while "Kafka is down"),
  * `redeliverActions` (at-least-once), `userReply`/`userReplyNew` (an Airy user answering via
  * /messages.send), `read` (an Airy user opening the conversation), `broker.dropAll()`.
@@ -147,7 +148,7 @@ export class FakeAiry extends EventEmitter<FakeAiryEvents> {
   /** Creates a PENDING outbound message and calls the source's action endpoint (asynchronously, like the stream). */
   dispatch(m: FakeMessage, priorConversation: boolean): void {
     const source = this.model.sources.get(m.source);
-    // No action endpoint: the message stays PENDING forever (reference §6).
+    // No action endpoint: the message stays PENDING forever.
     if (!source?.actionEndpoint) return;
     const endpoint = source.actionEndpoint;
     const body = actionBody(this.model, m, priorConversation);
@@ -209,7 +210,7 @@ export class FakeAiry extends EventEmitter<FakeAiryEvents> {
     const route: Route | undefined = routes[path];
     if (!route) return new HttpReply(404, undefined);
     if (req.method !== 'POST') return new HttpReply(405, undefined);
-    // Failed auth is an empty 403 from the filter, before any controller (reference §1).
+    // Failed auth is an empty 403 from the filter, before any controller.
     if (caller.kind === 'none') return new HttpReply(403, undefined);
     if (raw && !String(req.headers['content-type'] ?? '').includes('application/json')) return new HttpReply(415, undefined);
     let body: unknown = {};

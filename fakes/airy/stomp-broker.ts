@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 
 /**
- * Airy's WebSocket (reference/airy.md §7): STOMP over a raw WebSocket at /ws.communication,
+ * Airy's WebSocket: STOMP over a raw WebSocket at /ws.communication,
  * Spring's simple broker, every client gets every event on `/events`. Auth happens on the
  * HTTP upgrade (the caller decides); STOMP CONNECT headers are ignored like Spring does.
  */

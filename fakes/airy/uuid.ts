@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 /**
  * The fake's own copy of Airy's UUIDv5.fromNamespaceAndName (lib/java/uuid): SHA-1 over the
  * plain string `ns + name`, v5/variant bits set. Kept separate from the app's copy so a bug
- * in one cannot hide behind the other; both are tested against the digest's vectors.
+ * in one cannot hide behind the other; both are tested against the same known vectors (fake-contract.test.ts).
  */
 export function fakeAiryUuid(ns: string, name = ''): string {
   const b = createHash('sha1').update(ns + name, 'utf8').digest().subarray(0, 16);

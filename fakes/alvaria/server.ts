@@ -29,7 +29,8 @@ const ATTACHMENT_TYPES = new Set(['Image', 'File', 'Audio', 'Video']);
 const FOUR_HOURS = 4 * 60 * 60 * 1000;
 
 /**
- * A faithful fake of Alvaria Cloud Server Messaging v2 (reference/alvaria.md A5) on
+ * A faithful fake of Alvaria Cloud Server Messaging v2
+ * (https://via-api-documentation.s3.amazonaws.com/) on
  * 127.0.0.1: the OAuth token endpoint, Create/Delete Session and Send Message with their
  * auth rules and validation, asynchronous signed callbacks with retries, automatic end
  * after 4 h on an injectable clock, chaos switches, and a control API (methods, and

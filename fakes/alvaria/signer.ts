@@ -18,7 +18,7 @@ async function newKey(): Promise<KeyPair> {
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 
 /**
- * Alvaria's callback signer (reference/alvaria.md A5 §8): an RS256 JWT in `Authorization`,
+ * Alvaria's callback signer (Server Messaging v2 callbacks): an RS256 JWT in `Authorization`,
  * with a current and a next key (rotation), configurable claims and `Bearer` prefix, and
  * the negative modes expired, wrong key, `alg: none`, HS256 keyed with the public PEM, and
  * no header at all.

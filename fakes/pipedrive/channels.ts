@@ -15,7 +15,10 @@ const isStr = (v: unknown): v is string => typeof v === 'string';
 const isDate = (v: unknown) =>
   isStr(v) && (/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$/.test(v) || (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(v) && !Number.isNaN(Date.parse(v))));
 
-/** The Channels API (reference/pipedrive.md §2) and Pipedrive's calls back to the app (§1, §3). */
+/**
+ * The Channels API (https://developers.pipedrive.com/docs/api/v1/Channels) and Pipedrive's
+ * calls back to the app (https://pipedrive.readme.io/docs/implementing-messaging-app-extension).
+ */
 export function channelRoutes(st: FakeState, events: FakeEmitter, cb: CallbackSettings) {
   const problem = (text: string) => {
     st.problems.push(text);

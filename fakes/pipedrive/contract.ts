@@ -5,9 +5,10 @@ import addFormats from 'ajv-formats';
 import { parse } from 'yaml';
 
 /**
- * Validates manifest-endpoint responses against Pipedrive's published OpenAPI file in
- * ../shared/specs. In a clone without that folder the contract checks are skipped (and
- * say so) rather than copied into the project.
+ * Validates manifest-endpoint responses against Pipedrive's published OpenAPI file for them
+ * (omnichannel-integration.specs.yaml, https://github.com/pipedrive/omnichannel-api-docs),
+ * read from a `shared/specs` folder beside the clone when the maintainers keep a copy there.
+ * Without it the contract checks are skipped (and say so) rather than copied into the project.
  */
 const SPEC = fileURLToPath(new URL('../../../shared/specs/pipedrive-provider-endpoints.openapi.yaml', import.meta.url));
 export const SPEC_AVAILABLE = existsSync(SPEC);

@@ -19,7 +19,7 @@ export interface OAuthSettings {
 const tok = (prefix: string) => `${prefix}${randomBytes(18).toString('base64url')}`;
 const oauthError = (status: number, error: string, message: string): Res => ({ status, body: { success: false, error, message } });
 
-/** OAuth as reference/pipedrive.md §4.1 describes it: codes live 5 minutes, refresh returns the same refresh token. */
+/** OAuth as https://pipedrive.readme.io/docs/marketplace-oauth-authorization describes it: codes live 5 minutes, refresh returns the same refresh token. */
 export function oauthRoutes(st: FakeState, events: FakeEmitter, o: OAuthSettings) {
   const clientOk = (req: Req) => basicCredentials(req.headers.authorization) === `${o.clientId}:${o.clientSecret}`;
 

@@ -30,13 +30,13 @@ export interface FakePipedriveOptions {
   burst?: { limit: number; windowMs: number };
   /** Validate the app's callback answers against the published spec (default true). */
   validate?: boolean;
-  /** The company's daily token budget (reference §4.3); null = unlimited. Changeable via fake.settings.daily. */
+  /** The company's daily token budget (https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting); null = unlimited. Changeable via fake.settings.daily. */
   dailyBudget?: number | null;
   /** Listen address (default 127.0.0.1) and the host name its URLs use (default 127.0.0.1): the demo's DEMO_HOST. */
   listen?: { host: string; publicHost: string };
 }
 
-/** Token cost of each API call (reference/pipedrive.md §2.1, x-token-cost). */
+/** Token cost of each API call (x-token-cost, on the same rate-limiting page). */
 const TOKEN_COST: Record<string, number> = { addChannel: 10, receive: 10, deleteChannel: 6, deleteConversation: 6, usersMe: 1, getUser: 2, getRecord: 1, addNote: 10, updateNote: 10, getNote: 2, getNotes: 20 };
 
 type Op = 'addChannel' | 'receive' | 'deleteChannel' | 'deleteConversation' | 'usersMe' | 'token';

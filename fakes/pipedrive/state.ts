@@ -136,5 +136,5 @@ export function newState(): FakeState {
 
 export class FakeEmitter extends EventEmitter<FakeEvents> {}
 
-/** Pipedrive's API error envelope (reference/pipedrive.md §2.1). */
+/** Pipedrive's API error envelope: `success: false`, a message, a hint and a code. */
 export const apiError = (error: string, code: string, info = '') => ({ success: false, error, error_info: info, additional_data: { code } });

@@ -7,7 +7,7 @@ import { awaitDeliveries, sendAiry } from './traffic.ts';
 import { fmt, secs, sleep, stats } from './util.ts';
 import { World } from './world.ts';
 
-/** What the issue asks of the measured tenant while another one's platforms misbehave. */
+/** What the measured tenant must still get while another one's platforms misbehave. */
 const P99_LIMIT_MS = 2000;
 const RSS_LIMIT_BYTES = 400 * 1024 * 1024;
 const HOSTILE_COMPANY = 666;

@@ -73,7 +73,7 @@ test('the demo plays the whole story and exits 0 in once-mode', demoRun, async (
   assert.match(r.out, /The conversation is now "closed"/);
   assert.match(r.out, /The conversation is "open" again/);
 
-  // The contract claim is only made when the OpenAPI check ran (it needs ../shared/specs).
+  // The contract claim is only made when the OpenAPI check ran (it needs Pipedrive's OpenAPI file beside the clone).
   if (SPEC_AVAILABLE) assert.match(r.out, /matched Pipedrive's contract \(0 problems\)/);
   else assert.match(r.out, /not validated against Pipedrive's OpenAPI file \(it is not beside this checkout\)/);
   if (!SPEC_AVAILABLE) assert.doesNotMatch(r.out, /matched Pipedrive's contract/);

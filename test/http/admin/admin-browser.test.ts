@@ -79,7 +79,7 @@ test('admin page in Chromium: install, connect a channel, see it listed, replay 
     await page.fill('#avatar_url', 'https://example.com/icon.png');
     await page.fill('#cfg-test-secret', 'browser-secret');
     await page.fill('#templates', 'greet | Greeting | en | Hello {{1}}');
-    // Armed at the click (the sync cannot start before it): the fake's first spec check compiles the spec.
+    // Armed at the click (the sync cannot start before it): the fake's first OpenAPI check compiles the file.
     const synced = fake.next('sync');
     await page.click('#connect-button');
     const row = page.locator('#channels tbody tr', { hasText: 'Browser channel' });

@@ -12,7 +12,7 @@ async function getJson(b: TestBridge, path: string, status = 200) {
   const res = await b.call(path);
   const body = await res.json();
   assert.equal(res.status, status, JSON.stringify(body));
-  // The nested getMessageById route has no path of its own in the spec: validate it as the flat one.
+  // The nested getMessageById route has no path of its own in Pipedrive's OpenAPI file: validate it as the flat one.
   await assertMatchesSpec('GET', path.replace(/\/conversations\/[^/]+\/messages\//, '/messages/'), status, body);
   return body;
 }
@@ -32,7 +32,7 @@ describe('manifest endpoints', () => {
   });
   after(() => b.close());
 
-  // Skipped (once, with the reason) in a clone without ../shared; assertMatchesSpec is then a no-op.
+  // Skipped (once, with the reason) when Pipedrive's OpenAPI file is not beside the clone; assertMatchesSpec is then a no-op.
   test('the contract file is present (otherwise contract checks are skipped)', { skip: !SPEC_AVAILABLE && "../shared/specs is absent: responses are not validated against Pipedrive's spec" }, () => {
     assert.ok(SPEC_AVAILABLE);
   });

@@ -10,7 +10,8 @@ import { createLogger } from '../../../app/ground/log.ts';
 import { FakeAiry, fakeAiryUuid } from '../../../fakes/airy/index.ts';
 
 /**
- * The contract cases of reference/airy.md §10 (taken from Airy's own tests), run against the
+ * Contract cases taken from Airy's own tests (sources-api, auth, uuid and websocket tests in
+ * https://github.com/airyhq/airy), run against the
  * fake, so the fake is known to behave like Airy before the bridge is tested against it.
  */
 const SYSTEM = 'user-generated-api-token';

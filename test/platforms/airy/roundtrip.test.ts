@@ -44,7 +44,7 @@ test('both directions end to end: postMessage → Airy contact message → Airy 
     const reply = await w.fake.userReply(airyConversationId, { text: 'Hi Pat, Airy here' });
     assert.equal(reply.deliveryState, 'DELIVERED');
     const action = JSON.parse(w.fake.actionCalls.at(-1)!.body);
-    // Airy's source_conversation_id holds the latest contact sender, not our conversation id (reference §6).
+    // Airy's source_conversation_id holds the latest contact sender, not our conversation id.
     assert.equal(action.payload.conversation.source_conversation_id, pdUser);
     const ourId = (w.fake.model.metadataOf(`message:${reply.id}`).source as { id: string }).id;
     assert.match(ourId, /^m_/);
