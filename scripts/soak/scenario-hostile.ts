@@ -1,6 +1,6 @@
 import { HostilePlatform } from '../../fakes/hostile.ts';
 import { BASIC } from '../../fakes/pipedrive/credentials.ts';
-import { adminCall, installVia } from '../../fakes/pipedrive/install.ts';
+import { adminCall, installVia } from '../lib/install.ts';
 import { Ledger, marker, violations } from './ledger.ts';
 import type { ScenarioContext, ScenarioResult } from './scenarios.ts';
 import { awaitDeliveries, sendAiry } from './traffic.ts';

@@ -9,7 +9,7 @@ import { FakeAlvaria } from '../../fakes/alvaria/server.ts';
 import { startFakePipedrive, type FakePipedrive, type FakeUser } from '../../fakes/pipedrive/server.ts';
 import { BASIC, CLIENT_ID, CLIENT_SECRET } from '../../fakes/pipedrive/credentials.ts';
 import { freePort } from '../lib/net.ts';
-import { adminCall, installVia } from '../../fakes/pipedrive/install.ts';
+import { adminCall, installVia } from '../lib/install.ts';
 import { AppProcess } from './app-process.ts';
 import { ChaosProxy } from './chaos-proxy.ts';
 import { waitUntil } from './util.ts';

@@ -2,9 +2,9 @@ import type { BridgeOptions } from '../../app/bridge.ts';
 import { startFakePipedrive, type FakePipedrive, type FakePipedriveOptions } from '../../fakes/pipedrive/server.ts';
 import { startTestBridge, type TestBridge } from './harness.ts';
 
-// The install and admin calls drive the fake Pipedrive, so they live beside it (the demo and
-// the soak use them too); re-exported so that a test needs one import for its rig.
-export { adminCall, installVia, type Installed } from '../../fakes/pipedrive/install.ts';
+// The install and admin calls are shared with the demo and the soak (scripts/lib); re-exported
+// so that a test needs one import for its rig.
+export { adminCall, installVia, type Installed } from '../../scripts/lib/install.ts';
 
 /** A test bridge pointed at a fresh fake Pipedrive (PIPEDRIVE_OAUTH_URL / PIPEDRIVE_API_URL). */
 export async function startBridgeWithPipedrive(

@@ -1,6 +1,10 @@
 import type { Bridge } from '../../app/bridge.ts';
 import { findInstallationByUser, type Installation } from '../../app/store/installations.ts';
-import type { FakePipedrive, FakeUser } from './server.ts';
+import type { FakePipedrive, FakeUser } from '../../fakes/pipedrive/server.ts';
+
+// Drives the app through the fake Pipedrive, as a browser and an admin would. Shared by the tests,
+// the demo and the soak; it lives with the scripts because it reads the app's store, which the
+// fakes themselves never touch.
 
 export interface Installed {
   installation: Installation;
