@@ -60,7 +60,7 @@ export interface FakePipedrive {
    * frames the app's iframe and answers the SDK; `log` records every SDK message (also the `sdk` event).
    */
   host: { log: SdkRecord[]; url(surface: HostSurface, query?: Record<string, string>): string; expireNextTokens(n: number): void };
-  /** Reads the app's /manifest.json so callbacks reach it (done by installVia in install.ts); the host page frames this app. */
+  /** Reads the app's /manifest.json so callbacks reach it (installVia in scripts/lib/install.ts does it); the host page frames this app. */
   linkApp(appUrl: string): Promise<void>;
   addUser(user: Partial<FakeUser>): FakeUser;
   /** A deal/person/organization of a company (default: the first user's), readable through GET /api/v2/{deals,persons,organizations}/:id. */
