@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connectChannel } from '../../../app/flows/platform-connect.ts';
-import { AppError } from '../../../app/ground/errors.ts';
+import { AppError } from '../../../app/ground/failures.ts';
 import { channelContext } from '../../../app/platforms/context.ts';
 import { alvariaAdapterFactory } from '../../../app/platforms/alvaria/adapter.ts';
 import { startTestBridge } from '../../support/harness.ts';
