@@ -5,7 +5,7 @@ import { platformId } from '../../ground/security/input.ts';
 import { attachmentKind, fileNameOf, mimeFromKind, mimeFromName, UNKNOWN_MIME } from '../attachments.ts';
 
 /**
- * Shapes of the Alvaria Server Messaging API v2 (seeds/alvaria-server-messaging-api.txt):
+ * Shapes of the Alvaria Server Messaging API v2 (https://via-api-documentation.s3.amazonaws.com/):
  * the per-channel configuration, and every callback the API posts to our webhook.
  */
 
