@@ -1,4 +1,5 @@
 import { AppError, duringStep, notFound } from '../ground/failures.ts';
+import { waitSeconds } from '../ground/security/token-buckets.ts';
 import { connectChannel, reconfigureChannel, webhookUrl, type ReconfigureRequest } from './platform-connect.ts';
 import { ensureStandingConversation } from '../domain/standing.ts';
 import type { Channel, Template } from '../ground/records.ts';
@@ -31,9 +32,9 @@ export interface AdminConnect {
 export async function connectForInstallation(s: PipedriveServices, installation: Installation, req: AdminConnect) {
   usable(installation);
   // Every attempt makes calls to a host the admin names: bounded, so connect is no scanner.
-  const turn = s.connectLimiter.take(installation.id);
-  if (!turn.ok) {
-    const seconds = Math.ceil(turn.retryAfterMs / 1000);
+  const wait = s.connectLimiter.take(installation.id);
+  if (wait > 0) {
+    const seconds = waitSeconds(wait);
     throw new AppError('RATE_LIMIT_EXCEEDED', `Too many connect attempts; try again in ${seconds} s`, { retry_after_seconds: seconds });
   }
   const { channel, notes } = await connectChannel(

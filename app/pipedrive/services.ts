@@ -3,7 +3,7 @@ import type { Inbox } from '../domain/inbox.ts';
 import type { Logger } from '../ground/log.ts';
 import type { ProviderRegistry } from '../platforms/registry.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
-import { RateLimiter } from '../ground/security/rate-limit.ts';
+import { TokenBuckets } from '../ground/security/token-buckets.ts';
 import type { Db } from '../store/db.ts';
 import type { Metrics } from '../ground/metrics.ts';
 import { PipedriveClient } from './client.ts';
@@ -24,7 +24,7 @@ export interface PipedriveServices {
   tokens: TokenManager;
   client: PipedriveClient;
   /** Channel connect attempts per installation: each one calls a host the admin names. */
-  connectLimiter: RateLimiter;
+  connectLimiter: TokenBuckets;
 }
 
 export function createPipedriveServices(d: Omit<PipedriveServices, 'oauth' | 'tokens' | 'client' | 'connectLimiter'>): PipedriveServices {
@@ -38,6 +38,7 @@ export function createPipedriveServices(d: Omit<PipedriveServices, 'oauth' | 'to
     breakerBaseMs: d.config.pipedrive.breakerCooldownMs,
     breakerMaxMs: Math.max(DEFAULT_PACING.breakerMaxMs, d.config.pipedrive.breakerCooldownMs),
   });
-  const connectLimiter = new RateLimiter(d.config.outbound.connectAttemptsPerMinute);
+  const perMinute = d.config.outbound.connectAttemptsPerMinute;
+  const connectLimiter = new TokenBuckets({ perMinute, burst: perMinute });
   return { ...d, oauth, tokens, client: new PipedriveClient(tokens, http, pacer, d.metrics), connectLimiter };
 }
