@@ -6,7 +6,7 @@ import type { ProviderRegistry } from '../platforms/registry.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
 import { findChannel, insertChannel, replaceTemplates, updateChannel } from '../store/channels.ts';
 import type { Db } from '../store/db.ts';
-import { fieldErrors, invalidFields } from '../domain/field-errors.ts';
+import { fieldErrors, invalidFields, refusedSetting } from '../domain/field-errors.ts';
 import { newId } from '../domain/inbox.ts';
 import type { Channel, Template } from '../ground/records.ts';
 
@@ -54,7 +54,8 @@ export async function connectChannel(deps: ConnectDeps, req: ConnectRequest): Pr
   try {
     result = await adapter.connect({ channelId: id, providerChannelId, name: req.name, avatarUrl: req.avatarUrl, config: parsed.data, webhookUrl: hook });
   } catch (err) {
-    throw duringStep(adapter.displayName, err);
+    // A refused platform URL is the admin's input (a field error); anything else is the step's failure.
+    throw refusedSetting(err) ?? duringStep(adapter.displayName, err);
   }
   await deps.db.transaction(async (tx) => {
     await insertChannel(
@@ -102,7 +103,7 @@ export async function reconfigureChannel(deps: ConnectDeps, channel: Channel, re
     const next = { channelId: channel.id, providerChannelId: channel.providerChannelId, name: req.name, avatarUrl: req.avatarUrl, config: parsed.data, webhookUrl: hook };
     result = adapter.reconfigure ? await adapter.reconfigure(current, next) : await adapter.connect(next);
   } catch (err) {
-    throw duringStep(adapter.displayName, err);
+    throw refusedSetting(err) ?? duringStep(adapter.displayName, err);
   }
   await updateChannel(
     deps.db,
