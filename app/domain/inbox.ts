@@ -35,9 +35,6 @@ import { conversationPage, listConversationPage } from './conversation-pages.ts'
 import type { Quotas } from './quotas.ts';
 import type { Channel, Conversation, ConversationStatus, Message, MessageStatus, Participant, Template } from '../ground/records.ts';
 
-/** Job kinds (declared at ground level with the job table typed by them). */
-export { JOB };
-
 export interface StagedFile {
   path: string;
   originalName: string;

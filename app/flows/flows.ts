@@ -86,7 +86,7 @@ export class Flows {
   }
 }
 
-/** What the HTTP routers are built from: the bridge's services and the flows over them. */
-export interface HttpServices extends BridgeServices {
+/** What the HTTP routers are built from: the bridge's services (no database handle) and the flows over them. */
+export interface HttpServices extends Omit<BridgeServices, 'db'> {
   flows: Flows;
 }
