@@ -2,7 +2,7 @@ import type { Context, Next } from 'koa';
 import { ZodError } from 'zod';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../ground/errors.ts';
 import type { Logger } from '../ground/log.ts';
-import { isDatabaseBusy } from '../ground/failures.ts';
+import { isDatabaseBusy } from '../store/db.ts';
 import { errorPage, PAGE_HEADERS } from './html.ts';
 import { familyOf } from './paths.ts';
 
