@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AppError } from '../app/ground/errors.ts';
+import { AppError } from '../app/ground/failures.ts';
 import { channelContext } from '../app/platforms/context.ts';
 import { alvariaAdapterFactory } from '../app/platforms/alvaria/adapter.ts';
 import { startTestBridge } from './support/harness.ts';

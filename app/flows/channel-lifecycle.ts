@@ -1,20 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { AppError, notFound } from '../ground/errors.ts';
+import { AppError, duringStep, notFound } from '../ground/failures.ts';
 import { ensureStandingConversation } from '../domain/standing.ts';
 import { fieldErrors, invalidFields } from '../domain/field-errors.ts';
 import { newId } from '../domain/inbox.ts';
 import type { Channel, Template } from '../ground/records.ts';
 import { channelContext, sealJson } from '../platforms/context.ts';
-import { ProviderError } from '../platforms/contract.ts';
 import { visibleSettings } from '../platforms/fields.ts';
 import { lastDeadJobErrors } from '../store/admin.ts';
 import { findChannel, insertChannel, listChannels, purgeChannel, replaceTemplates, updateChannel } from '../store/channels.ts';
 import { countConversations } from '../store/conversations.ts';
 import { listCompanyInstallations, type Installation } from '../store/installations.ts';
 import { backlogByChannel } from '../store/jobs.ts';
-import { DeferError } from '../ground/failures.ts';
-import { isChannelsApiRemoved, NeedsReinstallError, PipedriveApiError } from '../pipedrive/api-errors.ts';
+import { isChannelsApiRemoved, PipedriveApiError } from '../pipedrive/api-errors.ts';
 import { channelsApiRemoved, surfaceOf, usesChannelsApi, type Surface } from '../domain/surface.ts';
 import { platformName } from './install.ts';
 import type { BridgeServices } from './services.ts';
@@ -65,8 +63,7 @@ export async function connectChannel(deps: ConnectDeps, req: ConnectRequest): Pr
   try {
     result = await adapter.connect({ channelId: id, providerChannelId, name: req.name, avatarUrl: req.avatarUrl, config: parsed.data, webhookUrl: hook });
   } catch (err) {
-    if (err instanceof ProviderError) throw new AppError('BAD_GATEWAY', `${adapter.displayName}: ${err.message}`);
-    throw err;
+    throw duringStep(adapter.displayName, err);
   }
   await deps.db.transaction(async (tx) => {
     await insertChannel(
@@ -114,8 +111,7 @@ export async function reconfigureChannel(deps: ConnectDeps, channel: Channel, re
     const next = { channelId: channel.id, providerChannelId: channel.providerChannelId, name: req.name, avatarUrl: req.avatarUrl, config: parsed.data, webhookUrl: hook };
     result = adapter.reconfigure ? await adapter.reconfigure(current, next) : await adapter.connect(next);
   } catch (err) {
-    if (err instanceof ProviderError) throw new AppError('BAD_GATEWAY', `${adapter.displayName}: ${err.message}`);
-    throw err;
+    throw duringStep(adapter.displayName, err);
   }
   await updateChannel(
     deps.db,
@@ -173,7 +169,7 @@ export async function connectForInstallation(s: BridgeServices, installation: In
     }
   } catch (err) {
     await rollback(s, channel);
-    throw toAdminError(err, 'Pipedrive refused the channel');
+    throw duringStep('Pipedrive refused the channel', err);
   }
   s.log.info({ channel: channel.id, provider: channel.provider, surface: surface.surface }, 'channel connected');
   return { channel, notes, surface };
@@ -212,7 +208,7 @@ export async function deleteForInstallation(s: BridgeServices, installation: Ins
       await s.client.deleteChannel(installation.id, channel.providerChannelId);
     } catch (err) {
       if (isChannelsApiRemoved(err)) await channelsApiRemoved(s.db, installation.id, (err as PipedriveApiError).status);
-      else if (!(err instanceof PipedriveApiError && err.status === 404)) throw toAdminError(err, 'Pipedrive could not delete the channel');
+      else if (!(err instanceof PipedriveApiError && err.status === 404)) throw duringStep('Pipedrive could not delete the channel', err);
     }
   }
   await s.inbox.deleteChannel(channel);
@@ -256,14 +252,4 @@ function usable(installation: Installation): void {
   if (installation.status === 'needs_reinstall') {
     throw new AppError('CONFLICT', 'The Pipedrive authorization of this installation lapsed: install the app again from /auth/pipedrive');
   }
-}
-
-function toAdminError(err: unknown, what: string): unknown {
-  if (err instanceof DeferError) return new AppError('RATE_LIMIT_EXCEEDED', `${what}: ${err.message}; try again in ${Math.ceil(err.delayMs / 1000)} s`);
-  if (err instanceof NeedsReinstallError) return new AppError('CONFLICT', 'The Pipedrive authorization lapsed: install the app again from /auth/pipedrive');
-  if (err instanceof PipedriveApiError) {
-    const code = err.status === 403 ? 'FORBIDDEN' : err.status === 400 ? 'INVALID_BODY' : err.status === 429 ? 'RATE_LIMIT_EXCEEDED' : 'BAD_GATEWAY';
-    return new AppError(code, `${what}: ${err.message}`, err.pdCode ? { pipedrive_code: err.pdCode } : {});
-  }
-  return err;
 }

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Secrets } from '../ground/security/crypto.ts';
-import { AppError } from '../ground/errors.ts';
+import { AppError } from '../ground/failures.ts';
 import type { Logger } from '../ground/log.ts';
 import type { Directory } from '../domain/directory.ts';
 import type { FileStore } from '../ground/file-store.ts';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
-import { AppError } from '../ground/errors.ts';
+import { AppError } from '../ground/failures.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
 import type { Directory } from '../domain/directory.ts';
 import type { Installation } from '../ground/records.ts';

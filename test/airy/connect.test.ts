@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AppError } from '../../app/ground/errors.ts';
+import { AppError } from '../../app/ground/failures.ts';
 import { channelContext } from '../../app/platforms/context.ts';
 import { findChannel } from '../../app/store/channels.ts';
 import { ProviderError } from '../../app/platforms/contract.ts';

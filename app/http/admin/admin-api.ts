@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { AppError } from '../../ground/errors.ts';
+import { AppError } from '../../ground/failures.ts';
 import { TemplateSchema } from '../../flows/channel-lifecycle.ts';
 import { fieldErrors, invalidFields } from '../../domain/field-errors.ts';
 import type { HttpServices } from '../../flows/flows.ts';

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import { z } from 'zod';
 import type { Config } from '../../ground/config.ts';
-import { AppError, badRequest } from '../../ground/errors.ts';
+import { AppError, badRequest } from '../../ground/failures.ts';
 import type { Inbox, StagedFile } from '../../domain/inbox.ts';
 import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from '../../domain/conversation-pages.ts';
 import type { Channel } from '../../ground/records.ts';

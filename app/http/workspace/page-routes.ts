@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { AppError } from '../../ground/errors.ts';
+import { AppError } from '../../ground/failures.ts';
 import type { HttpServices } from '../../flows/flows.ts';
 import { adminPage } from '../admin/page.ts';
 import { providerInfos } from '../admin/platforms.ts';
