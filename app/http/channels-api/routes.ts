@@ -13,7 +13,7 @@ import { familyOf } from '../paths.ts';
 import { readQuery, stagedUploads } from '../uploads.ts';
 
 /**
- * The seven manifest endpoints Pipedrive calls (specs/pipedrive-provider-endpoints.openapi.yaml),
+ * The seven manifest endpoints Pipedrive calls (https://pipedrive.readme.io/docs/implementing-messaging-app-extension),
  * mounted under /api. Handlers only parse, call the inbox, and shape the answer.
  */
 /** Basic auth on everything under /api, matched route or not (an unknown route is still 401 first). */
