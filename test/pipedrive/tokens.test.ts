@@ -6,7 +6,7 @@ import type { ReceiveMessageBody } from '../../app/flows/channels-api/receive-jo
 import { findChannel } from '../../app/store/channels.ts';
 import { findInstallation } from '../../app/store/installations.ts';
 import type { Job } from '../../app/store/jobs.ts';
-import { apiError } from '../fakes/pipedrive/state.ts';
+import { apiError } from '../../fakes/pipedrive/state.ts';
 import { waitFor } from '../support/harness.ts';
 import { adminCall, installVia, startBridgeWithPipedrive, type Installed } from '../support/install.ts';
 import { TestPlatform } from '../support/test-provider.ts';

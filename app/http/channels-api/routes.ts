@@ -7,13 +7,13 @@ import type { Inbox } from '../../domain/inbox.ts';
 import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from '../../domain/conversation-pages.ts';
 import type { Channel } from '../../ground/records.ts';
 import { presentConversation, presentMessage, presentSender, presentTemplates, type PresentDeps } from '../../flows/channels-api/present.ts';
-import type { FileStore } from '../../store/files.ts';
+import type { FileStore } from '../../ground/file-store.ts';
 import { pipedriveBasicAuth } from '../basic-auth.ts';
 import { familyOf } from '../paths.ts';
 import { readQuery, stagedUploads } from '../uploads.ts';
 
 /**
- * The seven manifest endpoints Pipedrive calls (specs/pipedrive-provider-endpoints.openapi.yaml),
+ * The seven manifest endpoints Pipedrive calls (https://pipedrive.readme.io/docs/implementing-messaging-app-extension),
  * mounted under /api. Handlers only parse, call the inbox, and shape the answer.
  */
 /** Basic auth on everything under /api, matched route or not (an unknown route is still 401 first). */
