@@ -1,21 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { Outbox } from '../runtime/outbox.ts';
+import { JOB } from '../ground/job-kinds.ts';
+import type { JobQueue } from '../runtime/job-queue.ts';
 import { findConversation, findConversationBy, findConversationByPk, insertConversation, updateConversation, upsertParticipant } from '../store/conversations.ts';
 import type { Db, Tx } from '../store/db.ts';
 import { findMessageById, updateMessage } from '../store/messages.ts';
 import type { Channel, Conversation, Message, MessageStatus, Participant } from '../ground/records.ts';
 import type { ConversationPatch, ConversationSpec } from './platform-port.ts';
-
-/** Job kinds the domain puts on the outbox; their handlers are wired in app/flows/job-table.ts. */
-export const JOB = {
-  /** Deliver a Pipedrive user's message to the channel's platform. */
-  providerSend: 'provider.send',
-  /** Remove the platform side of a deleted channel. */
-  providerDisconnect: 'provider.disconnect',
-  /** Push a message (new or changed status) to Pipedrive's receive endpoint. */
-  pipedriveReceive: 'pipedrive.receive',
-} as const;
 
 export const newId = (prefix: string) => `${prefix}_${randomUUID().replaceAll('-', '')}`;
 
@@ -44,7 +35,7 @@ export class InboxCore extends EventEmitter<InboxEvents> {
 
   constructor(
     readonly db: Db,
-    readonly outbox: Outbox,
+    readonly outbox: JobQueue,
   ) {
     super();
   }

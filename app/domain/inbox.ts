@@ -1,6 +1,7 @@
 import { AppError, notFound } from '../ground/failures.ts';
 import type { Logger } from '../ground/log.ts';
-import type { Outbox } from '../runtime/outbox.ts';
+import { JOB } from '../ground/job-kinds.ts';
+import type { JobQueue } from '../runtime/job-queue.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
 import { findChannelByProviderId, listTemplates, markChannelDeleted } from '../store/channels.ts';
 import { bumpActivity, findChannelParticipant, findConversation, listParticipants, updateConversation } from '../store/conversations.ts';
@@ -9,13 +10,13 @@ import { replayDeadJobs } from '../store/jobs.ts';
 import type { FileStore } from '../store/files.ts';
 import { findMessage, findMessageById, insertMessage, type NewAttachment } from '../store/messages.ts';
 import { conversationPage, listConversationPage } from './conversation-pages.ts';
-import { clean, findConversationByPkOrThrow, InboxCore, JOB, newId, type InboxEvents, type StoredHook } from './inbox-core.ts';
+import { clean, findConversationByPkOrThrow, InboxCore, newId, type InboxEvents, type StoredHook } from './inbox-core.ts';
 import type { ConversationSpec } from './platform-port.ts';
 import { PlatformInbox } from './platform-inbox.ts';
 import type { Quotas } from './quotas.ts';
 import type { Channel, Conversation, Message, Participant, Template } from '../ground/records.ts';
 
-export { JOB, newId, type InboxEvents, type StoredHook };
+export { newId, type InboxEvents, type StoredHook };
 export type { InboundMessage } from './platform-port.ts';
 
 export interface StagedFile {
@@ -30,7 +31,7 @@ export interface StagedFile {
  * manifest endpoints, the workspace surface, the flows), `platform` for what adapters and
  * the send job record. They share the stored-message hooks and the change events.
  */
-export function createInboxes(db: Db, secrets: Secrets, outbox: Outbox, files: FileStore, log: Logger, quotas?: Quotas): { inbox: Inbox; platform: PlatformInbox } {
+export function createInboxes(db: Db, secrets: Secrets, outbox: JobQueue, files: FileStore, log: Logger, quotas?: Quotas): { inbox: Inbox; platform: PlatformInbox } {
   const core = new InboxCore(db, outbox);
   return { inbox: new Inbox(core, secrets, files, log, quotas), platform: new PlatformInbox(core) };
 }
@@ -42,7 +43,7 @@ export function createInboxes(db: Db, secrets: Secrets, outbox: Outbox, files: F
  */
 export class Inbox {
   private readonly db: Db;
-  private readonly outbox: Outbox;
+  private readonly outbox: JobQueue;
 
   constructor(
     private readonly core: InboxCore,
@@ -118,8 +119,9 @@ export class Inbox {
 
   /**
    * Stores a message a Pipedrive user wrote, adopts its staged files, and queues the
-   * delivery to the platform, all before answering Pipedrive. Staged files are removed on
-   * every failure path.
+   * delivery to the platform, all before answering Pipedrive. Files adopted for a message
+   * that is not stored are removed again; files still staged are the caller's (the HTTP
+   * upload reader removes them when the request ends).
    */
   async postMessage(channel: Channel, input: { conversationId: string; text: string; files: StagedFile[] }): Promise<Message> {
     const adopted: string[] = [];
@@ -161,7 +163,7 @@ export class Inbox {
       return message;
     } catch (err) {
       // Best effort: a failing store (e.g. the bucket unreachable) must not hide the original error.
-      await Promise.allSettled([...input.files.map((f) => this.files.discard(f.path)), ...adopted.map((key) => this.files.remove(key))]);
+      await Promise.allSettled(adopted.map((key) => this.files.remove(key)));
       throw err;
     }
   }

@@ -5,7 +5,8 @@ import { hasEventKey, recordEventKey } from '../store/events.ts';
 import { wakePendingJobs } from '../store/jobs.ts';
 import { findMessageByProviderId, hasInboundWithProviderId, insertMessage, setStatusWhere, updateMessage } from '../store/messages.ts';
 import type { Channel, Conversation, Message, MessageStatus, Participant } from '../ground/records.ts';
-import { clean, JOB, newId, type InboxCore } from './inbox-core.ts';
+import { JOB } from '../ground/job-kinds.ts';
+import { clean, newId, type InboxCore } from './inbox-core.ts';
 import type { ConversationPatch, ConversationSpec, InboundMessage, PlatformPort } from './platform-port.ts';
 
 /**
