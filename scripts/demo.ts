@@ -1,7 +1,7 @@
 /**
  * `npm run demo`: the whole story on one machine, no accounts, no network. The app runs on a
  * temporary sqlite database next to the project's own fakes of Pipedrive, Airy Core and
- * Alvaria Cloud (test/fakes, loopback only); each step is told as it happens, then a summary
+ * Alvaria Cloud (fakes/, loopback only); each step is told as it happens, then a summary
  * and the admin page URL. It keeps running until Ctrl-C.
  *
  *   DEMO_EXIT=1 or --once   exit after the summary: 0 when every step worked, 1 otherwise
@@ -60,7 +60,7 @@ async function play(w: World): Promise<void> {
 
 p.title('Pipedrive Messaging bridge: the demo');
 p.line('The app runs for real (HTTP server, sqlite, outbox worker); Pipedrive, Airy Core and Alvaria');
-p.line("Cloud are the project's own fakes on 127.0.0.1 (test/fakes). Nothing leaves this machine.");
+p.line("Cloud are the project's own fakes on 127.0.0.1 (fakes/). Nothing leaves this machine.");
 try {
   world = await startWorld({ ...(port !== undefined ? { port } : {}), logLevel: process.env.DEMO_LOG_LEVEL ?? 'silent', host: demoHost(process.env.DEMO_HOST) });
 } catch (err) {

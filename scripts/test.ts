@@ -21,7 +21,7 @@ const args = process.argv.slice(2);
 function testFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const p = join(dir, name);
-    if (statSync(p).isDirectory()) return name === 'fakes' || name === 'support' ? [] : testFiles(p);
+    if (statSync(p).isDirectory()) return name === 'support' ? [] : testFiles(p);
     return name.endsWith('.test.ts') ? [p] : [];
   });
 }

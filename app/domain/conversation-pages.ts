@@ -1,4 +1,4 @@
-import { AppError, notFound } from '../ground/errors.ts';
+import { AppError, notFound } from '../ground/failures.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
 import {
   changedSinceSnapshot,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppError } from '../ground/errors.ts';
+import { AppError } from '../ground/failures.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
 
 /**

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { AppError } from '../ground/errors.ts';
+import { AppError } from '../ground/failures.ts';
 
 /** One invalid input field, in words a person can act on. `field` is the dotted path (`config.api_url`). */
 export interface FieldError {

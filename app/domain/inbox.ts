@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { AppError, notFound } from '../ground/errors.ts';
+import { AppError, notFound } from '../ground/failures.ts';
 import type { Logger } from '../ground/log.ts';
 import type { Outbox } from '../runtime/outbox.ts';
 import type { Secrets } from '../ground/security/crypto.ts';

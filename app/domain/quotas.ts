@@ -1,4 +1,4 @@
-import { AppError } from '../ground/errors.ts';
+import { AppError } from '../ground/failures.ts';
 import { TokenBuckets } from '../ground/security/token-bucket.ts';
 import type { Db } from '../store/db.ts';
 import { storedAttachmentBytes, tenantOf } from '../store/retention.ts';

@@ -1,4 +1,4 @@
-import { AppError, notFound } from '../ground/errors.ts';
+import { AppError, duringStep, notFound } from '../ground/failures.ts';
 import { connectChannel, reconfigureChannel, webhookUrl, type ReconfigureRequest } from './platform-connect.ts';
 import { ensureStandingConversation } from '../domain/standing.ts';
 import type { Channel, Template } from '../ground/records.ts';
@@ -9,8 +9,7 @@ import { findChannel, listChannels, purgeChannel } from '../store/channels.ts';
 import { countConversations } from '../store/conversations.ts';
 import { listCompanyInstallations, type Installation } from '../store/installations.ts';
 import { backlogByChannel } from '../store/jobs.ts';
-import { DeferError } from '../ground/failures.ts';
-import { isChannelsApiRemoved, NeedsReinstallError, PipedriveApiError } from '../pipedrive/api-errors.ts';
+import { isChannelsApiRemoved, PipedriveApiError } from '../pipedrive/api-errors.ts';
 import { channelsApiRemoved, surfaceOf, usesChannelsApi, type Surface } from '../domain/surface.ts';
 import { platformName } from './install.ts';
 import type { PipedriveServices } from '../pipedrive/services.ts';
@@ -65,7 +64,7 @@ export async function connectForInstallation(s: PipedriveServices, installation:
     }
   } catch (err) {
     await rollback(s, channel);
-    throw toAdminError(err, 'Pipedrive refused the channel');
+    throw duringStep('Pipedrive refused the channel', err);
   }
   s.log.info({ channel: channel.id, provider: channel.provider, surface: surface.surface }, 'channel connected');
   return { channel, notes, surface };
@@ -104,7 +103,7 @@ export async function deleteForInstallation(s: PipedriveServices, installation: 
       await s.client.deleteChannel(installation.id, channel.providerChannelId);
     } catch (err) {
       if (isChannelsApiRemoved(err)) await channelsApiRemoved(s.db, installation.id, (err as PipedriveApiError).status);
-      else if (!(err instanceof PipedriveApiError && err.status === 404)) throw toAdminError(err, 'Pipedrive could not delete the channel');
+      else if (!(err instanceof PipedriveApiError && err.status === 404)) throw duringStep('Pipedrive could not delete the channel', err);
     }
   }
   await s.inbox.deleteChannel(channel);
@@ -150,12 +149,3 @@ function usable(installation: Installation): void {
   }
 }
 
-function toAdminError(err: unknown, what: string): unknown {
-  if (err instanceof DeferError) return new AppError('RATE_LIMIT_EXCEEDED', `${what}: ${err.message}; try again in ${Math.ceil(err.delayMs / 1000)} s`);
-  if (err instanceof NeedsReinstallError) return new AppError('CONFLICT', 'The Pipedrive authorization lapsed: install the app again from /auth/pipedrive');
-  if (err instanceof PipedriveApiError) {
-    const code = err.status === 403 ? 'FORBIDDEN' : err.status === 400 ? 'INVALID_BODY' : err.status === 429 ? 'RATE_LIMIT_EXCEEDED' : 'BAD_GATEWAY';
-    return new AppError(code, `${what}: ${err.message}`, err.pdCode ? { pipedrive_code: err.pdCode } : {});
-  }
-  return err;
-}

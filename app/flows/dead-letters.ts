@@ -1,4 +1,4 @@
-import { notFound } from '../ground/errors.ts';
+import { notFound } from '../ground/failures.ts';
 import { listDeadLetters } from '../store/admin.ts';
 import { listChannels } from '../store/channels.ts';
 import type { Db } from '../store/db.ts';

@@ -50,7 +50,6 @@ function providerSend(d: JobDeps): JobHandler<{ messageId: string }> {
           ...(context ? { context } : {}),
         }),
       );
-      if ('defer' in outcome) return { defer: outcome.defer };
       if (message.status === 'failed') {
         // A replayed dead letter went through after all: tell Pipedrive (same id, new status).
         await d.inbox.setMessageStatus(messageId, 'sent', { error: null, providerMessageId: outcome.providerMessageId });

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { AppError } from '../ground/errors.ts';
+import { AppError, duringStep } from '../ground/failures.ts';
 import { channelContext, sealJson } from '../platforms/context.ts';
-import { ProviderError } from '../platforms/contract.ts';
 import type { ProviderRegistry } from '../platforms/registry.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
 import { findChannel, insertChannel, replaceTemplates, updateChannel } from '../store/channels.ts';
@@ -55,8 +54,7 @@ export async function connectChannel(deps: ConnectDeps, req: ConnectRequest): Pr
   try {
     result = await adapter.connect({ channelId: id, providerChannelId, name: req.name, avatarUrl: req.avatarUrl, config: parsed.data, webhookUrl: hook });
   } catch (err) {
-    if (err instanceof ProviderError) throw new AppError('BAD_GATEWAY', `${adapter.displayName}: ${err.message}`);
-    throw err;
+    throw duringStep(adapter.displayName, err);
   }
   await deps.db.transaction(async (tx) => {
     await insertChannel(
@@ -104,8 +102,7 @@ export async function reconfigureChannel(deps: ConnectDeps, channel: Channel, re
     const next = { channelId: channel.id, providerChannelId: channel.providerChannelId, name: req.name, avatarUrl: req.avatarUrl, config: parsed.data, webhookUrl: hook };
     result = adapter.reconfigure ? await adapter.reconfigure(current, next) : await adapter.connect(next);
   } catch (err) {
-    if (err instanceof ProviderError) throw new AppError('BAD_GATEWAY', `${adapter.displayName}: ${err.message}`);
-    throw err;
+    throw duringStep(adapter.displayName, err);
   }
   await updateChannel(
     deps.db,

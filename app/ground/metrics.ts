@@ -1,6 +1,7 @@
 import type { Db } from '../store/db.ts';
 import { jobGauges } from '../store/jobs.ts';
 import { buildInfo } from './version.ts';
+import { DeferError } from './failures.ts';
 
 /** Latency buckets in seconds, from a fast loopback answer to a provider timeout. */
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -78,6 +79,10 @@ export class Metrics {
       const r = await call();
       outcome = 'ok';
       return r;
+    } catch (err) {
+      // A deferral (a platform asks to wait, e.g. a session being opened) is an answer, not a failed call.
+      if (err instanceof DeferError) outcome = 'ok';
+      throw err;
     } finally {
       this.providerCalls.observe({ target, op, outcome }, (performance.now() - t0) / 1000);
     }

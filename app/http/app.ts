@@ -1,7 +1,7 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Config } from '../ground/config.ts';
-import { AppError } from '../ground/errors.ts';
+import { AppError } from '../ground/failures.ts';
 import type { Inbox } from '../domain/inbox.ts';
 import type { Logger } from '../ground/log.ts';
 import { buildManifest } from './channels-api/manifest.ts';

@@ -1,5 +1,5 @@
 import type { Context, Next } from 'koa';
-import { AppError } from '../ground/errors.ts';
+import { AppError } from '../ground/failures.ts';
 import { safeEqual } from '../ground/security/crypto.ts';
 
 /**

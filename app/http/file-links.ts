@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Secrets } from '../ground/security/crypto.ts';
-import { AppError } from '../ground/errors.ts';
+import { AppError } from '../ground/failures.ts';
 import type { Logger } from '../ground/log.ts';
 import { findAttachment } from '../store/messages.ts';
 import type { Db } from '../store/db.ts';

@@ -1,8 +1,6 @@
 import type { Context, Next } from 'koa';
 import type { Metrics } from '../ground/metrics.ts';
-import { familyOf, type RouteFamily } from './paths.ts';
-
-type Family = 'manifest' | 'webhook' | 'admin' | 'oauth' | 'files' | 'workspace' | 'other';
+import { metricFamilyOf } from './paths.ts';
 
 /**
  * Counts every answer by route pattern (the router's, so ids never become labels) and
@@ -16,19 +14,8 @@ export function requestMetrics(metrics: Metrics) {
     } finally {
       const route = (ctx as Context & { _matchedRoute?: string })._matchedRoute;
       metrics.requests.inc({ method: ctx.method, route: typeof route === 'string' ? route : 'unmatched', status: String(ctx.status) });
-      metrics.requestSeconds.observe({ family: FAMILY_LABEL[familyOf(ctx)] }, (performance.now() - t0) / 1000);
+      metrics.requestSeconds.observe({ family: metricFamilyOf(ctx) }, (performance.now() - t0) / 1000);
     }
   };
 }
 
-const FAMILY_LABEL: Record<RouteFamily, Family> = {
-  manifest: 'manifest',
-  webhook: 'webhook',
-  'admin-api': 'admin',
-  admin: 'admin',
-  oauth: 'oauth',
-  files: 'files',
-  'ui-api': 'workspace',
-  ui: 'workspace',
-  other: 'other',
-};

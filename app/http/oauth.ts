@@ -1,13 +1,14 @@
 import Router from '@koa/router';
 import { HttpMethodEnum, koaBody } from 'koa-body';
 import { z } from 'zod';
-import { AppError, badRequest } from '../ground/errors.ts';
-import { NeedsReinstallError, PipedriveApiError } from '../pipedrive/api-errors.ts';
+import { AppError, badRequest, NeedsReinstallError } from '../ground/failures.ts';
+import { PipedriveApiError } from '../pipedrive/api-errors.ts';
 import { completeInstall, uninstall } from '../flows/install.ts';
 import type { PipedriveServices } from '../pipedrive/services.ts';
 import { safeEqual } from '../ground/security/crypto.ts';
 import { pipedriveBasicAuth } from './basic-auth.ts';
 import { html, page, PAGE_HEADERS } from './html.ts';
+import { answerErrorsAs } from './paths.ts';
 import { signInSetupPage } from './landing.ts';
 import { issueState, startSession, takeState } from './session.ts';
 
@@ -89,7 +90,7 @@ export function oauthRouter(s: PipedriveServices): Router {
   router.delete(
     '/callback',
     async (ctx, next) => {
-      ctx.state.errorShape = 'webhook';
+      answerErrorsAs(ctx, 'webhook');
       await next();
     },
     // Credentials before parsing: an unauthenticated caller's body is never read.

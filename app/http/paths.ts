@@ -28,21 +28,50 @@ export function canonicalPath(raw: string): string {
 
 export type RouteFamily = 'admin-api' | 'admin' | 'manifest' | 'webhook' | 'oauth' | 'files' | 'ui-api' | 'ui' | 'other';
 
-const FAMILIES: Array<[RegExp, RouteFamily]> = [
-  [/^\/admin\/api(\/|$)/i, 'admin-api'],
-  [/^\/admin(\/|$)/i, 'admin'],
-  [/^\/api(\/|$)/i, 'manifest'],
-  [/^\/webhooks(\/|$)/i, 'webhook'],
-  [/^\/auth(\/|$)/i, 'oauth'],
-  [/^\/files(\/|$)/i, 'files'],
-  [/^\/ui\/api(\/|$)/i, 'ui-api'],
+/**
+ * How a family renders an error (the status comes from the failure table in
+ * app/ground/failures.ts): Pipedrive's envelope `{success:false, data:{message, code}}`,
+ * `{error}` for webhooks (the shape platforms log), `{error:{code,message}}` for the JSON APIs
+ * of the admin page and the workspace, an HTML page for routes a browser opens.
+ */
+export type ErrorShape = 'pipedrive' | 'webhook' | 'admin' | 'html';
+
+/** The label of a family in the request-duration metric (pages and their JSON APIs share one). */
+export type MetricFamily = 'manifest' | 'webhook' | 'admin' | 'oauth' | 'files' | 'workspace' | 'other';
+
+interface FamilyTraits {
+  /** The path prefix; the first match wins, so a longer prefix comes before its parent. */
+  prefix: RegExp | null;
+  errors: ErrorShape;
+  metric: MetricFamily;
+  /** Sent as WWW-Authenticate with a 401 in the family's own shape. */
+  challenge?: string;
+}
+
+/**
+ * The route families, declared once: how a path is recognised, how its errors answer, and how
+ * its timing is labelled. Every guard, error shape and metric label keys on these.
+ */
+const FAMILIES: ReadonlyArray<[RouteFamily, FamilyTraits]> = [
+  ['admin-api', { prefix: /^\/admin\/api(\/|$)/i, errors: 'admin', metric: 'admin' }],
+  ['admin', { prefix: /^\/admin(\/|$)/i, errors: 'html', metric: 'admin' }],
+  // The seven manifest endpoints Pipedrive's Channels API calls.
+  ['manifest', { prefix: /^\/api(\/|$)/i, errors: 'pipedrive', metric: 'manifest', challenge: 'Basic realm="pipedrive"' }],
+  ['webhook', { prefix: /^\/webhooks(\/|$)/i, errors: 'webhook', metric: 'webhook' }],
+  ['oauth', { prefix: /^\/auth(\/|$)/i, errors: 'html', metric: 'oauth' }],
+  ['files', { prefix: /^\/files(\/|$)/i, errors: 'pipedrive', metric: 'files' }],
+  ['ui-api', { prefix: /^\/ui\/api(\/|$)/i, errors: 'admin', metric: 'workspace' }],
   // The workspace pages Pipedrive frames (and their assets): HTML errors, workspace metrics.
-  [/^\/ui(\/|$)/i, 'ui'],
+  ['ui', { prefix: /^\/ui(\/|$)/i, errors: 'html', metric: 'workspace' }],
+  // Health, metrics, the landing page, the manifest file, anything unknown.
+  ['other', { prefix: null, errors: 'pipedrive', metric: 'other' }],
 ];
+
+const TRAITS = new Map(FAMILIES);
 
 /** The family of a canonical path: what every guard, error shape and metric label keys on. */
 export function routeFamily(path: string): RouteFamily {
-  for (const [re, family] of FAMILIES) if (re.test(path)) return family;
+  for (const [family, { prefix }] of FAMILIES) if (prefix?.test(path)) return family;
   return 'other';
 }
 
@@ -57,3 +86,22 @@ export function canonicalPaths() {
 }
 
 export const familyOf = (ctx: Context): RouteFamily => (ctx.state.family as RouteFamily | undefined) ?? routeFamily(ctx.path);
+
+/**
+ * How this request's errors answer: its family's shape, unless a route answers for someone
+ * else (Pipedrive's uninstall callback under /auth is a webhook: `answerErrorsAs`).
+ */
+export const errorShapeOf = (ctx: Context): ErrorShape => (ctx.state.errorShape as ErrorShape | undefined) ?? TRAITS.get(familyOf(ctx))!.errors;
+
+/** For the one route whose callers are not its family's (see errorShapeOf). */
+export function answerErrorsAs(ctx: Context, shape: ErrorShape): void {
+  ctx.state.errorShape = shape;
+}
+
+/** The family's WWW-Authenticate challenge for a 401 answered in `shape`, if it has one. */
+export function challengeOf(ctx: Context, shape: ErrorShape): string | undefined {
+  const traits = TRAITS.get(familyOf(ctx))!;
+  return shape === traits.errors ? traits.challenge : undefined;
+}
+
+export const metricFamilyOf = (ctx: Context): MetricFamily => TRAITS.get(familyOf(ctx))!.metric;

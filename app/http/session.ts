@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
-import { AppError } from '../ground/errors.ts';
+import { AppError } from '../ground/failures.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
 import type { Db } from '../store/db.ts';
 import { findInstallation, type Installation } from '../store/installations.ts';

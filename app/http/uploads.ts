@@ -2,7 +2,7 @@ import multer from '@koa/multer';
 import type { Context } from 'koa';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../ground/config.ts';
-import { badRequest } from '../ground/errors.ts';
+import { badRequest } from '../ground/failures.ts';
 import type { FileStore } from '../store/files.ts';
 
 /**

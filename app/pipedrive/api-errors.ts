@@ -1,29 +1,21 @@
 import { isAxiosError } from 'axios';
-import { classifyHttpError, PermanentError, RetryableError } from '../ground/failures.ts';
+import { classifyHttpError, NeedsReinstallError, OutsideFailure, RetryableError } from '../ground/failures.ts';
 
 /**
  * A failed call to Pipedrive, stripped of the axios request (which carries the bearer token):
  * this is the only error shape that leaves app/pipedrive/, so nothing upstream can log a token.
- * `job` is the house classification (429/5xx retried honouring Retry-After, other 4xx permanent).
+ * `failure` is the house classification (429/5xx retried honouring Retry-After, other 4xx permanent).
  */
-export class PipedriveApiError extends Error {
+export class PipedriveApiError extends OutsideFailure {
   constructor(
     message: string,
-    readonly status: number | null,
-    /** Pipedrive's `additional_data.code` or OAuth `error`, when it sent one. */
-    readonly pdCode: string | null,
-    readonly job: RetryableError | PermanentError,
+    status: number | null,
+    /** Pipedrive's `additional_data.code` or OAuth `error`, when it sent one: quoted to the admin. */
+    pdCode: string | null,
+    failure: OutsideFailure['failure'],
   ) {
-    super(message);
+    super(message, status, failure, pdCode ? { pipedrive_code: pdCode } : {});
     this.name = 'PipedriveApiError';
-  }
-}
-
-/** The installation can no longer call Pipedrive until its user installs the app again. */
-export class NeedsReinstallError extends PermanentError {
-  constructor(readonly installationId: string) {
-    super(`installation ${installationId} needs to be reinstalled (its Pipedrive authorization lapsed)`);
-    this.name = 'NeedsReinstallError';
   }
 }
 

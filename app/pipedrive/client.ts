@@ -60,7 +60,7 @@ const UserSchema = z.object({
 export type PipedriveRecordType = 'deal' | 'person' | 'organization';
 const RecordSchema = z.object({ data: z.object({ id: z.coerce.number().int(), title: z.string().nullish(), name: z.string().nullish() }) });
 
-/** A v1 note as far as transcripts care (reference: v1 Notes API). */
+/** A v1 note as far as transcripts care (https://developers.pipedrive.com/docs/api/v1/Notes). */
 export interface PipedriveNote {
   id: number;
   content: string;

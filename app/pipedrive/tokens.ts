@@ -1,10 +1,10 @@
 import type { Config } from '../ground/config.ts';
 import type { Logger } from '../ground/log.ts';
-import { PermanentError } from '../ground/failures.ts';
+import { NeedsReinstallError, PermanentError } from '../ground/failures.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
 import type { Db } from '../store/db.ts';
 import { findInstallation, saveTokens, setInstallationStatus } from '../store/installations.ts';
-import { NeedsReinstallError, PipedriveApiError } from './api-errors.ts';
+import { PipedriveApiError } from './api-errors.ts';
 import type { PipedriveOAuth } from './oauth-client.ts';
 
 /** Refresh this long before the access token's expiry (Pipedrive's tokens last 60 minutes). */

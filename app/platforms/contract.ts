@@ -4,6 +4,7 @@ import type { Inbox } from '../domain/inbox.ts';
 import type { Logger } from '../ground/log.ts';
 import type { Channel, Conversation, Message, Participant } from '../ground/records.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
+import { OutsideFailure } from '../ground/failures.ts';
 
 /**
  * The contract every contact platform implements (Airy source, Alvaria Server Messaging,
@@ -42,8 +43,8 @@ export interface ProviderAdapter<C = unknown, S = unknown> {
 
   /**
    * Delivers one stored message (origin `pipedrive`) to the platform. Runs in an outbox job:
-   * throw RetryableError/PermanentError (app/ground/failures.ts) to steer retries; return
-   * `{defer}` to wait without spending an attempt (e.g. a session being opened).
+   * throw RetryableError/PermanentError (app/ground/failures.ts) to steer retries, and
+   * DeferError to wait without spending an attempt (e.g. a session being opened).
    */
   send(channel: ChannelContext<C, S>, outgoing: OutgoingMessage): Promise<SendOutcome>;
 
@@ -105,7 +106,7 @@ export interface ConversationContext {
   fields: Record<string, string>;
 }
 
-export type SendOutcome = { providerMessageId: string | null } | { defer: { ms: number; reason: string } };
+export type SendOutcome = { providerMessageId: string | null };
 
 export interface WebhookRequest {
   headers: Record<string, string | string[] | undefined>;
@@ -118,12 +119,12 @@ export interface WebhookReply {
   body: unknown;
 }
 
-/** A failure talking to the platform, with a message safe to show an admin (no secrets). */
-export class ProviderError extends Error {
-  constructor(
-    message: string,
-    readonly status = 502,
-  ) {
+/**
+ * The platform refused or failed a connect, with a message safe to show an admin (no secrets,
+ * no host body). The admin is answered 502 with it (app/ground/failures.ts, Table 2).
+ */
+export class ProviderError extends OutsideFailure {
+  constructor(message: string) {
     super(message);
     this.name = 'ProviderError';
   }

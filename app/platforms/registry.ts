@@ -4,7 +4,7 @@ import type { AdapterFactory, ProviderAdapter, ProviderServices } from './contra
 
 /**
  * The platforms this build ships, registered explicitly (no import side effects). Adding a
- * platform is one folder under providers/ and one line here.
+ * platform is one folder under app/platforms/ and one line here.
  */
 export const builtInProviders: Record<string, AdapterFactory> = {
   airy: airyAdapterFactory(),

@@ -5,12 +5,7 @@ import type { Logger } from '../ground/log.ts';
 import type { Db, Tx } from '../store/db.ts';
 import { claimJobs, finishJob, insertJob, type Job, type NewJob } from '../store/jobs.ts';
 import { backoffDelay } from './backoff.ts';
-import { DeferError, PermanentError, RetryableError } from '../ground/failures.ts';
-
-/** What a handler may return instead of finishing: run again later without spending an attempt. */
-export interface Defer {
-  defer: { ms: number; reason: string };
-}
+import { jobOutcome, PermanentError } from '../ground/failures.ts';
 
 /** What the worker gives a running attempt besides its payload. */
 export interface JobContext {
@@ -22,8 +17,12 @@ export interface JobContext {
 }
 
 export interface JobHandler<P = unknown> {
-  /** Does the work. Throw PermanentError for "never retry", anything else is retried with backoff. */
-  run(payload: P, job: Job, ctx: JobContext): Promise<void | Defer>;
+  /**
+   * Does the work. What a throw means is the failure table's (app/ground/failures.ts):
+   * DeferError waits without spending an attempt, PermanentError goes to the dead letters,
+   * anything else is retried with backoff.
+   */
+  run(payload: P, job: Job, ctx: JobContext): Promise<void>;
   /** Runs in the same transaction that marks the job dead (e.g. mark the message failed). */
   onDead?(payload: P, reason: string, tx: Tx, job: Job): Promise<void>;
 }
@@ -144,27 +143,22 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     const timer = setTimeout(() => lease.abort(new LeaseExpiredError(this.cfg.leaseMs)), Math.max(0, (job.lockedUntil ?? Date.now() + this.cfg.leaseMs) - Date.now()));
     try {
       if (!handler) throw new PermanentError(`no handler for job kind ${job.kind}`);
-      const result = await Promise.race([handler.run(job.payload, job, { signal: lease.signal }), expired]);
-      if (result && 'defer' in result) {
-        await this.postpone(job, result.defer.ms, result.defer.reason);
-        return;
-      }
+      await Promise.race([handler.run(job.payload, job, { signal: lease.signal }), expired]);
       await this.settle(job, { status: 'done' }, 'done');
     } catch (err) {
       if (err instanceof LeaseExpiredError) this.emit('expired', job);
-      if (err instanceof DeferError) {
-        await this.postpone(job, err.delayMs, err.message);
+      const outcome = jobOutcome(err);
+      const { reason } = outcome;
+      if (outcome.kind === 'defer') {
+        await this.postpone(job, outcome.ms, reason);
         return;
       }
-      const reason = err instanceof Error ? err.message : String(err);
-      const permanent = err instanceof PermanentError;
-      if (permanent || job.attempts >= job.maxAttempts) {
-        const why = permanent ? reason : `gave up after ${job.attempts} attempts: ${reason}`;
+      if (outcome.kind === 'dead' || job.attempts >= job.maxAttempts) {
+        const why = outcome.kind === 'dead' ? reason : `gave up after ${job.attempts} attempts: ${reason}`;
         await this.kill(job, handler, why);
         return;
       }
-      const retryAfterMs = err instanceof RetryableError ? err.retryAfterMs : undefined;
-      const delay = backoffDelay(job.attempts, { baseMs: this.cfg.backoffBaseMs, capMs: this.cfg.backoffCapMs, retryAfterMs });
+      const delay = backoffDelay(job.attempts, { baseMs: this.cfg.backoffBaseMs, capMs: this.cfg.backoffCapMs, retryAfterMs: outcome.retryAfterMs });
       this.log.info({ job: job.id, kind: job.kind, attempt: job.attempts, delay, reason }, 'job failed; will retry');
       await this.settle(job, { status: 'pending', runAt: Date.now() + delay, error: reason }, 'retry', reason);
     } finally {

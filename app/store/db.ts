@@ -13,24 +13,6 @@ export type Tx = Knex | Knex.Transaction;
 // default; every value we store fits in a double, so parse them as numbers once, globally.
 pg.types.setTypeParser(20, (v) => Number(v));
 
-/**
- * A database failure that passes on its own: a write lock held elsewhere (sqlite BUSY/LOCKED
- * after busy_timeout), no free pool connection, PostgreSQL lock/statement timeouts,
- * serialization failures, a server starting or out of connections. Callers answer
- * "retry later" (503 + Retry-After) instead of an internal error.
- */
-export function isDatabaseBusy(err: unknown): boolean {
-  const e = err as { name?: string; code?: unknown } | null;
-  if (!e || typeof e !== 'object') return false;
-  if (e.name === 'KnexTimeoutError') return true;
-  const code = typeof e.code === 'string' ? e.code : '';
-  return /^SQLITE_(BUSY|LOCKED)/.test(code) || PG_TRANSIENT.has(code);
-}
-
-// lock_not_available, query_canceled (statement/lock timeout), cannot_connect_now,
-// too_many_connections, serialization_failure, deadlock_detected.
-const PG_TRANSIENT = new Set(['55P03', '57014', '57P03', '53300', '40001', '40P01']);
-
 export function isPg(db: Tx): boolean {
   return db.client.config.client === 'pg';
 }

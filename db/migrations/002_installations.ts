@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 
-// Install and admin (issue 3): why an installation stopped working (a lapsed refresh token,
+// Install and admin: why an installation stopped working (a lapsed refresh token,
 // shown on the admin page) and the company's Pipedrive domain for links.
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('installations', (t) => {

@@ -1,8 +1,8 @@
 /**
- * `npm run bench`: issue 7's measurements, side by side on sqlite and PostgreSQL. Each
- * section starts its own server process (scripts/bench/server.ts, fresh database); the load
- * is generated here. Prints a table with PASS/MISS against the targets and writes JSON
- * (bench-results/latest.json). Options: scripts/bench/options.ts, README "Benchmarks".
+ * `npm run bench`: the service's throughput and latency against its targets, side by side on
+ * sqlite and PostgreSQL. Each section starts its own server process (scripts/bench/server.ts,
+ * fresh database); the load is generated here. Prints a table with PASS/MISS against the
+ * targets and writes JSON (bench-results/latest.json). Options: scripts/bench/options.ts, README "Benchmarks".
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';

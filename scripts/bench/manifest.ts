@@ -1,7 +1,7 @@
 /**
  * The manifest endpoints Pipedrive calls, at fixed concurrency on a modest store (200
  * conversations × 40 messages): a quick view of where each endpoint sits against the
- * bare handler. Not one of the issue's targets; kept from the first bench.
+ * bare handler. Not one of the targets; kept from the first bench.
  */
 import autocannon from 'autocannon';
 import { startServer } from './client.ts';

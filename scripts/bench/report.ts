@@ -1,5 +1,5 @@
 /**
- * The bench's verdicts against issue 7's targets, a side-by-side table (one column per
+ * The bench's verdicts against the targets (README "Benchmarks"), a side-by-side table (one column per
  * database) and the JSON written next to it. Benchmarks report; a MISS never fails the run.
  */
 import type { ManifestRun } from './manifest.ts';

@@ -1,7 +1,7 @@
 import { JOB } from '../../app/domain/inbox.ts';
 import { airyIds } from '../../app/platforms/airy/ids.ts';
 import { sourceIdFor } from '../../app/platforms/airy/adapter.ts';
-import type { FakeSession } from '../../test/fakes/alvaria/server.ts';
+import type { FakeSession } from '../../fakes/alvaria/server.ts';
 import type { Printer } from './printer.ts';
 import type { DemoChannel, Story } from './setup-steps.ts';
 import { jobDone, listening, nextEvent, pipedriveGets, pipedriveHolds, pipedriveSends, type World } from './world.ts';

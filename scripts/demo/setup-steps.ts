@@ -1,5 +1,5 @@
-import type { SyncRecord } from '../../test/fakes/pipedrive/server.ts';
-import { adminCall, installVia } from '../../test/support/install.ts';
+import type { SyncRecord } from '../../fakes/pipedrive/server.ts';
+import { adminCall, installVia } from '../lib/install.ts';
 import type { Printer } from './printer.ts';
 import { listening, nextEvent, STEP_TIMEOUT_MS, type World } from './world.ts';
 

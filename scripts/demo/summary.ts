@@ -1,5 +1,5 @@
-import type { ReceivedMessage } from '../../test/fakes/pipedrive/server.ts';
-import { SPEC_AVAILABLE } from '../../test/support/contract.ts';
+import type { ReceivedMessage } from '../../fakes/pipedrive/server.ts';
+import { SPEC_AVAILABLE } from '../../fakes/pipedrive/contract.ts';
 import type { Printer } from './printer.ts';
 import type { DemoChannel, Story } from './setup-steps.ts';
 import { pipedriveGets, type World } from './world.ts';

@@ -1,6 +1,6 @@
-import type { FakeSession } from '../../test/fakes/alvaria/server.ts';
-import { mintUiToken } from '../../test/fakes/pipedrive/server.ts';
-import { CLIENT_SECRET } from '../../test/support/harness.ts';
+import type { FakeSession } from '../../fakes/alvaria/server.ts';
+import { mintUiToken } from '../../fakes/pipedrive/server.ts';
+import { CLIENT_SECRET } from '../../fakes/pipedrive/credentials.ts';
 import type { Printer } from './printer.ts';
 import type { Story } from './setup-steps.ts';
 import { listening, nextEvent, STEP_TIMEOUT_MS, type World } from './world.ts';

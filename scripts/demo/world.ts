@@ -6,10 +6,12 @@ import { join } from 'node:path';
 import { startBridge, type Bridge } from '../../app/bridge.ts';
 import { loadConfig } from '../../app/ground/config.ts';
 import type { Job } from '../../app/store/jobs.ts';
-import { FakeAiry } from '../../test/fakes/airy/index.ts';
-import { FakeAlvaria } from '../../test/fakes/alvaria/server.ts';
-import { startFakePipedrive, type FakePipedrive, type ReceivedMessage } from '../../test/fakes/pipedrive/server.ts';
-import { BASIC, CLIENT_ID, CLIENT_SECRET, freePort, waitFor } from '../../test/support/harness.ts';
+import { FakeAiry } from '../../fakes/airy/index.ts';
+import { FakeAlvaria } from '../../fakes/alvaria/server.ts';
+import { startFakePipedrive, type FakePipedrive, type ReceivedMessage } from '../../fakes/pipedrive/server.ts';
+import { BASIC, CLIENT_ID, CLIENT_SECRET } from '../../fakes/pipedrive/credentials.ts';
+import { freePort } from '../lib/net.ts';
+import { waitFor } from '../lib/wait-for.ts';
 
 /** How long any one awaited event may take before its step counts as failed. */
 export const STEP_TIMEOUT_MS = 15_000;

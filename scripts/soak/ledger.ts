@@ -1,4 +1,4 @@
-import type { FakePipedrive, ReceivedMessage } from '../../test/fakes/pipedrive/server.ts';
+import type { FakePipedrive, ReceivedMessage } from '../../fakes/pipedrive/server.ts';
 
 /** The text every soak message carries, so what reaches Pipedrive can be traced to what was sent. */
 export const marker = (key: string, seq: number) => `soak ${key}#${seq}`;

@@ -1,7 +1,7 @@
 /**
  * `npm run soak`: delivery under crashes, 429 storms, several instances, a fuzz run, and
  * one tenant's hostile platforms beside another tenant's measured traffic.
- *   SOAK_SIZE  full (default; the issue's numbers) | ci (reduced, for CI)
+ *   SOAK_SIZE  full (default; the sizes in scenarios.ts) | ci (reduced, for CI)
  *   SOAK_DB    sqlite | postgres | both. Default: a, b, d on sqlite (ci: on both), c on PostgreSQL
  *   SOAK_ONLY  comma list of scenarios to run (a,b,c,d,e)
  *   TEST_PG_URL  PostgreSQL (default postgres://postgres@127.0.0.1:5432/test); each run uses a throwaway schema

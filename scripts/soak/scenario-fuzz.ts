@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { BASIC } from '../../test/support/harness.ts';
+import { BASIC } from '../../fakes/pipedrive/credentials.ts';
 import { sumOf } from './app-process.ts';
 import { manifestGenerators, seeded, spellingGenerators, type FuzzTargets, type Generator, type Rng } from './fuzz-cases.ts';
 import { closeAgent, send, type FuzzCase, type FuzzOutcome } from './fuzz-send.ts';

@@ -10,7 +10,7 @@ export interface Size {
 
 const MIN = 60_000;
 
-/** SOAK_SIZE=full is the numbers; ci is a reduced run of every scenario that fits a CI job. */
+/** SOAK_SIZE=full is the load the soak exists to prove; ci is a reduced run of every scenario that fits a CI job. */
 export const SIZES: Record<'full' | 'ci', Size> = {
   full: {
     crash: { messages: 5000, kills: 3, airyConversations: 80, alvariaConversations: 20, timeoutMs: 20 * MIN },

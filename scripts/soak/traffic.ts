@@ -1,5 +1,5 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import type { Delivery } from '../../test/fakes/alvaria/deliveries.ts';
+import type { Delivery } from '../../fakes/alvaria/deliveries.ts';
 import { marker, type Ledger } from './ledger.ts';
 import { drained, InvariantError, sleep, waitUntil } from './util.ts';
 import type { World } from './world.ts';

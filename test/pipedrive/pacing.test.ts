@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { msUntilUtcMidnight } from '../../app/pipedrive/pacing.ts';
-import type { ReceivedMessage } from '../fakes/pipedrive/server.ts';
+import type { ReceivedMessage } from '../../fakes/pipedrive/server.ts';
 import { adminCall } from '../support/install.ts';
 import { startPipedriveRig } from '../support/pipedrive-rig.ts';
 

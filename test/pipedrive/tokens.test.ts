@@ -6,7 +6,7 @@ import type { ReceiveMessageBody } from '../../app/flows/channels-api/receive-jo
 import { findChannel } from '../../app/store/channels.ts';
 import { findInstallation } from '../../app/store/installations.ts';
 import type { Job } from '../../app/store/jobs.ts';
-import { apiError } from '../fakes/pipedrive/state.ts';
+import { apiError } from '../../fakes/pipedrive/state.ts';
 import { waitFor } from '../support/harness.ts';
 import { adminCall, installVia, startBridgeWithPipedrive, type Installed } from '../support/install.ts';
 import { TestPlatform } from '../support/test-provider.ts';
@@ -144,7 +144,7 @@ test('the fake enforces the burst limit with x-ratelimit headers', async () => {
     assert.equal(limited.headers.get('x-ratelimit-limit'), '2');
     assert.ok(Number(limited.headers.get('x-ratelimit-reset')) > 0);
     // and the gateway classifies it as retryable
-    await assert.rejects(bridge.pipedrive.client.receiveMessage(installed.installation.id, body(channel, installed)), (err: any) => err.status === 429 && err.job.name === 'RetryableError');
+    await assert.rejects(bridge.pipedrive.client.receiveMessage(installed.installation.id, body(channel, installed)), (err: any) => err.status === 429 && err.failure.name === 'RetryableError');
   } finally {
     await close();
   }

@@ -3,7 +3,7 @@ import type { Channel } from '../../app/ground/records.ts';
 import { airyAdapterFactory, type AiryAdapter } from '../../app/platforms/airy/adapter.ts';
 import type { AiryConfig, AiryState } from '../../app/platforms/airy/schema.ts';
 import { channelContext } from '../../app/platforms/context.ts';
-import { FakeAiry } from '../fakes/airy/index.ts';
+import { FakeAiry } from '../../fakes/airy/index.ts';
 import type { Job } from '../../app/store/jobs.ts';
 import { startTestBridge, waitFor, type TestBridge } from './harness.ts';
 import { RecordingGateway } from './recording-gateway.ts';

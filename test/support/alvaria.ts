@@ -1,7 +1,7 @@
 import type { Channel, Conversation } from '../../app/ground/records.ts';
 import { connectChannel } from '../../app/flows/platform-connect.ts';
 import { alvariaAdapterFactory, type AlvariaOptions } from '../../app/platforms/alvaria/adapter.ts';
-import { FakeAlvaria } from '../fakes/alvaria/server.ts';
+import { FakeAlvaria } from '../../fakes/alvaria/server.ts';
 import { startTestBridge, type TestBridge } from './harness.ts';
 import { RecordingGateway } from './recording-gateway.ts';
 import { seedConversation } from './seed.ts';

@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -7,25 +6,18 @@ import knex from 'knex';
 import { loadConfig, type Config } from '../../app/ground/config.ts';
 import { startBridge, type Bridge, type BridgeOptions } from '../../app/bridge.ts';
 import { createLogger } from '../../app/ground/log.ts';
+import { BASIC, CLIENT_ID, CLIENT_SECRET } from '../../fakes/pipedrive/credentials.ts';
+import { freePort } from '../../scripts/lib/net.ts';
 
 /** Which database this test process runs on: scripts/test.ts runs every suite once per dialect. */
 export const DIALECT: 'sqlite' | 'postgres' = process.env.TEST_DB === 'postgres' ? 'postgres' : 'sqlite';
 export const PG_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-export const CLIENT_ID = 'test-client-id';
-export const CLIENT_SECRET = 'test-client-secret';
-export const BASIC = `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`;
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+// Shared with the demo and the soak, which run on the same fakes; re-exported so that a test
+// needs one import for its rig.
+export { BASIC, CLIENT_ID, CLIENT_SECRET } from '../../fakes/pipedrive/credentials.ts';
+export { freePort } from '../../scripts/lib/net.ts';
+export { waitFor } from '../../scripts/lib/wait-for.ts';
 
 /** A fresh, isolated database location: a temp sqlite file, or a throwaway PostgreSQL schema. */
 export function freshDatabaseEnv(dir: string): { env: Record<string, string>; drop(): Promise<void> } {
@@ -97,26 +89,4 @@ export async function startTestBridge(opts: BridgeOptions & { env?: Record<strin
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** Resolves when `emitter` emits `event` with args satisfying `match` (no sleeps in tests). */
-export function waitFor<A extends any[] = any[]>(
-  emitter: { on(e: string, l: (...a: any[]) => void): unknown; off(e: string, l: (...a: any[]) => void): unknown },
-  event: string,
-  match: (...args: A) => boolean = () => true,
-  timeoutMs = 10_000,
-): Promise<A> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      emitter.off(event, listener);
-      reject(new Error(`timed out waiting for ${event}`));
-    }, timeoutMs);
-    const listener = (...args: A) => {
-      if (!match(...args)) return;
-      clearTimeout(timer);
-      emitter.off(event, listener);
-      resolve(args);
-    };
-    emitter.on(event, listener);
-  });
 }

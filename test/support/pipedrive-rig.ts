@@ -1,5 +1,5 @@
 import type { Job } from '../../app/store/jobs.ts';
-import type { FakePipedriveOptions } from '../fakes/pipedrive/server.ts';
+import type { FakePipedriveOptions } from '../../fakes/pipedrive/server.ts';
 import { waitFor } from './harness.ts';
 import { adminCall, installVia, startBridgeWithPipedrive } from './install.ts';
 import { sign, TestPlatform } from './test-provider.ts';

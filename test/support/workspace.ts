@@ -3,13 +3,13 @@ import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { airyAdapterFactory } from '../../app/platforms/airy/adapter.ts';
 import { alvariaAdapterFactory } from '../../app/platforms/alvaria/adapter.ts';
-import { FakeAiry } from '../fakes/airy/index.ts';
-import { FakeAlvaria } from '../fakes/alvaria/server.ts';
-import type { FakePipedrive } from '../fakes/pipedrive/server.ts';
+import { FakeAiry } from '../../fakes/airy/index.ts';
+import { FakeAlvaria } from '../../fakes/alvaria/server.ts';
+import type { FakePipedrive } from '../../fakes/pipedrive/server.ts';
 import type { TestBridge } from './harness.ts';
 import { installVia, startBridgeWithPipedrive, type Installed } from './install.ts';
 
-/** Debian's Chromium, driven by playwright-core (as test/pipedrive/admin-browser.test.ts). */
+/** Debian's Chromium, driven by playwright-core (as test/http/admin/admin-browser.test.ts). */
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 export const skipWithoutChromium = existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM} (install it with apt-get install chromium, or set CHROMIUM_PATH)`;

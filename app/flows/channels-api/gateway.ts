@@ -1,15 +1,14 @@
 import type { Channel } from '../../ground/records.ts';
-import { DeferError, PermanentError, RetryableError } from '../../ground/failures.ts';
 import type { PipedriveClient } from '../../pipedrive/client.ts';
 import type { Db } from '../../store/db.ts';
-import { isChannelsApiRemoved, NeedsReinstallError, PipedriveApiError } from '../../pipedrive/api-errors.ts';
+import { isChannelsApiRemoved, PipedriveApiError } from '../../pipedrive/api-errors.ts';
 import { channelsApiRemoved, surfaceOf, usesChannelsApi } from '../../domain/surface.ts';
 import { unlinkedGateway, type PipedriveGateway, type ReceiveMessageBody } from './receive-job.ts';
 
 /**
  * The real gateway: delivers through the channel's installation. A channel without one keeps
- * the unlinked behaviour (dead letter naming the reason). Errors become the outbox's
- * Retryable/Permanent classification (429 and 5xx retried honouring Retry-After).
+ * the unlinked behaviour (dead letter naming the reason). Pipedrive's failures carry their
+ * classification (429 and 5xx retried honouring Retry-After), which the outbox reads.
  */
 export function installationGateway(client: PipedriveClient, db?: Db): PipedriveGateway {
   return {
@@ -26,15 +25,9 @@ export function installationGateway(client: PipedriveClient, db?: Db): Pipedrive
           await channelsApiRemoved(db, channel.installationId, (err as PipedriveApiError).status);
           return;
         }
-        throw asJobError(err);
+        throw err;
       }
     },
   };
 }
 
-export function asJobError(err: unknown): RetryableError | PermanentError | DeferError {
-  if (err instanceof DeferError) return err;
-  if (err instanceof PipedriveApiError) return err.job;
-  if (err instanceof NeedsReinstallError || err instanceof PermanentError || err instanceof RetryableError) return err;
-  return new RetryableError(err instanceof Error ? err.message : String(err));
-}

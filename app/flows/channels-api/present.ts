@@ -47,7 +47,8 @@ export function presentConversation(v: ConversationView, deps: PresentDeps) {
     link: v.conversation.link,
     status: v.conversation.status,
     seen: v.conversation.seen,
-    // Omitted (not null) on the last page: the spec types it as a string.
+    // Omitted (not null) on the last page: Pipedrive's OpenAPI file for these endpoints types it as a string
+    // (https://github.com/pipedrive/omnichannel-api-docs).
     ...(v.nextMessagesCursor ? { next_messages_cursor: v.nextMessagesCursor } : {}),
     messages: v.messages.map((m) => presentMessage(m, deps)),
     participants: v.participants.map(presentParticipant),

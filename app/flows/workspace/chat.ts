@@ -1,4 +1,4 @@
-import { AppError, notFound } from '../../ground/errors.ts';
+import { AppError, notFound } from '../../ground/failures.ts';
 import type { StagedFile } from '../../domain/inbox.ts';
 import { ensureStandingConversation, pipedriveUserKey } from '../../domain/standing.ts';
 import type { Channel, Conversation, Message } from '../../ground/records.ts';

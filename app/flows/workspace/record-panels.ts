@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { AppError, notFound } from '../../ground/errors.ts';
+import { AppError, notFound } from '../../ground/failures.ts';
 import { PLATFORM_PARTICIPANT_ID, pipedriveUserParticipantId } from '../../domain/standing.ts';
 import type { Conversation } from '../../ground/records.ts';
 import { PipedriveApiError } from '../../pipedrive/api-errors.ts';

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import type { Conversation, Message, Participant } from '../../ground/records.ts';
 import { PermanentError } from '../../ground/failures.ts';
 import type { JobHandler } from '../../runtime/outbox.ts';
-import { asJobError } from '../channels-api/gateway.ts';
 import type { CallOptions, PipedriveRecordType } from '../../pipedrive/client.ts';
 import { findChannel } from '../../store/channels.ts';
 import { findConversationByPk, listParticipants } from '../../store/conversations.ts';
@@ -128,19 +127,16 @@ export function transcriptJob(d: WorkspaceDeps): JobHandler<{ conversationPk: nu
       const target = { type: record.type as PipedriveRecordType, id: record.id };
       for (const note of await unsyncedNotes(d.db, conversationPk)) {
         const content = renderHeader(note, channelName, record) + (await noteLines(d.db, note.pk)).join('');
-        try {
-          let id = note.pdNoteId;
-          if (id === null && note.postAttempted) id = await findByToken(d, installationId, target, note.token, call);
-          if (id === null) {
-            await markPostAttempted(d.db, note.pk);
-            id = (await d.client.addNote(installationId, { content, record: target }, call)).id;
-          } else {
-            await d.client.updateNote(installationId, id, content, call);
-          }
-          await markSynced(d.db, note.pk, id, note.rev, Date.now());
-        } catch (err) {
-          throw asJobError(err);
+        // A failure goes to the outbox as thrown: Pipedrive's carry their classification.
+        let id = note.pdNoteId;
+        if (id === null && note.postAttempted) id = await findByToken(d, installationId, target, note.token, call);
+        if (id === null) {
+          await markPostAttempted(d.db, note.pk);
+          id = (await d.client.addNote(installationId, { content, record: target }, call)).id;
+        } else {
+          await d.client.updateNote(installationId, id, content, call);
         }
+        await markSynced(d.db, note.pk, id, note.rev, Date.now());
       }
     },
   };

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { AppError } from '../../ground/errors.ts';
+import { AppError } from '../../ground/failures.ts';
 import { TemplateSchema } from '../../flows/platform-connect.ts';
 import { deadLettersOf, replayDeadLetters } from '../../flows/dead-letters.ts';
 import { connectForInstallation, deleteForInstallation, listForInstallation, updateForInstallation } from '../../flows/channel-lifecycle.ts';

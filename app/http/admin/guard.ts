@@ -1,6 +1,6 @@
 import type { Context, Next } from 'koa';
 import { koaBody } from 'koa-body';
-import { AppError } from '../../ground/errors.ts';
+import { AppError } from '../../ground/failures.ts';
 import type { Secrets } from '../../ground/security/crypto.ts';
 import type { Db } from '../../store/db.ts';
 import { familyOf } from '../paths.ts';
@@ -24,7 +24,6 @@ const SELF_SERVICE = [/^DELETE \/admin\/api\/installation$/i];
 export function adminApiGuard(deps: { secrets: Secrets; db: Db; appUrl: string }) {
   return async (ctx: Context, next: Next) => {
     if (familyOf(ctx) !== 'admin-api') return next();
-    ctx.state.errorShape = 'admin';
     ctx.set('Cache-Control', 'no-store');
     const installation = await requireSession(ctx, deps.secrets, deps.db, deps.appUrl);
     ctx.state.installation = installation;

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import { z } from 'zod';
 import type { Config } from '../../ground/config.ts';
-import { AppError, badRequest } from '../../ground/errors.ts';
+import { AppError, badRequest } from '../../ground/failures.ts';
 import type { Inbox, StagedFile } from '../../domain/inbox.ts';
 import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from '../../domain/conversation-pages.ts';
 import type { Channel } from '../../ground/records.ts';
@@ -13,7 +13,7 @@ import { familyOf } from '../paths.ts';
 import { readQuery, stagedUploads } from '../uploads.ts';
 
 /**
- * The seven manifest endpoints Pipedrive calls (specs/pipedrive-provider-endpoints.openapi.yaml),
+ * The seven manifest endpoints Pipedrive calls (https://pipedrive.readme.io/docs/implementing-messaging-app-extension),
  * mounted under /api. Handlers only parse, call the inbox, and shape the answer.
  */
 /** Basic auth on everything under /api, matched route or not (an unknown route is still 401 first). */

@@ -1,13 +1,12 @@
 import Router from '@koa/router';
 import getRawBody from 'raw-body';
-import { AppError } from '../../ground/errors.ts';
+import { AppError, BUSY_RETRY_AFTER_SECONDS } from '../../ground/failures.ts';
 import { channelContext } from '../../platforms/context.ts';
 import type { ProviderRegistry } from '../../platforms/registry.ts';
 import type { Secrets } from '../../ground/security/crypto.ts';
 import { findChannel } from '../../store/channels.ts';
 import type { Db } from '../../store/db.ts';
 import type { Metrics } from '../../ground/metrics.ts';
-import { BUSY_RETRY_AFTER_SECONDS } from '../error-responses.ts';
 import { TokenBuckets } from '../../ground/security/token-bucket.ts';
 
 const MAX_WEBHOOK_BYTES = 1024 * 1024;
@@ -23,10 +22,6 @@ export function webhooksRouter(deps: { db: Db; secrets: Secrets; registry: Provi
   // Retry-After (Alvaria and Standard Webhooks senders retry a 429 later; Airy marks its
   // message failed with our `error`), not everyone's database and workers.
   const limiter = new TokenBuckets(deps.rate);
-  router.use(async (ctx, next) => {
-    ctx.state.errorShape = 'webhook';
-    await next();
-  });
   router.post('/:provider/:channelId', async (ctx) => {
     const adapter = deps.registry.get(String(ctx.params.provider));
     if (!adapter?.webhook) throw new AppError('NOT_FOUND', 'Unknown webhook');

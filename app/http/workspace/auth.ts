@@ -1,7 +1,7 @@
 import { errors as joseErrors, jwtVerify } from 'jose';
 import type { Context, Next } from 'koa';
 import type { Config } from '../../ground/config.ts';
-import { AppError } from '../../ground/errors.ts';
+import { AppError } from '../../ground/failures.ts';
 import type { Logger } from '../../ground/log.ts';
 import type { PipedriveClient } from '../../pipedrive/client.ts';
 import { PipedriveApiError } from '../../pipedrive/api-errors.ts';

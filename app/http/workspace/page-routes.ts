@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { AppError } from '../../ground/errors.ts';
+import { AppError } from '../../ground/failures.ts';
 import { deadLettersOf } from '../../flows/dead-letters.ts';
 import { listForInstallation } from '../../flows/channel-lifecycle.ts';
 import type { PipedriveServices } from '../../pipedrive/services.ts';

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import { z } from 'zod';
-import { AppError, notFound } from '../../ground/errors.ts';
+import { AppError, notFound } from '../../ground/failures.ts';
 import { parseConnect, UpdateBody } from '../admin/admin-api.ts';
 import { fieldErrors, invalidFields } from '../../domain/field-errors.ts';
 import { providerInfos } from '../admin/platforms.ts';

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
-import { AppError } from '../../ground/errors.ts';
+import { AppError } from '../../ground/failures.ts';
 import { pipedriveUserKey } from '../../domain/standing.ts';
 import { findConversationByPk } from '../../store/conversations.ts';
 import { findMessageById } from '../../store/messages.ts';

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import { koaBody } from 'koa-body';
 import { z } from 'zod';
-import { AppError, badRequest } from '../../ground/errors.ts';
+import { AppError, badRequest } from '../../ground/failures.ts';
 import type { StagedFile } from '../../domain/inbox.ts';
 import { listCompanyChannels, type RecordType } from '../../store/workspace.ts';
 import { iframeAuth, type UiIdentity } from './auth.ts';
@@ -27,7 +27,6 @@ const MAX_TEXT = 65_536;
 export function workspaceApiRouter(d: WorkspaceDeps, hub: StreamHub): Router {
   const router = new Router({ prefix: '/ui/api' });
   router.use(async (ctx: Context, next: Next) => {
-    ctx.state.errorShape = 'admin';
     ctx.set('Cache-Control', 'no-store');
     await next();
   });

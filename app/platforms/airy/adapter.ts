@@ -77,7 +77,7 @@ export function createAiryAdapter(services: ProviderServices, opts: AiryAdapterO
       } catch (err) {
         if (err instanceof ProviderError) throw err;
         if (isAxiosError(err) && err.response?.status === 409) {
-          throw new ProviderError(`Airy already has a source "${sourceId}" and only reveals its token at creation; remove it (POST /sources.delete) and connect again`, 409);
+          throw new ProviderError(`Airy already has a source "${sourceId}" and only reveals its token at creation; remove it (POST /sources.delete) and connect again`);
         }
         throw connectError(services, err, 'Creating the Airy source');
       }
@@ -117,7 +117,7 @@ export function createAiryAdapter(services: ProviderServices, opts: AiryAdapterO
         });
       } catch (err) {
         if (isAxiosError(err) && err.response?.status === 404) {
-          throw new ProviderError(`Airy no longer has this channel's source "${state.source_id}"; delete the channel and connect it again`, 404);
+          throw new ProviderError(`Airy no longer has this channel's source "${state.source_id}"; delete the channel and connect it again`);
         }
         throw connectError(services, err, 'Updating the Airy source');
       }

@@ -78,7 +78,8 @@ export async function handleAction(
 /**
  * `payload.conversation.id` is Airy's conversation id, which we keep as providerRef (it is
  * airyUuid(source_id + the source_conversation_id we write)). Its `source_conversation_id`
- * is NOT our id: Airy fills it with the sender of the latest contact message (reference §6).
+ * is NOT our id: Airy fills it with the sender of the latest contact message (its sources-api
+ * `Stores` builds the action body that way: https://github.com/airyhq/airy/tree/develop/backend/components/sources-api).
  * A null conversation means an Airy user wrote to `source_recipient_id` in a new one.
  */
 async function resolveConversation(

@@ -29,7 +29,7 @@ export function attachmentKind(mimeType: string): 'image' | 'video' | 'audio' | 
  * One Pipedrive user's message as a `/sources.webhook` body: the
  * Pipedrive user is the Airy *contact*, so `from_contact: true`; ids are ours, so a retried
  * call upserts the same Airy message. The conversation metadata names the contact, so Airy
- * shows the person instead of "Source ab12c" (the identity idea of airy issue #2632).
+ * shows the person instead of "Source ab12c" (the identity idea of https://github.com/airyhq/airy/issues/2632).
  */
 export function buildIngest(out: OutgoingMessage, sourceChannelId: string): { messages: IngestMessage[]; metadata: IngestMetadata[] } {
   const convId = sourceConversationId(out.conversation);

@@ -8,7 +8,8 @@ import { encodeFrame, StompDecoder } from './stomp.ts';
 export interface StompSubscriberOptions {
   /** Airy host, e.g. https://airy.example.com; the socket is <host>/ws.communication. */
   apiUrl: string;
-  /** Sent as `Authorization` on the HTTP upgrade: Airy ignores STOMP CONNECT headers (reference §7). */
+  /** Sent as `Authorization` on the HTTP upgrade: Airy's websocket component authenticates the upgrade and ignores STOMP CONNECT headers
+   * (https://github.com/airyhq/airy/tree/develop/backend/components/websocket). */
   token: string;
   destination?: string;
   /** Heart-beat we offer and ask for (Airy's broker uses 30000,30000). */

@@ -1,5 +1,5 @@
 import { isAxiosError } from 'axios';
-import { classifyHttpError, RetryableError } from '../../ground/failures.ts';
+import { classifyHttpError, DeferError, RetryableError } from '../../ground/failures.ts';
 import { claimFailure, partsSentSince, recordPart, sentParts } from '../../store/alvaria-sessions.ts';
 import type { Db } from '../../store/db.ts';
 import type { ChannelContext, OutgoingMessage, ProviderServices, SendOutcome } from '../contract.ts';
@@ -56,7 +56,7 @@ export async function sendMessage(d: SendDeps, { channel, config }: ChannelConte
     // outbox records the defer) and wake nothing: look again soon, then less and less often.
     const age = Math.max(0, d.now() - decision.session.createdAt);
     const ms = Math.min(d.deferMs.max, Math.max(d.deferMs.min, Math.floor(age / 2)));
-    return { defer: { ms, reason: `waiting for Alvaria to confirm session ${decision.session.sessionId}` } };
+    throw new DeferError(`waiting for Alvaria to confirm session ${decision.session.sessionId}`, ms);
   }
   if (decision.kind !== 'live') throw new Error(`unexpected session decision ${decision.kind}`);
   const session = decision.session;

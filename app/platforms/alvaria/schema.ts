@@ -4,7 +4,7 @@ import { isHttpUrl, platformUrl } from '../../ground/security/outbound-policy.ts
 import { platformId } from '../../ground/security/input.ts';
 
 /**
- * Shapes of the Alvaria Server Messaging API v2 (seeds/alvaria-server-messaging-api.txt):
+ * Shapes of the Alvaria Server Messaging API v2 (https://via-api-documentation.s3.amazonaws.com/):
  * the per-channel configuration, and every callback the API posts to our webhook.
  */
 
