@@ -1,72 +1,85 @@
-// Layer rules: an import may only go down the stack (or stay inside its own layer), and nothing forms a cycle.
-// The layer names are the ones docs/ARCHITECTURE.md uses. Type-only imports count: a type is a dependency too.
-// Run with `npm run lint` (or `npx depcruise app scripts test db` for this check alone).
+// Layer rules: an import may only go down the stack, and nothing forms a cycle.
+// The layer names and "may import" lists are those of docs/ARCHITECTURE.md. Type-only imports count:
+// a type is a dependency too. Run with `npm run lint` (or `npm run lint:layers` for this check alone).
 
-/** Top to bottom. Layers with the same rank are siblings: neither may import the other. */
+/** Top to bottom, as in docs/ARCHITECTURE.md. A layer may also import its own files. */
 const layers = [
-  { name: 'entry', rank: 0, path: ['^app/main\\.ts$', '^app/startup-errors\\.ts$', '^scripts/'] },
-  { name: 'root', rank: 1, path: ['^app/bridge\\.ts$'] },
-  { name: 'http', rank: 2, path: ['^app/http/'] },
-  { name: 'flows', rank: 3, path: ['^app/flows/'] },
-  { name: 'pipedrive', rank: 4, path: ['^app/pipedrive/'] },
-  { name: 'platforms', rank: 4, path: ['^app/platforms/'] },
-  { name: 'domain', rank: 5, path: ['^app/domain/'] },
-  { name: 'runtime', rank: 6, path: ['^app/runtime/'] },
-  // The migrations are SQL too; only the store runs them.
-  { name: 'store', rank: 7, path: ['^app/store/', '^db/'] },
-  { name: 'ground', rank: 8, path: ['^app/ground/'] },
+  { name: 'entry', path: ['^app/main\\.ts$', '^app/startup-errors\\.ts$', '^scripts/'], mayImport: ['root', 'http', 'flows', 'pipedrive', 'platforms', 'domain', 'runtime', 'store', 'ground'] },
+  { name: 'root', path: ['^app/bridge\\.ts$'], mayImport: ['http', 'flows', 'pipedrive', 'platforms', 'domain', 'runtime', 'store', 'ground'] },
+  { name: 'http', path: ['^app/http/'], mayImport: ['flows', 'pipedrive', 'platforms', 'domain', 'runtime', 'store', 'ground'] },
+  { name: 'flows', path: ['^app/flows/'], mayImport: ['pipedrive', 'platforms', 'domain', 'runtime', 'store', 'ground'] },
+  // pipedrive and platforms are siblings: neither imports the other.
+  { name: 'pipedrive', path: ['^app/pipedrive/'], mayImport: ['runtime', 'ground'] },
+  { name: 'platforms', path: ['^app/platforms/'], mayImport: ['domain', 'runtime', 'ground'] },
+  { name: 'domain', path: ['^app/domain/'], mayImport: ['runtime', 'store', 'ground'] },
+  { name: 'runtime', path: ['^app/runtime/'], mayImport: ['store', 'ground'] },
+  { name: 'store', path: ['^app/store/'], mayImport: ['ground'] },
+  { name: 'ground', path: ['^app/ground/'], mayImport: [] },
 ];
 
-const upward = layers.slice(1).map((layer) => {
-  const above = layers.filter((l) => l.rank < layer.rank || (l.rank === layer.rank && l.name !== layer.name));
-  const below = layers.filter((l) => l.rank > layer.rank).map((l) => l.name);
-  return {
+const pathOf = (name) => layers.find((l) => l.name === name).path;
+
+const layerRules = layers
+  .map((layer) => ({ layer, others: layers.filter((l) => l !== layer && !layer.mayImport.includes(l.name)) }))
+  .filter(({ others }) => others.length > 0)
+  .map(({ layer, others }) => ({
     name: `${layer.name}-imports-only-below`,
-    comment: `${layer.name} may import only ${below.length ? below.join(', ') : 'nothing outside itself'}; it imported ${above.map((l) => l.name).join(' or ')}`,
+    comment: `${layer.name} may import only ${layer.mayImport.length ? layer.mayImport.join(', ') : 'ground'}`,
     severity: 'error',
     from: { path: layer.path },
-    to: { path: above.flatMap((l) => l.path) },
-  };
-});
-
-const path = (name) => layers.find((l) => l.name === name).path;
+    to: { path: others.flatMap((l) => l.path) },
+  }));
 
 export default {
   forbidden: [
-    ...upward,
+    ...layerRules,
     {
       name: 'store-only-from-domain-runtime-flows',
-      comment: 'only domain, runtime and flows (and the root and entry points that wire them) use the store; pass narrow functions or repositories instead',
+      comment: 'only domain, runtime and flows (and the root and entry points that wire them) import the store; others get narrow functions or repositories',
       severity: 'error',
-      from: { path: [...path('http'), ...path('pipedrive'), ...path('platforms'), ...path('ground')] },
-      to: { path: path('store') },
+      from: { path: [...pathOf('http'), ...pathOf('pipedrive'), ...pathOf('platforms'), ...pathOf('ground')] },
+      to: { path: pathOf('store') },
     },
     {
       name: 'platforms-never-outbox',
-      comment: 'a platform adapter reports retry/defer through the failure vocabulary in ground, never through the outbox',
+      comment: 'an adapter says retry, permanent or defer-until with the failure vocabulary in ground, never with the outbox',
       severity: 'error',
-      from: { path: path('platforms') },
+      from: { path: pathOf('platforms') },
       to: { path: '^app/runtime/outbox\\.ts$' },
     },
     {
       name: 'platforms-use-domain-types-only',
-      comment: 'a platform adapter sees the domain only through the narrow port type it is handed',
+      comment: 'an adapter sees the domain only through types: the narrow port it is handed',
       severity: 'error',
-      from: { path: path('platforms') },
-      to: { path: path('domain'), dependencyTypesNot: ['type-only'] },
+      from: { path: pathOf('platforms') },
+      to: { path: pathOf('domain'), dependencyTypesNot: ['type-only'] },
     },
     {
-      name: 'app-never-test-or-scripts',
-      comment: 'the product does not depend on tests or tools',
+      name: 'app-never-fakes-scripts-test',
+      comment: 'a production install (npm ci --omit=dev) starts without fakes/, scripts/ and test/',
       severity: 'error',
       from: { path: '^app/' },
-      to: { path: ['^test/', '^scripts/'] },
+      to: { path: ['^fakes/', '^scripts/', '^test/'] },
+    },
+    {
+      name: 'migrations-stand-alone',
+      comment: 'db/migrations/ is plain schema history: it imports no project code',
+      severity: 'error',
+      from: { path: '^db/' },
+      to: { path: ['^app/', '^fakes/', '^scripts/', '^test/'] },
+    },
+    {
+      name: 'fakes-stand-alone',
+      comment: 'the fakes of Pipedrive, Airy and Alvaria import no code of the app, the scripts or the tests',
+      severity: 'error',
+      from: { path: '^fakes/' },
+      to: { path: ['^app/', '^db/', '^scripts/', '^test/'] },
     },
     {
       name: 'test-is-test-only',
-      comment: 'scripts (demo, bench, soak) may use app/, but nothing outside test/ imports test/',
+      comment: 'test/ may import anything; nothing outside test/ imports test/',
       severity: 'error',
-      from: { path: '^(app|scripts|db)/' },
+      from: { pathNot: '^test/' },
       to: { path: '^test/' },
     },
     {
@@ -89,6 +102,5 @@ export default {
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'], extensions: ['.ts', '.js', '.json', '.d.ts'] },
-    reporterOptions: { text: { highlightFocused: true } },
   },
 };

@@ -56,9 +56,9 @@ export default tseslint.config(
     },
   },
   {
-    files: ['test/**/*.ts'],
+    files: ['test/**/*.ts', 'fakes/**/*.ts'],
     rules: {
-      // Tests throw plain objects to imitate library errors.
+      // Tests and fakes throw plain objects to imitate library errors and HTTP answers.
       '@typescript-eslint/only-throw-error': 'off',
       // Cosmetic (`as any` on an `any` response body); not worth touching every test for.
       '@typescript-eslint/no-unnecessary-type-assertion': 'off',
