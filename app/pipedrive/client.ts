@@ -101,10 +101,6 @@ export class PipedriveClient {
     await this.call(installationId, 'deleteChannel', (cfg) => v1.ChannelsApiFp(cfg).deleteChannel(providerChannelId));
   }
 
-  async deleteConversation(installationId: string, providerChannelId: string, conversationId: string): Promise<void> {
-    await this.call(installationId, 'deleteConversation', (cfg) => v1.ChannelsApiFp(cfg).deleteConversation(providerChannelId, conversationId));
-  }
-
   /** A user of the installation's company (the workspace resolves iframe users who never installed). */
   async getUser(installationId: string, userId: number): Promise<PipedriveUser> {
     const res = await this.call(installationId, 'getUser', (cfg) => v1.UsersApiFp(cfg).getUser(userId));
