@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../ground/config.ts';
 import { badRequest } from '../ground/failures.ts';
-import type { FileStore } from '../store/files.ts';
+import type { FileStore } from '../ground/file-store.ts';
 
 /**
  * The one multipart reader for messages with files (the manifest's postMessage and the

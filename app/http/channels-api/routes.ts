@@ -7,7 +7,7 @@ import type { Inbox, StagedFile } from '../../domain/inbox.ts';
 import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from '../../domain/conversation-pages.ts';
 import type { Channel } from '../../ground/records.ts';
 import { presentConversation, presentMessage, presentSender, presentTemplates, type PresentDeps } from '../../flows/channels-api/present.ts';
-import type { FileStore } from '../../store/files.ts';
+import type { FileStore } from '../../ground/file-store.ts';
 import { pipedriveBasicAuth } from '../basic-auth.ts';
 import { familyOf } from '../paths.ts';
 import { readQuery, stagedUploads } from '../uploads.ts';

@@ -4,7 +4,7 @@ import { koaBody } from 'koa-body';
 import { z } from 'zod';
 import { AppError, badRequest } from '../../ground/failures.ts';
 import type { StagedFile } from '../../domain/inbox.ts';
-import { listCompanyChannels, type RecordType } from '../../store/workspace.ts';
+import type { RecordType } from '../../ground/records.ts';
 import { iframeAuth, type UiIdentity } from './auth.ts';
 import { startRecordConversation } from '../../flows/workspace/record-panels.ts';
 import { settingsRoutes } from './settings.ts';
@@ -12,7 +12,6 @@ import { readQuery, stagedUploads } from '../uploads.ts';
 import { access, presentOne, listConversations, listMessages, markConversationRead, retry, send, unreadTotal } from '../../flows/workspace/chat.ts';
 import type { WorkspaceDeps } from '../../flows/workspace/deps.ts';
 import { issueTicket, type StreamHub } from './stream.ts';
-import { surfaceOf } from '../../domain/surface.ts';
 
 export const uiOf = (ctx: Context): UiIdentity => ctx.state.ui as UiIdentity;
 
@@ -30,7 +29,7 @@ export function workspaceApiRouter(d: WorkspaceDeps, hub: StreamHub): Router {
     ctx.set('Cache-Control', 'no-store');
     await next();
   });
-  const auth = iframeAuth({ config: d.config, db: d.db, client: d.client, log: d.log });
+  const auth = iframeAuth(d);
   const json = koaBody({ json: true, urlencoded: false, text: false, multipart: false, jsonLimit: '256kb', jsonStrict: true });
   const requireJson = async (ctx: Context, next: Next) => {
     if (!ctx.is('application/json')) throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send this as Content-Type: application/json');
@@ -39,11 +38,11 @@ export function workspaceApiRouter(d: WorkspaceDeps, hub: StreamHub): Router {
 
   router.get('/me', auth, async (ctx) => {
     const ui = uiOf(ctx);
-    const channels = await listCompanyChannels(d.db, ui.companyId);
+    const channels = await d.directory.companyChannels(ui.companyId);
     ctx.body = {
       user: { id: ui.userId, name: ui.userName, email: ui.userEmail, isAdmin: ui.isAdmin },
       company: { id: ui.companyId, name: ui.companyName },
-      surface: (await surfaceOf(d.db, ui.installationId)).surface,
+      surface: (await d.flows.surfaceOf(ui.installationId)).surface,
       channels: channels.map((c) => ({ id: c.id, name: c.name, platform: c.provider })),
     };
   });
