@@ -28,7 +28,7 @@ import type { TokenRepository } from './pipedrive/tokens.ts';
 import type { AdapterFactory } from './platforms/contract.ts';
 import { builtInProviders, createRegistry, type ProviderRegistry } from './platforms/registry.ts';
 import { createSecrets, type Secrets } from './ground/security/crypto.ts';
-import { RateLimiter } from './ground/security/rate-limit.ts';
+import { TokenBuckets } from './ground/security/token-buckets.ts';
 import { createDb, knownMigrations, migrate, waitForDatabase, type Db } from './store/db.ts';
 import { LocalFileStore, type FileStore } from './store/files.ts';
 import { S3FileStore } from './store/files-s3.ts';
@@ -111,7 +111,8 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
     log,
     metrics,
     ...createPipedrivePort({ config, log, metrics, secrets, tokenStore }),
-    connectLimiter: new RateLimiter(config.outbound.connectAttemptsPerMinute),
+    // A minute's attempts may be spent at once, then they refill evenly.
+    connectLimiter: new TokenBuckets({ perMinute: config.outbound.connectAttemptsPerMinute, burst: config.outbound.connectAttemptsPerMinute }),
   };
   const flows = new Flows(services);
   const workspaceDeps: WorkspaceDeps = { ...services, queue, flows, files, fileUrl };

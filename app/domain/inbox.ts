@@ -136,8 +136,9 @@ export class Inbox extends EventEmitter<InboxEvents> {
 
   /**
    * Stores a message a Pipedrive user wrote, adopts its staged files, and queues the
-   * delivery to the platform, all before answering Pipedrive. Staged files are removed on
-   * every failure path.
+   * delivery to the platform, all before answering Pipedrive. Files adopted for a message
+   * that is not stored are removed again; files still staged are the caller's (the HTTP
+   * upload reader removes them when the request ends).
    */
   async postMessage(channel: Channel, input: { conversationId: string; text: string; files: StagedFile[] }): Promise<Message> {
     const adopted: string[] = [];
@@ -180,7 +181,7 @@ export class Inbox extends EventEmitter<InboxEvents> {
       return message;
     } catch (err) {
       // Best effort: a failing store (e.g. the bucket unreachable) must not hide the original error.
-      await Promise.allSettled([...input.files.map((f) => this.files.discard(f.path)), ...adopted.map((key) => this.files.remove(key))]);
+      await Promise.allSettled(adopted.map((key) => this.files.remove(key)));
       throw err;
     }
   }

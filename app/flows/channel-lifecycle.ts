@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { AppError, duringStep, notFound } from '../ground/failures.ts';
+import { waitSeconds } from '../ground/security/token-buckets.ts';
 import { ensureStandingConversation } from '../domain/standing.ts';
-import { fieldErrors, invalidFields } from '../domain/field-errors.ts';
+import { fieldErrors, invalidFields, refusedSetting } from '../domain/field-errors.ts';
 import { newId } from '../domain/inbox.ts';
 import type { Channel, Template } from '../ground/records.ts';
 import { channelContext, sealJson } from '../platforms/context.ts';
@@ -63,7 +64,8 @@ export async function connectChannel(deps: ConnectDeps, req: ConnectRequest): Pr
   try {
     result = await adapter.connect({ channelId: id, providerChannelId, name: req.name, avatarUrl: req.avatarUrl, config: parsed.data, webhookUrl: hook });
   } catch (err) {
-    throw duringStep(adapter.displayName, err);
+    // A refused platform URL is the admin's input (a field error); anything else is the step's failure.
+    throw refusedSetting(err) ?? duringStep(adapter.displayName, err);
   }
   await deps.db.transaction(async (tx) => {
     await insertChannel(
@@ -111,7 +113,7 @@ export async function reconfigureChannel(deps: ConnectDeps, channel: Channel, re
     const next = { channelId: channel.id, providerChannelId: channel.providerChannelId, name: req.name, avatarUrl: req.avatarUrl, config: parsed.data, webhookUrl: hook };
     result = adapter.reconfigure ? await adapter.reconfigure(current, next) : await adapter.connect(next);
   } catch (err) {
-    throw duringStep(adapter.displayName, err);
+    throw refusedSetting(err) ?? duringStep(adapter.displayName, err);
   }
   await updateChannel(
     deps.db,
@@ -139,9 +141,9 @@ export interface AdminConnect {
 export async function connectForInstallation(s: BridgeServices, installation: Installation, req: AdminConnect) {
   usable(installation);
   // Every attempt makes calls to a host the admin names: bounded, so connect is no scanner.
-  const turn = s.connectLimiter.take(installation.id);
-  if (!turn.ok) {
-    const seconds = Math.ceil(turn.retryAfterMs / 1000);
+  const wait = s.connectLimiter.take(installation.id);
+  if (wait > 0) {
+    const seconds = waitSeconds(wait);
     throw new AppError('RATE_LIMIT_EXCEEDED', `Too many connect attempts; try again in ${seconds} s`, { retry_after_seconds: seconds });
   }
   const { channel, notes } = await connectChannel(s, { ...req, installationId: installation.id });

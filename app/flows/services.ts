@@ -5,7 +5,7 @@ import type { Logger } from '../ground/log.ts';
 import type { Metrics } from '../ground/metrics.ts';
 import type { ProviderRegistry } from '../platforms/registry.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
-import type { RateLimiter } from '../ground/security/rate-limit.ts';
+import type { TokenBuckets } from '../ground/security/token-buckets.ts';
 import type { Db } from '../store/db.ts';
 import type { PipedrivePort } from '../pipedrive/port.ts';
 
@@ -21,5 +21,5 @@ export interface BridgeServices extends PipedrivePort {
   log: Logger;
   metrics: Metrics;
   /** Channel connect attempts per installation: each one calls a host the admin names. */
-  connectLimiter: RateLimiter;
+  connectLimiter: TokenBuckets;
 }

@@ -6,7 +6,7 @@ import type { ProviderRegistry } from '../../platforms/registry.ts';
 import type { Secrets } from '../../ground/security/crypto.ts';
 import type { Directory } from '../../domain/directory.ts';
 import type { Metrics } from '../../ground/metrics.ts';
-import { TokenBuckets } from '../../ground/security/token-bucket.ts';
+import { TokenBuckets, waitSeconds } from '../../ground/security/token-buckets.ts';
 
 const MAX_WEBHOOK_BYTES = 1024 * 1024;
 
@@ -31,7 +31,7 @@ export function webhooksRouter(deps: { directory: Pick<Directory, 'channel'>; se
     if (!channel || channel.provider !== adapter.kind || channel.status === 'deleted') throw new AppError('NOT_FOUND', 'Unknown channel');
     const wait = limiter.take(channel.id);
     if (wait > 0) {
-      throw new AppError('RATE_LIMIT_EXCEEDED', 'Too many webhook requests for this channel; retry later', {}, wait);
+      throw new AppError('RATE_LIMIT_EXCEEDED', 'Too many webhook requests for this channel; retry later', {}, waitSeconds(wait));
     }
     let rawBody: Buffer;
     try {

@@ -73,31 +73,21 @@ export function workspaceApiRouter(d: WorkspaceDeps, hub: StreamHub): Router {
   router.post('/conversations/:id/messages', auth, async (ctx) => {
     // Resolve the conversation before accepting any bytes: a stranger's upload never touches disk.
     const a = await access(d, uiOf(ctx), ctx.params.id!);
-    let text: string;
-    let staged: StagedFile[] = [];
+    const post = async (text: string, staged: StagedFile[]) => {
+      if (!text.trim() && staged.length === 0) throw badRequest('A message needs text or at least one file');
+      const message = await send(d, a, { text, files: staged });
+      ctx.status = 201;
+      ctx.body = { message };
+    };
     if (ctx.is('multipart/form-data')) {
-      await upload.any()(ctx, async () => {});
-      staged = (Array.isArray(ctx.files) ? ctx.files : []).map((f) => ({ path: f.path, originalName: f.originalname, mimeType: f.mimetype, size: f.size }));
-      try {
-        text = TextField.parse(((ctx.request as { body?: Record<string, unknown> }).body ?? {}).text ?? '');
-      } catch (err) {
-        await Promise.all(staged.map((f) => d.files.discard(f.path)));
-        throw err;
-      }
+      // The upload reader removes whatever is still staged when this ends, refused or not.
+      await upload(ctx, (staged) => post(TextField.parse(((ctx.request as { body?: Record<string, unknown> }).body ?? {}).text ?? ''), staged));
     } else if (ctx.is('application/json')) {
       await json(ctx, async () => {});
-      text = z.object({ text: TextField }).parse(ctx.request.body ?? {}).text;
+      await post(z.object({ text: TextField }).parse(ctx.request.body ?? {}).text, []);
     } else {
       throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send a message as application/json {text} or multipart/form-data (text, files)');
     }
-    if (!text.trim() && staged.length === 0) {
-      await Promise.all(staged.map((f) => d.files.discard(f.path)));
-      throw badRequest('A message needs text or at least one file');
-    }
-    // postMessage removes the staged files on every failure path.
-    const message = await send(d, a, { text, files: staged });
-    ctx.status = 201;
-    ctx.body = { message };
   });
 
   router.post('/messages/:id/retry', auth, async (ctx) => {
