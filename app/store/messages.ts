@@ -1,5 +1,5 @@
 import type { Attachment, Message, MessageOrigin, MessageStatus } from '../ground/records.ts';
-import type { Tx } from './db.ts';
+import { readRows, type Tx } from './db.ts';
 
 export interface MessageRow {
   seq: number;
@@ -165,6 +165,60 @@ export async function pageMessagesMany(db: Tx, specs: MessagePageSpec[]): Promis
   for (const m of await withAttachments(db, rows)) out.get(m.conversationPk)!.push(m);
   for (const list of out.values()) list.sort((a, b) => b.seq - a.seq);
   return out;
+}
+
+/**
+ * The same pages as pageMessagesMany for a set of conversations sharing one bound, in two
+ * statements whatever the number of conversations. Each conversation's page starts at its
+ * floor, the seq `limit` messages down its (conversation_pk, seq) index (or 0 when it holds
+ * fewer), so every conversation costs two short index range scans, never its whole history:
+ * a window function over the conversations' messages would number every message they hold.
+ */
+export async function pageMessagesOf(
+  db: Tx,
+  conversationPks: number[],
+  opts: { limit: number; maxSeq?: number | undefined; beforeSeq?: number | undefined },
+): Promise<Map<number, Message[]>> {
+  const out = new Map<number, Message[]>(conversationPks.map((pk) => [pk, []]));
+  if (!conversationPks.length || opts.limit <= 0) return out;
+  const bound = (col: string) => `${opts.maxSeq !== undefined ? ` and ${col}.seq <= ?` : ''}${opts.beforeSeq !== undefined ? ` and ${col}.seq < ?` : ''}`;
+  const bounds: number[] = [];
+  if (opts.maxSeq !== undefined) bounds.push(opts.maxSeq);
+  if (opts.beforeSeq !== undefined) bounds.push(opts.beforeSeq);
+  const rows = await readRows<MessageRow>(
+    db,
+    `select m.* from (
+       select c.pk, coalesce((select x.seq from messages x where x.conversation_pk = c.pk${bound('x')} order by x.seq desc limit 1 offset ?), 0) as floor_seq
+       from conversations c where c.pk in (${conversationPks.map(() => '?').join(', ')})
+     ) f
+     join messages m on m.conversation_pk = f.pk and m.seq >= f.floor_seq${bound('m')}
+     order by m.seq desc`,
+    [...bounds, opts.limit - 1, ...conversationPks, ...bounds],
+  );
+  if (!rows.length) return out;
+  const attachments = await attachmentsOf(db, rows);
+  for (const r of rows) {
+    const seq = Number(r.seq);
+    out.get(Number(r.conversation_pk))?.push(toMessage(r, attachments.get(seq) ?? []));
+  }
+  return out;
+}
+
+/** The attachments of these messages, by message seq, each message's in created_at order. */
+async function attachmentsOf(db: Tx, rows: MessageRow[]): Promise<Map<number, Attachment[]>> {
+  const atts = await readRows<AttachmentRow>(
+    db,
+    `select * from attachments where message_seq in (${rows.map(() => '?').join(', ')}) order by created_at`,
+    rows.map((r) => r.seq),
+  );
+  const by = new Map<number, Attachment[]>();
+  for (const r of atts) {
+    const a = toAttachment(r);
+    const list = by.get(a.messageSeq);
+    if (list) list.push(a);
+    else by.set(a.messageSeq, [a]);
+  }
+  return by;
 }
 
 export async function findMessage(db: Tx, channelId: string, id: string): Promise<Message | undefined> {
