@@ -100,14 +100,15 @@ async function viewsFor(
   for (const p of participants) participantsOf.get(p.conversationPk)?.push(p);
   const views: ConversationView[] = [];
   for (const conversation of conversations) {
-    const newestFirst = pages.get(conversation.pk) ?? [];
-    const more = newestFirst.length > opts.limit;
-    if (more) newestFirst.length = opts.limit;
-    const oldest = newestFirst[newestFirst.length - 1];
+    // Oldest first, one more than the page when older messages remain: that one is dropped.
+    const messages = pages.get(conversation.pk) ?? [];
+    const more = messages.length > opts.limit;
+    if (more) messages.splice(0, messages.length - opts.limit);
+    const oldest = messages[0];
     views.push({
       conversation,
       participants: participantsOf.get(conversation.pk) ?? [],
-      messages: newestFirst.reverse(),
+      messages,
       nextMessagesCursor: more && oldest ? encodeCursor(secrets, { k: 'm', cv: conversation.id, b: oldest.seq }) : undefined,
     });
   }

@@ -168,11 +168,13 @@ export async function pageMessagesMany(db: Tx, specs: MessagePageSpec[]): Promis
 }
 
 /**
- * The same pages as pageMessagesMany for a set of conversations sharing one bound, in two
- * statements whatever the number of conversations. Each conversation's page starts at its
- * floor, the seq `limit` messages down its (conversation_pk, seq) index (or 0 when it holds
- * fewer), so every conversation costs two short index range scans, never its whole history:
- * a window function over the conversations' messages would number every message they hold.
+ * The same pages as pageMessagesMany for a set of conversations sharing one bound, with their
+ * attachments, in one statement whatever the number of conversations; each page oldest first.
+ * Each conversation's page starts at its floor, the seq `limit` messages down its
+ * (conversation_pk, seq) index (or 0 when it holds fewer), so every conversation costs two
+ * short index range scans, never its whole history: a window function over the
+ * conversations' messages would number every message they hold. On sqlite the loop order
+ * (conversation, seq, attachment) already is the requested order, so nothing is sorted.
  */
 export async function pageMessagesOf(
   db: Tx,
@@ -185,40 +187,48 @@ export async function pageMessagesOf(
   const bounds: number[] = [];
   if (opts.maxSeq !== undefined) bounds.push(opts.maxSeq);
   if (opts.beforeSeq !== undefined) bounds.push(opts.beforeSeq);
-  const rows = await readRows<MessageRow>(
+  const rows = await readRows<MessageRow & PageAttachmentColumns>(
     db,
-    `select m.* from (
+    `select m.*, a.id as a_id, a.name as a_name, a.mime_type as a_mime_type, a.size as a_size, a.storage_key as a_storage_key, a.remote_url as a_remote_url
+     from (
        select c.pk, coalesce((select x.seq from messages x where x.conversation_pk = c.pk${bound('x')} order by x.seq desc limit 1 offset ?), 0) as floor_seq
        from conversations c where c.pk in (${conversationPks.map(() => '?').join(', ')})
      ) f
      join messages m on m.conversation_pk = f.pk and m.seq >= f.floor_seq${bound('m')}
-     order by m.seq desc`,
+     left join attachments a on a.message_seq = m.seq
+     order by f.pk, m.seq, a.created_at`,
     [...bounds, opts.limit - 1, ...conversationPks, ...bounds],
   );
-  if (!rows.length) return out;
-  const attachments = await attachmentsOf(db, rows);
+  let last: Message | undefined;
   for (const r of rows) {
     const seq = Number(r.seq);
-    out.get(Number(r.conversation_pk))?.push(toMessage(r, attachments.get(seq) ?? []));
+    if (last?.seq !== seq) {
+      last = toMessage(r, []);
+      out.get(last.conversationPk)?.push(last);
+    }
+    if (r.a_id !== null) {
+      last.attachments.push({
+        id: r.a_id,
+        messageSeq: seq,
+        name: r.a_name!,
+        mimeType: r.a_mime_type!,
+        size: r.a_size === null ? null : Number(r.a_size),
+        storageKey: r.a_storage_key,
+        remoteUrl: r.a_remote_url,
+      });
+    }
   }
   return out;
 }
 
-/** The attachments of these messages, by message seq, each message's in created_at order. */
-async function attachmentsOf(db: Tx, rows: MessageRow[]): Promise<Map<number, Attachment[]>> {
-  const atts = await readRows<AttachmentRow>(
-    db,
-    `select * from attachments where message_seq in (${rows.map(() => '?').join(', ')}) order by created_at`,
-    rows.map((r) => r.seq),
-  );
-  const by = new Map<number, Attachment[]>();
-  for (const r of atts) {
-    const a = toAttachment(r);
-    const list = by.get(a.messageSeq);
-    if (list) list.push(a);
-    else by.set(a.messageSeq, [a]);
-  }
-  return by;
+/** A message page row's attachment, all null for a message without one. */
+interface PageAttachmentColumns {
+  a_id: string | null;
+  a_name: string | null;
+  a_mime_type: string | null;
+  a_size: number | null;
+  a_storage_key: string | null;
+  a_remote_url: string | null;
 }
 
 export async function findMessage(db: Tx, channelId: string, id: string): Promise<Message | undefined> {
