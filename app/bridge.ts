@@ -1,40 +1,46 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type Router from '@koa/router';
 import type { Config } from './ground/config.ts';
 import { createHttpApp } from './http/app.ts';
 import { fileUrlSigner } from './http/file-links.ts';
 import { Metrics } from './ground/metrics.ts';
-import { Inbox, JOB } from './domain/inbox.ts';
+import { Directory } from './domain/directory.ts';
+import { Inbox } from './domain/inbox.ts';
 import { Quotas } from './domain/quotas.ts';
-import { createJobHandlers } from './flows/job-table.ts';
+import { Flows } from './flows/flows.ts';
+import { createJobTable } from './flows/job-table.ts';
+import type { BridgeServices } from './flows/services.ts';
+import type { WorkspaceDeps } from './flows/workspace/deps.ts';
 import { createLogger, type Logger } from './ground/log.ts';
-import { Outbox, type JobHandlers } from './runtime/outbox.ts';
+import { JobQueue } from './runtime/job-queue.ts';
+import { Outbox } from './runtime/outbox.ts';
 import { retentionTask } from './runtime/retention-task.ts';
 import { Singletons } from './runtime/singletons.ts';
 import { createLeaderLock } from './store/leader.ts';
 import { adminRouters } from './http/admin/router.ts';
 import { createWorkspace } from './http/workspace/mount.ts';
-import { conversationContext } from './flows/workspace/record-panels.ts';
 import { oauthRouter } from './http/oauth.ts';
 import { workspacePagesRouter } from './http/workspace/page-routes.ts';
 import { installationGateway } from './flows/channels-api/gateway.ts';
-import { pipedriveReceiveJob, type PipedriveGateway } from './flows/channels-api/receive-job.ts';
-import { createPipedriveServices, type PipedriveServices } from './pipedrive/services.ts';
+import type { PipedriveGateway } from './flows/channels-api/receive-job.ts';
+import { createPipedrivePort } from './pipedrive/port.ts';
+import type { TokenRepository } from './pipedrive/tokens.ts';
 import type { AdapterFactory } from './platforms/contract.ts';
 import { builtInProviders, createRegistry, type ProviderRegistry } from './platforms/registry.ts';
 import { createSecrets, type Secrets } from './ground/security/crypto.ts';
+import { TokenBuckets } from './ground/security/token-buckets.ts';
 import { createDb, knownMigrations, migrate, waitForDatabase, type Db } from './store/db.ts';
 import { LocalFileStore, type FileStore } from './store/files.ts';
 import { S3FileStore } from './store/files-s3.ts';
+import { probeWrite } from './store/health-probe.ts';
+import { findInstallation, saveTokens, setInstallationStatus } from './store/installations.ts';
+import { jobGauges } from './store/jobs.ts';
 
 export interface BridgeOptions {
   /** Platforms to serve; defaults to the built-in registry. */
   providers?: Record<string, AdapterFactory>;
   logger?: Logger;
   pipedrive?: PipedriveGateway;
-  /** Extra HTTP routers (mounted before the 404 fallback). */
-  routers?: (b: Omit<Bridge, 'stop' | 'url' | 'server' | 'singletons'>) => Router[];
 }
 
 export interface Bridge {
@@ -46,8 +52,10 @@ export interface Bridge {
   secrets: Secrets;
   files: FileStore;
   log: Logger;
-  /** Pipedrive OAuth, per-installation tokens and the Channels API client. */
-  pipedrive: PipedriveServices;
+  /** Pipedrive OAuth, per-installation tokens, the Channels API client, and what the flows share. */
+  pipedrive: BridgeServices;
+  /** The use-cases that span Pipedrive and a platform: connect, delete, install, uninstall, dead letters. */
+  flows: Flows;
   fileUrl(attachmentId: string): string;
   metrics: Metrics;
   /** Leader election for the work that must run in exactly one process. */
@@ -80,26 +88,69 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
   const fileUrl = fileUrlSigner(config.appUrl, secrets, config.fileUrlTtlSeconds);
   const present = { fileUrl };
 
-  const metrics = new Metrics();
-  const handlers: JobHandlers = {};
-  const outbox = new Outbox(db, handlers, config.worker, log);
-  const inbox = new Inbox(db, secrets, outbox, files, log, new Quotas(db, config.quotas));
+  const outboxGauges = () => jobGauges(db, Date.now());
+  const metrics = new Metrics(outboxGauges);
+  // Built in dependency order, each once: the queue (what the domain writes jobs with), the
+  // domain, the platforms, Pipedrive, the flows, then the job table and the worker that runs it.
+  const queue = new JobQueue(config.worker);
+  const inbox = new Inbox(db, secrets, queue, files, log, new Quotas(db, config.quotas));
+  const directory = new Directory(db);
   const registry = createRegistry(opts.providers ?? builtInProviders, { config, inbox, secrets, log, fileUrl });
-  const pipedrive = createPipedriveServices({ db, inbox, secrets, registry, config, log, metrics });
-  Object.assign(
-    handlers,
-    createJobHandlers(
-      { db, inbox, registry, secrets, config, log, fileUrl, metrics, conversationContext: (pk) => conversationContext({ db }, pk) },
-      { [JOB.pipedriveReceive]: pipedriveReceiveJob(db, opts.pipedrive ?? installationGateway(pipedrive.client, db), present) },
-    ),
-  );
+  const tokenStore: TokenRepository = {
+    find: (id) => findInstallation(db, id),
+    saveTokens: (id, t) => saveTokens(db, id, t, Date.now()),
+    needsReinstall: (id, reason) => setInstallationStatus(db, id, 'needs_reinstall', reason, Date.now()),
+  };
+  const services: BridgeServices = {
+    db,
+    inbox,
+    directory,
+    secrets,
+    registry,
+    config,
+    log,
+    metrics,
+    ...createPipedrivePort({ config, log, metrics, secrets, tokenStore }),
+    // A minute's attempts may be spent at once, then they refill evenly.
+    connectLimiter: new TokenBuckets({ perMinute: config.outbound.connectAttemptsPerMinute, burst: config.outbound.connectAttemptsPerMinute }),
+  };
+  const flows = new Flows(services);
+  const workspaceDeps: WorkspaceDeps = { ...services, queue, flows, files, fileUrl };
+  const jobs = createJobTable({
+    db,
+    inbox,
+    registry,
+    secrets,
+    config,
+    log,
+    metrics,
+    fileUrl,
+    pipedrive: opts.pipedrive ?? installationGateway(services.client, db),
+    present,
+    workspace: workspaceDeps,
+  });
+  const outbox = new Outbox(db, jobs, config.worker, log);
+  queue.on('kick', () => outbox.kick());
 
-  const workspace = createWorkspace({ ...pipedrive, outbox, files, fileUrl });
-  Object.assign(handlers, workspace.jobs);
-  const core = { config, db, inbox, outbox, registry, secrets, files, log, pipedrive, fileUrl, metrics };
+  const workspace = createWorkspace(workspaceDeps, outbox);
+  const http = { ...services, flows };
+  const core = { config, db, inbox, outbox, registry, secrets, files, log, pipedrive: services, flows, fileUrl, metrics };
   for (const outcome of ['done', 'retry', 'dead', 'lost'] as const) outbox.on(outcome, (job: { kind: string }) => metrics.outbox.inc({ kind: job.kind, outcome }));
   inbox.on('duplicate', (source) => metrics.duplicates.inc({ provider: source.split(':')[0] ?? source }));
-  const app = createHttpApp({ config, db, inbox, files, secrets, registry, log, present, metrics, routers: [oauthRouter(pipedrive), ...adminRouters(pipedrive), ...workspace.routers, workspacePagesRouter(pipedrive), ...(opts.routers?.(core) ?? [])] });
+  const app = createHttpApp({
+    config,
+    directory,
+    probeDatabase: () => probeWrite(db, 'healthz', Date.now()),
+    outboxGauges,
+    inbox,
+    files,
+    secrets,
+    registry,
+    log,
+    present,
+    metrics,
+    routers: [oauthRouter(http), ...adminRouters(http), ...workspace.routers, workspacePagesRouter(http)],
+  });
   const server = createServer(app.callback());
   server.requestTimeout = 60_000;
   server.headersTimeout = 20_000;
@@ -121,7 +172,7 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
     log,
     config.worker.leaderCheckMs,
   );
-  metrics.sources = { isLeader: () => singletons.isLeader, pipedrive: () => pipedrive.client.pacer.figures() };
+  metrics.sources = { isLeader: () => singletons.isLeader, pipedrive: () => services.client.pacer.figures() };
   singletons.start();
   log.info({ port, db: config.database.client }, 'bridge listening');
 

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { AppError } from '../ground/failures.ts';
+import { RefusedSettingError } from '../ground/security/outbound-policy.ts';
 
 /** One invalid input field, in words a person can act on. `field` is the dotted path (`config.api_url`). */
 export interface FieldError {
@@ -27,6 +28,14 @@ export function fieldErrors(error: z.ZodError, prefix = '', input?: unknown): Fi
 export function invalidFields(fields: FieldError[]): AppError {
   const list = fields.map((f) => `${f.field}: ${f.message}`).join(' ');
   return new AppError('INVALID_BODY', `${fields.length === 1 ? 'One field needs' : `${fields.length} fields need`} attention. ${list}`, { fields });
+}
+
+/**
+ * A platform setting refused as input while connecting (a URL the outbound policy does not
+ * call): that field's error under `prefix`, like any other invalid field; otherwise undefined.
+ */
+export function refusedSetting(err: unknown, prefix = 'config.'): AppError | undefined {
+  return err instanceof RefusedSettingError ? invalidFields([{ field: prefix + err.setting, message: err.message }]) : undefined;
 }
 
 function valueAt(input: unknown, path: PropertyKey[]): unknown {

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { AppError, notFound } from '../ground/failures.ts';
 import type { Logger } from '../ground/log.ts';
-import type { Outbox } from '../runtime/outbox.ts';
+import { JOB } from '../ground/job-kinds.ts';
+import type { JobQueue } from '../runtime/job-queue.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
 import { findChannelByProviderId, listChannels, listTemplates, markChannelDeleted } from '../store/channels.ts';
 import {
@@ -33,16 +34,6 @@ import {
 import { conversationPage, listConversationPage } from './conversation-pages.ts';
 import type { Quotas } from './quotas.ts';
 import type { Channel, Conversation, ConversationStatus, Message, MessageStatus, Participant, Template } from '../ground/records.ts';
-
-/** Job kinds the domain puts on the outbox; their handlers are wired in app/flows/job-table.ts. */
-export const JOB = {
-  /** Deliver a Pipedrive user's message to the channel's platform. */
-  providerSend: 'provider.send',
-  /** Remove the platform side of a deleted channel. */
-  providerDisconnect: 'provider.disconnect',
-  /** Push a message (new or changed status) to Pipedrive's receive endpoint. */
-  pipedriveReceive: 'pipedrive.receive',
-} as const;
 
 export interface StagedFile {
   path: string;
@@ -90,7 +81,7 @@ export class Inbox extends EventEmitter<InboxEvents> {
   constructor(
     readonly db: Db,
     private readonly secrets: Secrets,
-    private readonly outbox: Outbox,
+    private readonly outbox: JobQueue,
     private readonly files: FileStore,
     private readonly log: Logger,
     private readonly quotas?: Quotas,
@@ -145,8 +136,9 @@ export class Inbox extends EventEmitter<InboxEvents> {
 
   /**
    * Stores a message a Pipedrive user wrote, adopts its staged files, and queues the
-   * delivery to the platform, all before answering Pipedrive. Staged files are removed on
-   * every failure path.
+   * delivery to the platform, all before answering Pipedrive. Files adopted for a message
+   * that is not stored are removed again; files still staged are the caller's (the HTTP
+   * upload reader removes them when the request ends).
    */
   async postMessage(channel: Channel, input: { conversationId: string; text: string; files: StagedFile[] }): Promise<Message> {
     const adopted: string[] = [];
@@ -189,7 +181,7 @@ export class Inbox extends EventEmitter<InboxEvents> {
       return message;
     } catch (err) {
       // Best effort: a failing store (e.g. the bucket unreachable) must not hide the original error.
-      await Promise.allSettled([...input.files.map((f) => this.files.discard(f.path)), ...adopted.map((key) => this.files.remove(key))]);
+      await Promise.allSettled(adopted.map((key) => this.files.remove(key)));
       throw err;
     }
   }

@@ -1,5 +1,5 @@
 import { AppError } from '../ground/failures.ts';
-import { TokenBuckets } from '../ground/security/token-bucket.ts';
+import { TokenBuckets, waitSeconds } from '../ground/security/token-buckets.ts';
 import type { Db } from '../store/db.ts';
 import { storedAttachmentBytes, tenantOf } from '../store/retention.ts';
 import type { Channel } from '../ground/records.ts';
@@ -32,7 +32,10 @@ export class Quotas {
     if (!this.cfg.messagesPerMinute && !this.cfg.attachmentBytes) return;
     const tenant = await tenantOf(this.db, channel.id);
     const wait = this.posts.take(tenant.key);
-    if (wait > 0) throw new AppError('RATE_LIMIT_EXCEEDED', `This company posts more than ${this.cfg.messagesPerMinute} messages per minute; retry in ${wait} s`, {}, wait);
+    if (wait > 0) {
+      const seconds = waitSeconds(wait);
+      throw new AppError('RATE_LIMIT_EXCEEDED', `This company posts more than ${this.cfg.messagesPerMinute} messages per minute; retry in ${seconds} s`, {}, seconds);
+    }
     if (this.cfg.attachmentBytes && incomingBytes > 0) {
       const stored = await storedAttachmentBytes(this.db, tenant.channelIds);
       if (stored + incomingBytes > this.cfg.attachmentBytes) {

@@ -1,18 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
 import { AppError, duringStep, notFound } from '../ground/failures.ts';
-import { connectChannel, reconfigureChannel, webhookUrl, type ReconfigureRequest } from './platform-connect.ts';
+import { waitSeconds } from '../ground/security/token-buckets.ts';
 import { ensureStandingConversation } from '../domain/standing.ts';
+import { fieldErrors, invalidFields, refusedSetting } from '../domain/field-errors.ts';
+import { newId } from '../domain/inbox.ts';
 import type { Channel, Template } from '../ground/records.ts';
-import { channelContext } from '../platforms/context.ts';
+import { channelContext, sealJson } from '../platforms/context.ts';
 import { visibleSettings } from '../platforms/fields.ts';
 import { lastDeadJobErrors } from '../store/admin.ts';
-import { findChannel, listChannels, purgeChannel } from '../store/channels.ts';
+import { findChannel, insertChannel, listChannels, purgeChannel, replaceTemplates, updateChannel } from '../store/channels.ts';
 import { countConversations } from '../store/conversations.ts';
 import { listCompanyInstallations, type Installation } from '../store/installations.ts';
 import { backlogByChannel } from '../store/jobs.ts';
 import { isChannelsApiRemoved, PipedriveApiError } from '../pipedrive/api-errors.ts';
 import { channelsApiRemoved, surfaceOf, usesChannelsApi, type Surface } from '../domain/surface.ts';
 import { platformName } from './install.ts';
-import type { PipedriveServices } from '../pipedrive/services.ts';
+import type { BridgeServices } from './services.ts';
+
+/*
+ * A channel's life as both sides see it: the platform side (the adapter connects, the row is
+ * stored with its settings sealed) and the Pipedrive side (standing conversations, addChannel,
+ * rollback when Pipedrive refuses), then edits, deletion and the admin's listing.
+ */
+
+export const TemplateSchema = z.object({
+  id: z.string().trim().min(1).max(128),
+  name: z.string().trim().min(1).max(255),
+  content: z.string().min(1).max(4096),
+  language: z.string().trim().min(1).max(32),
+});
+
+export interface ConnectRequest {
+  provider: string;
+  name: string;
+  avatarUrl: string | null;
+  config: unknown;
+  templates: Template[];
+  installationId: string | null;
+}
+
+/** What the platform side of connect needs: a subset of the bridge's services. */
+export type ConnectDeps = Pick<BridgeServices, 'db' | 'secrets' | 'registry' | 'config'>;
+
+export const webhookUrl = (appUrl: string, provider: string, channelId: string) => `${appUrl}/webhooks/${provider}/${channelId}`;
+
+/**
+ * Creates the platform side of a channel through its adapter, then stores the channel with
+ * its config and adapter state encrypted. `provider_channel_id` is random, so it is unique
+ * across every Pipedrive company this deployment serves.
+ */
+export async function connectChannel(deps: ConnectDeps, req: ConnectRequest): Promise<{ channel: Channel; notes: Record<string, string> }> {
+  const adapter = deps.registry.get(req.provider);
+  if (!adapter) {
+    throw new AppError('INVALID_BODY', `Unknown provider "${req.provider}"; available: ${[...deps.registry.keys()].join(', ') || 'none'}`);
+  }
+  const parsed = adapter.configSchema.safeParse(req.config);
+  if (!parsed.success) throw invalidFields(fieldErrors(parsed.error, 'config.', req.config));
+  const id = newId('ch');
+  const providerChannelId = `${req.provider}-${randomUUID()}`;
+  const hook = webhookUrl(deps.config.appUrl, req.provider, id);
+  let result;
+  try {
+    result = await adapter.connect({ channelId: id, providerChannelId, name: req.name, avatarUrl: req.avatarUrl, config: parsed.data, webhookUrl: hook });
+  } catch (err) {
+    // A refused platform URL is the admin's input (a field error); anything else is the step's failure.
+    throw refusedSetting(err) ?? duringStep(adapter.displayName, err);
+  }
+  await deps.db.transaction(async (tx) => {
+    await insertChannel(
+      tx,
+      {
+        id,
+        providerChannelId,
+        installationId: req.installationId,
+        provider: req.provider,
+        name: req.name,
+        avatarUrl: req.avatarUrl,
+        configEnc: sealJson(deps.secrets, parsed.data),
+        stateEnc: sealJson(deps.secrets, result.state),
+        status: 'active',
+      },
+      Date.now(),
+    );
+    await replaceTemplates(tx, id, req.templates);
+  });
+  return { channel: (await findChannel(deps.db, id))!, notes: { webhook_url: hook, ...result.notes } };
+}
+
+export interface ReconfigureRequest {
+  name: string;
+  avatarUrl: string | null;
+  /** Only the settings that change; the rest (secrets left empty on the form) are kept. */
+  config: Record<string, unknown>;
+}
+
+/**
+ * Edits a channel without deleting it: the new settings are merged over the stored ones,
+ * validated, and checked against the platform (adapter.reconfigure, else connect) before
+ * anything is stored. Conversations, messages and the Pipedrive registration stay.
+ */
+export async function reconfigureChannel(deps: ConnectDeps, channel: Channel, req: ReconfigureRequest): Promise<{ channel: Channel; notes: Record<string, string> }> {
+  const adapter = deps.registry.get(channel.provider);
+  if (!adapter) throw new AppError('CONFLICT', `The "${channel.provider}" platform is not available in this build`);
+  const current = channelContext<Record<string, unknown>, unknown>(channel, deps.secrets);
+  const merged = { ...current.config, ...req.config };
+  const parsed = adapter.configSchema.safeParse(merged);
+  if (!parsed.success) throw invalidFields(fieldErrors(parsed.error, 'config.', merged));
+  const hook = webhookUrl(deps.config.appUrl, channel.provider, channel.id);
+  let result;
+  try {
+    const next = { channelId: channel.id, providerChannelId: channel.providerChannelId, name: req.name, avatarUrl: req.avatarUrl, config: parsed.data, webhookUrl: hook };
+    result = adapter.reconfigure ? await adapter.reconfigure(current, next) : await adapter.connect(next);
+  } catch (err) {
+    throw refusedSetting(err) ?? duringStep(adapter.displayName, err);
+  }
+  await updateChannel(
+    deps.db,
+    channel.id,
+    { name: req.name, avatarUrl: req.avatarUrl, configEnc: sealJson(deps.secrets, parsed.data), stateEnc: sealJson(deps.secrets, result.state), lastError: null, ...(channel.status === 'error' ? { status: 'active' as const } : {}) },
+    Date.now(),
+  );
+  return { channel: (await findChannel(deps.db, channel.id))!, notes: { webhook_url: hook, ...result.notes } };
+}
 
 export interface AdminConnect {
   provider: string;
@@ -28,18 +138,15 @@ export interface AdminConnect {
  * back, so the conversations must exist before). If Pipedrive refuses, the platform side is
  * rolled back and the channel forgotten; the admin sees Pipedrive's message.
  */
-export async function connectForInstallation(s: PipedriveServices, installation: Installation, req: AdminConnect) {
+export async function connectForInstallation(s: BridgeServices, installation: Installation, req: AdminConnect) {
   usable(installation);
   // Every attempt makes calls to a host the admin names: bounded, so connect is no scanner.
-  const turn = s.connectLimiter.take(installation.id);
-  if (!turn.ok) {
-    const seconds = Math.ceil(turn.retryAfterMs / 1000);
+  const wait = s.connectLimiter.take(installation.id);
+  if (wait > 0) {
+    const seconds = waitSeconds(wait);
     throw new AppError('RATE_LIMIT_EXCEEDED', `Too many connect attempts; try again in ${seconds} s`, { retry_after_seconds: seconds });
   }
-  const { channel, notes } = await connectChannel(
-    { db: s.db, secrets: s.secrets, registry: s.registry, appUrl: s.config.appUrl },
-    { ...req, installationId: installation.id },
-  );
+  const { channel, notes } = await connectChannel(s, { ...req, installationId: installation.id });
   let surface: { surface: Surface; reason: string | null };
   try {
     const name = platformName(s, channel.provider, channel.name);
@@ -70,7 +177,7 @@ export async function connectForInstallation(s: PipedriveServices, installation:
   return { channel, notes, surface };
 }
 
-async function rollback(s: PipedriveServices, channel: Channel): Promise<void> {
+async function rollback(s: BridgeServices, channel: Channel): Promise<void> {
   try {
     await s.registry.get(channel.provider)?.disconnect(channelContext(channel, s.secrets));
   } catch (err) {
@@ -84,17 +191,17 @@ async function rollback(s: PipedriveServices, channel: Channel): Promise<void> {
  * channel. Pipedrive's Channels API has no rename, so Pipedrive keeps the name it was
  * registered with; the bridge and the platform take the new one.
  */
-export async function updateForInstallation(s: PipedriveServices, installation: Installation, channelId: string, req: ReconfigureRequest) {
+export async function updateForInstallation(s: BridgeServices, installation: Installation, channelId: string, req: ReconfigureRequest) {
   const channel = await findChannel(s.db, channelId);
   if (!channel || channel.installationId !== installation.id || channel.status === 'deleted') throw notFound('Channel');
   usable(installation);
-  const updated = await reconfigureChannel({ db: s.db, secrets: s.secrets, registry: s.registry, appUrl: s.config.appUrl }, channel, req);
+  const updated = await reconfigureChannel(s, channel, req);
   s.log.info({ channel: channel.id, provider: channel.provider }, 'channel settings updated');
   return updated;
 }
 
 /** Admin delete: Pipedrive first (already gone is fine), then the domain queues the platform disconnect. */
-export async function deleteForInstallation(s: PipedriveServices, installation: Installation, channelId: string): Promise<void> {
+export async function deleteForInstallation(s: BridgeServices, installation: Installation, channelId: string): Promise<void> {
   const channel = await findChannel(s.db, channelId);
   if (!channel || channel.installationId !== installation.id || channel.status === 'deleted') throw notFound('Channel');
   usable(installation);
@@ -109,7 +216,7 @@ export async function deleteForInstallation(s: PipedriveServices, installation: 
   await s.inbox.deleteChannel(channel);
 }
 
-export async function listForInstallation(s: PipedriveServices, installation: Installation) {
+export async function listForInstallation(s: BridgeServices, installation: Installation) {
   const channels = await listChannels(s.db, { installationId: installation.id });
   const ids = channels.map((c) => c.id);
   const [counts, backlog, errors] = await Promise.all([countConversations(s.db, ids), backlogByChannel(s.db, ids), lastDeadJobErrors(s.db, ids)]);
@@ -131,14 +238,14 @@ export async function listForInstallation(s: PipedriveServices, installation: In
   }));
 }
 
-function settingsOf(s: PipedriveServices, c: Channel): Record<string, unknown> {
+function settingsOf(s: BridgeServices, c: Channel): Record<string, unknown> {
   const adapter = s.registry.get(c.provider);
   if (!adapter || c.status === 'deleted') return {};
   return visibleSettings(adapter.configSchema, channelContext<Record<string, unknown>, unknown>(c, s.secrets).config);
 }
 
 /** The URLs the platform must call for this channel. */
-export function channelUrls(s: Pick<PipedriveServices, 'config'>, c: Pick<Channel, 'id' | 'provider'>) {
+export function channelUrls(s: Pick<BridgeServices, 'config'>, c: Pick<Channel, 'id' | 'provider'>) {
   const url = webhookUrl(s.config.appUrl, c.provider, c.id);
   return { webhook_url: url, ...(c.provider === 'alvaria' ? { callback_url: url } : {}) };
 }
@@ -148,4 +255,3 @@ function usable(installation: Installation): void {
     throw new AppError('CONFLICT', 'The Pipedrive authorization of this installation lapsed: install the app again from /auth/pipedrive');
   }
 }
-

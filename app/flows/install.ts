@@ -9,14 +9,14 @@ import {
   upsertInstallation,
   type Installation,
 } from '../store/installations.ts';
-import type { PipedriveServices } from '../pipedrive/services.ts';
+import type { BridgeServices } from './services.ts';
 
 /**
  * The OAuth callback's work: exchange the code, learn who installed, store the installation
  * with sealed tokens, and give the user a standing conversation in each channel the company
  * already has.
  */
-export async function completeInstall(s: PipedriveServices, code: string): Promise<Installation> {
+export async function completeInstall(s: BridgeServices, code: string): Promise<Installation> {
   const token = await s.oauth.exchangeCode(code);
   const apiBase = `${s.config.pipedrive.apiUrl ?? token.api_domain}/api/v1`;
   const me = await s.client.currentUser(token.access_token, apiBase);
@@ -58,7 +58,7 @@ export async function completeInstall(s: PipedriveServices, code: string): Promi
  * Pipedrive's uninstall notice for one user: erase the tokens and take that user's channels
  * down on the platform side (the disconnect runs as a durable job). Unknown users are a no-op.
  */
-export async function uninstall(s: PipedriveServices, who: { companyId: number; userId: number }): Promise<boolean> {
+export async function uninstall(s: BridgeServices, who: { companyId: number; userId: number }): Promise<boolean> {
   const installation = await findInstallationByUser(s.db, who.companyId, who.userId);
   if (!installation) return false;
   await purgeTokens(s.db, installation.id, Date.now());
@@ -73,7 +73,7 @@ export async function uninstall(s: PipedriveServices, who: { companyId: number; 
  * token marks the app uninstalled in Pipedrive, then the same
  * local clean-up as Pipedrive's notice. A revoke that fails is logged; the local side still goes.
  */
-export async function uninstallFromAdmin(s: PipedriveServices, installation: Installation): Promise<void> {
+export async function uninstallFromAdmin(s: BridgeServices, installation: Installation): Promise<void> {
   if (installation.refreshTokenEnc) {
     try {
       await s.oauth.revoke(s.secrets.decrypt(installation.refreshTokenEnc), 'refresh_token');
@@ -84,7 +84,7 @@ export async function uninstallFromAdmin(s: PipedriveServices, installation: Ins
   await uninstall(s, { companyId: installation.companyId, userId: installation.userId });
 }
 
-export function platformName(s: Pick<PipedriveServices, 'registry'>, provider: string, channelName: string): string {
+export function platformName(s: Pick<BridgeServices, 'registry'>, provider: string, channelName: string): string {
   const adapter = s.registry.get(provider);
   return adapter ? `${channelName} (${adapter.displayName})` : channelName;
 }

@@ -1,7 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { parseAllowList } from './security/outbound-policy.ts';
-import type { S3Settings } from '../store/files-s3.ts';
+
+/** Where an S3-compatible bucket keeps attachment bytes (FILES_STORE=s3). */
+export interface S3Settings {
+  bucket: string;
+  /** Key prefix inside the bucket, '' or ending in '/'. */
+  prefix: string;
+  endpoint: string | undefined;
+  region: string;
+  /** Unset → the SDK's default credential chain (AWS_* variables, instance or task roles). */
+  credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
+  forcePathStyle: boolean;
+}
 
 /**
  * The whole operator contract in one place.

@@ -1,5 +1,3 @@
-import type { Db } from '../store/db.ts';
-import { jobGauges } from '../store/jobs.ts';
 import { buildInfo } from './version.ts';
 import { DeferError } from './failures.ts';
 
@@ -47,6 +45,12 @@ class Histogram {
   }
 }
 
+/** The outbox table's figures at scrape time (every process sees the shared queue). */
+export interface OutboxGauges {
+  byStatus: Record<string, number>;
+  oldestPendingAgeMs: number;
+}
+
 /** Figures read at scrape time from other parts (the Pipedrive pacer, leadership). */
 export interface MetricSources {
   isLeader(): boolean;
@@ -66,6 +70,9 @@ export class Metrics {
   readonly outbox = new Counter('bridge_outbox_outcomes_total', 'Job outcomes in this process, by kind.');
   readonly providerCalls = new Histogram('bridge_provider_call_duration_seconds', 'Calls to a platform or Pipedrive, by target, operation and outcome.');
   private readonly started = Date.now();
+
+  /** `outboxGauges` reads the job table when scraped; the composition root passes the store's read. */
+  constructor(private readonly outboxGauges: () => Promise<OutboxGauges>) {}
   sources: MetricSources = {
     isLeader: () => false,
     pipedrive: () => ({ burst429: 0, daily429: 0, deferred: 0, breakerOpened: 0, parked: 0, openCircuits: 0 }),
@@ -88,8 +95,8 @@ export class Metrics {
     }
   }
 
-  async render(db: Db): Promise<string> {
-    const g = await jobGauges(db, Date.now());
+  async render(): Promise<string> {
+    const g = await this.outboxGauges();
     const pd = this.sources.pipedrive();
     const gauge = (name: string, help: string, rows: Array<[Labels, number]>) => [`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, ...rows.map(([l, v]) => `${name}${key(l)} ${v}`)];
     const counter = (name: string, help: string, rows: Array<[Labels, number]>) => [`# HELP ${name} ${help}`, `# TYPE ${name} counter`, ...rows.map(([l, v]) => `${name}${key(l)} ${v}`)];

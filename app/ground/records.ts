@@ -78,3 +78,41 @@ export interface Template {
   content: string;
   language: string;
 }
+
+export type InstallationStatus = 'active' | 'needs_reinstall' | 'uninstalled';
+
+/** One Pipedrive user's authorization of this app (a (company, user) pair); tokens stay sealed here. */
+export interface Installation {
+  id: string;
+  companyId: number;
+  userId: number;
+  apiDomain: string | null;
+  userName: string | null;
+  userEmail: string | null;
+  companyName: string | null;
+  companyDomain: string | null;
+  isAdmin: boolean;
+  iconUrl: string | null;
+  accessTokenEnc: string | null;
+  refreshTokenEnc: string | null;
+  tokenExpiresAt: number | null;
+  status: InstallationStatus;
+  lastError: string | null;
+  /** Sealed into session cookies; raising it ends every session issued before. */
+  sessionGeneration: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A user of an installed company who did not install the app themselves, as Pipedrive described them. */
+export interface WorkspaceUser {
+  companyId: number;
+  userId: number;
+  name: string;
+  email: string | null;
+  isAdmin: boolean;
+  updatedAt: number;
+}
+
+/** The Pipedrive records a conversation can be started from. */
+export type RecordType = 'deal' | 'person' | 'organization';

@@ -8,8 +8,9 @@ import { buildManifest } from './channels-api/manifest.ts';
 import type { PresentDeps } from '../flows/channels-api/present.ts';
 import type { ProviderRegistry } from '../platforms/registry.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
-import type { Db } from '../store/db.ts';
-import type { FileStore } from '../store/files.ts';
+import type { Directory } from '../domain/directory.ts';
+import type { FileStore } from '../ground/file-store.ts';
+import type { OutboxGauges } from '../ground/metrics.ts';
 import { adminApiGuard } from './admin/guard.ts';
 import { checkBearer } from './bearer.ts';
 import { errorMiddleware } from './error-responses.ts';
@@ -26,7 +27,10 @@ import { landingPage } from './landing.ts';
 
 export interface HttpDeps {
   config: Config;
-  db: Db;
+  directory: Directory;
+  /** A real database write for /healthz. */
+  probeDatabase(): Promise<void>;
+  outboxGauges(): Promise<OutboxGauges>;
   inbox: Inbox;
   files: FileStore;
   secrets: Secrets;
@@ -47,15 +51,15 @@ export function createHttpApp(deps: HttpDeps): Koa {
   app.use(requestMetrics(deps.metrics));
   app.use(errorMiddleware(deps.log, deps.config.uploads));
   app.use(providerApiGuard(deps.config));
-  app.use(adminApiGuard({ secrets: deps.secrets, db: deps.db, appUrl: deps.config.appUrl }));
+  app.use(adminApiGuard({ secrets: deps.secrets, directory: deps.directory, appUrl: deps.config.appUrl }));
 
   const base = new Router();
-  base.get('/healthz', healthz({ db: deps.db, files: deps.files, log: deps.log }));
+  base.get('/healthz', healthz({ probeDatabase: deps.probeDatabase, outboxGauges: deps.outboxGauges, files: deps.files, log: deps.log }));
   base.get('/metrics', async (ctx) => {
     checkBearer(ctx, deps.config.metricsToken);
     ctx.set('Cache-Control', 'no-store');
     ctx.type = 'text/plain; version=0.0.4';
-    ctx.body = await deps.metrics.render(deps.db);
+    ctx.body = await deps.metrics.render();
   });
   base.get('/', (ctx) => {
     ctx.set(PAGE_HEADERS);
@@ -69,8 +73,8 @@ export function createHttpApp(deps: HttpDeps): Koa {
   const routers = [
     base,
     providerApiRouter({ config: deps.config, inbox: deps.inbox, files: deps.files, present: deps.present }),
-    filesRouter({ db: deps.db, secrets: deps.secrets, files: deps.files, limits: deps.config.fileDownloads, log: deps.log }),
-    webhooksRouter({ db: deps.db, secrets: deps.secrets, registry: deps.registry, metrics: deps.metrics, rate: deps.config.webhookRate }),
+    filesRouter({ directory: deps.directory, secrets: deps.secrets, files: deps.files, limits: deps.config.fileDownloads, log: deps.log }),
+    webhooksRouter({ directory: deps.directory, secrets: deps.secrets, registry: deps.registry, metrics: deps.metrics, rate: deps.config.webhookRate }),
     ...(deps.routers ?? []),
   ];
   // A method the router does not know (TRACE, PROPFIND…) is the client's mistake: 405, not the router's 501.

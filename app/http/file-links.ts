@@ -3,9 +3,8 @@ import type { Context } from 'koa';
 import type { Secrets } from '../ground/security/crypto.ts';
 import { AppError } from '../ground/failures.ts';
 import type { Logger } from '../ground/log.ts';
-import { findAttachment } from '../store/messages.ts';
-import type { Db } from '../store/db.ts';
-import type { FileStore } from '../store/files.ts';
+import type { Directory } from '../domain/directory.ts';
+import type { FileStore } from '../ground/file-store.ts';
 
 /**
  * Attachments at signed, expiring URLs: /files/:id?exp=<unix seconds>&sig=<hmac>. Pipedrive
@@ -54,7 +53,7 @@ export interface DownloadLimits {
   maxConcurrent: number;
 }
 
-export function filesRouter(deps: { db: Db; secrets: Secrets; files: FileStore; limits: DownloadLimits; log: Logger }): Router {
+export function filesRouter(deps: { directory: Pick<Directory, 'attachment'>; secrets: Secrets; files: FileStore; limits: DownloadLimits; log: Logger }): Router {
   const router = new Router();
   let active = 0;
 
@@ -64,7 +63,7 @@ export function filesRouter(deps: { db: Db; secrets: Secrets; files: FileStore; 
     const sig = typeof ctx.query.sig === 'string' ? ctx.query.sig : '';
     if (!/^\d{1,12}$/.test(exp) || !deps.secrets.verify('file', `${id}.${exp}`, sig)) throw new AppError('FORBIDDEN', 'Invalid file signature');
     if (Number(exp) * 1000 < Date.now()) throw new AppError('FORBIDDEN', 'This file link has expired');
-    const attachment = await findAttachment(deps.db, id);
+    const attachment = await deps.directory.attachment(id);
     if (!attachment?.storageKey) throw new AppError('NOT_FOUND', 'File not found');
     // HEAD (Pipedrive's link check) gets the headers only; no file handle is opened for it.
     const streams = ctx.method !== 'HEAD';

@@ -2,10 +2,8 @@ import type { Context } from 'koa';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../ground/log.ts';
-import type { Db } from '../store/db.ts';
-import type { FileStore } from '../store/files.ts';
-import { probeWrite } from '../store/health-probe.ts';
-import { jobGauges } from '../store/jobs.ts';
+import type { FileStore } from '../ground/file-store.ts';
+import type { OutboxGauges } from '../ground/metrics.ts';
 import { buildInfo } from '../ground/version.ts';
 
 /** A check that has not answered by then counts as failed: a locked database must not hang the probe. */
@@ -25,7 +23,13 @@ function within<T>(p: Promise<T>, what: string): Promise<T> {
  * plus the age of the oldest unfinished outbox job for the operator's alerting. Any failed
  * write → 503. The reasons are fixed words; the errors themselves go to the log.
  */
-export function healthz(deps: { db: Db; files: FileStore; log: Logger }) {
+export function healthz(deps: {
+  /** A real write to the database (one row rewritten). */
+  probeDatabase(): Promise<void>;
+  outboxGauges(): Promise<OutboxGauges>;
+  files: FileStore;
+  log: Logger;
+}) {
   const probeFile = join(deps.files.stagingDir, `.healthz-${process.pid}`);
   const check = async (name: string, run: () => Promise<unknown>): Promise<'ok' | 'failed'> => {
     try {
@@ -41,12 +45,12 @@ export function healthz(deps: { db: Db; files: FileStore; log: Logger }) {
     ctx.set('Cache-Control', 'no-store');
     // One after the other: a sqlite driver waiting on a lock blocks the event loop, which would
     // make a check running alongside it miss its deadline too.
-    const database = await check('database write', () => probeWrite(deps.db, 'healthz', Date.now()));
+    const database = await check('database write', () => deps.probeDatabase());
     const files = await check('files write', async () => {
       await writeFile(probeFile, 'ok');
       await rm(probeFile, { force: true });
     });
-    const outbox = await within(jobGauges(deps.db, Date.now()), 'outbox').then(
+    const outbox = await within(deps.outboxGauges(), 'outbox').then(
       (g) => ({ oldest_pending_age_seconds: Math.round(g.oldestPendingAgeMs / 1000) }),
       () => null,
     );

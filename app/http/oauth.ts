@@ -3,8 +3,7 @@ import { HttpMethodEnum, koaBody } from 'koa-body';
 import { z } from 'zod';
 import { AppError, badRequest, NeedsReinstallError } from '../ground/failures.ts';
 import { PipedriveApiError } from '../pipedrive/api-errors.ts';
-import { completeInstall, uninstall } from '../flows/install.ts';
-import type { PipedriveServices } from '../pipedrive/services.ts';
+import type { HttpServices } from '../flows/flows.ts';
 import { safeEqual } from '../ground/security/crypto.ts';
 import { pipedriveBasicAuth } from './basic-auth.ts';
 import { html, page, PAGE_HEADERS } from './html.ts';
@@ -24,7 +23,7 @@ const UninstallBody = z.object({
  * Install (`GET /auth/pipedrive` → Pipedrive → `GET /auth/pipedrive/callback`) and uninstall
  * (`DELETE /auth/pipedrive/callback`, sent by Pipedrive's OAuth server with basic auth).
  */
-export function oauthRouter(s: PipedriveServices): Router {
+export function oauthRouter(s: HttpServices): Router {
   const router = new Router({ prefix: '/auth/pipedrive' });
   const { config, secrets } = s;
 
@@ -67,7 +66,7 @@ export function oauthRouter(s: PipedriveServices): Router {
     if (!q.data.code) throw badRequest('Pipedrive did not send an authorization code');
     let installation;
     try {
-      installation = await completeInstall(s, q.data.code);
+      installation = await s.flows.install(q.data.code);
     } catch (err) {
       if (err instanceof PipedriveApiError && err.status !== null && err.status >= 400 && err.status < 500) {
         throw badRequest(`Pipedrive did not accept the authorization (${err.message}). Start again from /auth/pipedrive.`);
@@ -99,7 +98,7 @@ export function oauthRouter(s: PipedriveServices): Router {
     async (ctx) => {
       const body = UninstallBody.parse(ctx.request.body ?? {});
       if (!safeEqual(body.client_id, config.pipedrive.clientId ?? '')) throw badRequest('client_id does not match this app');
-      const found = await uninstall(s, { companyId: body.company_id, userId: body.user_id });
+      const found = await s.flows.uninstall({ companyId: body.company_id, userId: body.user_id });
       ctx.body = { success: true, uninstalled: found };
     },
   );

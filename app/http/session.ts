@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
 import { AppError } from '../ground/failures.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
-import type { Db } from '../store/db.ts';
-import { findInstallation, type Installation } from '../store/installations.ts';
+import type { Directory } from '../domain/directory.ts';
+import type { Installation } from '../ground/records.ts';
 
 export const SESSION_COOKIE = 'pdb_session';
 export const STATE_COOKIE = 'pdb_oauth_state';
@@ -94,17 +94,17 @@ export function endSession(ctx: Context, appUrl: string): void {
  * The signed-in installation. The cookie alone is not enough: the installation must still be
  * installed and the cookie's generation current (sign-out, uninstall and reinstall raise it).
  */
-export async function sessionInstallation(ctx: Context, secrets: Secrets, db: Db, appUrl: string): Promise<Installation | undefined> {
+export async function sessionInstallation(ctx: Context, secrets: Secrets, directory: Pick<Directory, 'installation'>, appUrl: string): Promise<Installation | undefined> {
   const payload = unseal(secrets, 'cookie', readCookie(ctx, sessionCookie(appUrl)));
   const m = payload ? /^(.+)~(\d{1,9})$/.exec(payload) : null;
   if (!m) return undefined;
-  const installation = await findInstallation(db, m[1]!);
+  const installation = await directory.installation(m[1]!);
   if (!installation || installation.status === 'uninstalled' || installation.sessionGeneration !== Number(m[2])) return undefined;
   return installation;
 }
 
-export async function requireSession(ctx: Context, secrets: Secrets, db: Db, appUrl: string): Promise<Installation> {
-  const installation = await sessionInstallation(ctx, secrets, db, appUrl);
+export async function requireSession(ctx: Context, secrets: Secrets, directory: Pick<Directory, 'installation'>, appUrl: string): Promise<Installation> {
+  const installation = await sessionInstallation(ctx, secrets, directory, appUrl);
   if (!installation) throw new AppError('UNAUTHORIZED', 'Sign in with Pipedrive first (/auth/pipedrive)');
   return installation;
 }

@@ -3,14 +3,35 @@ import type { Context } from 'koa';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../ground/config.ts';
 import { badRequest } from '../ground/failures.ts';
-import type { FileStore } from '../store/files.ts';
+import type { FileStore } from '../ground/file-store.ts';
+import type { StagedFile } from '../domain/inbox.ts';
 
 /**
  * The one multipart reader for messages with files (the manifest's postMessage and the
  * workspace composer): staged on local disk under the store's staging folder, within the
  * configured size and count limits, so both surfaces accept exactly the same uploads.
+ *
+ * It is also the one place that removes staged files. `receive` hands them to the handler and,
+ * when the handler ends (answered or thrown), discards whatever is still staged: a file the
+ * message adopted has moved already, so only refused, invalid or failed uploads go. A staged
+ * file therefore never outlives its request, except after a crash, which the startup sweep
+ * (FileStore.sweepStaged) covers. multer itself removes the files of a body it fails to read.
  */
-export function stagedUploads(uploads: Config['uploads'], files: Pick<FileStore, 'stagingDir'>) {
+export function stagedUploads(uploads: Config['uploads'], files: Pick<FileStore, 'stagingDir' | 'discard'>) {
+  const reader = multipartReader(uploads, files);
+  return async function receive<T>(ctx: Context, handle: (staged: StagedFile[]) => Promise<T>): Promise<T> {
+    await reader.any()(ctx, async () => {});
+    const staged: StagedFile[] = (Array.isArray(ctx.files) ? ctx.files : []).map((f) => ({ path: f.path, originalName: f.originalname, mimeType: f.mimetype, size: f.size }));
+    try {
+      return await handle(staged);
+    } finally {
+      // Best effort: a failing removal must not hide the handler's own answer or error.
+      await Promise.allSettled(staged.map((f) => files.discard(f.path)));
+    }
+  };
+}
+
+function multipartReader(uploads: Config['uploads'], files: Pick<FileStore, 'stagingDir'>) {
   // multer takes defParamCharset (multer/index.js) though @types/koa__multer does not list it.
   return multer(<NonNullable<Parameters<typeof multer>[0]> & { defParamCharset: string }>{
     storage: multer.diskStorage({

@@ -4,8 +4,20 @@ import { z } from 'zod';
 import { toPipedriveError } from './api-errors.ts';
 import type { PipedrivePacer } from './pacing.ts';
 import type { Metrics } from '../ground/metrics.ts';
-import type { ReceiveMessageBody } from '../flows/channels-api/receive-job.ts';
 import type { TokenManager } from './tokens.ts';
+
+/** The body of Pipedrive's POST /v1/channels/messages/receive. */
+export interface ReceiveMessageBody {
+  id: string;
+  channel_id: string;
+  sender_id: string;
+  conversation_id: string;
+  message: string;
+  status: 'sent' | 'delivered' | 'read' | 'failed';
+  created_at: string;
+  conversation_link?: string;
+  attachments: Array<{ id: string; type: string; url: string; name?: string; size?: number; link_expires?: boolean }>;
+}
 
 /** What we need from GET /v1/users/me (is_admin arrives as a boolean or 0/1). */
 const CurrentUserSchema = z.object({

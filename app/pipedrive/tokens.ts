@@ -2,8 +2,7 @@ import type { Config } from '../ground/config.ts';
 import type { Logger } from '../ground/log.ts';
 import { NeedsReinstallError, PermanentError } from '../ground/failures.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
-import type { Db } from '../store/db.ts';
-import { findInstallation, saveTokens, setInstallationStatus } from '../store/installations.ts';
+import type { Installation } from '../ground/records.ts';
 import { PipedriveApiError } from './api-errors.ts';
 import type { PipedriveOAuth } from './oauth-client.ts';
 
@@ -23,8 +22,16 @@ export interface LiveToken {
   apiBase: string;
 }
 
+/** Where installations and their sealed tokens are kept; the composition root wires the store's functions. */
+export interface TokenRepository {
+  find(installationId: string): Promise<Installation | undefined>;
+  saveTokens(installationId: string, t: { accessTokenEnc: string; refreshTokenEnc: string | null; expiresAt: number; apiDomain: string | null }): Promise<void>;
+  /** The refresh token was refused: nobody can act for this installation until it installs again. */
+  needsReinstall(installationId: string, reason: string): Promise<void>;
+}
+
 export interface TokenDeps {
-  db: Db;
+  store: TokenRepository;
   secrets: Secrets;
   oauth: PipedriveOAuth;
   config: Config;
@@ -87,7 +94,7 @@ export class TokenContext {
   }
 
   private async readDb(): Promise<Tokens> {
-    const inst = await findInstallation(this.deps.db, this.installationId);
+    const inst = await this.deps.store.find(this.installationId);
     if (!inst || inst.status === 'uninstalled' || !inst.accessTokenEnc || !inst.refreshTokenEnc) {
       throw new PermanentError(`installation ${this.installationId} is not installed`);
     }
@@ -120,7 +127,7 @@ export class TokenContext {
     } catch (err) {
       // 400/401 from the token endpoint: the refresh token is invalid or lapsed (60 days unused).
       if (err instanceof PipedriveApiError && (err.status === 400 || err.status === 401)) {
-        await setInstallationStatus(this.deps.db, this.installationId, 'needs_reinstall', err.message, Date.now());
+        await this.deps.store.needsReinstall(this.installationId, err.message);
         this.deps.log.warn({ installation: this.installationId, reason: err.message }, 'pipedrive refresh token rejected; installation needs reinstall');
         throw new NeedsReinstallError(this.installationId);
       }
@@ -132,17 +139,12 @@ export class TokenContext {
       expiresAt: Date.now() + fresh.expires_in * 1000,
       apiDomain: fresh.api_domain,
     };
-    await saveTokens(
-      this.deps.db,
-      this.installationId,
-      {
-        accessTokenEnc: this.deps.secrets.encrypt(next.access),
-        refreshTokenEnc: next.refresh === stored.refresh ? null : this.deps.secrets.encrypt(next.refresh),
-        expiresAt: next.expiresAt,
-        apiDomain: next.apiDomain,
-      },
-      Date.now(),
-    );
+    await this.deps.store.saveTokens(this.installationId, {
+      accessTokenEnc: this.deps.secrets.encrypt(next.access),
+      refreshTokenEnc: next.refresh === stored.refresh ? null : this.deps.secrets.encrypt(next.refresh),
+      expiresAt: next.expiresAt,
+      apiDomain: next.apiDomain,
+    });
     this.deps.log.debug({ installation: this.installationId }, 'pipedrive access token refreshed');
     return (this.cached = next);
   }

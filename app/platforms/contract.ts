@@ -28,7 +28,8 @@ export interface ProviderAdapter<C = unknown, S = unknown> {
 
   /**
    * Creates the platform side. Returns the adapter's own state (tokens, remote ids), stored
-   * encrypted with the channel. Throw ProviderError with a message the admin can act on.
+   * encrypted with the channel. Throw ProviderError with a message the admin can act on, or
+   * RefusedSettingError naming the URL setting whose host the outbound policy refuses.
    */
   connect(input: ConnectInput<C>): Promise<ConnectResult<S>>;
 

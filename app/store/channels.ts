@@ -1,7 +1,7 @@
 import type { Channel, ChannelStatus, Template } from '../ground/records.ts';
 import type { Tx } from './db.ts';
 
-interface ChannelRow {
+export interface ChannelRow {
   id: string;
   provider_channel_id: string;
   installation_id: string | null;
@@ -16,7 +16,7 @@ interface ChannelRow {
   updated_at: number;
 }
 
-const toChannel = (r: ChannelRow): Channel => ({
+export const toChannel = (r: ChannelRow): Channel => ({
   id: r.id,
   providerChannelId: r.provider_channel_id,
   installationId: r.installation_id,

@@ -1,7 +1,7 @@
 import type { Conversation, ConversationStatus, Participant, ParticipantRole } from '../ground/records.ts';
 import { readRows, type Tx } from './db.ts';
 
-interface ConversationRow {
+export interface ConversationRow {
   pk: number;
   id: string;
   channel_id: string;
@@ -165,7 +165,7 @@ export async function countConversations(db: Tx, channelIds: string[]): Promise<
   return new Map(rows.map((r) => [String(r.channel_id), Number(r.n)]));
 }
 
-interface ParticipantRow {
+export interface ParticipantRow {
   conversation_pk: number;
   id: string;
   role: ParticipantRole;
@@ -174,7 +174,7 @@ interface ParticipantRow {
   email: string | null;
 }
 
-const toParticipant = (r: ParticipantRow): Participant => ({
+export const toParticipant = (r: ParticipantRow): Participant => ({
   conversationPk: Number(r.conversation_pk),
   id: r.id,
   role: r.role,

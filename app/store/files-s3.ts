@@ -7,17 +7,9 @@ import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, NoSuchKey, No
 import { Upload } from '@aws-sdk/lib-storage';
 import type { FileStore } from './files.ts';
 import { checkStorageKey } from './files.ts';
+import type { S3Settings } from '../ground/config.ts';
 
-export interface S3Settings {
-  bucket: string;
-  /** Key prefix inside the bucket, '' or ending in '/'. */
-  prefix: string;
-  endpoint: string | undefined;
-  region: string;
-  /** Unset → the SDK's default credential chain (AWS_* variables, instance or task roles). */
-  credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
-  forcePathStyle: boolean;
-}
+export type { S3Settings };
 
 /**
  * Attachment bytes in an S3-compatible bucket, so every app process serves every file.

@@ -1,29 +1,7 @@
 import type { Tx } from './db.ts';
 
-export type InstallationStatus = 'active' | 'needs_reinstall' | 'uninstalled';
-
-/** One Pipedrive user's authorization of this app (a (company, user) pair); tokens stay sealed here. */
-export interface Installation {
-  id: string;
-  companyId: number;
-  userId: number;
-  apiDomain: string | null;
-  userName: string | null;
-  userEmail: string | null;
-  companyName: string | null;
-  companyDomain: string | null;
-  isAdmin: boolean;
-  iconUrl: string | null;
-  accessTokenEnc: string | null;
-  refreshTokenEnc: string | null;
-  tokenExpiresAt: number | null;
-  status: InstallationStatus;
-  lastError: string | null;
-  /** Sealed into session cookies; raising it ends every session issued before. */
-  sessionGeneration: number;
-  createdAt: number;
-  updatedAt: number;
-}
+export type { Installation, InstallationStatus } from '../ground/records.ts';
+import type { Installation, InstallationStatus } from '../ground/records.ts';
 
 interface InstallationRow {
   id: string;

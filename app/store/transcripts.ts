@@ -1,8 +1,9 @@
 import type { Message } from '../ground/records.ts';
+import { JOB } from '../ground/job-kinds.ts';
 import type { Tx } from './db.ts';
 import { withAttachments, type MessageRow } from './messages.ts';
 
-export const TRANSCRIPT_JOB = 'workspace.transcript';
+export const TRANSCRIPT_JOB = JOB.workspaceTranscript;
 export const transcriptOrderingKey = (conversationPk: number) => `tr:${conversationPk}`;
 
 /**

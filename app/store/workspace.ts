@@ -1,17 +1,10 @@
-import type { Conversation } from '../ground/records.ts';
+import type { Conversation, RecordType, WorkspaceUser } from '../ground/records.ts';
 import { toConversation } from './conversations.ts';
 import type { Tx } from './db.ts';
 
 // ── users of an installed company who did not install the app themselves ──────────────────
 
-export interface WorkspaceUser {
-  companyId: number;
-  userId: number;
-  name: string;
-  email: string | null;
-  isAdmin: boolean;
-  updatedAt: number;
-}
+export type { WorkspaceUser } from '../ground/records.ts';
 
 export async function findWorkspaceUser(db: Tx, companyId: number, userId: number): Promise<WorkspaceUser | undefined> {
   const r = await db('workspace_users').where({ pd_company_id: companyId, pd_user_id: userId }).first();
@@ -56,7 +49,7 @@ export async function markRead(db: Tx, conversationPk: number, userId: number, s
 
 // ── conversations about a record ──────────────────────────────────────────────────────────
 
-export type RecordType = 'deal' | 'person' | 'organization';
+export type { RecordType } from '../ground/records.ts';
 
 export interface RecordLink {
   conversationPk: number;

@@ -5,7 +5,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Bridge } from '../../app/bridge.ts';
-import { connectChannel } from '../../app/flows/platform-connect.ts';
 import { newId } from '../../app/domain/inbox.ts';
 import type { Channel, Conversation } from '../../app/ground/records.ts';
 import { AIRY_AGENT } from '../../app/platforms/airy/inbound.ts';
@@ -124,8 +123,7 @@ export async function webhookFixtures(
 
 /** A channel of the bench platform (accepts every send at once), through the app's connect flow. */
 export async function benchChannel(b: Bridge): Promise<Channel> {
-  const { channel } = await connectChannel(
-    { db: b.db, secrets: b.secrets, registry: b.registry, appUrl: b.config.appUrl },
+  const { channel } = await b.flows.connectChannel(
     { provider: 'bench', name: 'Bench', avatarUrl: null, config: {}, templates: [{ id: 't1', name: 'Hello', content: 'Hello {{name}}', language: 'en' }], installationId: null },
   );
   return channel;

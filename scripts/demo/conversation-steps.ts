@@ -1,4 +1,4 @@
-import { JOB } from '../../app/domain/inbox.ts';
+import { JOB } from '../../app/ground/job-kinds.ts';
 import { airyIds } from '../../app/platforms/airy/ids.ts';
 import { sourceIdFor } from '../../app/platforms/airy/adapter.ts';
 import type { FakeSession } from '../../fakes/alvaria/server.ts';

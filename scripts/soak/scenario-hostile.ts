@@ -53,7 +53,7 @@ export async function hostileScenario(ctx: ScenarioContext): Promise<ScenarioRes
     w.pipedrive.setUser(admin.id);
     const connect = async (name: string, api_url: string) => {
       const res = await adminCall(w.app, cookie, 'POST', '/channels', { provider: 'airy', name, config: { api_url, system_token: 'mallory' } });
-      return { status: res.status, body: (await res.json()) as { channel?: { id: string; provider_channel_id: string }; error?: { message: string } } };
+      return { status: res.status, body: (await res.json()) as { channel?: { id: string; provider_channel_id: string }; error?: { message: string; fields?: Array<{ field: string }> } } };
     };
     const hostileChannels: Array<{ name: string; providerChannelId: string; id: string }> = [];
     for (const [name, p] of [['drip', drip], ['huge', huge], ['endless', endless]] as const) {
@@ -63,7 +63,8 @@ export async function hostileScenario(ctx: ScenarioContext): Promise<ScenarioRes
     }
     for (const url of [privateHost.url, privateHost.url.replace('127.0.0.2', '0.0.0.0')]) {
       const r = await connect('private', url);
-      if (r.status !== 502 || !/OUTBOUND_ALLOW/.test(r.body.error?.message ?? '')) failures.push(`connecting to the private address ${url} answered ${r.status}: ${JSON.stringify(r.body)}`);
+      // The admin's input to correct: a field error naming api_url, not an outage.
+      if (r.status !== 400 || r.body.error?.fields?.[0]?.field !== 'config.api_url') failures.push(`connecting to the private address ${url} answered ${r.status}: ${JSON.stringify(r.body)}`);
     }
 
     // The hostile users keep writing to the drip and huge platforms.

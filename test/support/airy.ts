@@ -1,4 +1,3 @@
-import { connectChannel } from '../../app/flows/platform-connect.ts';
 import type { Channel } from '../../app/ground/records.ts';
 import { airyAdapterFactory, type AiryAdapter } from '../../app/platforms/airy/adapter.ts';
 import type { AiryConfig, AiryState } from '../../app/platforms/airy/schema.ts';
@@ -37,8 +36,7 @@ export async function startAiryWorld(env: Record<string, string> = {}, adapterOp
     b,
     adapter,
     async connect(name = 'Sales inbox') {
-      const { channel, notes } = await connectChannel(
-        { db: b.db, secrets: b.secrets, registry: b.registry, appUrl: b.config.appUrl },
+      const { channel, notes } = await b.flows.connectChannel(
         { provider: 'airy', name, avatarUrl: null, config: { api_url: fake.url, system_token: fake.systemToken }, templates: [], installationId: null },
       );
       // Bounded, so a subscription that never comes fails here with a name instead of hanging.

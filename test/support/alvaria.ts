@@ -1,5 +1,4 @@
 import type { Channel, Conversation } from '../../app/ground/records.ts';
-import { connectChannel } from '../../app/flows/platform-connect.ts';
 import { alvariaAdapterFactory, type AlvariaOptions } from '../../app/platforms/alvaria/adapter.ts';
 import { FakeAlvaria } from '../../fakes/alvaria/server.ts';
 import { startTestBridge, type TestBridge } from './harness.ts';
@@ -25,8 +24,7 @@ export async function startAlvariaRig(opts: { adapter?: AlvariaOptions; config?:
   const fake = await FakeAlvaria.start();
   const gateway = new RecordingGateway();
   const b = await startTestBridge({ providers: { alvaria: alvariaAdapterFactory({ now: fake.clock.now, ...opts.adapter }) }, pipedrive: gateway });
-  const { channel, notes } = await connectChannel(
-    { db: b.db, secrets: b.secrets, registry: b.registry, appUrl: b.config.appUrl },
+  const { channel, notes } = await b.flows.connectChannel(
     { provider: 'alvaria', name: 'Alvaria', avatarUrl: null, config: fake.channelConfig(opts.config?.(fake)), templates: [], installationId: null },
   );
   fake.deliveries.callbackUrl = notes.callback_url;

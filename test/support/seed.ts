@@ -1,11 +1,9 @@
 import type { Bridge } from '../../app/bridge.ts';
-import { connectChannel } from '../../app/flows/platform-connect.ts';
 import type { Channel, Conversation, Template } from '../../app/ground/records.ts';
 
 /** Connects a channel through the domain's connect flow (without the admin API: no install or session needed). */
 export async function seedChannel(b: Bridge, opts: { provider?: string; secret?: string; templates?: Template[] } = {}): Promise<Channel> {
-  const { channel } = await connectChannel(
-    { db: b.db, secrets: b.secrets, registry: b.registry, appUrl: b.config.appUrl },
+  const { channel } = await b.flows.connectChannel(
     { provider: opts.provider ?? 'test', name: 'Test channel', avatarUrl: null, config: { secret: opts.secret ?? 's3cret' }, templates: opts.templates ?? [], installationId: null },
   );
   return channel;

@@ -1,24 +1,12 @@
 import type { JobHandler } from '../../runtime/outbox.ts';
 import { PermanentError } from '../../ground/failures.ts';
-import { findChannel } from '../../store/channels.ts';
-import { findConversationByPk } from '../../store/conversations.ts';
 import type { Db } from '../../store/db.ts';
-import { findMessageById } from '../../store/messages.ts';
+import { findMessageContext } from '../../store/message-context.ts';
+import type { ReceiveMessageBody } from '../../pipedrive/client.ts';
 import type { Channel } from '../../ground/records.ts';
 import { presentMessage, type PresentDeps } from './present.ts';
 
-/** The body of Pipedrive's POST /v1/channels/messages/receive. */
-export interface ReceiveMessageBody {
-  id: string;
-  channel_id: string;
-  sender_id: string;
-  conversation_id: string;
-  message: string;
-  status: 'sent' | 'delivered' | 'read' | 'failed';
-  created_at: string;
-  conversation_link?: string;
-  attachments: Array<{ id: string; type: string; url: string; name?: string; size?: number; link_expires?: boolean }>;
-}
+export type { ReceiveMessageBody };
 
 /**
  * Sends to Pipedrive on behalf of the installation that owns a channel. Implementations
@@ -43,11 +31,10 @@ export const unlinkedGateway: PipedriveGateway = {
 export function pipedriveReceiveJob(db: Db, gateway: PipedriveGateway, present: PresentDeps): JobHandler<{ messageId: string }> {
   return {
     async run({ messageId }, _job, { signal }) {
-      const message = await findMessageById(db, messageId);
-      if (!message) throw new PermanentError(`message ${messageId} no longer exists`);
-      const channel = await findChannel(db, message.channelId);
+      const loaded = await findMessageContext(db, messageId);
+      if (!loaded) throw new PermanentError(`message ${messageId} no longer exists`);
+      const { message, channel, conversation } = loaded;
       if (!channel || channel.status === 'deleted') throw new PermanentError('the channel was deleted');
-      const conversation = await findConversationByPk(db, message.conversationPk);
       if (!conversation) throw new PermanentError('the conversation no longer exists');
       const m = presentMessage(message, present);
       await gateway.receiveMessage(channel, {

@@ -88,7 +88,7 @@ export function scheduleTranscripts(d: WorkspaceDeps): void {
   const schedule = async (tx: Tx, conversation: Conversation, runAt: number) => {
     const now = Date.now();
     if (await rescheduleTranscriptJob(tx, conversation.pk, runAt, MAX_WAIT_FACTOR * d.config.transcriptFlushMs, now)) return;
-    await d.outbox.enqueue(tx, { kind: TRANSCRIPT_JOB, payload: { conversationPk: conversation.pk }, orderingKey: transcriptOrderingKey(conversation.pk), channelId: conversation.channelId, runAt });
+    await d.queue.enqueue(tx, { kind: TRANSCRIPT_JOB, payload: { conversationPk: conversation.pk }, orderingKey: transcriptOrderingKey(conversation.pk), channelId: conversation.channelId, runAt });
   };
   d.inbox.onStored(async (tx, conversation) => {
     if (!(await findRecordLink(tx, conversation.pk))) return;
@@ -98,7 +98,7 @@ export function scheduleTranscripts(d: WorkspaceDeps): void {
   d.inbox.onClosed(async (conversation) => {
     if (!(await findRecordLink(d.db, conversation.pk))) return;
     await d.db.transaction((tx) => schedule(tx, conversation, Date.now()));
-    d.outbox.kick();
+    d.queue.kick();
   });
 }
 

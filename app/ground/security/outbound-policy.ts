@@ -39,6 +39,24 @@ export class OutboundRefusedError extends Error {
   }
 }
 
+/** Did the policy refuse this call's destination (before any connection was made)? */
+export function refusedByPolicy(err: unknown): boolean {
+  return err instanceof OutboundRefusedError || (isAxiosError(err) && (err.cause instanceof OutboundRefusedError || err.code === 'EOUTBOUND_REFUSED'));
+}
+
+/**
+ * A URL setting (a platform address the admin entered) whose host the policy refuses. It is
+ * the admin's input to correct, not an outage: an adapter throws it at connect naming its
+ * setting, and the connect flow answers it as that field's error. The message is for the
+ * admin: plain words, no address and nothing of the server's own configuration.
+ */
+export class RefusedSettingError extends Error {
+  constructor(readonly setting: string) {
+    super("This address is on a private or internal network, which this server does not call. Enter the platform's public address, or ask whoever runs this server to allow it.");
+    this.name = 'RefusedSettingError';
+  }
+}
+
 /** Parses OUTBOUND_ALLOW; throws with the offending entry. */
 export function parseAllowList(entries: readonly string[]): { hosts: Set<string>; cidrs: Cidr[] } {
   const hosts = new Set<string>();
@@ -188,7 +206,7 @@ export function deadlineAxios(o: {
 export function outboundFailure(err: unknown): { status: number | undefined; message: string } {
   if (err instanceof OutboundRefusedError) return { status: undefined, message: err.message };
   if (isAxiosError(err)) {
-    if (err.cause instanceof OutboundRefusedError || err.code === 'EOUTBOUND_REFUSED') return { status: undefined, message: refused().message };
+    if (refusedByPolicy(err)) return { status: undefined, message: refused().message };
     const status = err.response?.status;
     if (status) return { status, message: `HTTP ${status}` };
     if (err.code === 'ERESPONSETOOLARGE') return { status: undefined, message: err.message };

@@ -2,15 +2,11 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { AppError } from '../../ground/failures.ts';
-import { TemplateSchema } from '../../flows/platform-connect.ts';
-import { deadLettersOf, replayDeadLetters } from '../../flows/dead-letters.ts';
-import { connectForInstallation, deleteForInstallation, listForInstallation, updateForInstallation } from '../../flows/channel-lifecycle.ts';
+import { TemplateSchema } from '../../flows/channel-lifecycle.ts';
 import { fieldErrors, invalidFields } from '../../domain/field-errors.ts';
-import { uninstallFromAdmin } from '../../flows/install.ts';
-import { surfaceOf } from '../../domain/surface.ts';
-import type { PipedriveServices } from '../../pipedrive/services.ts';
+import type { HttpServices } from '../../flows/flows.ts';
 import type { ProviderRegistry } from '../../platforms/registry.ts';
-import type { Installation } from '../../store/installations.ts';
+import type { Installation } from '../../ground/records.ts';
 import { endSession } from '../session.ts';
 import { providerInfos } from './platforms.ts';
 
@@ -76,7 +72,7 @@ export function presentInstallation(i: Installation) {
  * The admin JSON API. Session, CSRF content-type, admin-rights and body parsing
  * all happen in adminApiGuard (guard.ts), before routing, for every spelling of the path.
  */
-export function adminApiRouter(s: PipedriveServices): Router {
+export function adminApiRouter(s: HttpServices): Router {
   const router = new Router({ prefix: '/admin/api' });
 
   const who = (ctx: Context): Installation => {
@@ -87,7 +83,7 @@ export function adminApiRouter(s: PipedriveServices): Router {
 
   router.get('/channels', async (ctx) => {
     const pace = s.client.pacer.stateOf(who(ctx).id);
-    const surface = await surfaceOf(s.db, who(ctx).id);
+    const surface = await s.flows.surfaceOf(who(ctx).id);
     ctx.body = {
       installation: {
         ...presentInstallation(who(ctx)),
@@ -97,20 +93,20 @@ export function adminApiRouter(s: PipedriveServices): Router {
         pipedrive_circuit: pace.breaker,
       },
       providers: providerInfos(s.registry),
-      channels: await listForInstallation(s, who(ctx)),
+      channels: await s.flows.listChannels(who(ctx)),
     };
   });
 
   router.post('/channels', async (ctx) => {
     const body = parseConnect(s.registry, ctx.request.body ?? {});
-    const { channel, notes, surface } = await connectForInstallation(s, who(ctx), {
+    const { channel, notes, surface } = await s.flows.connectForInstallation(who(ctx), {
       provider: body.provider,
       name: body.name,
       avatarUrl: body.avatar_url,
       config: body.config,
       templates: body.templates,
     });
-    const listed = (await listForInstallation(s, who(ctx))).find((c) => c.id === channel.id);
+    const listed = (await s.flows.listChannels(who(ctx))).find((c) => c.id === channel.id);
     ctx.status = 201;
     ctx.body = { channel: { ...listed, urls: { ...listed?.urls, ...notes } }, surface: surface.surface, surface_reason: surface.reason };
   });
@@ -118,33 +114,33 @@ export function adminApiRouter(s: PipedriveServices): Router {
   router.patch('/channels/:id', async (ctx) => {
     const parsed = UpdateBody.safeParse(ctx.request.body ?? {});
     if (!parsed.success) throw invalidFields(fieldErrors(parsed.error, '', ctx.request.body));
-    const { channel, notes } = await updateForInstallation(s, who(ctx), ctx.params.id!, { name: parsed.data.name, avatarUrl: parsed.data.avatar_url, config: parsed.data.config });
-    const listed = (await listForInstallation(s, who(ctx))).find((c) => c.id === channel.id);
+    const { channel, notes } = await s.flows.updateForInstallation(who(ctx), ctx.params.id!, { name: parsed.data.name, avatarUrl: parsed.data.avatar_url, config: parsed.data.config });
+    const listed = (await s.flows.listChannels(who(ctx))).find((c) => c.id === channel.id);
     ctx.body = { channel: { ...listed, urls: { ...listed?.urls, ...notes } } };
   });
 
   router.delete('/channels/:id', async (ctx) => {
-    await deleteForInstallation(s, who(ctx), ctx.params.id!);
+    await s.flows.deleteChannel(who(ctx), ctx.params.id!);
     ctx.body = { deleted: true };
   });
 
   router.get('/dead-letters', async (ctx) => {
-    ctx.body = { dead_letters: await deadLettersOf(s.db, who(ctx).id) };
+    ctx.body = { dead_letters: await s.flows.deadLetters(who(ctx).id) };
   });
 
   router.post('/dead-letters/replay', async (ctx) => {
-    ctx.body = { replayed: await replayDeadLetters(s.db, who(ctx).id, 'all') };
+    ctx.body = { replayed: await s.flows.replayDeadLetters(who(ctx).id, 'all') };
   });
 
   router.post('/dead-letters/:id/replay', async (ctx) => {
     const id = Number(ctx.params.id);
     if (!Number.isSafeInteger(id) || id <= 0) throw new AppError('NOT_FOUND', 'Dead letter not found');
-    ctx.body = { replayed: await replayDeadLetters(s.db, who(ctx).id, id) };
+    ctx.body = { replayed: await s.flows.replayDeadLetters(who(ctx).id, id) };
   });
 
   /** Uninstall from our side: revoke at Pipedrive, purge tokens, disconnect channels, end the session. */
   router.delete('/installation', async (ctx) => {
-    await uninstallFromAdmin(s, who(ctx));
+    await s.flows.uninstallFromAdmin(who(ctx));
     endSession(ctx, s.config.appUrl);
     ctx.body = { uninstalled: true };
   });

@@ -2,7 +2,7 @@ import type { Context, Next } from 'koa';
 import { koaBody } from 'koa-body';
 import { AppError } from '../../ground/failures.ts';
 import type { Secrets } from '../../ground/security/crypto.ts';
-import type { Db } from '../../store/db.ts';
+import type { Directory } from '../../domain/directory.ts';
 import { familyOf } from '../paths.ts';
 import { requireSession } from '../session.ts';
 
@@ -21,11 +21,11 @@ const SELF_SERVICE = [/^DELETE \/admin\/api\/installation$/i];
  *    sign-in); reads stay open to every user of the company;
  * 4. then the JSON body parser, for every route of the family alike.
  */
-export function adminApiGuard(deps: { secrets: Secrets; db: Db; appUrl: string }) {
+export function adminApiGuard(deps: { secrets: Secrets; directory: Pick<Directory, 'installation'>; appUrl: string }) {
   return async (ctx: Context, next: Next) => {
     if (familyOf(ctx) !== 'admin-api') return next();
     ctx.set('Cache-Control', 'no-store');
-    const installation = await requireSession(ctx, deps.secrets, deps.db, deps.appUrl);
+    const installation = await requireSession(ctx, deps.secrets, deps.directory, deps.appUrl);
     ctx.state.installation = installation;
     const write = ctx.method !== 'GET' && ctx.method !== 'HEAD' && ctx.method !== 'OPTIONS';
     if (write && !/^application\/json\s*(;|$)/i.test(ctx.get('content-type'))) {

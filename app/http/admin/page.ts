@@ -2,7 +2,7 @@ import { html, page, raw, type Html } from '../html.ts';
 import type { deadLettersOf } from '../../flows/dead-letters.ts';
 import type { PaceSnapshot } from '../../pipedrive/pacing.ts';
 import type { listForInstallation } from '../../flows/channel-lifecycle.ts';
-import type { Installation } from '../../store/installations.ts';
+import type { Installation } from '../../ground/records.ts';
 import type { ProviderField, ProviderInfo } from './platforms.ts';
 import { ADMIN_CSS } from './style.ts';
 

@@ -1,9 +1,6 @@
 import Router from '@koa/router';
-import { deadLettersOf } from '../../flows/dead-letters.ts';
-import { listForInstallation } from '../../flows/channel-lifecycle.ts';
-import type { PipedriveServices } from '../../pipedrive/services.ts';
+import type { HttpServices } from '../../flows/flows.ts';
 import { html, page, PAGE_HEADERS, raw } from '../html.ts';
-import { bumpSessionGeneration } from '../../store/installations.ts';
 import { endSession, sessionInstallation } from '../session.ts';
 import { adminApiRouter } from './admin-api.ts';
 import { ADMIN_JS } from './assets.ts';
@@ -11,13 +8,13 @@ import { adminPage } from './page.ts';
 import { providerInfos } from './platforms.ts';
 
 /** GET /admin (the page), its script, and the JSON API under /admin/api. */
-export function adminRouters(s: PipedriveServices): Router[] {
+export function adminRouters(s: HttpServices): Router[] {
   const router = new Router();
 
   router.get('/admin', async (ctx) => {
     ctx.set(PAGE_HEADERS);
     ctx.type = 'html';
-    const installation = await sessionInstallation(ctx, s.secrets, s.db, s.config.appUrl);
+    const installation = await sessionInstallation(ctx, s.secrets, s.directory, s.config.appUrl);
     if (!installation) {
       ctx.status = 401;
       // Arriving from another site (a link in Pipedrive), the browser withheld the SameSite=Strict
@@ -30,7 +27,7 @@ export function adminRouters(s: PipedriveServices): Router[] {
       );
       return;
     }
-    const [channels, deadLetters] = await Promise.all([listForInstallation(s, installation), deadLettersOf(s.db, installation.id)]);
+    const [channels, deadLetters] = await Promise.all([s.flows.listChannels(installation), s.flows.deadLetters(installation.id)]);
     ctx.body = adminPage({ installation, channels, deadLetters, pacing: s.client.pacer.stateOf(installation.id), providers: providerInfos(s.registry), appUrl: s.config.appUrl });
   });
 
@@ -40,8 +37,8 @@ export function adminRouters(s: PipedriveServices): Router[] {
    * SameSite=Strict cookie, so it can sign nobody out.
    */
   router.post('/admin/logout', async (ctx) => {
-    const installation = await sessionInstallation(ctx, s.secrets, s.db, s.config.appUrl);
-    if (installation) await bumpSessionGeneration(s.db, installation.id);
+    const installation = await sessionInstallation(ctx, s.secrets, s.directory, s.config.appUrl);
+    if (installation) await s.directory.newSessionGeneration(installation.id);
     endSession(ctx, s.config.appUrl);
     ctx.set('Cache-Control', 'no-store');
     ctx.status = 303;

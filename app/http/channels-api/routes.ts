@@ -3,11 +3,11 @@ import type { Context, Next } from 'koa';
 import { z } from 'zod';
 import type { Config } from '../../ground/config.ts';
 import { AppError, badRequest } from '../../ground/failures.ts';
-import type { Inbox, StagedFile } from '../../domain/inbox.ts';
+import type { Inbox } from '../../domain/inbox.ts';
 import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from '../../domain/conversation-pages.ts';
 import type { Channel } from '../../ground/records.ts';
 import { presentConversation, presentMessage, presentSender, presentTemplates, type PresentDeps } from '../../flows/channels-api/present.ts';
-import type { FileStore } from '../../store/files.ts';
+import type { FileStore } from '../../ground/file-store.ts';
 import { pipedriveBasicAuth } from '../basic-auth.ts';
 import { familyOf } from '../paths.ts';
 import { readQuery, stagedUploads } from '../uploads.ts';
@@ -66,22 +66,12 @@ export function providerApiRouter(deps: { config: Config; inbox: Inbox; files: F
     }
     // Resolve the channel before accepting any bytes, so an unknown channel never touches disk.
     const channel = await channelOf(ctx);
-    await upload.any()(ctx, async () => {});
-    const staged: StagedFile[] = (Array.isArray(ctx.files) ? ctx.files : []).map((f) => ({
-      path: f.path,
-      originalName: f.originalname,
-      mimeType: f.mimetype,
-      size: f.size,
-    }));
-    try {
+    await upload(ctx, async (staged) => {
       const form = PostMessageForm.parse((ctx.request as { body?: unknown }).body ?? {});
       if (!form.message.trim() && staged.length === 0) throw badRequest('A message needs text (`message`) or at least one file');
       const message = await inbox.postMessage(channel, { conversationId: form.conversationId, text: form.message, files: staged });
       ctx.body = { success: true, data: { id: message.id } };
-    } catch (err) {
-      await Promise.all(staged.map((f) => files.discard(f.path)));
-      throw err;
-    }
+    });
   });
 
   const getMessage = async (ctx: Context, conversationId?: string) => {

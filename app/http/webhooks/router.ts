@@ -4,10 +4,9 @@ import { AppError, BUSY_RETRY_AFTER_SECONDS } from '../../ground/failures.ts';
 import { channelContext } from '../../platforms/context.ts';
 import type { ProviderRegistry } from '../../platforms/registry.ts';
 import type { Secrets } from '../../ground/security/crypto.ts';
-import { findChannel } from '../../store/channels.ts';
-import type { Db } from '../../store/db.ts';
+import type { Directory } from '../../domain/directory.ts';
 import type { Metrics } from '../../ground/metrics.ts';
-import { TokenBuckets } from '../../ground/security/token-bucket.ts';
+import { TokenBuckets, waitSeconds } from '../../ground/security/token-buckets.ts';
 
 const MAX_WEBHOOK_BYTES = 1024 * 1024;
 
@@ -16,7 +15,7 @@ const MAX_WEBHOOK_BYTES = 1024 * 1024;
  * finds the channel, and hands the request to that provider's adapter, which verifies,
  * persists and answers. Errors render as `{error}`, the shape platforms log.
  */
-export function webhooksRouter(deps: { db: Db; secrets: Secrets; registry: ProviderRegistry; metrics: Metrics; rate: { perMinute: number; burst: number } }): Router {
+export function webhooksRouter(deps: { directory: Pick<Directory, 'channel'>; secrets: Secrets; registry: ProviderRegistry; metrics: Metrics; rate: { perMinute: number; burst: number } }): Router {
   const router = new Router({ prefix: '/webhooks' });
   // One channel's flood (a runaway or hostile platform, a replay) costs that channel 429 +
   // Retry-After (Alvaria and Standard Webhooks senders retry a 429 later; Airy marks its
@@ -28,11 +27,11 @@ export function webhooksRouter(deps: { db: Db; secrets: Secrets; registry: Provi
     const channelId = String(ctx.params.channelId);
     // Our channel ids are short and printable; PostgreSQL refuses a NUL in a query outright (a 500).
     if (channelId.length > 64 || /[\u0000-\u001f]/.test(channelId)) throw new AppError('NOT_FOUND', 'Unknown channel');
-    const channel = await findChannel(deps.db, channelId);
+    const channel = await deps.directory.channel(channelId);
     if (!channel || channel.provider !== adapter.kind || channel.status === 'deleted') throw new AppError('NOT_FOUND', 'Unknown channel');
     const wait = limiter.take(channel.id);
     if (wait > 0) {
-      throw new AppError('RATE_LIMIT_EXCEEDED', 'Too many webhook requests for this channel; retry later', {}, wait);
+      throw new AppError('RATE_LIMIT_EXCEEDED', 'Too many webhook requests for this channel; retry later', {}, waitSeconds(wait));
     }
     let rawBody: Buffer;
     try {

@@ -5,9 +5,8 @@ import { AppError } from '../../ground/failures.ts';
 import type { Logger } from '../../ground/log.ts';
 import type { PipedriveClient } from '../../pipedrive/client.ts';
 import { PipedriveApiError } from '../../pipedrive/api-errors.ts';
-import type { Db } from '../../store/db.ts';
-import { findInstallationByUser, listCompanyInstallations, type Installation } from '../../store/installations.ts';
-import { findWorkspaceUser, upsertWorkspaceUser } from '../../store/workspace.ts';
+import type { Directory } from '../../domain/directory.ts';
+import type { Installation } from '../../ground/records.ts';
 
 /** Who a verified iframe token speaks for. */
 export interface UiClaims {
@@ -82,7 +81,7 @@ export async function verifyIframeToken(config: Config, token: string | undefine
 
 export interface IframeAuthDeps {
   config: Config;
-  db: Db;
+  directory: Pick<Directory, 'installationOf' | 'companyInstallations' | 'workspaceUser' | 'saveWorkspaceUser'>;
   client: Pick<PipedriveClient, 'getUser'>;
   log: Logger;
 }
@@ -96,13 +95,13 @@ const USER_TTL_MS = 24 * 3600_000;
  * Otherwise Pipedrive is asked, which also proves the user belongs to the company.
  */
 export async function resolveIdentity(d: IframeAuthDeps, claims: UiClaims): Promise<UiIdentity> {
-  const own = await findInstallationByUser(d.db, claims.companyId, claims.userId);
+  const own = await d.directory.installationOf(claims.companyId, claims.userId);
   if (own && own.status !== 'uninstalled') return identityOf(claims, own, { name: own.userName ?? `Pipedrive user ${own.userId}`, email: own.userEmail, isAdmin: own.isAdmin });
-  const company = (await listCompanyInstallations(d.db, claims.companyId)).filter((i) => i.status === 'active' && i.accessTokenEnc);
+  const company = (await d.directory.companyInstallations(claims.companyId)).filter((i) => i.status === 'active' && i.accessTokenEnc);
   // Prefer an admin's installation: its token sees every user of the company.
   const via = company.find((i) => i.isAdmin) ?? company[0];
   if (!via) throw unauthorized('This Pipedrive company has not installed the app yet', { reason: 'not_installed', install_url: `${d.config.appUrl}/auth/pipedrive` });
-  const known = await findWorkspaceUser(d.db, claims.companyId, claims.userId);
+  const known = await d.directory.workspaceUser(claims.companyId, claims.userId);
   if (known && Date.now() - known.updatedAt < USER_TTL_MS) return identityOf(claims, via, known);
   let user;
   try {
@@ -114,7 +113,7 @@ export async function resolveIdentity(d: IframeAuthDeps, claims: UiClaims): Prom
     throw new AppError('SERVICE_UNAVAILABLE', 'Pipedrive could not be asked who you are; try again shortly');
   }
   const described = { companyId: claims.companyId, userId: claims.userId, name: user.name, email: user.email, isAdmin: user.isAdmin };
-  await upsertWorkspaceUser(d.db, described, Date.now());
+  await d.directory.saveWorkspaceUser(described);
   return identityOf(claims, via, described);
 }
 

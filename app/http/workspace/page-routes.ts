@@ -1,12 +1,10 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { AppError } from '../../ground/failures.ts';
-import { deadLettersOf } from '../../flows/dead-letters.ts';
-import { listForInstallation } from '../../flows/channel-lifecycle.ts';
-import type { PipedriveServices } from '../../pipedrive/services.ts';
+import type { HttpServices } from '../../flows/flows.ts';
 import { adminPage } from '../admin/page.ts';
 import { providerInfos } from '../admin/platforms.ts';
-import { findInstallation, type Installation } from '../../store/installations.ts';
+import type { Installation } from '../../ground/records.ts';
 import { mountAssets } from './assets.ts';
 import { resolveIdentity, verifyIframeToken, type UiIdentity } from './auth.ts';
 import { framedPageHeaders, installShell, noticeShell, RECORD_TYPES, workspaceShell, type RecordType } from './shell.ts';
@@ -17,7 +15,7 @@ import { framedPageHeaders, installShell, noticeShell, RECORD_TYPES, workspaceSh
  * company's; the page's script then calls /ui/api with fresh SDK tokens, never this one.
  * https://pipedrive.readme.io/docs/custom-ui-extensions
  */
-export function workspacePagesRouter(s: PipedriveServices): Router {
+export function workspacePagesRouter(s: HttpServices): Router {
   const router = new Router();
   mountAssets(router);
 
@@ -28,7 +26,7 @@ export function workspacePagesRouter(s: PipedriveServices): Router {
     const token = typeof ctx.query.token === 'string' ? ctx.query.token : undefined;
     let ui: UiIdentity;
     try {
-      ui = await resolveIdentity({ config: s.config, db: s.db, client: s.client, log: s.log }, await verifyIframeToken(s.config, token, ctx.query));
+      ui = await resolveIdentity(s, await verifyIframeToken(s.config, token, ctx.query));
     } catch (err) {
       if (!(err instanceof AppError) || err.status !== 401) throw err;
       if (err.extra.reason === 'not_installed') {
@@ -40,7 +38,7 @@ export function workspacePagesRouter(s: PipedriveServices): Router {
       ctx.body = noticeShell('Open this from Pipedrive', 'This page only works inside Pipedrive, and its sign-in could not be verified (missing, invalid or expired). Close it and open it again in Pipedrive.');
       return undefined;
     }
-    const installation = await findInstallation(s.db, ui.installationId);
+    const installation = await s.directory.installation(ui.installationId);
     if (!installation) throw new AppError('SERVICE_UNAVAILABLE', 'The installation changed meanwhile; reload');
     return { ui, installation };
   }
@@ -68,7 +66,7 @@ export function workspacePagesRouter(s: PipedriveServices): Router {
   router.get('/ui/settings', async (ctx) => {
     const v = await viewer(ctx);
     if (!v) return;
-    const [channels, deadLetters] = await Promise.all([listForInstallation(s, v.installation), deadLettersOf(s.db, v.installation.id)]);
+    const [channels, deadLetters] = await Promise.all([s.flows.listChannels(v.installation), s.flows.deadLetters(v.installation.id)]);
     ctx.set(framedPageHeaders(s.config, { inlineStyle: true }));
     ctx.body = adminPage(
       { installation: v.installation, channels, deadLetters, pacing: s.client.pacer.stateOf(v.installation.id), providers: providerInfos(s.registry), appUrl: s.config.appUrl },

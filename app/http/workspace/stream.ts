@@ -3,9 +3,8 @@ import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
 import { AppError } from '../../ground/failures.ts';
 import { pipedriveUserKey } from '../../domain/standing.ts';
-import { findConversationByPk } from '../../store/conversations.ts';
-import { findMessageById } from '../../store/messages.ts';
-import { companyOfChannel, findRecordLink, insertTicket, maxMessageSeqNow, messagesChangedSince, redeemTicket } from '../../store/workspace.ts';
+import { audienceOf, changedSince, latestMessageSeq, messageById, saveTicket, takeTicket } from '../../flows/workspace/live.ts';
+import type { Outbox } from '../../runtime/outbox.ts';
 import { resolveIdentity, type UiIdentity } from './auth.ts';
 import { presentMessageOf, presentOne, unreadTotal } from '../../flows/workspace/chat.ts';
 import type { WorkspaceDeps } from '../../flows/workspace/deps.ts';
@@ -26,7 +25,7 @@ const hash = (ticket: string) => createHash('sha256').update(ticket).digest('hex
 export async function issueTicket(d: WorkspaceDeps, ui: UiIdentity): Promise<{ ticket: string; expiresAt: string }> {
   const ticket = randomBytes(32).toString('base64url');
   const expiresAt = Date.now() + TICKET_TTL_MS;
-  await insertTicket(d.db, { hash: hash(ticket), companyId: ui.companyId, userId: ui.userId, expiresAt }, Date.now());
+  await saveTicket(d, { hash: hash(ticket), companyId: ui.companyId, userId: ui.userId, expiresAt });
   return { ticket, expiresAt: new Date(expiresAt).toISOString() };
 }
 
@@ -52,21 +51,24 @@ export class StreamHub {
   private again = false;
   private stopped = false;
 
-  constructor(private readonly d: WorkspaceDeps) {
+  constructor(
+    private readonly d: WorkspaceDeps,
+    outbox: Pick<Outbox, 'on'>,
+  ) {
     const wake = () => this.wake();
     d.inbox.on('changed', wake);
-    d.outbox.on('done', wake);
-    d.outbox.on('dead', wake);
+    outbox.on('done', wake);
+    outbox.on('dead', wake);
   }
 
   async open(ctx: Context): Promise<void> {
     const raw = ctx.query.ticket;
-    const found = typeof raw === 'string' && raw.length <= 100 ? await redeemTicket(this.d.db, hash(raw), Date.now()) : undefined;
+    const found = typeof raw === 'string' && raw.length <= 100 ? await takeTicket(this.d, hash(raw)) : undefined;
     if (!found) throw new AppError('UNAUTHORIZED', 'The stream ticket is missing, used or expired; ask for a new one');
-    const ui = await resolveIdentity({ config: this.d.config, db: this.d.db, client: this.d.client, log: this.d.log }, found);
+    const ui = await resolveIdentity(this.d, found);
     if (!this.subs.size) {
       this.cursor = Date.now() - OVERLAP_MS;
-      this.startSeq = await maxMessageSeqNow(this.d.db);
+      this.startSeq = await latestMessageSeq(this.d);
     }
     ctx.req.socket.setTimeout(0);
     ctx.req.socket.setNoDelay(true);
@@ -136,7 +138,7 @@ export class StreamHub {
       const changes = [];
       let after: { updatedAt: number; seq: number } | undefined;
       for (let page = 0; page < MAX_PAGES; page++) {
-        const batch = await messagesChangedSince(this.d.db, since, after, BATCH);
+        const batch = await changedSince(this.d, since, after, BATCH);
         changes.push(...batch);
         if (batch.length < BATCH) break;
         after = { updatedAt: batch.at(-1)!.updatedAt, seq: batch.at(-1)!.seq };
@@ -157,14 +159,14 @@ export class StreamHub {
   }
 
   private async fanOut(messageId: string, conversationPk: number, seq: number, touched: Map<string, UiIdentity>): Promise<void> {
-    const conversation = await findConversationByPk(this.d.db, conversationPk);
-    if (!conversation) return;
-    const [company, record] = await Promise.all([companyOfChannel(this.d.db, conversation.channelId), findRecordLink(this.d.db, conversationPk)]);
+    const seen = await audienceOf(this.d, conversationPk);
+    if (!seen) return;
+    const { conversation, company, record } = seen;
     const audience = [...this.subs].filter(
       (s) => s.ui.companyId === company && (conversation.sourceUserKey === pipedriveUserKey(s.ui.companyId, s.ui.userId) || (record && record.companyId === s.ui.companyId)),
     );
     if (!audience.length) return;
-    const message = await findMessageById(this.d.db, messageId);
+    const message = await messageById(this.d, messageId);
     if (!message) return;
     const isNew = seq > this.startSeq && !this.announced.has(messageId);
     if (isNew) {

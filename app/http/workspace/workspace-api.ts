@@ -4,7 +4,7 @@ import { koaBody } from 'koa-body';
 import { z } from 'zod';
 import { AppError, badRequest } from '../../ground/failures.ts';
 import type { StagedFile } from '../../domain/inbox.ts';
-import { listCompanyChannels, type RecordType } from '../../store/workspace.ts';
+import type { RecordType } from '../../ground/records.ts';
 import { iframeAuth, type UiIdentity } from './auth.ts';
 import { startRecordConversation } from '../../flows/workspace/record-panels.ts';
 import { settingsRoutes } from './settings.ts';
@@ -12,7 +12,6 @@ import { readQuery, stagedUploads } from '../uploads.ts';
 import { access, presentOne, listConversations, listMessages, markConversationRead, retry, send, unreadTotal } from '../../flows/workspace/chat.ts';
 import type { WorkspaceDeps } from '../../flows/workspace/deps.ts';
 import { issueTicket, type StreamHub } from './stream.ts';
-import { surfaceOf } from '../../domain/surface.ts';
 
 export const uiOf = (ctx: Context): UiIdentity => ctx.state.ui as UiIdentity;
 
@@ -30,7 +29,7 @@ export function workspaceApiRouter(d: WorkspaceDeps, hub: StreamHub): Router {
     ctx.set('Cache-Control', 'no-store');
     await next();
   });
-  const auth = iframeAuth({ config: d.config, db: d.db, client: d.client, log: d.log });
+  const auth = iframeAuth(d);
   const json = koaBody({ json: true, urlencoded: false, text: false, multipart: false, jsonLimit: '256kb', jsonStrict: true });
   const requireJson = async (ctx: Context, next: Next) => {
     if (!ctx.is('application/json')) throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send this as Content-Type: application/json');
@@ -39,11 +38,11 @@ export function workspaceApiRouter(d: WorkspaceDeps, hub: StreamHub): Router {
 
   router.get('/me', auth, async (ctx) => {
     const ui = uiOf(ctx);
-    const channels = await listCompanyChannels(d.db, ui.companyId);
+    const channels = await d.directory.companyChannels(ui.companyId);
     ctx.body = {
       user: { id: ui.userId, name: ui.userName, email: ui.userEmail, isAdmin: ui.isAdmin },
       company: { id: ui.companyId, name: ui.companyName },
-      surface: (await surfaceOf(d.db, ui.installationId)).surface,
+      surface: (await d.flows.surfaceOf(ui.installationId)).surface,
       channels: channels.map((c) => ({ id: c.id, name: c.name, platform: c.provider })),
     };
   });
@@ -74,31 +73,21 @@ export function workspaceApiRouter(d: WorkspaceDeps, hub: StreamHub): Router {
   router.post('/conversations/:id/messages', auth, async (ctx) => {
     // Resolve the conversation before accepting any bytes: a stranger's upload never touches disk.
     const a = await access(d, uiOf(ctx), ctx.params.id!);
-    let text: string;
-    let staged: StagedFile[] = [];
+    const post = async (text: string, staged: StagedFile[]) => {
+      if (!text.trim() && staged.length === 0) throw badRequest('A message needs text or at least one file');
+      const message = await send(d, a, { text, files: staged });
+      ctx.status = 201;
+      ctx.body = { message };
+    };
     if (ctx.is('multipart/form-data')) {
-      await upload.any()(ctx, async () => {});
-      staged = (Array.isArray(ctx.files) ? ctx.files : []).map((f) => ({ path: f.path, originalName: f.originalname, mimeType: f.mimetype, size: f.size }));
-      try {
-        text = TextField.parse(((ctx.request as { body?: Record<string, unknown> }).body ?? {}).text ?? '');
-      } catch (err) {
-        await Promise.all(staged.map((f) => d.files.discard(f.path)));
-        throw err;
-      }
+      // The upload reader removes whatever is still staged when this ends, refused or not.
+      await upload(ctx, (staged) => post(TextField.parse(((ctx.request as { body?: Record<string, unknown> }).body ?? {}).text ?? ''), staged));
     } else if (ctx.is('application/json')) {
       await json(ctx, async () => {});
-      text = z.object({ text: TextField }).parse(ctx.request.body ?? {}).text;
+      await post(z.object({ text: TextField }).parse(ctx.request.body ?? {}).text, []);
     } else {
       throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send a message as application/json {text} or multipart/form-data (text, files)');
     }
-    if (!text.trim() && staged.length === 0) {
-      await Promise.all(staged.map((f) => d.files.discard(f.path)));
-      throw badRequest('A message needs text or at least one file');
-    }
-    // postMessage removes the staged files on every failure path.
-    const message = await send(d, a, { text, files: staged });
-    ctx.status = 201;
-    ctx.body = { message };
   });
 
   router.post('/messages/:id/retry', auth, async (ctx) => {

@@ -1,6 +1,6 @@
 import { isAxiosError } from 'axios';
 import { classifyHttpError, PermanentError } from '../../ground/failures.ts';
-import { bodyForLog, OutboundPolicy, outboundFailure } from '../../ground/security/outbound-policy.ts';
+import { bodyForLog, OutboundPolicy, outboundFailure, RefusedSettingError, refusedByPolicy } from '../../ground/security/outbound-policy.ts';
 import { ProviderError, type AdapterFactory, type ProviderAdapter, type ProviderServices } from '../contract.ts';
 import { AiryClient } from './client.ts';
 import { airyIds } from './ids.ts';
@@ -25,8 +25,9 @@ export const sourceIdFor = (channelId: string) => `pipedrive-${channelId}`;
  * never the host's body (it is logged), and one text for every way a host can fail to
  * answer, so connect cannot be used to tell closed, filtered and open ports apart.
  */
-function connectError(services: ProviderServices, err: unknown, step: string): ProviderError {
+function connectError(services: ProviderServices, err: unknown, step: string): ProviderError | RefusedSettingError {
   if (err instanceof ProviderError) return err;
+  if (refusedByPolicy(err)) return new RefusedSettingError('api_url');
   const { status, message } = outboundFailure(err);
   if (status) services.log.warn({ step, status, body: bodyForLog(err) }, 'airy connect: the host refused');
   if (!status) return new ProviderError(`${step}: ${message}; check api_url`);

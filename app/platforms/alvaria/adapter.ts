@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { isAxiosError, type AxiosInstance } from 'axios';
 import { LRUCache } from 'lru-cache';
 import { classifyHttpError } from '../../ground/failures.ts';
-import { bodyForLog, NO_ANSWER, OutboundPolicy, outboundFailure } from '../../ground/security/outbound-policy.ts';
+import { bodyForLog, NO_ANSWER, OutboundPolicy, outboundFailure, RefusedSettingError, refusedByPolicy } from '../../ground/security/outbound-policy.ts';
 import { listOpenSessions, endSession } from '../../store/alvaria-sessions.ts';
 import { ProviderError, type AdapterFactory, type ChannelContext, type ProviderAdapter, type ProviderServices } from '../contract.ts';
 import { handleCallback } from './inbound.ts';
@@ -85,6 +85,7 @@ export function createAlvariaAdapter(services: ProviderServices, opts: AlvariaOp
       try {
         await tokensFor(input.config).get();
       } catch (err) {
+        if (refusedByPolicy(err)) throw new RefusedSettingError('token_url');
         const { status, message } = outboundFailure(err);
         if (status) services.log.warn({ status, body: bodyForLog(err) }, 'alvaria connect: the token endpoint refused');
         if (status === 400 || status === 401 || status === 403) throw new ProviderError(`the token endpoint refused the client credentials (HTTP ${status})`);
@@ -93,6 +94,7 @@ export function createAlvariaAdapter(services: ProviderServices, opts: AlvariaOp
       try {
         await clientFor(input.config).deleteSession(`verify-${input.channelId}`);
       } catch (err) {
+        if (refusedByPolicy(err)) throw new RefusedSettingError('api_url');
         const { status, message } = outboundFailure(err);
         if (status) services.log.warn({ status, body: bodyForLog(err) }, 'alvaria connect: api_url check');
         if (status === 404 || status === 410) return connected(input.webhookUrl);

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { airyAdapterFactory } from '../../../app/platforms/airy/adapter.ts';
 import { alvariaAdapterFactory } from '../../../app/platforms/alvaria/adapter.ts';
 import type { Job } from '../../../app/store/jobs.ts';
@@ -121,6 +122,13 @@ test('a conversation about a deal: its own platform conversation, the platform t
     assert.deepEqual(panel.map((c: any) => c.id).sort(), [conv.id, alv.id].sort());
     assert.equal((await w.call('GET', `/conversations/${conv.id}/messages`, undefined, as)).body.messages.length, 1);
     assert.equal((await w.call('POST', `/conversations/${conv.id}/messages`, { text: 'hijack' }, as)).status, 403);
+    // Refused after the upload was received: the file does not outlive the request.
+    const form = new FormData();
+    form.append('text', 'hijack');
+    form.append('files', new Blob(['%PDF-1.4 not yours'], { type: 'application/pdf' }), 'hijack.pdf');
+    const withFile = await fetch(`${w.bridge.url}/ui/api/conversations/${conv.id}/messages`, { method: 'POST', headers: { authorization: `Bearer ${as}` }, body: form });
+    assert.equal(withFile.status, 403);
+    assert.deepEqual(readdirSync(w.bridge.files.stagingDir), [], 'nothing left staged');
   } finally {
     await w.close();
   }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
+import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { airyAdapterFactory } from '../../../app/platforms/airy/adapter.ts';
 import { alvariaAdapterFactory } from '../../../app/platforms/alvaria/adapter.ts';
@@ -11,26 +12,29 @@ import { apiError } from '../../../fakes/pipedrive/state.ts';
 import { FakeAlvaria } from '../../../fakes/alvaria/server.ts';
 import { HostilePlatform } from '../../../fakes/hostile.ts';
 import { postMessage } from '../../support/airy.ts';
-import { freePort, waitFor } from '../../support/harness.ts';
+import { CLIENT_SECRET, freePort, waitFor } from '../../support/harness.ts';
+import { mintUiToken } from '../../../fakes/pipedrive/server.ts';
 import { adminCall, installVia, startBridgeWithPipedrive } from '../../support/install.ts';
 import { seedConversation } from '../../support/seed.ts';
+import { createLogger, type Logger } from '../../../app/ground/log.ts';
 
 /** The bridge with the real Airy and Alvaria adapters (short deadlines), a fake Pipedrive and an admin session. */
-async function world(env: Record<string, string> = {}, timeoutMs = 1000) {
+async function world(env: Record<string, string> = {}, timeoutMs = 1000, logger?: Logger) {
   const w = await startBridgeWithPipedrive({
     env,
+    ...(logger ? { logger } : {}),
     providers: {
       airy: airyAdapterFactory({ timeoutMs, realtime: { backoff: { baseMs: 20, capMs: 100 }, rescanMs: 50 } }),
       alvaria: alvariaAdapterFactory({ timeoutMs }),
     },
   });
   try {
-    const { cookie } = await installVia(w.bridge, w.fake);
+    const { cookie, user } = await installVia(w.bridge, w.fake);
     const connect = async (config: Record<string, unknown>, provider = 'airy') => {
       const res = await adminCall(w.bridge, cookie, 'POST', '/channels', { provider, name: `Hostile ${provider}`, config });
       return { status: res.status, body: (await res.json()) as any, headers: res.headers };
     };
-    return { ...w, cookie, connect };
+    return { ...w, cookie, user, connect };
   } catch (err) {
     await w.close();
     throw err;
@@ -69,8 +73,9 @@ test('SSRF: connect refuses loopback hosts (literal, by name, IPv4-mapped, unspe
     const port = new URL(hostile.url).port;
     for (const host of ['127.0.0.1', 'localhost', '[::ffff:127.0.0.1]', '0.0.0.0', '[::1]']) {
       const r = await w.connect({ api_url: `http://${host}:${port}`, system_token: 't' });
-      assert.equal(r.status, 502, host);
-      assert.match(r.body.error.message, /private, loopback or otherwise internal address.*OUTBOUND_ALLOW/, host);
+      assert.equal(r.status, 400, host);
+      assert.deepEqual(r.body.error.fields.map((f: { field: string }) => f.field), ['config.api_url'], host);
+      assert.match(r.body.error.fields[0].message, /private or internal network/, host);
     }
     assert.equal(hostile.requests.length, 0, 'no request reached the internal host');
     assert.deepEqual(await listChannels(w.bridge.db, { includeDeleted: true }), []);
@@ -85,6 +90,53 @@ test('SSRF: connect refuses loopback hosts (literal, by name, IPv4-mapped, unspe
   } finally {
     await allowed.close();
     await hostile.close();
+  }
+});
+
+test("SSRF: a platform URL on an internal address is the admin's input to correct: 400 naming the field, in plain words, logged below error level", async () => {
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      for (const raw of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(raw) as Record<string, unknown>);
+      done();
+    },
+  });
+  const alvaria = await FakeAlvaria.start();
+  const w = await world({}, 1000, createLogger('debug', sink));
+  try {
+    const fieldsOf = (r: { body: any }) => r.body.error.fields as Array<{ field: string; message: string }>;
+    // The cloud metadata address: refused before any connection is made.
+    const airy = await w.connect({ api_url: 'http://169.254.169.254', system_token: 't' });
+    assert.equal(airy.status, 400);
+    assert.equal(airy.body.error.code, 'INVALID_BODY');
+    assert.deepEqual(fieldsOf(airy).map((f) => f.field), ['config.api_url']);
+    assert.match(fieldsOf(airy)[0]!.message, /^This address is on a private or internal network, which this server does not call\./);
+    assert.match(airy.body.error.message, /config\.api_url/);
+    // Plain words: no address, no setting of the operator's, no step of ours.
+    assert.doesNotMatch(JSON.stringify(airy.body), /169\.254|OUTBOUND_ALLOW|EOUTBOUND|Creating the Airy/);
+    // Alvaria names whichever of its two URLs was refused.
+    const token = await w.connect(alvaria.channelConfig({ token_url: 'http://10.0.0.1/oauth2/token' }), 'alvaria');
+    assert.equal(token.status, 400);
+    assert.deepEqual(fieldsOf(token).map((f) => f.field), ['config.token_url']);
+    const api = await w.connect(alvaria.channelConfig({ api_url: 'http://10.0.0.1' }), 'alvaria');
+    assert.equal(api.status, 400);
+    assert.deepEqual(fieldsOf(api).map((f) => f.field), ['config.api_url']);
+    // The workspace settings page connects through the same flow: the same answer.
+    const uiToken = await mintUiToken({ userId: w.user.id, companyId: w.user.company_id, secret: CLIENT_SECRET });
+    const settings = await fetch(`${w.bridge.url}/ui/api/settings/channels`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${uiToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ provider: 'airy', name: 'Internal', config: { api_url: 'http://169.254.169.254', system_token: 't' } }),
+    });
+    assert.equal(settings.status, 400);
+    assert.deepEqual(fieldsOf({ body: await settings.json() }), fieldsOf(airy));
+    assert.deepEqual(await listChannels(w.bridge.db, { includeDeleted: true }), []);
+
+    assert.deepEqual(lines.filter((l) => (l.level as number) >= 50), [], 'no error-level line');
+    assert.equal(lines.filter((l) => l.level === 20 && l.msg === 'request rejected' && l.status === 400).length, 4);
+  } finally {
+    await w.close();
+    await alvaria.stop();
   }
 });
 

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppError } from '../../../app/ground/failures.ts';
-import { connectChannel, reconfigureChannel } from '../../../app/flows/platform-connect.ts';
 import { channelContext } from '../../../app/platforms/context.ts';
 import { findChannel } from '../../../app/store/channels.ts';
 import { ProviderError } from '../../../app/platforms/contract.ts';
@@ -42,12 +41,11 @@ test('connecting creates the source (action endpoint = our webhook URL) and the 
 test('connect errors are actionable and never echo a token; 409 "Source already exists" is refused, not adopted', async () => {
   const w = await startAiryWorld();
   try {
-    const deps = { db: w.b.db, secrets: w.b.secrets, registry: w.b.registry, appUrl: w.b.config.appUrl };
     const req = { provider: 'airy', name: 'x', avatarUrl: null, templates: [], installationId: null };
-    await assert.rejects(connectChannel(deps, { ...req, config: { api_url: w.fake.url } }), (e: AppError) => e.code === 'INVALID_BODY' && /system_token/.test(e.message));
-    await assert.rejects(connectChannel(deps, { ...req, config: { api_url: 'ftp://x', system_token: 't' } }), (e: AppError) => e.code === 'INVALID_BODY');
+    await assert.rejects(w.b.flows.connectChannel({ ...req, config: { api_url: w.fake.url } }), (e: AppError) => e.code === 'INVALID_BODY' && /system_token/.test(e.message));
+    await assert.rejects(w.b.flows.connectChannel({ ...req, config: { api_url: 'ftp://x', system_token: 't' } }), (e: AppError) => e.code === 'INVALID_BODY');
     await assert.rejects(
-      connectChannel(deps, { ...req, config: { api_url: w.fake.url, system_token: 'wrong-secret-token' } }),
+      w.b.flows.connectChannel({ ...req, config: { api_url: w.fake.url, system_token: 'wrong-secret-token' } }),
       (e: AppError) => e.code === 'BAD_GATEWAY' && /403/.test(e.message) && !e.message.includes('wrong-secret-token'),
     );
     assert.equal(w.fake.model.sources.size, 0);
@@ -63,9 +61,8 @@ test('connect errors are actionable and never echo a token; 409 "Source already 
 test('editing a channel renames the Airy source and channel with the new system token, keeps the source, and refuses a gone source', async () => {
   const w = await startAiryWorld();
   try {
-    const deps = { db: w.b.db, secrets: w.b.secrets, registry: w.b.registry, appUrl: w.b.config.appUrl };
     const { channel, state } = await w.connect('Sales inbox');
-    const edit = (config: Record<string, unknown>, name = 'Support inbox') => reconfigureChannel(deps, channel, { name, avatarUrl: null, config });
+    const edit = (config: Record<string, unknown>, name = 'Support inbox') => w.b.flows.reconfigureChannel(channel, { name, avatarUrl: null, config });
 
     // A wrong token is refused by Airy; nothing is stored.
     await assert.rejects(edit({ system_token: 'wrong-token' }), (e: AppError) => e.code === 'BAD_GATEWAY' && /403/.test(e.message) && !e.message.includes('wrong-token'));

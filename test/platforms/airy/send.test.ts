@@ -4,7 +4,6 @@ import { once } from 'node:events';
 import { airyUuid } from '../../../app/platforms/airy/ids.ts';
 import { seedConversation } from '../../support/seed.ts';
 import { postMessage, startAiryWorld, outboxEvent } from '../../support/airy.ts';
-import { connectChannel } from '../../../app/flows/platform-connect.ts';
 import { airyAdapterFactory } from '../../../app/platforms/airy/adapter.ts';
 import { DIALECT, startTestBridge, waitFor } from '../../support/harness.ts';
 
@@ -111,8 +110,7 @@ test('a channel connected on a process that is not the leader is picked up by th
     assert.equal(w.b.singletons.isLeader, true);
     assert.equal(other.singletons.isLeader, false);
     const subscribed = waitFor(w.fake.broker, 'subscribed');
-    await connectChannel(
-      { db: other.db, secrets: other.secrets, registry: other.registry, appUrl: other.config.appUrl },
+    await other.flows.connectChannel(
       { provider: 'airy', name: 'Connected elsewhere', avatarUrl: null, config: { api_url: w.fake.url, system_token: w.fake.systemToken }, templates: [], installationId: null },
     );
     await subscribed;

@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectChannel } from '../../../app/flows/platform-connect.ts';
 import { AppError } from '../../../app/ground/failures.ts';
 import { channelContext } from '../../../app/platforms/context.ts';
 import { alvariaAdapterFactory } from '../../../app/platforms/alvaria/adapter.ts';
@@ -10,9 +9,8 @@ import { FakeAlvaria } from '../../../fakes/alvaria/server.ts';
 test('connect validates the config, fetches a token, keeps secrets sealed and shows the callback URL', async () => {
   const fake = await FakeAlvaria.start();
   const b = await startTestBridge({ providers: { alvaria: alvariaAdapterFactory({ now: fake.clock.now }) } });
-  const deps = { db: b.db, secrets: b.secrets, registry: b.registry, appUrl: b.config.appUrl };
   const connect = (config: Record<string, unknown>) =>
-    connectChannel(deps, { provider: 'alvaria', name: 'Support', avatarUrl: null, config, templates: [], installationId: null });
+    b.flows.connectChannel({ provider: 'alvaria', name: 'Support', avatarUrl: null, config, templates: [], installationId: null });
   try {
     const { channel, notes } = await connect(fake.channelConfig());
     assert.equal(notes.callback_url, `${b.config.appUrl}/webhooks/alvaria/${channel.id}`);
