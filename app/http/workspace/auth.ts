@@ -133,7 +133,7 @@ function identityOf(claims: UiClaims, via: Installation, user: { name: string; e
 export function iframeAuth(d: IframeAuthDeps) {
   return async (ctx: Context, next: Next) => {
     const m = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'));
-    const claims = await verifyIframeToken(d.config, m?.[1], ctx.query as Record<string, unknown>);
+    const claims = await verifyIframeToken(d.config, m?.[1], ctx.query);
     ctx.state.ui = await resolveIdentity(d, claims);
     await next();
   };
