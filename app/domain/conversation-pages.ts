@@ -1,15 +1,8 @@
 import { AppError, notFound } from '../ground/failures.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
-import {
-  changedSinceSnapshot,
-  findConversation,
-  listParticipants,
-  maxConversationPk,
-  pageStableConversations,
-  type ActivityKey,
-} from '../store/conversations.ts';
+import { activitySnapshot, findConversation, listParticipants, pageConversationsAt, type ActivityKey } from '../store/conversations.ts';
 import type { Db } from '../store/db.ts';
-import { maxMessageSeq, pageMessagesMany } from '../store/messages.ts';
+import { pageMessagesOf } from '../store/messages.ts';
 import { decodeConversationsCursor, decodeMessagesCursor, encodeCursor } from './cursor.ts';
 import type { Channel, Conversation, Message, Participant } from '../ground/records.ts';
 
@@ -46,18 +39,15 @@ export async function listConversationPage(
     snapshot = { seq: c.s, convPk: c.cp };
     before = { seq: c.q, pk: c.p };
   } else {
-    snapshot = { seq: await maxMessageSeq(db), convPk: await maxConversationPk(db) };
+    snapshot = await activitySnapshot(db);
   }
 
   const limit = opts.conversationsLimit;
-  const stable = await pageStableConversations(db, channel.id, snapshot, before, limit + 1);
-  const changed = (await changedSinceSnapshot(db, channel.id, snapshot)).filter(
-    ({ conversation, keySeq }) => !before || keySeq < before.seq || (keySeq === before.seq && conversation.pk < before.pk),
-  );
-  const merged = [
-    ...stable.map((conversation) => ({ conversation, keySeq: conversation.lastSeq })),
-    ...changed,
-  ].sort((a, b) => b.keySeq - a.keySeq || b.conversation.pk - a.conversation.pk);
+  // Both candidate lists in one statement: the stable page, and conversations that moved
+  // since the snapshot, placed by their activity as of it.
+  const merged = (await pageConversationsAt(db, channel.id, snapshot, before, limit + 1))
+    .filter(({ conversation, keySeq }) => conversation.lastSeq <= snapshot.seq || !before || keySeq < before.seq || (keySeq === before.seq && conversation.pk < before.pk))
+    .sort((a, b) => b.keySeq - a.keySeq || b.conversation.pk - a.conversation.pk);
 
   const page = merged.slice(0, limit);
   const hasMore = merged.length > limit;
@@ -100,24 +90,26 @@ async function viewsFor(
   conversations: Conversation[],
   opts: { limit: number; maxSeq?: number; beforeSeq?: number | undefined },
 ): Promise<ConversationView[]> {
-  const participants = await listParticipants(
-    db,
-    conversations.map((c) => c.pk),
-  );
-  const pages = await pageMessagesMany(
-    db,
-    conversations.map((c) => ({ conversationPk: c.pk, beforeSeq: opts.beforeSeq, maxSeq: opts.maxSeq, limit: opts.limit + 1 })),
-  );
+  const pks = conversations.map((c) => c.pk);
+  const [participants, pages] = await Promise.all([
+    listParticipants(db, pks),
+    pageMessagesOf(db, pks, { limit: opts.limit + 1, maxSeq: opts.maxSeq, beforeSeq: opts.beforeSeq }),
+  ]);
+  // Grouped once, in the order they were listed (by pk).
+  const participantsOf = new Map<number, Participant[]>(pks.map((pk) => [pk, []]));
+  for (const p of participants) participantsOf.get(p.conversationPk)?.push(p);
   const views: ConversationView[] = [];
   for (const conversation of conversations) {
-    const newestFirst = pages.get(conversation.pk) ?? [];
-    const shown = newestFirst.slice(0, opts.limit);
-    const oldest = shown[shown.length - 1];
+    // Oldest first, one more than the page when older messages remain: that one is dropped.
+    const messages = pages.get(conversation.pk) ?? [];
+    const more = messages.length > opts.limit;
+    if (more) messages.splice(0, messages.length - opts.limit);
+    const oldest = messages[0];
     views.push({
       conversation,
-      participants: participants.filter((p) => p.conversationPk === conversation.pk),
-      messages: shown.reverse(),
-      nextMessagesCursor: newestFirst.length > opts.limit && oldest ? encodeCursor(secrets, { k: 'm', cv: conversation.id, b: oldest.seq }) : undefined,
+      participants: participantsOf.get(conversation.pk) ?? [],
+      messages,
+      nextMessagesCursor: more && oldest ? encodeCursor(secrets, { k: 'm', cv: conversation.id, b: oldest.seq }) : undefined,
     });
   }
   return views;

@@ -189,8 +189,6 @@ export interface Config {
   /** Idle time of a conversation about a record before its new lines are written to the record's note. */
   readonly transcriptFlushMs: number;
   readonly appSecret: string;
-  /** True when APP_SECRET was not configured and a throwaway key is in use. */
-  readonly appSecretGenerated: boolean;
   readonly logLevel: string;
   /** FILES_STORE: a local folder, or an S3-compatible bucket shared by every process. */
   readonly files: { readonly kind: 'local'; readonly dir: string } | { readonly kind: 's3'; readonly s3: S3Settings };
@@ -280,7 +278,6 @@ export function loadConfig(env: Env = process.env): Config {
     },
     transcriptFlushMs: e.TRANSCRIPT_FLUSH_SECONDS * 1000,
     appSecret: e.APP_SECRET ?? randomBytes(32).toString('hex'),
-    appSecretGenerated: !e.APP_SECRET,
     logLevel: e.LOG_LEVEL ?? 'info',
     files: filesStore(e),
     uploads: { maxBytes: e.MAX_UPLOAD_BYTES, maxFiles: e.MAX_UPLOAD_FILES },

@@ -131,3 +131,20 @@ export interface WorkspaceUser {
 
 /** The Pipedrive records a conversation can be started from. */
 export type RecordType = 'deal' | 'person' | 'organization';
+
+/** Who a verified iframe token speaks for. */
+export interface UiClaims {
+  userId: number;
+  companyId: number;
+}
+
+/** What every /ui/api handler knows about its caller (ctx.state.ui). */
+export interface UiIdentity extends UiClaims {
+  /** The installation whose Pipedrive token serves this user: their own, else an admin's of the company. */
+  installationId: string;
+  isAdmin: boolean;
+  userName: string;
+  userEmail: string | null;
+  companyName: string | null;
+  companyDomain: string | null;
+}

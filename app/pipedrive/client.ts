@@ -102,19 +102,15 @@ export class PipedriveClient {
   ) {}
 
   async addChannel(installationId: string, body: AddChannelInput): Promise<void> {
-    await this.call(installationId, 'addChannel', (cfg) => v1.ChannelsApiFp(cfg).addChannel(body as v1.AddChannelRequest));
+    await this.call(installationId, 'addChannel', (cfg) => v1.ChannelsApiFp(cfg).addChannel(body));
   }
 
   async receiveMessage(installationId: string, body: ReceiveMessageBody, opts: CallOptions = {}): Promise<void> {
-    await this.call(installationId, 'receiveMessage', (cfg) => v1.ChannelsApiFp(cfg).receiveMessage(body as unknown as v1.ReceiveMessageRequest), opts);
+    await this.call(installationId, 'receiveMessage', (cfg) => v1.ChannelsApiFp(cfg).receiveMessage(body), opts);
   }
 
   async deleteChannel(installationId: string, providerChannelId: string): Promise<void> {
     await this.call(installationId, 'deleteChannel', (cfg) => v1.ChannelsApiFp(cfg).deleteChannel(providerChannelId));
-  }
-
-  async deleteConversation(installationId: string, providerChannelId: string, conversationId: string): Promise<void> {
-    await this.call(installationId, 'deleteConversation', (cfg) => v1.ChannelsApiFp(cfg).deleteConversation(providerChannelId, conversationId));
   }
 
   /** A user of the installation's company (the workspace resolves iframe users who never installed). */
@@ -141,7 +137,7 @@ export class PipedriveClient {
   }
 
   async updateNote(installationId: string, noteId: number, content: string, opts: CallOptions = {}): Promise<void> {
-    await this.call(installationId, 'updateNote', (cfg) => v1.NotesApiFp(cfg).updateNote(noteId, { content } as v1.NoteRequest), opts);
+    await this.call(installationId, 'updateNote', (cfg) => v1.NotesApiFp(cfg).updateNote(noteId, { content }), opts);
   }
 
   /** The record's notes, newest first, one page at a time (`start` from the previous page). */
@@ -171,7 +167,7 @@ export class PipedriveClient {
       await this.pacer.admit(installationId, opts.inWorker ? { maxInlineWaitMs: 0 } : {});
       try {
         const basePath = (opts.version ?? 'v1') === 'v1' ? token.apiBase : token.apiBase.replace(/\/api\/v1$/, '/api/v2');
-        const fn = await op(new v1.Configuration({ accessToken: token.accessToken, basePath }) as v1.Configuration & v2.Configuration);
+        const fn = await op(new v1.Configuration({ accessToken: token.accessToken, basePath }));
         // The functional API resolves to the whole AxiosResponse when given an axios instance.
         // The functional API takes no request options; it only calls `axios.request`, so the
         // signal rides on a wrapper around our instance.

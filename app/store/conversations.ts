@@ -1,5 +1,5 @@
 import type { Conversation, ConversationStatus, Participant, ParticipantRole } from '../ground/records.ts';
-import type { Tx } from './db.ts';
+import { readRows, type Tx } from './db.ts';
 
 export interface ConversationRow {
   pk: number;
@@ -106,56 +106,53 @@ export interface ActivityKey {
 }
 
 /**
- * One page of a channel's conversations, newest activity first, among those whose activity
- * is unchanged since the snapshot (last_seq <= snapshotSeq) and that existed then.
- * Keyset on (last_seq, pk) through conversations_activity_idx.
+ * The marks a conversations walk starts from, in one statement: the newest message seq and
+ * conversation pk (0 on an empty store).
  */
-export async function pageStableConversations(
+export async function activitySnapshot(db: Tx): Promise<{ seq: number; convPk: number }> {
+  const [row] = await readRows<{ s: number | string | null; cp: number | string | null }>(
+    db,
+    'select (select max(seq) from messages) as s, (select max(pk) from conversations) as cp',
+    [],
+  );
+  return { seq: Number(row?.s ?? 0), convPk: Number(row?.cp ?? 0) };
+}
+
+/**
+ * The candidates for one page of a channel's conversations walk, in one statement, each with
+ * its activity key as of the snapshot:
+ * - up to `limit` conversations whose activity is unchanged since the snapshot
+ *   (last_seq <= snapshot seq) and that existed then, newest activity first, after the
+ *   cursor's key: a keyset on (last_seq, pk) through conversations_activity_idx;
+ * - every conversation that existed at the snapshot but received messages since, keyed by its
+ *   newest message seq <= the snapshot seq (or 0); bounded by the conversations active during
+ *   one walk. The caller drops those at or before the cursor's key, merges and cuts.
+ */
+export async function pageConversationsAt(
   db: Tx,
   channelId: string,
   snapshot: { seq: number; convPk: number },
   before: ActivityKey | null,
   limit: number,
-): Promise<Conversation[]> {
-  const q = db<ConversationRow>('conversations')
-    .where('channel_id', channelId)
-    .andWhere('last_seq', '<=', snapshot.seq)
-    .andWhere('pk', '<=', snapshot.convPk)
-    .orderBy([
-      { column: 'last_seq', order: 'desc' },
-      { column: 'pk', order: 'desc' },
-    ])
-    .limit(limit);
-  if (before) {
-    q.andWhere((w) => w.where('last_seq', '<', before.seq).orWhere((w2) => w2.where('last_seq', '=', before.seq).andWhere('pk', '<', before.pk)));
-  }
-  return (await q).map(toConversation);
-}
-
-/**
- * Conversations that existed at the snapshot but received messages since; each with its
- * activity key as of the snapshot (the newest message seq <= snapshotSeq, or 0).
- * Bounded by the number of conversations active during one sync walk.
- */
-export async function changedSinceSnapshot(
-  db: Tx,
-  channelId: string,
-  snapshot: { seq: number; convPk: number },
 ): Promise<Array<{ conversation: Conversation; keySeq: number }>> {
-  const rows = await db<ConversationRow>('conversations')
-    .select('conversations.*')
-    .select(
-      db.raw('(select coalesce(max(m.seq), 0) from messages m where m.conversation_pk = conversations.pk and m.seq <= ?) as key_seq', [snapshot.seq]),
-    )
-    .where('channel_id', channelId)
-    .andWhere('last_seq', '>', snapshot.seq)
-    .andWhere('pk', '<=', snapshot.convPk);
-  return rows.map((r: ConversationRow & { key_seq: number }) => ({ conversation: toConversation(r), keySeq: Number(r.key_seq) }));
-}
-
-export async function maxConversationPk(db: Tx): Promise<number> {
-  const row = await db('conversations').max({ m: 'pk' }).first();
-  return Number(row?.m ?? 0);
+  // With a cursor the range starts at its key (never above the snapshot: keys are read as of
+  // it), so the index walk skips what earlier pages returned instead of filtering it.
+  const stable = before
+    ? 'c.last_seq <= ? and c.pk <= ? and (c.last_seq < ? or c.pk < ?)'
+    : 'c.last_seq <= ? and c.pk <= ?';
+  const stableBindings = before ? [Math.min(before.seq, snapshot.seq), snapshot.convPk, before.seq, before.pk] : [snapshot.seq, snapshot.convPk];
+  const rows = await readRows<ConversationRow & { key_seq: number | string }>(
+    db,
+    `select * from (select c.*, c.last_seq as key_seq from conversations c
+       where c.channel_id = ? and ${stable}
+       order by c.last_seq desc, c.pk desc limit ?) sp
+     union all
+     select c.*, (select coalesce(max(m.seq), 0) from messages m where m.conversation_pk = c.pk and m.seq <= ?) as key_seq
+       from conversations c
+       where c.channel_id = ? and c.last_seq > ? and c.pk <= ?`,
+    [channelId, ...stableBindings, limit, snapshot.seq, channelId, snapshot.seq, snapshot.convPk],
+  );
+  return rows.map((r) => ({ conversation: toConversation(r), keySeq: Number(r.key_seq) }));
 }
 
 export async function countConversations(db: Tx, channelIds: string[]): Promise<Map<string, number>> {
@@ -205,7 +202,11 @@ export async function upsertParticipant(db: Tx, p: Participant, now: number): Pr
 
 export async function listParticipants(db: Tx, conversationPks: number[]): Promise<Participant[]> {
   if (!conversationPks.length) return [];
-  const rows = await db<ParticipantRow>('participants').whereIn('conversation_pk', conversationPks).orderBy('pk');
+  const rows = await readRows<ParticipantRow>(
+    db,
+    `select * from participants where conversation_pk in (${conversationPks.map(() => '?').join(', ')}) order by pk`,
+    conversationPks,
+  );
   return rows.map(toParticipant);
 }
 

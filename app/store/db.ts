@@ -126,6 +126,20 @@ function sqliteKnex(filename: string, connections: number, readOnly: boolean, lo
 }
 
 const READ_METHODS = new Set(['select', 'first', 'pluck']);
+/** Raw statements known to be plain selects (readRows): they may use the read pool like builder selects. */
+const RAW_READS = new WeakSet<object>();
+
+/**
+ * Rows of one raw select, on either dialect (`?` placeholders). For the few hot reads where
+ * compiling knex's query builder costs more CPU than running the statement; outside a
+ * transaction it runs on the read pool on sqlite, like any builder select.
+ */
+export async function readRows<T>(db: Tx, sql: string, bindings: readonly Knex.Value[]): Promise<T[]> {
+  const raw = db.raw(sql, bindings as Knex.RawBinding[]);
+  RAW_READS.add(raw);
+  const result = (await raw) as unknown;
+  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
+}
 
 /**
  * Plain reads outside a transaction run on the read pool. With one connection for everything,
@@ -141,7 +155,7 @@ function routeReads(writer: Knex, reader: Knex): void {
   const toWriter = client.runner.bind(client);
   const toReader = (reader.client as typeof client).runner.bind(reader.client);
   client.runner = (builder: { _method?: string; _single?: { lock?: unknown } }) =>
-    READ_METHODS.has(builder?._method ?? '') && !builder._single?.lock ? toReader(builder) : toWriter(builder);
+    (READ_METHODS.has(builder?._method ?? '') && !builder._single?.lock) || RAW_READS.has(builder) ? toReader(builder) : toWriter(builder);
   // knex.destroy() ends in client.destroy(): close the read pool with the writer.
   const destroy = client.destroy.bind(client);
   client.destroy = async (callback?: unknown) => {

@@ -182,22 +182,11 @@ export async function finishJob(db: Tx, id: number, workerId: string, outcome: F
   return n > 0;
 }
 
-export async function findJob(db: Tx, id: number): Promise<Job | undefined> {
-  const row = await db<JobRow>('jobs').where({ id }).first();
-  return row && toJob(row);
-}
-
 export async function listJobs(db: Tx, filter: { status?: JobStatus; kind?: string; limit?: number } = {}): Promise<Job[]> {
   const q = db<JobRow>('jobs').orderBy('id').limit(filter.limit ?? 1000);
   if (filter.status) q.where('status', filter.status);
   if (filter.kind) q.where('kind', filter.kind);
   return (await q).map(toJob);
-}
-
-/** Earliest due time among pending jobs, so an idle worker can sleep exactly that long. */
-export async function nextRunAt(db: Tx): Promise<number | null> {
-  const row = await db('jobs').min({ m: 'run_at' }).where('status', 'pending').first();
-  return row?.m == null ? null : Number(row.m);
 }
 
 export async function backlogByChannel(db: Tx, channelIds: string[]): Promise<Map<string, { pending: number; dead: number }>> {

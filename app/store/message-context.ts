@@ -30,16 +30,14 @@ function unprefix<R>(row: Record<string, unknown>, prefix: string, columns: Arra
  * Jobs read it at run time, so a retried job always sees the latest state.
  */
 export async function findMessageContext(db: Tx, messageId: string): Promise<MessageContext | undefined> {
-  const row = (await db('messages as m')
+  const row = await db('messages as m')
     .leftJoin('channels as c', 'c.id', 'm.channel_id')
     .leftJoin('conversations as v', 'v.pk', 'm.conversation_pk')
     .leftJoin('participants as p', function () {
       this.on('p.conversation_pk', '=', 'm.conversation_pk').andOn('p.id', '=', 'm.sender_id').andOnVal('p.role', '=', 'source_user');
     })
     .where('m.id', messageId)
-    .first(['m.*', ...aliased('c', 'c__', CHANNEL_COLUMNS), ...aliased('v', 'v__', CONVERSATION_COLUMNS), ...aliased('p', 'p__', PARTICIPANT_COLUMNS)])) as
-    | (MessageRow & Record<string, unknown>)
-    | undefined;
+    .first<(MessageRow & Record<string, unknown>) | undefined>(['m.*', ...aliased('c', 'c__', CHANNEL_COLUMNS), ...aliased('v', 'v__', CONVERSATION_COLUMNS), ...aliased('p', 'p__', PARTICIPANT_COLUMNS)]);
   if (!row) return undefined;
   const [message] = await withAttachments(db, [row]);
   const channel = unprefix<ChannelRow>(row, 'c__', CHANNEL_COLUMNS);

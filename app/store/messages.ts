@@ -1,5 +1,5 @@
 import type { Attachment, Message, MessageOrigin, MessageStatus } from '../ground/records.ts';
-import type { Tx } from './db.ts';
+import { readRows, type Tx } from './db.ts';
 
 export interface MessageRow {
   seq: number;
@@ -165,6 +165,70 @@ export async function pageMessagesMany(db: Tx, specs: MessagePageSpec[]): Promis
   for (const m of await withAttachments(db, rows)) out.get(m.conversationPk)!.push(m);
   for (const list of out.values()) list.sort((a, b) => b.seq - a.seq);
   return out;
+}
+
+/**
+ * The same pages as pageMessagesMany for a set of conversations sharing one bound, with their
+ * attachments, in one statement whatever the number of conversations; each page oldest first.
+ * Each conversation's page starts at its floor, the seq `limit` messages down its
+ * (conversation_pk, seq) index (or 0 when it holds fewer), so every conversation costs two
+ * short index range scans, never its whole history: a window function over the
+ * conversations' messages would number every message they hold. On sqlite the loop order
+ * (conversation, seq, attachment) already is the requested order, so nothing is sorted.
+ */
+export async function pageMessagesOf(
+  db: Tx,
+  conversationPks: number[],
+  opts: { limit: number; maxSeq?: number | undefined; beforeSeq?: number | undefined },
+): Promise<Map<number, Message[]>> {
+  const out = new Map<number, Message[]>(conversationPks.map((pk) => [pk, []]));
+  if (!conversationPks.length || opts.limit <= 0) return out;
+  const bound = (col: string) => `${opts.maxSeq !== undefined ? ` and ${col}.seq <= ?` : ''}${opts.beforeSeq !== undefined ? ` and ${col}.seq < ?` : ''}`;
+  const bounds: number[] = [];
+  if (opts.maxSeq !== undefined) bounds.push(opts.maxSeq);
+  if (opts.beforeSeq !== undefined) bounds.push(opts.beforeSeq);
+  const rows = await readRows<MessageRow & PageAttachmentColumns>(
+    db,
+    `select m.*, a.id as a_id, a.name as a_name, a.mime_type as a_mime_type, a.size as a_size, a.storage_key as a_storage_key, a.remote_url as a_remote_url
+     from (
+       select c.pk, coalesce((select x.seq from messages x where x.conversation_pk = c.pk${bound('x')} order by x.seq desc limit 1 offset ?), 0) as floor_seq
+       from conversations c where c.pk in (${conversationPks.map(() => '?').join(', ')})
+     ) f
+     join messages m on m.conversation_pk = f.pk and m.seq >= f.floor_seq${bound('m')}
+     left join attachments a on a.message_seq = m.seq
+     order by f.pk, m.seq, a.created_at`,
+    [...bounds, opts.limit - 1, ...conversationPks, ...bounds],
+  );
+  let last: Message | undefined;
+  for (const r of rows) {
+    const seq = Number(r.seq);
+    if (last?.seq !== seq) {
+      last = toMessage(r, []);
+      out.get(last.conversationPk)?.push(last);
+    }
+    if (r.a_id !== null) {
+      last.attachments.push({
+        id: r.a_id,
+        messageSeq: seq,
+        name: r.a_name!,
+        mimeType: r.a_mime_type!,
+        size: r.a_size === null ? null : Number(r.a_size),
+        storageKey: r.a_storage_key,
+        remoteUrl: r.a_remote_url,
+      });
+    }
+  }
+  return out;
+}
+
+/** A message page row's attachment, all null for a message without one. */
+interface PageAttachmentColumns {
+  a_id: string | null;
+  a_name: string | null;
+  a_mime_type: string | null;
+  a_size: number | null;
+  a_storage_key: string | null;
+  a_remote_url: string | null;
 }
 
 export async function findMessage(db: Tx, channelId: string, id: string): Promise<Message | undefined> {

@@ -73,7 +73,7 @@ export async function insertNote(db: Tx, n: { conversationPk: number; recordType
     .insert({ conversation_pk: n.conversationPk, record_type: n.recordType, record_id: n.recordId, token: n.token, part: n.part, bytes: n.bytes, rev: 0, synced_rev: 0, full: false, post_attempted: false, created_at: now })
     .returning('pk');
   const pk = Number(typeof row === 'object' ? (row as { pk: number }).pk : row);
-  return (await db('transcript_notes').where({ pk }).first().then((r: Record<string, any>) => toNote(r)))!;
+  return await db('transcript_notes').where({ pk }).first().then((r: Record<string, any>) => toNote(r));
 }
 
 /** Puts a line in a note: the note's next revision includes it. */

@@ -1,6 +1,17 @@
 import type { Caller } from './auth.ts';
-import { flatten, parseSentAt, type FakeMessage, type FakeSource } from './model.ts';
-import type { FakeAiry } from './server.ts';
+import { flatten, parseSentAt, type AiryModel, type FakeMessage, type FakeSource } from './model.ts';
+
+/** What the routes need of the fake server (declared here so routes and server do not import each other). */
+export interface RouteHost {
+  readonly model: AiryModel;
+  readonly systemToken: string;
+  mintSourceToken(sourceId: string): Promise<string>;
+  broadcastMetadata(subject: 'conversation' | 'message' | 'channel', identifier: string, values: Record<string, unknown>): void;
+  broadcastMessage(m: FakeMessage): void;
+  broadcastChannel(id: string): void;
+  dispatch(m: FakeMessage, priorConversation: boolean): void;
+  newOutbound(fields: Omit<FakeMessage, 'id' | 'deliveryState' | 'updatedAt' | 'fromContact' | 'sentAt'>): FakeMessage;
+}
 
 /** A reply; thrown to stop a handler early. `body: undefined` = empty body. */
 export class HttpReply {
@@ -10,7 +21,7 @@ export class HttpReply {
   ) {}
 }
 
-export type Route = (fake: FakeAiry, caller: Caller, body: unknown) => Promise<HttpReply>;
+export type Route = (fake: RouteHost, caller: Caller, body: unknown) => Promise<HttpReply>;
 
 const bad = () => new HttpReply(400, undefined);
 const obj = (b: unknown): Record<string, unknown> => {
@@ -34,7 +45,7 @@ function systemOnly(caller: Caller): void {
 }
 
 /** Channels and ingestion accept only a source token whose source still exists. */
-function sourceOf(fake: FakeAiry, caller: Caller): FakeSource {
+function sourceOf(fake: RouteHost, caller: Caller): FakeSource {
   if (caller.kind !== 'jwt' || !caller.source) throw new HttpReply(403, undefined);
   const s = fake.model.sources.get(caller.source);
   if (!s) throw new HttpReply(404, { message: 'Source not found' });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Req, Res } from './http.ts';
-import type { FakeEmitter, FakeState } from './state.ts';
+import type { FakeEmitter, FakeState, HostSurface, SdkRecord } from './state.ts';
+export type { HostSurface, SdkRecord };
 import { mintUiToken } from './ui-token.ts';
 
 /**
@@ -17,16 +18,7 @@ import { mintUiToken } from './ui-token.ts';
  * (https://pipedrive.readme.io/docs/custom-ui-extensions). Every message is recorded (POST
  * /host/log → `fake.host.log` and the fake's `sdk` event) so tests can assert on badges etc.
  */
-export interface SdkRecord {
-  surface: HostSurface;
-  type: 'command' | 'listener' | 'track' | 'timeout';
-  command?: string;
-  event?: string;
-  args?: any;
-  at: number;
-}
 
-export type HostSurface = 'window' | 'panel' | 'settings';
 
 export interface HostOptions {
   /** The JWT secret of the app's extensions (Pipedrive's default: the client secret). */

@@ -30,7 +30,7 @@ export function noteRoutes(st: FakeState, events: FakeEmitter, hooks: { afterWri
     for (const k of given) {
       if (k === 'lead_id' ? typeof body[k] !== 'string' : !isPositiveInt(body[k])) return { status: 400, body: apiError(`${k} is not valid`, 'INVALID_INPUT') };
       const type = RECORD_OF[k];
-      const r = type && st.records.get(`${type}:${body[k]}`);
+      const r = type && st.records.get(`${type}:${String(body[k])}`);
       if (type && (!r || r.company_id !== user.company_id)) return { status: 404, body: apiError(`${type} not found`, 'NOT_FOUND') };
     }
     return null;

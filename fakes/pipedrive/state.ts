@@ -111,7 +111,7 @@ export interface FakeEvents {
   problem: [string];
   note: [FakeNote, 'add' | 'update'];
   /** A message the app's iframe sent the fake host page through the SDK (host.ts). */
-  sdk: [import('./host.ts').SdkRecord];
+  sdk: [SdkRecord];
 }
 
 export function newState(): FakeState {
@@ -138,3 +138,16 @@ export class FakeEmitter extends EventEmitter<FakeEvents> {}
 
 /** Pipedrive's API error envelope: `success: false`, a message, a hint and a code. */
 export const apiError = (error: string, code: string, info = '') => ({ success: false, error, error_info: info, additional_data: { code } });
+
+/** The fake host page's surfaces (host.ts). */
+export type HostSurface = 'window' | 'panel' | 'settings';
+
+/** A message the app's iframe sent the fake host page through the SDK. */
+export interface SdkRecord {
+  surface: HostSurface;
+  type: 'command' | 'listener' | 'track' | 'timeout';
+  command?: string;
+  event?: string;
+  args?: any;
+  at: number;
+}

@@ -87,7 +87,7 @@ export async function startServer(dialect: Dialect, opts: { pgUrl: string; env?:
       const id = nextId++;
       return new Promise((resolve, reject) => {
         if (!child.connected) return reject(new Error('the server under test is gone'));
-        pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+        pending.set(id, { resolve, reject });
         child.send({ type: 'request', id, name, args }, (err) => {
           if (!err) return;
           pending.delete(id);

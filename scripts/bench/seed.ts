@@ -79,7 +79,7 @@ export async function seedStore(db: Db, channel: Channel, opts: { messages: numb
   // Random ids into unique indexes thrash sqlite's 2 MB default page cache once the indexes
   // outgrow it (1 M rows: a minute instead of seconds). The pool's one connection gets a
   // large cache while seeding and its old setting back before the bench reads.
-  const before = ((await db.raw('pragma cache_size')) as Array<{ cache_size: number }>)[0]?.cache_size ?? -2000;
+  const before = (await db.raw<Array<{ cache_size: number }>>('pragma cache_size'))[0]?.cache_size ?? -2000;
   await db.raw('pragma cache_size = -262144');
   try {
     return await fill(db, channel, opts);

@@ -90,11 +90,13 @@ export async function hostileScenario(ctx: ScenarioContext): Promise<ScenarioRes
     const latencies: number[] = [];
     w.pipedrive.events.on('message', (m) => {
       const t = sentAt.get(m.message);
-      if (t !== undefined && m.versions === 1) latencies.push(Date.now() - t), sentAt.delete(m.message);
+      if (t !== undefined && m.versions === 1) {
+        latencies.push(Date.now() - t);
+        sentAt.delete(m.message);
+      }
     });
     const started = Date.now();
     const until = started + size.seconds * 1000;
-    let sent = 0;
     const midway = sleep((size.seconds * 1000) / 2).then(postHostile);
     await Promise.all(
       Array.from({ length: size.conversations }, async (_, i) => {
@@ -104,7 +106,6 @@ export async function hostileScenario(ctx: ScenarioContext): Promise<ScenarioRes
           sentAt.set(text, Date.now());
           await sendAiry(w, w.app.url, `soak-measured-${i}`, text, deadline);
           ledger.ack(key, seq);
-          sent++;
           await sleep(size.intervalMs);
         }
       }),

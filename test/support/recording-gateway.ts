@@ -37,8 +37,4 @@ export class RecordingGateway extends EventEmitter<{ received: [ReceiveMessageBo
   get bodies(): ReceiveMessageBody[] {
     return this.received.map((r) => r.body);
   }
-
-  bodiesFor(messageId: string): ReceiveMessageBody[] {
-    return this.received.filter((r) => r.body.id === messageId).map((r) => r.body);
-  }
 }

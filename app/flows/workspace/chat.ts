@@ -19,7 +19,7 @@ import {
   type RecordLink,
   type RecordType,
 } from '../../store/workspace.ts';
-import type { UiIdentity } from '../../http/workspace/auth.ts';
+import type { UiIdentity } from '../../ground/records.ts';
 import type { WorkspaceDeps } from './deps.ts';
 import { presentUiMessage, type UiMessage } from './present.ts';
 import { transcriptStates } from './transcript-notes.ts';

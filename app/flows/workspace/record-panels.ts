@@ -8,7 +8,7 @@ import type { ConversationContext } from '../../platforms/contract.ts';
 import { findChannel } from '../../store/channels.ts';
 import { listParticipants } from '../../store/conversations.ts';
 import { findRecordLink, insertRecordLink, listCompanyChannels, type RecordType } from '../../store/workspace.ts';
-import type { UiIdentity } from '../../http/workspace/auth.ts';
+import type { UiIdentity } from '../../ground/records.ts';
 import type { WorkspaceDeps } from './deps.ts';
 
 const PATH: Record<RecordType, string> = { deal: 'deal', person: 'person', organization: 'organization' };

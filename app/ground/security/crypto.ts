@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 /**
  * Key material derived once from APP_SECRET with HKDF, one sub-key per purpose, so a
@@ -18,8 +18,10 @@ export type SignPurpose = 'cursor' | 'file' | 'cookie' | 'state';
 export function createSecrets(appSecret: string): Secrets {
   const derive = (info: string) => Buffer.from(hkdfSync('sha256', appSecret, 'pd-bridge', info, 32));
   const encKey = derive('encrypt:v1');
-  const signKeys = new Map<SignPurpose, Buffer>(
-    (['cursor', 'file', 'cookie', 'state'] as const).map((p) => [p, derive(`sign:${p}`)]),
+  // Key objects, not buffers: createHmac imports a buffer key on every call, a measurable
+  // share of a page that signs a cursor per conversation and a URL per stored file.
+  const signKeys = new Map<SignPurpose, KeyObject>(
+    (['cursor', 'file', 'cookie', 'state'] as const).map((p) => [p, createSecretKey(derive(`sign:${p}`))]),
   );
   const sign = (purpose: SignPurpose, data: string) =>
     createHmac('sha256', signKeys.get(purpose)!).update(data).digest('base64url');

@@ -100,8 +100,8 @@ export class OutboundPolicy {
     this.maxResponseBytes = opts.maxResponseBytes;
     this.lookup = this.makeLookup();
     // keepAlive reuses a socket only for the address its own lookup checked.
-    this.httpAgent = new HttpAgent({ keepAlive: true, lookup: this.lookup } as ConstructorParameters<typeof HttpAgent>[0]);
-    this.httpsAgent = new HttpsAgent({ keepAlive: true, lookup: this.lookup } as ConstructorParameters<typeof HttpsAgent>[0]);
+    this.httpAgent = new HttpAgent({ keepAlive: true, lookup: this.lookup });
+    this.httpsAgent = new HttpsAgent({ keepAlive: true, lookup: this.lookup });
   }
 
   /** May a connection to `address` be made for `hostname`? */
@@ -109,7 +109,7 @@ export class OutboundPolicy {
     if (this.hosts.has(hostname.toLowerCase().replace(/\.$/, ''))) return true;
     const a = normalize(address);
     if (!a) return false;
-    for (const [net, bits] of this.cidrs) if (net.kind() === a.kind() && a.match(net as never, bits)) return true;
+    for (const [net, bits] of this.cidrs) if (net.kind() === a.kind() && a.match(net, bits)) return true;
     return a.range() === 'unicast';
   }
 
@@ -135,7 +135,7 @@ export class OutboundPolicy {
         if (options.all) callback(null, ok);
         else callback(null, ok[0]!.address, ok[0]!.family);
       });
-    }) as LookupFunction;
+    });
   }
 
   /**

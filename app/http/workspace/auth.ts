@@ -6,24 +6,9 @@ import type { Logger } from '../../ground/log.ts';
 import type { PipedriveClient } from '../../pipedrive/client.ts';
 import { PipedriveApiError } from '../../pipedrive/api-errors.ts';
 import type { Directory } from '../../domain/directory.ts';
-import type { Installation } from '../../ground/records.ts';
+import type { Installation, UiClaims, UiIdentity } from '../../ground/records.ts';
 
-/** Who a verified iframe token speaks for. */
-export interface UiClaims {
-  userId: number;
-  companyId: number;
-}
-
-/** What every /ui/api handler knows about its caller (ctx.state.ui). */
-export interface UiIdentity extends UiClaims {
-  /** The installation whose Pipedrive token serves this user: their own, else an admin's of the company. */
-  installationId: string;
-  isAdmin: boolean;
-  userName: string;
-  userEmail: string | null;
-  companyName: string | null;
-  companyDomain: string | null;
-}
+export type { UiClaims, UiIdentity };
 
 /**
  * Pipedrive signs the iframe token with the extension's JWT secret, or the client secret when
@@ -133,7 +118,7 @@ function identityOf(claims: UiClaims, via: Installation, user: { name: string; e
 export function iframeAuth(d: IframeAuthDeps) {
   return async (ctx: Context, next: Next) => {
     const m = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'));
-    const claims = await verifyIframeToken(d.config, m?.[1], ctx.query as Record<string, unknown>);
+    const claims = await verifyIframeToken(d.config, m?.[1], ctx.query);
     ctx.state.ui = await resolveIdentity(d, claims);
     await next();
   };

@@ -49,10 +49,6 @@ export class AiryClient {
     return (await this.post<AirySourcePayload>('/sources.update', systemToken, body)).data;
   }
 
-  async deleteSource(systemToken: string, sourceId: string): Promise<void> {
-    await this.post('/sources.delete', systemToken, { source_id: sourceId });
-  }
-
   /** Source token. An upsert: the channel id is airyUuid(source_id + source_channel_id). */
   async createChannel(sourceToken: string, body: { name: string; source_channel_id: string; metadata?: Record<string, unknown> }) {
     return (await this.post<AiryChannelPayload>('/sources.channels.create', sourceToken, body)).data;

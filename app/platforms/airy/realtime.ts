@@ -65,15 +65,6 @@ export class AiryRealtime {
     });
   }
 
-  get isRunning(): boolean {
-    return this.running;
-  }
-
-  /** The subscriber of one host (tests await its `subscribed` event). */
-  subscriber(apiUrl: string): StompSubscriber | undefined {
-    return this.hosts.get(apiUrl);
-  }
-
   /**
    * Subscribes to every host with a connected channel, then keeps looking: a channel connected
    * on another process (only the leader subscribes), or committed just after this scan, names

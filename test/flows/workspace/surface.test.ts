@@ -15,7 +15,7 @@ function caller(url: string, token: string) {
   };
 }
 
-const count = async (q: PromiseLike<Array<Record<string, unknown>>> | any) => Number((await q.count({ n: '*' }).first()).n);
+const count = async (q: any) => Number((await q.count({ n: '*' }).first()).n);
 
 test('Channels API removed: connecting from the settings page still succeeds on the workspace surface; nothing is sent to the removed API, nothing dead-letters', async () => {
   const platform = new TestPlatform();

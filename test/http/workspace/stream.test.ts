@@ -20,7 +20,7 @@ async function openStream(url: string): Promise<Sse> {
   assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
   const events: Sse['events'] = [];
   const waiters = new Set<{ match: (e: Sse['events'][0]) => boolean; resolve: (e: Sse['events'][0]) => void }>();
-  (async () => {
+  void (async () => {
     const decoder = new TextDecoder();
     let buf = '';
     try {
