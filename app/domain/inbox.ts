@@ -128,7 +128,10 @@ export class Inbox {
     try {
       const conversation = await findConversation(this.db, channel.id, input.conversationId);
       if (!conversation) throw notFound('Conversation');
-      await this.quotas?.admitPost(channel, input.files.reduce((n, f) => n + f.size, 0));
+      await this.quotas?.admitPost(
+        channel,
+        input.files.reduce((n, f) => n + f.size, 0),
+      );
       const participants = await listParticipants(this.db, [conversation.pk]);
       const sourceUser = participants.find((p) => p.role === 'source_user');
       if (!sourceUser) throw new AppError('INVALID_BODY', 'This conversation has no source_user to send as');

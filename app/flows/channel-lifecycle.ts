@@ -118,7 +118,14 @@ export async function reconfigureChannel(deps: ConnectDeps, channel: Channel, re
   await updateChannel(
     deps.db,
     channel.id,
-    { name: req.name, avatarUrl: req.avatarUrl, configEnc: sealJson(deps.secrets, parsed.data), stateEnc: sealJson(deps.secrets, result.state), lastError: null, ...(channel.status === 'error' ? { status: 'active' as const } : {}) },
+    {
+      name: req.name,
+      avatarUrl: req.avatarUrl,
+      configEnc: sealJson(deps.secrets, parsed.data),
+      stateEnc: sealJson(deps.secrets, result.state),
+      lastError: null,
+      ...(channel.status === 'error' ? { status: 'active' as const } : {}),
+    },
     Date.now(),
   );
   return { channel: (await findChannel(deps.db, channel.id))!, notes: { webhook_url: hook, ...result.notes } };

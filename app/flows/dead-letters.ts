@@ -61,7 +61,8 @@ export function explainFailure(kind: string, reason: string, adapter: PlatformWo
     return { problem: `${platform} did not confirm that the channel was removed${code}.`, action: `Check on ${platform} that the channel is gone and remove it there if not; replay to try again.` };
   }
   if (kind === 'pipedrive.receive') {
-    if (status === 401 || /not installed|reinstall|authoriz/i.test(reason)) return { problem: 'The Pipedrive authorization lapsed, so the message could not reach Pipedrive.', action: 'Install the app again from Pipedrive, then replay.' };
+    if (status === 401 || /not installed|reinstall|authoriz/i.test(reason))
+      return { problem: 'The Pipedrive authorization lapsed, so the message could not reach Pipedrive.', action: 'Install the app again from Pipedrive, then replay.' };
     if (status === 403) return { problem: `Pipedrive refused access${code}.`, action: 'Make sure a Pipedrive admin has the app installed, then replay.' };
     if (status === 404) return { problem: `Pipedrive no longer knows this channel${code}.`, action: 'Reconnect the channel: delete it and connect it again, then replay.' };
     if (status >= 400 && status < 500) return { problem: `Pipedrive refused the message${code}.`, action: 'Replay it once; if it fails again the message itself is the problem: tell your operator.' };
@@ -71,9 +72,14 @@ export function explainFailure(kind: string, reason: string, adapter: PlatformWo
   const specific = adapter?.explainSendFailure?.(status, reason);
   if (specific) return specific;
   if (status === 401 || status === 403) return { problem: `${platform} refused the channel's credentials${code}.`, action: 'Edit the channel and enter the current credentials, then replay.' };
-  if (status === 404 || status === 410) return { problem: `${platform} no longer knows this channel or conversation${code}.`, action: 'Reconnect the channel: delete it and connect it again, then replay.' };
-  if (status >= 400 && status < 500) return { problem: `${platform} refused the message as invalid${code}.`, action: 'Check the message (an attachment type or size the platform does not take); replaying sends it unchanged.' };
-  return { problem: `${platform} did not take the message after ${attempts} attempts${code || ' (no answer)'}.`, action: `Check that ${platform} is reachable with the channel's address, then replay.` };
+  if (status === 404 || status === 410)
+    return { problem: `${platform} no longer knows this channel or conversation${code}.`, action: 'Reconnect the channel: delete it and connect it again, then replay.' };
+  if (status >= 400 && status < 500)
+    return { problem: `${platform} refused the message as invalid${code}.`, action: 'Check the message (an attachment type or size the platform does not take); replaying sends it unchanged.' };
+  return {
+    problem: `${platform} did not take the message after ${attempts} attempts${code || ' (no answer)'}.`,
+    action: `Check that ${platform} is reachable with the channel's address, then replay.`,
+  };
 }
 
 const excerpt = (text: string, n: number) => (text.length > n ? `${text.slice(0, n)}…` : text);

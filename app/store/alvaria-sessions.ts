@@ -88,18 +88,13 @@ export async function settleSession(
 
 /** Ends a provisional or live session. False when it had already ended or failed. */
 export async function endSession(db: Tx, pk: number, statusMessage: string | null, now: number): Promise<boolean> {
-  const n = await db('alvaria_sessions')
-    .where({ pk })
-    .whereIn('status', ['provisional', 'live'])
-    .update({ status: 'ended', status_message: statusMessage, updated_at: now });
+  const n = await db('alvaria_sessions').where({ pk }).whereIn('status', ['provisional', 'live']).update({ status: 'ended', status_message: statusMessage, updated_at: now });
   return n > 0;
 }
 
 /** A provisional session that never got its NEW_SESSION: counted as failed. */
 export async function failProvisionalSession(db: Tx, pk: number, statusMessage: string, failThroughSeq: number, now: number): Promise<boolean> {
-  const n = await db('alvaria_sessions')
-    .where({ pk, status: 'provisional' })
-    .update({ status: 'failed', status_message: statusMessage, fail_through_seq: failThroughSeq, updated_at: now });
+  const n = await db('alvaria_sessions').where({ pk, status: 'provisional' }).update({ status: 'failed', status_message: statusMessage, fail_through_seq: failThroughSeq, updated_at: now });
   return n > 0;
 }
 

@@ -176,11 +176,7 @@ export async function pageMessagesMany(db: Tx, specs: MessagePageSpec[]): Promis
  * conversations' messages would number every message they hold. On sqlite the loop order
  * (conversation, seq, attachment) already is the requested order, so nothing is sorted.
  */
-export async function pageMessagesOf(
-  db: Tx,
-  conversationPks: number[],
-  opts: { limit: number; maxSeq?: number | undefined; beforeSeq?: number | undefined },
-): Promise<Map<number, Message[]>> {
+export async function pageMessagesOf(db: Tx, conversationPks: number[], opts: { limit: number; maxSeq?: number | undefined; beforeSeq?: number | undefined }): Promise<Map<number, Message[]>> {
   const out = new Map<number, Message[]>(conversationPks.map((pk) => [pk, []]));
   if (!conversationPks.length || opts.limit <= 0) return out;
   const bound = (col: string) => `${opts.maxSeq !== undefined ? ` and ${col}.seq <= ?` : ''}${opts.beforeSeq !== undefined ? ` and ${col}.seq < ?` : ''}`;
@@ -257,12 +253,7 @@ export async function hasInboundWithProviderId(db: Tx, channelId: string, provid
 }
 
 /** One conversation's messages of one origin whose status is one of `statuses` (oldest first). */
-export async function updateMessage(
-  db: Tx,
-  id: string,
-  patch: Partial<{ status: MessageStatus; providerMessageId: string | null; error: string | null }>,
-  now: number,
-): Promise<void> {
+export async function updateMessage(db: Tx, id: string, patch: Partial<{ status: MessageStatus; providerMessageId: string | null; error: string | null }>, now: number): Promise<void> {
   const row: Record<string, unknown> = { updated_at: now };
   if (patch.status !== undefined) row.status = patch.status;
   if (patch.providerMessageId !== undefined) row.provider_message_id = patch.providerMessageId;

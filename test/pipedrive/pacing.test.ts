@@ -49,7 +49,11 @@ test('a paced installation gives its worker slot back (the job is deferred) inst
     const ids = await rig.bridge.db.transaction(async (tx) => {
       const out: string[] = [];
       for (let i = 0; i < 4; i++) {
-        const r = await rig.bridge.platform.recordInbound(channel, { dedupe: { source: 'paced', key: `p-${i}` }, conversation, senderId: agent, text: `deferred ${i}`, providerMessageId: null, createdAt: Date.now() }, tx);
+        const r = await rig.bridge.platform.recordInbound(
+          channel,
+          { dedupe: { source: 'paced', key: `p-${i}` }, conversation, senderId: agent, text: `deferred ${i}`, providerMessageId: null, createdAt: Date.now() },
+          tx,
+        );
         if ('message' in r) out.push(r.message.id);
       }
       return out;
@@ -107,7 +111,10 @@ test('a daily 429 with Retry-After parks only that long, then everything goes ou
     rig.fake.settings.daily = { left: null, retryAfter: null }; // midnight came
     await allArrive(rig, ids);
     const got = ids.map((id) => rig.fake.state.messages.get(id)!);
-    assert.deepEqual(got.map((m: ReceivedMessage) => m.versions), [1, 1, 1, 1]);
+    assert.deepEqual(
+      got.map((m: ReceivedMessage) => m.versions),
+      [1, 1, 1, 1],
+    );
     assert.equal(rig.fake.state.counters.dailyLimited, 1);
   } finally {
     await rig.close();

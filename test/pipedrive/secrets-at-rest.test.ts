@@ -23,12 +23,26 @@ test('no Pipedrive token is stored or logged in plaintext', async () => {
     fake.expireAccessTokens();
     const conv = (await bridge.inbox.findConversation(channel, { id: standingConversationId(channel, user.company_id, user.id) }))!;
     const delivered = fake.next('message');
-    await bridge.platform.recordInbound(channel, { dedupe: { source: 't', key: 'k1' }, conversation: conv, senderId: PLATFORM_PARTICIPANT_ID, text: 'x', providerMessageId: 'k1', createdAt: Date.now() });
+    await bridge.platform.recordInbound(channel, {
+      dedupe: { source: 't', key: 'k1' },
+      conversation: conv,
+      senderId: PLATFORM_PARTICIPANT_ID,
+      text: 'x',
+      providerMessageId: 'k1',
+      createdAt: Date.now(),
+    });
     await delivered;
     fake.expireAccessTokens();
     fake.lapseRefreshTokens();
     const dead = waitFor<[Job, string]>(bridge.outbox, 'dead');
-    await bridge.platform.recordInbound(channel, { dedupe: { source: 't', key: 'k2' }, conversation: conv, senderId: PLATFORM_PARTICIPANT_ID, text: 'y', providerMessageId: 'k2', createdAt: Date.now() });
+    await bridge.platform.recordInbound(channel, {
+      dedupe: { source: 't', key: 'k2' },
+      conversation: conv,
+      senderId: PLATFORM_PARTICIPANT_ID,
+      text: 'y',
+      providerMessageId: 'k2',
+      createdAt: Date.now(),
+    });
     await dead;
 
     const tokens = [...fake.state.accessTokens.keys(), ...fake.state.refreshTokens.keys()];
@@ -38,7 +52,10 @@ test('no Pipedrive token is stored or logged in plaintext', async () => {
     let stored: string;
     if (DIALECT === 'sqlite') {
       const file = join(bridge.dir, 'app.sqlite');
-      stored = [file, `${file}-wal`].filter(existsSync).map((f) => readFileSync(f).toString('latin1')).join('\n');
+      stored = [file, `${file}-wal`]
+        .filter(existsSync)
+        .map((f) => readFileSync(f).toString('latin1'))
+        .join('\n');
       assert.ok(stored.includes(installation.id), 'the grep reads the real database file');
     } else {
       const rows = await bridge.db('installations').select('*');

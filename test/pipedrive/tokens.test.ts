@@ -39,7 +39,14 @@ function body(channel: Channel, installed: Installed, text = 'hi'): ReceiveMessa
 
 async function inbound(bridge: Awaited<ReturnType<typeof setup>>['bridge'], channel: Channel, installed: Installed, key: string) {
   const conv = (await bridge.inbox.findConversation(channel, { id: standingConversationId(channel, installed.user.company_id, installed.user.id) }))!;
-  const r = await bridge.platform.recordInbound(channel, { dedupe: { source: 't', key }, conversation: conv, senderId: PLATFORM_PARTICIPANT_ID, text: key, providerMessageId: key, createdAt: Date.now() });
+  const r = await bridge.platform.recordInbound(channel, {
+    dedupe: { source: 't', key },
+    conversation: conv,
+    senderId: PLATFORM_PARTICIPANT_ID,
+    text: key,
+    providerMessageId: key,
+    createdAt: Date.now(),
+  });
   assert.ok('message' in r);
   return r.message;
 }

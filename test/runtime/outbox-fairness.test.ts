@@ -8,7 +8,6 @@ import type { Channel, Conversation } from '../../app/ground/records.ts';
 import type { Job } from '../../app/store/jobs.ts';
 import { insertConversation } from '../../app/store/conversations.ts';
 
-
 async function post(b: TestBridge, channel: Channel, conv: Conversation, text: string): Promise<string> {
   const fd = new FormData();
   fd.append('message', text);
@@ -85,11 +84,22 @@ describe('fair claims across tenants', () => {
       await b.db.transaction(async (tx) => {
         for (let i = 0; i < flood; i++) {
           const c = await insertConversation(tx, { id: `a-${i}`, channelId: a.id }, Date.now());
-          await b.platform.recordInbound(a, { dedupe: { source: 'flood', key: `a-${i}` }, conversation: c, senderId: 'agent-1', text: `flood ${i}`, providerMessageId: null, createdAt: Date.now() }, tx);
+          await b.platform.recordInbound(
+            a,
+            { dedupe: { source: 'flood', key: `a-${i}` }, conversation: c, senderId: 'agent-1', text: `flood ${i}`, providerMessageId: null, createdAt: Date.now() },
+            tx,
+          );
         }
       });
       b.outbox.kick();
-      const r = await b.platform.recordInbound(other, { dedupe: { source: 'b', key: 'b-1' }, conversation: bConv, senderId: 'agent-1', text: 'reply from B', providerMessageId: null, createdAt: Date.now() });
+      const r = await b.platform.recordInbound(other, {
+        dedupe: { source: 'b', key: 'b-1' },
+        conversation: bConv,
+        senderId: 'agent-1',
+        text: 'reply from B',
+        providerMessageId: null,
+        createdAt: Date.now(),
+      });
       assert.ok('message' in r);
       await gateway.next((body) => body.id === r.message.id, 60_000);
       const position = gateway.bodies.findIndex((body) => body.id === r.message.id);

@@ -3,9 +3,14 @@ import type { Channel, Conversation, Template } from '../../app/ground/records.t
 
 /** Connects a channel through the domain's connect flow (without the admin API: no install or session needed). */
 export async function seedChannel(b: Bridge, opts: { provider?: string; secret?: string; templates?: Template[] } = {}): Promise<Channel> {
-  const { channel } = await b.flows.connectChannel(
-    { provider: opts.provider ?? 'test', name: 'Test channel', avatarUrl: null, config: { secret: opts.secret ?? 's3cret' }, templates: opts.templates ?? [], installationId: null },
-  );
+  const { channel } = await b.flows.connectChannel({
+    provider: opts.provider ?? 'test',
+    name: 'Test channel',
+    avatarUrl: null,
+    config: { secret: opts.secret ?? 's3cret' },
+    templates: opts.templates ?? [],
+    installationId: null,
+  });
   return channel;
 }
 

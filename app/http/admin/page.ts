@@ -53,8 +53,12 @@ ${inPd ? '' : html`<form method="post" action="/admin/logout"><button type="subm
 ${statusBanner(i)}
 ${canEdit ? '' : html`<p class="banner warn" id="read-only">${inPd ? html`You are signed in as ${inPd.viewer}. ` : 'Read-only: '}Only Pipedrive admins of your company can connect, edit or delete channels and replay dead letters.</p>`}
 <div id="flash" role="status" aria-live="polite" tabindex="-1"></div>
-${inPd ? html`<h2>Where conversations appear</h2>
-<div id="surface" class="surface" data-loading="true"><p class="hint">Loading…</p></div>` : ''}
+${
+  inPd
+    ? html`<h2>Where conversations appear</h2>
+<div id="surface" class="surface" data-loading="true"><p class="hint">Loading…</p></div>`
+    : ''
+}
 <h2>Channels</h2>
 ${channels.length ? channelTable(channels, providers, canEdit) : html`<p id="no-channels">No channels yet.${canEdit ? ' Connect one below.' : ''}</p>`}
 <h2>Delivery</h2>
@@ -66,11 +70,20 @@ ${!canEdit ? (inPd ? html`<p class="hint">A Pipedrive admin connects channels he
 <h2>Pipedrive</h2>
 <p>Manifest for Pipedrive's Developer Hub: ${copyable(`${appUrl}/manifest.json`, 'Copy the manifest URL')}</p>
 <p class="hint">Each channel's webhook or callback URL is in the channel list, with a Copy button.${v.webhookHints.length ? ` ${sentence(v.webhookHints.join(';\n'))}.` : ''}</p>
-${inPd ? '' : html`<h2>Installation</h2>
-<p><button type="button" id="uninstall">Uninstall from Pipedrive</button> <span class="hint">Revokes this app's access for your user and disconnects your channels.</span></p>`}
+${
+  inPd
+    ? ''
+    : html`<h2>Installation</h2>
+<p><button type="button" id="uninstall">Uninstall from Pipedrive</button> <span class="hint">Revokes this app's access for your user and disconnects your channels.</span></p>`
+}
 </div>`,
     inPd
-      ? { theme: inPd.theme, style: ADMIN_CSS, head: html`<link rel="stylesheet" href="/ui/assets/workspace.css">`, scripts: ['/ui/assets/sdk.js', '/ui/assets/core.js', '/ui/assets/settings.js', '/admin/assets/admin.js'] }
+      ? {
+          theme: inPd.theme,
+          style: ADMIN_CSS,
+          head: html`<link rel="stylesheet" href="/ui/assets/workspace.css">`,
+          scripts: ['/ui/assets/sdk.js', '/ui/assets/core.js', '/ui/assets/settings.js', '/admin/assets/admin.js'],
+        }
       : { script: '/admin/assets/admin.js', style: ADMIN_CSS },
   );
 }
@@ -98,7 +111,7 @@ function deadLetterTable(rows: DeadLetter[], canWrite: boolean): Html {
   return html`<p><button type="button" id="replay-all"${off(canWrite)}>Replay all (${rows.length})</button> <span class="hint">Puts them back in the outbox with a fresh retry budget.</span></p>
 <table id="dead-letters" class="cards"><thead><tr><th>Channel</th><th>Message</th><th>What went wrong</th><th>What to do</th><th>Failed</th><th><span class="sr-only">Actions</span></th></tr></thead><tbody>
 ${rows.map((d) => {
-  const what = d.message_text !== null ? (d.message_text || '(attachments only)') : describeKind(d.kind);
+  const what = d.message_text !== null ? d.message_text || '(attachments only)' : describeKind(d.kind);
   return html`<tr data-dead-letter-id="${String(d.id)}"><td data-label="Channel">${d.channel_name ?? '(deleted channel)'}</td>
 <td data-label="Message" class="message-text">${what}</td>
 <td data-label="What went wrong">${d.problem}</td>

@@ -19,7 +19,6 @@ export function providerInfos(registry: ProviderRegistry): ProviderInfo[] {
   return [...registry.values()].map((a) => ({ kind: a.kind, name: a.displayName, available: true, fields: fieldsOf(a.configSchema) }));
 }
 
-
 /** How each platform learns a channel's webhook URL, one clause per platform, for the admin page. */
 export function webhookHints(registry: ProviderRegistry): string[] {
   return [...registry.values()].flatMap((a) => (a.webhookHint ? [a.webhookHint] : []));

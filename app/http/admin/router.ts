@@ -28,7 +28,15 @@ export function adminRouters(s: HttpServices): Router[] {
       return;
     }
     const [channels, deadLetters] = await Promise.all([s.flows.listChannels(installation), s.flows.deadLetters(installation.id)]);
-    ctx.body = adminPage({ installation, channels, deadLetters, pacing: s.client.pacer.stateOf(installation.id), providers: providerInfos(s.registry), webhookHints: webhookHints(s.registry), appUrl: s.config.appUrl });
+    ctx.body = adminPage({
+      installation,
+      channels,
+      deadLetters,
+      pacing: s.client.pacer.stateOf(installation.id),
+      providers: providerInfos(s.registry),
+      webhookHints: webhookHints(s.registry),
+      appUrl: s.config.appUrl,
+    });
   });
 
   /**

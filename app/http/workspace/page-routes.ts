@@ -35,7 +35,10 @@ export function workspacePagesRouter(s: HttpServices): Router {
         return undefined;
       }
       ctx.status = 401;
-      ctx.body = noticeShell('Open this from Pipedrive', 'This page only works inside Pipedrive, and its sign-in could not be verified (missing, invalid or expired). Close it and open it again in Pipedrive.');
+      ctx.body = noticeShell(
+        'Open this from Pipedrive',
+        'This page only works inside Pipedrive, and its sign-in could not be verified (missing, invalid or expired). Close it and open it again in Pipedrive.',
+      );
       return undefined;
     }
     const installation = await s.directory.installation(ui.installationId);
@@ -69,7 +72,15 @@ export function workspacePagesRouter(s: HttpServices): Router {
     const [channels, deadLetters] = await Promise.all([s.flows.listChannels(v.installation), s.flows.deadLetters(v.installation.id)]);
     ctx.set(framedPageHeaders(s.config, { inlineStyle: true }));
     ctx.body = adminPage(
-      { installation: v.installation, channels, deadLetters, pacing: s.client.pacer.stateOf(v.installation.id), providers: providerInfos(s.registry), webhookHints: webhookHints(s.registry), appUrl: s.config.appUrl },
+      {
+        installation: v.installation,
+        channels,
+        deadLetters,
+        pacing: s.client.pacer.stateOf(v.installation.id),
+        providers: providerInfos(s.registry),
+        webhookHints: webhookHints(s.registry),
+        appUrl: s.config.appUrl,
+      },
       { inPipedrive: { theme: themeOf(ctx), canEdit: v.ui.isAdmin, viewer: v.ui.userName } },
     );
   });

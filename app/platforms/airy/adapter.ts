@@ -56,7 +56,10 @@ export function createAiryAdapter(services: ProviderServices, opts: AiryAdapterO
     explainSendFailure(status, reason) {
       if (!/no Airy source/.test(reason) && status !== 403 && status !== 404) return undefined;
       const code = status ? ` (HTTP ${status})` : '';
-      return { problem: `Airy says this channel's source is gone${code}, so it no longer takes messages from the bridge.`, action: 'Reconnect the channel: delete it and connect it again, then replay.' };
+      return {
+        problem: `Airy says this channel's source is gone${code}, so it no longer takes messages from the bridge.`,
+        action: 'Reconnect the channel: delete it and connect it again, then replay.',
+      };
     },
     realtime,
 

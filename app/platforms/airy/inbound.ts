@@ -24,11 +24,7 @@ const fail = (status: number, error: string): WebhookReply => ({ status, body: {
  * carries a string `error`: Airy stores it on the FAILED message, and a missing one can
  * crash Airy's stream thread.
  */
-export async function handleAction(
-  services: Pick<ProviderServices, 'domain' | 'log'>,
-  { channel, state }: ChannelContext<AiryConfig, AiryState>,
-  req: WebhookRequest,
-): Promise<WebhookReply> {
+export async function handleAction(services: Pick<ProviderServices, 'domain' | 'log'>, { channel, state }: ChannelContext<AiryConfig, AiryState>, req: WebhookRequest): Promise<WebhookReply> {
   if (!state?.source_token) return fail(503, 'This channel has no Airy source yet');
   const check = verifyAirySignature(state.source_token, req.rawBody, req.headers[SIGNATURE_HEADER]);
   if (!check.ok) return fail(401, check.error);
@@ -116,10 +112,7 @@ async function resolveConversation(
     id: `airy-${airyConversationId}`,
     providerRef: airyConversationId,
     providerState: JSON.stringify({ source_conversation_id: recipient }),
-    participants: [
-      { id: recipient, role: 'source_user', name: person?.name ?? recipient, avatarUrl: person?.avatarUrl ?? null, email: person?.email ?? null },
-      AIRY_AGENT,
-    ],
+    participants: [{ id: recipient, role: 'source_user', name: person?.name ?? recipient, avatarUrl: person?.avatarUrl ?? null, email: person?.email ?? null }, AIRY_AGENT],
   });
   return { conversation: created };
 }

@@ -59,7 +59,9 @@ export function createAlvariaAdapter(services: ProviderServices, opts: AlvariaOp
   // are tenant input: the least recently used cache goes (its next send fetches a token).
   const tokenClients = new LRUCache<string, TokenClient>({ max: opts.maxTokenClients ?? 1000 });
   const tokensFor = (c: AlvariaConfig) => {
-    const key = createHash('sha256').update(JSON.stringify([c.token_url, c.org_id, c.client_id, c.client_secret])).digest('hex');
+    const key = createHash('sha256')
+      .update(JSON.stringify([c.token_url, c.org_id, c.client_id, c.client_secret]))
+      .digest('hex');
     let t = tokenClients.get(key);
     if (!t) {
       t = new TokenClient(http, { tokenUrl: c.token_url, orgId: c.org_id, clientId: c.client_id, clientSecret: c.client_secret }, now);

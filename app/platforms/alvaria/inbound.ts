@@ -78,7 +78,12 @@ async function apply(d: CallbackDeps, { channel }: ChannelContext<AlvariaConfig,
   const conversation = session?.conversationId ? await domain.findConversation(channel, { id: session.conversationId }) : undefined;
 
   // A line from the platform side, deduplicated under the event's key.
-  const line = async (c: Conversation, senderId: string, text: string, extra: { origin?: 'provider' | 'system'; attachments?: Array<{ name: string; mimeType: string; size: number | null; url: string }> } = {}) => {
+  const line = async (
+    c: Conversation,
+    senderId: string,
+    text: string,
+    extra: { origin?: 'provider' | 'system'; attachments?: Array<{ name: string; mimeType: string; size: number | null; url: string }> } = {},
+  ) => {
     const r = await domain.recordInbound(channel, {
       dedupe: { source, key: e.eventId },
       conversation: c,

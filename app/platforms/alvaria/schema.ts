@@ -9,7 +9,6 @@ import { attachmentKind, fileNameOf, mimeFromKind, mimeFromName, UNKNOWN_MIME } 
  * the per-channel configuration, and every callback the API posts to our webhook.
  */
 
-
 const pem = z
   .string()
   .trim()
@@ -70,19 +69,25 @@ export const AlvariaConfigSchema = z.object({
       secret: false,
     }),
   /** Alvaria's callback signing keys; several during a rotation. */
-  callback_public_keys: z
-    .array(pem)
-    .min(1, 'at least one public key is required')
-    .max(10)
-    .meta({
-      title: 'Callback public keys',
-      description: 'The PEM public key(s) Alvaria signs its callbacks with, from Alvaria Customer Care. Paste each block including the BEGIN and END lines; several during a key rotation.',
-      placeholder: '-----BEGIN PUBLIC KEY-----\n…\n-----END PUBLIC KEY-----',
-      secret: false,
-    }),
+  callback_public_keys: z.array(pem).min(1, 'at least one public key is required').max(10).meta({
+    title: 'Callback public keys',
+    description: 'The PEM public key(s) Alvaria signs its callbacks with, from Alvaria Customer Care. Paste each block including the BEGIN and END lines; several during a key rotation.',
+    placeholder: '-----BEGIN PUBLIC KEY-----\n…\n-----END PUBLIC KEY-----',
+    secret: false,
+  }),
   /** Optional: the `iss` and `aud` every callback token must carry, once Alvaria says what they are. */
-  callback_issuer: z.string().trim().max(512).optional().meta({ title: 'Callback issuer', description: 'The iss claim every callback token must carry, once Alvaria tells you; leave empty otherwise.', secret: false }),
-  callback_audience: z.string().trim().max(512).optional().meta({ title: 'Callback audience', description: 'The aud claim every callback token must carry, once Alvaria tells you; leave empty otherwise.', secret: false }),
+  callback_issuer: z
+    .string()
+    .trim()
+    .max(512)
+    .optional()
+    .meta({ title: 'Callback issuer', description: 'The iss claim every callback token must carry, once Alvaria tells you; leave empty otherwise.', secret: false }),
+  callback_audience: z
+    .string()
+    .trim()
+    .max(512)
+    .optional()
+    .meta({ title: 'Callback audience', description: 'The aud claim every callback token must carry, once Alvaria tells you; leave empty otherwise.', secret: false }),
 });
 export type AlvariaConfig = z.output<typeof AlvariaConfigSchema>;
 
@@ -94,9 +99,9 @@ export type AlvariaState = { connectedAt: number } | null;
  * scheme (`javascript:`, `data:`, `file:`) becomes `dropped` with the reason, so the callback
  * is still accepted (a 4xx would make Alvaria retry it for hours) and the text says why.
  */
-export const AttachmentSchema = z.object({ type: z.string().max(64), url: z.string().max(4096) }).transform((a) =>
-  isHttpUrl(a.url) ? a : { type: a.type, url: '', dropped: 'its link is not an http(s) URL' },
-);
+export const AttachmentSchema = z
+  .object({ type: z.string().max(64), url: z.string().max(4096) })
+  .transform((a) => (isHttpUrl(a.url) ? a : { type: a.type, url: '', dropped: 'its link is not an http(s) URL' }));
 
 // Ids are capped at the 255 characters of the columns they are kept in (PostgreSQL refuses
 // longer strings and NUL bytes: a 5xx Alvaria would retry for hours), and carry no control

@@ -54,11 +54,7 @@ export interface SessionPolicy {
 }
 
 /** What a send must do about the conversation's session. */
-export type SessionDecision =
-  | { kind: 'live'; session: AlvariaSession }
-  | { kind: 'wait'; session: AlvariaSession }
-  | { kind: 'failed'; reason: string }
-  | { kind: 'open' };
+export type SessionDecision = { kind: 'live'; session: AlvariaSession } | { kind: 'wait'; session: AlvariaSession } | { kind: 'failed'; reason: string } | { kind: 'open' };
 
 /**
  * The session lifecycle, as seen from one outgoing message: one bridge conversation maps to

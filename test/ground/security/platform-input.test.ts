@@ -79,7 +79,12 @@ test('a javascript: attachment link from Alvaria is dropped with a clear reason;
   const r = await liveRig();
   try {
     const arrived = waitFor<[ReceiveMessageBody]>(r.gateway, 'receive', (b: ReceiveMessageBody) => b.message.includes('see this'));
-    const res = await r.callback({ sessionId: r.session.id, senderId: 'agent', eventId: randomUUID(), message: { text: 'see this', attachment: { type: 'File', url: 'javascript:alert(document.cookie)' } } });
+    const res = await r.callback({
+      sessionId: r.session.id,
+      senderId: 'agent',
+      eventId: randomUUID(),
+      message: { text: 'see this', attachment: { type: 'File', url: 'javascript:alert(document.cookie)' } },
+    });
     assert.equal(res.status, 200, 'accepted: a 4xx would make Alvaria retry for hours');
     const [body] = await arrived;
     assert.deepEqual(body.attachments, []);

@@ -5,8 +5,7 @@ import { airyUuid } from '../../../app/platforms/airy/ids.ts';
 import { seedConversation } from '../../support/seed.ts';
 import { postMessage, startAiryWorld, type AiryWorld, outboxEvent } from '../../support/airy.ts';
 
-const count = async (w: AiryWorld, table: string, where: Record<string, unknown> = {}) =>
-  Number(((await w.b.db(table).where(where).count({ n: '*' }).first()) as { n: number | string }).n);
+const count = async (w: AiryWorld, table: string, where: Record<string, unknown> = {}) => Number(((await w.b.db(table).where(where).count({ n: '*' }).first()) as { n: number | string }).n);
 
 async function hook(w: AiryWorld, channelId: string, body: string, signature: string | null) {
   const res = await w.b.call(`/webhooks/airy/${channelId}`, {
@@ -76,7 +75,10 @@ test('oversized ids are refused with 400 on both databases; a sent_at outside th
   try {
     const { channel, state } = await w.connect();
     const action = (message: Record<string, unknown>) =>
-      JSON.stringify({ type: 'message.send', payload: { message: { id: 'm-1', source_recipient_id: 'pd-user-7', content: { text: 'hi' }, sent_at: new Date().toISOString(), ...message }, conversation: null } });
+      JSON.stringify({
+        type: 'message.send',
+        payload: { message: { id: 'm-1', source_recipient_id: 'pd-user-7', content: { text: 'hi' }, sent_at: new Date().toISOString(), ...message }, conversation: null },
+      });
     const sign = (b: string) => createHmac('sha256', state.source_token).update(b).digest('hex');
     const before = { messages: await count(w, 'messages'), events: await count(w, 'inbound_events'), participants: await count(w, 'participants') };
     for (const bad of [action({ id: 'i'.repeat(256) }), action({ source_recipient_id: 'r'.repeat(129) })]) {
@@ -138,7 +140,10 @@ test('a signed action replayed after the event keys were purged (Airy signatures
     await w.b.platform.updateConversation(conv, { providerRef: airyUuid(state.source_id, conv.id) });
     const body = JSON.stringify({
       type: 'message.send',
-      payload: { message: { id: 'airy-replayed-1', source_recipient_id: null, content: { text: 'once' }, sent_at: new Date().toISOString() }, conversation: { id: airyUuid(state.source_id, conv.id) } },
+      payload: {
+        message: { id: 'airy-replayed-1', source_recipient_id: null, content: { text: 'once' }, sent_at: new Date().toISOString() },
+        conversation: { id: airyUuid(state.source_id, conv.id) },
+      },
     });
     const signature = createHmac('sha256', state.source_token).update(body).digest('hex');
     const first = await hook(w, channel.id, body, signature);

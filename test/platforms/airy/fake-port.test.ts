@@ -43,7 +43,10 @@ function fakePort() {
       return c;
     },
     async updateConversation(conversation, patch) {
-      Object.assign(conversations.find((c) => c.pk === conversation.pk)!, patch);
+      Object.assign(
+        conversations.find((c) => c.pk === conversation.pk)!,
+        patch,
+      );
     },
     async participants(conversation) {
       return participants.filter((p) => p.conversationPk === conversation.pk);
