@@ -28,7 +28,7 @@ import type { PipedriveGateway } from './flows/channels-api/receive-job.ts';
 import { createPipedrivePort } from './pipedrive/port.ts';
 import type { TokenRepository } from './pipedrive/tokens.ts';
 import type { AdapterFactory } from './platforms/contract.ts';
-import { builtInProviders, createRegistry, type ProviderRegistry } from './platforms/registry.ts';
+import { builtInPlatforms, createRegistry, type PlatformRegistry } from './platforms/registry.ts';
 import { createSecrets, type Secrets } from './ground/security/crypto.ts';
 import { TokenBuckets } from './ground/security/token-buckets.ts';
 import { createDb, knownMigrations, migrate, waitForDatabase, type Db } from './store/db.ts';
@@ -40,7 +40,7 @@ import { jobGauges } from './store/jobs.ts';
 
 export interface BridgeOptions {
   /** Platforms to serve; defaults to the built-in registry. */
-  providers?: Record<string, AdapterFactory>;
+  platforms?: Record<string, AdapterFactory>;
   logger?: Logger;
   pipedrive?: PipedriveGateway;
 }
@@ -53,7 +53,7 @@ export interface Bridge {
   /** The domain's platform-facing side: what adapters (through their port) and the send job record. */
   platform: PlatformInbox;
   outbox: Outbox;
-  registry: ProviderRegistry;
+  registry: PlatformRegistry;
   secrets: Secrets;
   files: FileStore;
   log: Logger;
@@ -100,7 +100,7 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
   const queue = new JobQueue(config.worker);
   const { inbox, platform } = createInboxes(db, secrets, queue, files, log, new Quotas(db, config.quotas));
   const directory = new Directory(db);
-  const registry = createRegistry(opts.providers ?? builtInProviders, {
+  const registry = createRegistry(opts.platforms ?? builtInPlatforms, {
     config,
     domain: platform,
     repositories: { alvariaSessions: alvariaSessionRepository(db) },
@@ -179,7 +179,7 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
     createLeaderLock(db, 'singletons', config.database.client === 'pg' ? config.database.schema : undefined),
     [
       retentionTask(db, log, { files, ...config.retention }),
-      ...[...registry.values()].filter((a) => a.start).map((a) => ({ name: `provider:${a.kind}`, start: () => a.start!(), stop: () => a.stop?.() })),
+      ...[...registry.values()].filter((a) => a.start).map((a) => ({ name: `platform:${a.kind}`, start: () => a.start!(), stop: () => a.stop?.() })),
     ],
     log,
     config.worker.leaderCheckMs,

@@ -41,7 +41,7 @@ export class Directory {
   }
 
   /** The company's channels, in brief (id, name, platform, owning installation). */
-  companyChannels(companyId: number): Promise<Array<{ id: string; name: string; provider: string; installationId: string }>> {
+  companyChannels(companyId: number): Promise<Array<{ id: string; name: string; platform: string; installationId: string }>> {
     return listCompanyChannels(this.db, companyId);
   }
 

@@ -54,7 +54,7 @@ export class InboxCore extends EventEmitter<InboxEvents> {
     this.emit('changed');
   }
 
-  findConversation(channel: Channel, by: { id: string } | { providerRef: string } | { sourceUserKey: string }): Promise<Conversation | undefined> {
+  findConversation(channel: Channel, by: { id: string } | { platformRef: string } | { sourceUserKey: string }): Promise<Conversation | undefined> {
     return 'id' in by ? findConversation(this.db, channel.id, by.id) : findConversationBy(this.db, channel.id, by);
   }
 
@@ -77,8 +77,8 @@ export class InboxCore extends EventEmitter<InboxEvents> {
           {
             id: spec.id,
             channelId: channel.id,
-            providerRef: spec.providerRef ?? null,
-            providerState: spec.providerState ?? null,
+            platformRef: spec.platformRef ?? null,
+            platformState: spec.platformState ?? null,
             sourceUserKey: spec.sourceUserKey ?? null,
             link: spec.link ?? '',
           },
@@ -104,12 +104,12 @@ export class InboxCore extends EventEmitter<InboxEvents> {
   }
 
   /** Changes a message's status (delivered/read/failed) and re-sends it to Pipedrive with the same id. */
-  async setMessageStatus(messageId: string, status: MessageStatus, opts: { error?: string | null; providerMessageId?: string | null; tx?: Tx } = {}): Promise<void> {
+  async setMessageStatus(messageId: string, status: MessageStatus, opts: { error?: string | null; platformMessageId?: string | null; tx?: Tx } = {}): Promise<void> {
     const run = async (t: Tx) => {
       const message = await findMessageById(t, messageId);
       if (!message) return false;
       const conversation = await findConversationByPkOrThrow(t, message.conversationPk);
-      await updateMessage(t, messageId, { status, error: opts.error ?? null, ...(opts.providerMessageId !== undefined ? { providerMessageId: opts.providerMessageId } : {}) }, Date.now());
+      await updateMessage(t, messageId, { status, error: opts.error ?? null, ...(opts.platformMessageId !== undefined ? { platformMessageId: opts.platformMessageId } : {}) }, Date.now());
       await this.queueReceive(t, conversation, messageId);
       return true;
     };

@@ -3,7 +3,7 @@ import type { Logger } from '../ground/log.ts';
 import { JOB } from '../ground/job-kinds.ts';
 import type { JobQueue } from '../runtime/job-queue.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
-import { findChannelByProviderId, listTemplates, markChannelDeleted } from '../store/channels.ts';
+import { findChannelByProviderChannelId, listTemplates, markChannelDeleted } from '../store/channels.ts';
 import { bumpActivity, findChannelParticipant, findConversation, listParticipants, updateConversation } from '../store/conversations.ts';
 import type { Db } from '../store/db.ts';
 import { replayDeadJobs } from '../store/jobs.ts';
@@ -74,7 +74,7 @@ export class Inbox {
 
   /** An active channel by the id Pipedrive uses, or NOT_FOUND. */
   async activeChannel(providerChannelId: string): Promise<Channel> {
-    const channel = await findChannelByProviderId(this.db, providerChannelId);
+    const channel = await findChannelByProviderChannelId(this.db, providerChannelId);
     if (!channel || channel.status === 'deleted') throw notFound('Channel');
     return channel;
   }
@@ -158,7 +158,7 @@ export class Inbox {
         // signal (Airy's unread_count) let getConversations report `seen: true` next to a
         // message nobody had read, until that event happened to be processed.
         await updateConversation(tx, conversation.pk, { seen: false }, now);
-        await this.outbox.enqueue(tx, { kind: JOB.providerSend, payload: { messageId: id }, orderingKey: `send:${conversation.id}`, channelId: channel.id });
+        await this.outbox.enqueue(tx, { kind: JOB.platformSend, payload: { messageId: id }, orderingKey: `send:${conversation.id}`, channelId: channel.id });
         await this.core.stored(tx, conversation, stored);
         return stored;
       });
@@ -184,7 +184,7 @@ export class Inbox {
     await this.db.transaction(async (tx) => {
       await this.core.setMessageStatus(messageId, 'sent', { error: null, tx });
       const replayed = deadJobId === undefined ? 0 : await replayDeadJobs(tx, { id: deadJobId, channelIds: [message.channelId] }, Date.now());
-      if (!replayed) await this.outbox.enqueue(tx, { kind: JOB.providerSend, payload: { messageId }, orderingKey: `send:${conversation.id}`, channelId: message.channelId });
+      if (!replayed) await this.outbox.enqueue(tx, { kind: JOB.platformSend, payload: { messageId }, orderingKey: `send:${conversation.id}`, channelId: message.channelId });
     });
     this.core.committed();
     return (await findMessageById(this.db, messageId))!;
@@ -195,7 +195,7 @@ export class Inbox {
     const queued = await this.db.transaction(async (tx) => {
       const changed = await markChannelDeleted(tx, channel.id, Date.now());
       if (changed) {
-        await this.outbox.enqueue(tx, { kind: JOB.providerDisconnect, payload: { channelId: channel.id }, idempotencyKey: `disconnect:${channel.id}`, channelId: channel.id });
+        await this.outbox.enqueue(tx, { kind: JOB.platformDisconnect, payload: { channelId: channel.id }, idempotencyKey: `disconnect:${channel.id}`, channelId: channel.id });
       }
       return changed;
     });

@@ -3,7 +3,7 @@ import { findChannelParticipant, bumpActivity, listParticipants } from '../store
 import type { Tx } from '../store/db.ts';
 import { hasEventKey, recordEventKey } from '../store/events.ts';
 import { wakePendingJobs } from '../store/jobs.ts';
-import { findMessageByProviderId, hasInboundWithProviderId, insertMessage, setStatusWhere, updateMessage } from '../store/messages.ts';
+import { findMessageByPlatformId, hasInboundWithPlatformId, insertMessage, setStatusWhere, updateMessage } from '../store/messages.ts';
 import type { Channel, Conversation, Message, MessageStatus, Participant } from '../ground/records.ts';
 import { JOB } from '../ground/job-kinds.ts';
 import { clean, newId, type InboxCore } from './inbox-core.ts';
@@ -17,7 +17,7 @@ import type { ConversationPatch, ConversationSpec, InboundMessage, PlatformPort 
 export class PlatformInbox implements PlatformPort {
   constructor(private readonly core: InboxCore) {}
 
-  findConversation(channel: Channel, by: { id: string } | { providerRef: string } | { sourceUserKey: string }): Promise<Conversation | undefined> {
+  findConversation(channel: Channel, by: { id: string } | { platformRef: string } | { sourceUserKey: string }): Promise<Conversation | undefined> {
     return this.core.findConversation(channel, by);
   }
 
@@ -53,7 +53,7 @@ export class PlatformInbox implements PlatformPort {
       if (!(await recordEventKey(t, m.dedupe.source, m.dedupe.key, now))) return null;
       // The event key serialises concurrent deliveries; the stored platform id outlives its
       // retention, so a replay after the keys were purged is still a duplicate.
-      if (m.providerMessageId !== null && (await hasInboundWithProviderId(t, channel.id, m.providerMessageId))) return null;
+      if (m.platformMessageId !== null && (await hasInboundWithPlatformId(t, channel.id, m.platformMessageId))) return null;
       const id = newId('m');
       const stored = await insertMessage(
         t,
@@ -61,8 +61,8 @@ export class PlatformInbox implements PlatformPort {
           id,
           conversationPk: m.conversation.pk,
           channelId: channel.id,
-          providerMessageId: m.providerMessageId,
-          origin: m.origin ?? 'provider',
+          platformMessageId: m.platformMessageId,
+          origin: m.origin ?? 'platform',
           senderId: clean(m.senderId),
           text: clean(m.text),
           status: 'sent',
@@ -96,11 +96,11 @@ export class PlatformInbox implements PlatformPort {
     return recordEventKey(this.core.db, source, key, Date.now());
   }
 
-  findMessageByProviderId(channel: Channel, providerMessageId: string): Promise<Message | undefined> {
-    return findMessageByProviderId(this.core.db, channel.id, providerMessageId);
+  findMessageByPlatformId(channel: Channel, platformMessageId: string): Promise<Message | undefined> {
+    return findMessageByPlatformId(this.core.db, channel.id, platformMessageId);
   }
 
-  setMessageStatus(messageId: string, status: MessageStatus, opts: { error?: string | null; providerMessageId?: string | null; tx?: Tx } = {}): Promise<void> {
+  setMessageStatus(messageId: string, status: MessageStatus, opts: { error?: string | null; platformMessageId?: string | null; tx?: Tx } = {}): Promise<void> {
     return this.core.setMessageStatus(messageId, status, opts);
   }
 
@@ -118,14 +118,14 @@ export class PlatformInbox implements PlatformPort {
     return changed;
   }
 
-  async wakeProviderSends(conversation: Conversation): Promise<void> {
-    const n = await wakePendingJobs(this.core.db, JOB.providerSend, `send:${conversation.id}`, Date.now());
+  async wakePlatformSends(conversation: Conversation): Promise<void> {
+    const n = await wakePendingJobs(this.core.db, JOB.platformSend, `send:${conversation.id}`, Date.now());
     if (n > 0) this.core.outbox.kick();
   }
 
   /** Active channels served by one adapter kind. */
   async channelsOf(kind: string): Promise<Channel[]> {
-    return (await listChannels(this.core.db)).filter((c) => c.provider === kind && c.status === 'active');
+    return (await listChannels(this.core.db)).filter((c) => c.platform === kind && c.status === 'active');
   }
 
   /**
@@ -133,6 +133,6 @@ export class PlatformInbox implements PlatformPort {
    * shows changed). Only the send job calls it: adapters report the id, they do not write it.
    */
   async recordPlatformMessageId(messageId: string, platformMessageId: string | null): Promise<void> {
-    await updateMessage(this.core.db, messageId, { providerMessageId: platformMessageId }, Date.now());
+    await updateMessage(this.core.db, messageId, { platformMessageId: platformMessageId }, Date.now());
   }
 }

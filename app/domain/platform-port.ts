@@ -7,7 +7,7 @@ import type { Channel, Conversation, ConversationStatus, Message, MessageStatus,
  */
 export interface PlatformPort {
   // ── conversations and participants ──
-  findConversation(channel: Channel, by: { id: string } | { providerRef: string } | { sourceUserKey: string }): Promise<Conversation | undefined>;
+  findConversation(channel: Channel, by: { id: string } | { platformRef: string } | { sourceUserKey: string }): Promise<Conversation | undefined>;
   /** Finds or creates a conversation with its participants (one source_user, at least one end_user). */
   ensureConversation(channel: Channel, spec: ConversationSpec): Promise<Conversation>;
   updateConversation(conversation: Conversation, patch: ConversationPatch): Promise<void>;
@@ -25,13 +25,13 @@ export interface PlatformPort {
   recordEvent(source: string, key: string): Promise<boolean>;
 
   // ── what happened to the messages we sent ──
-  findMessageByProviderId(channel: Channel, providerMessageId: string): Promise<Message | undefined>;
+  findMessageByPlatformId(channel: Channel, platformMessageId: string): Promise<Message | undefined>;
   /** Changes a message's status (delivered/read/failed) and tells Pipedrive (same message id). */
-  setMessageStatus(messageId: string, status: MessageStatus, opts?: { error?: string | null; providerMessageId?: string | null }): Promise<void>;
+  setMessageStatus(messageId: string, status: MessageStatus, opts?: { error?: string | null; platformMessageId?: string | null }): Promise<void>;
   /** The platform's users read the conversation: our `sent`/`delivered` messages become `read`. Returns how many changed. */
   markOutgoingRead(conversation: Conversation): Promise<number>;
   /** Makes the conversation's deferred sends due now (what they waited for happened). */
-  wakeProviderSends(conversation: Conversation): Promise<void>;
+  wakePlatformSends(conversation: Conversation): Promise<void>;
 
   // ── channels ──
   /** Active channels served by one adapter kind (e.g. one realtime subscription per platform host). */
@@ -40,14 +40,14 @@ export interface PlatformPort {
 
 export interface ConversationSpec {
   id: string;
-  providerRef?: string | null;
-  providerState?: string | null;
+  platformRef?: string | null;
+  platformState?: string | null;
   sourceUserKey?: string | null;
   link?: string;
   participants: Array<Omit<Participant, 'conversationPk'>>;
 }
 
-export type ConversationPatch = Partial<{ status: ConversationStatus; seen: boolean; link: string; providerRef: string | null; providerState: string | null }>;
+export type ConversationPatch = Partial<{ status: ConversationStatus; seen: boolean; link: string; platformRef: string | null; platformState: string | null }>;
 
 export interface InboundMessage {
   /** Where the event came from and its delivery id: a second delivery is ignored. */
@@ -55,8 +55,8 @@ export interface InboundMessage {
   conversation: Conversation;
   senderId: string;
   text: string;
-  providerMessageId: string | null;
+  platformMessageId: string | null;
   createdAt: number;
-  origin?: 'provider' | 'system';
+  origin?: 'platform' | 'system';
   attachments?: Array<{ name: string; mimeType: string; size: number | null; url: string }>;
 }

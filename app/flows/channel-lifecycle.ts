@@ -32,7 +32,7 @@ export const TemplateSchema = z.object({
 });
 
 export interface ConnectRequest {
-  provider: string;
+  platform: string;
   name: string;
   avatarUrl: string | null;
   config: unknown;
@@ -43,7 +43,7 @@ export interface ConnectRequest {
 /** What the platform side of connect needs: a subset of the bridge's services. */
 export type ConnectDeps = Pick<BridgeServices, 'db' | 'secrets' | 'registry' | 'config'>;
 
-export const webhookUrl = (appUrl: string, provider: string, channelId: string) => `${appUrl}/webhooks/${provider}/${channelId}`;
+export const webhookUrl = (appUrl: string, platform: string, channelId: string) => `${appUrl}/webhooks/${platform}/${channelId}`;
 
 /**
  * Creates the platform side of a channel through its adapter, then stores the channel with
@@ -51,15 +51,15 @@ export const webhookUrl = (appUrl: string, provider: string, channelId: string) 
  * across every Pipedrive company this deployment serves.
  */
 export async function connectChannel(deps: ConnectDeps, req: ConnectRequest): Promise<{ channel: Channel; notes: Record<string, string> }> {
-  const adapter = deps.registry.get(req.provider);
+  const adapter = deps.registry.get(req.platform);
   if (!adapter) {
-    throw new AppError('INVALID_BODY', `Unknown provider "${req.provider}"; available: ${[...deps.registry.keys()].join(', ') || 'none'}`);
+    throw new AppError('INVALID_BODY', `Unknown provider "${req.platform}"; available: ${[...deps.registry.keys()].join(', ') || 'none'}`);
   }
   const parsed = adapter.configSchema.safeParse(req.config);
   if (!parsed.success) throw invalidFields(fieldErrors(parsed.error, 'config.', req.config));
   const id = newId('ch');
-  const providerChannelId = `${req.provider}-${randomUUID()}`;
-  const hook = webhookUrl(deps.config.appUrl, req.provider, id);
+  const providerChannelId = `${req.platform}-${randomUUID()}`;
+  const hook = webhookUrl(deps.config.appUrl, req.platform, id);
   let result;
   try {
     result = await adapter.connect({ channelId: id, providerChannelId, name: req.name, avatarUrl: req.avatarUrl, config: parsed.data, webhookUrl: hook });
@@ -74,7 +74,7 @@ export async function connectChannel(deps: ConnectDeps, req: ConnectRequest): Pr
         id,
         providerChannelId,
         installationId: req.installationId,
-        provider: req.provider,
+        platform: req.platform,
         name: req.name,
         avatarUrl: req.avatarUrl,
         configEnc: sealJson(deps.secrets, parsed.data),
@@ -101,13 +101,13 @@ export interface ReconfigureRequest {
  * anything is stored. Conversations, messages and the Pipedrive registration stay.
  */
 export async function reconfigureChannel(deps: ConnectDeps, channel: Channel, req: ReconfigureRequest): Promise<{ channel: Channel; notes: Record<string, string> }> {
-  const adapter = deps.registry.get(channel.provider);
-  if (!adapter) throw new AppError('CONFLICT', `The "${channel.provider}" platform is not available in this build`);
+  const adapter = deps.registry.get(channel.platform);
+  if (!adapter) throw new AppError('CONFLICT', `The "${channel.platform}" platform is not available in this build`);
   const current = channelContext<Record<string, unknown>, unknown>(channel, deps.secrets);
   const merged = { ...current.config, ...req.config };
   const parsed = adapter.configSchema.safeParse(merged);
   if (!parsed.success) throw invalidFields(fieldErrors(parsed.error, 'config.', merged));
-  const hook = webhookUrl(deps.config.appUrl, channel.provider, channel.id);
+  const hook = webhookUrl(deps.config.appUrl, channel.platform, channel.id);
   let result;
   try {
     const next = { channelId: channel.id, providerChannelId: channel.providerChannelId, name: req.name, avatarUrl: req.avatarUrl, config: parsed.data, webhookUrl: hook };
@@ -132,7 +132,7 @@ export async function reconfigureChannel(deps: ConnectDeps, channel: Channel, re
 }
 
 export interface AdminConnect {
-  provider: string;
+  platform: string;
   name: string;
   avatarUrl: string | null;
   config: unknown;
@@ -156,7 +156,7 @@ export async function connectForInstallation(s: BridgeServices, installation: In
   const { channel, notes } = await connectChannel(s, { ...req, installationId: installation.id });
   let surface: { surface: Surface; reason: string | null };
   try {
-    const name = platformName(s, channel.provider, channel.name);
+    const name = platformName(s, channel.platform, channel.name);
     for (const user of await listCompanyInstallations(s.db, installation.companyId)) await ensureStandingConversation(s.inbox, channel, user, name);
     surface = await surfaceOf(s.db, installation.id);
     if (usesChannelsApi(surface.surface)) {
@@ -180,13 +180,13 @@ export async function connectForInstallation(s: BridgeServices, installation: In
     await rollback(s, channel);
     throw duringStep('Pipedrive refused the channel', err);
   }
-  s.log.info({ channel: channel.id, provider: channel.provider, surface: surface.surface }, 'channel connected');
+  s.log.info({ channel: channel.id, platform: channel.platform, surface: surface.surface }, 'channel connected');
   return { channel, notes, surface };
 }
 
 async function rollback(s: BridgeServices, channel: Channel): Promise<void> {
   try {
-    await s.registry.get(channel.provider)?.disconnect(channelContext(channel, s.secrets));
+    await s.registry.get(channel.platform)?.disconnect(channelContext(channel, s.secrets));
   } catch (err) {
     s.log.warn({ channel: channel.id, err: err instanceof Error ? err.message : String(err) }, 'rollback: platform disconnect failed');
   }
@@ -203,7 +203,7 @@ export async function updateForInstallation(s: BridgeServices, installation: Ins
   if (!channel || channel.installationId !== installation.id || channel.status === 'deleted') throw notFound('Channel');
   usable(installation);
   const updated = await reconfigureChannel(s, channel, req);
-  s.log.info({ channel: channel.id, provider: channel.provider }, 'channel settings updated');
+  s.log.info({ channel: channel.id, platform: channel.platform }, 'channel settings updated');
   return updated;
 }
 
@@ -230,8 +230,8 @@ export async function listForInstallation(s: BridgeServices, installation: Insta
   return channels.map((c) => ({
     id: c.id,
     provider_channel_id: c.providerChannelId,
-    provider: c.provider,
-    provider_name: s.registry.get(c.provider)?.displayName ?? c.provider,
+    provider: c.platform,
+    provider_name: s.registry.get(c.platform)?.displayName ?? c.platform,
     name: c.name,
     avatar_url: c.avatarUrl,
     status: c.status,
@@ -246,15 +246,15 @@ export async function listForInstallation(s: BridgeServices, installation: Insta
 }
 
 function settingsOf(s: BridgeServices, c: Channel): Record<string, unknown> {
-  const adapter = s.registry.get(c.provider);
+  const adapter = s.registry.get(c.platform);
   if (!adapter || c.status === 'deleted') return {};
   return visibleSettings(adapter.configSchema, channelContext<Record<string, unknown>, unknown>(c, s.secrets).config);
 }
 
 /** The URLs the platform must call for this channel. */
-export function channelUrls(s: Pick<BridgeServices, 'config' | 'registry'>, c: Pick<Channel, 'id' | 'provider'>): Record<string, string> {
-  const url = webhookUrl(s.config.appUrl, c.provider, c.id);
-  return { webhook_url: url, ...Object.fromEntries((s.registry.get(c.provider)?.webhookUrlAliases ?? []).map((name) => [name, url])) };
+export function channelUrls(s: Pick<BridgeServices, 'config' | 'registry'>, c: Pick<Channel, 'id' | 'platform'>): Record<string, string> {
+  const url = webhookUrl(s.config.appUrl, c.platform, c.id);
+  return { webhook_url: url, ...Object.fromEntries((s.registry.get(c.platform)?.webhookUrlAliases ?? []).map((name) => [name, url])) };
 }
 
 function usable(installation: Installation): void {

@@ -2,8 +2,8 @@ import { notFound } from '../ground/failures.ts';
 import { listDeadLetters } from '../store/admin.ts';
 import { listChannels } from '../store/channels.ts';
 import type { Db } from '../store/db.ts';
-import type { ProviderAdapter } from '../platforms/contract.ts';
-import type { ProviderRegistry } from '../platforms/registry.ts';
+import type { PlatformAdapter } from '../platforms/contract.ts';
+import type { PlatformRegistry } from '../platforms/registry.ts';
 import { replayDeadJobs } from '../store/jobs.ts';
 
 /** How much of a message the admin sees next to its dead letter. */
@@ -13,13 +13,13 @@ const EXCERPT = 120;
  * Dead letters as an installation's admin sees them: only jobs of their own channels, each
  * with the reason and a short summary of what it carried, so they can decide to replay.
  */
-export async function deadLettersOf(db: Db, registry: ProviderRegistry, installationId: string, limit = 200) {
+export async function deadLettersOf(db: Db, registry: PlatformRegistry, installationId: string, limit = 200) {
   const channels = await listChannels(db, { installationId });
   const names = new Map(channels.map((c) => [c.id, c.name]));
-  const providers = new Map(channels.map((c) => [c.id, c.provider]));
+  const platforms = new Map(channels.map((c) => [c.id, c.platform]));
   const rows = await listDeadLetters(db, [...names.keys()], limit);
   return rows.map((r) => ({
-    ...explainFailure(r.kind, r.reason ?? '', registry.get(providers.get(r.channelId) ?? ''), r.attempts),
+    ...explainFailure(r.kind, r.reason ?? '', registry.get(platforms.get(r.channelId) ?? ''), r.attempts),
     message_text: r.message ? excerpt(r.message.text, 500) : null,
     id: r.id,
     kind: r.kind,
@@ -45,7 +45,7 @@ export async function replayDeadLetters(db: Db, installationId: string, which: n
 }
 
 /** What a dead letter's explanation needs from the channel's adapter (absent when it is not in this build). */
-type PlatformWords = Pick<ProviderAdapter, 'shortName' | 'explainSendFailure'> | undefined;
+type PlatformWords = Pick<PlatformAdapter, 'shortName' | 'explainSendFailure'> | undefined;
 
 /**
  * A dead letter's reason in words an admin can act on, with the next step. The stored reason
@@ -57,7 +57,7 @@ export function explainFailure(kind: string, reason: string, adapter: PlatformWo
   const platform = adapter?.shortName ?? 'The platform';
   if (/deleted/.test(reason)) return { problem: 'The channel was deleted before this could be delivered.', action: 'Nothing to do: replaying it would fail again.' };
   if (/no longer exists/.test(reason)) return { problem: 'The message or its conversation no longer exists.', action: 'Nothing to do: replaying it would fail again.' };
-  if (kind === 'provider.disconnect') {
+  if (kind === 'platform.disconnect') {
     return { problem: `${platform} did not confirm that the channel was removed${code}.`, action: `Check on ${platform} that the channel is gone and remove it there if not; replay to try again.` };
   }
   if (kind === 'pipedrive.receive') {
@@ -68,7 +68,7 @@ export function explainFailure(kind: string, reason: string, adapter: PlatformWo
     if (status >= 400 && status < 500) return { problem: `Pipedrive refused the message${code}.`, action: 'Replay it once; if it fails again the message itself is the problem: tell your operator.' };
     return { problem: `Pipedrive did not accept the message after ${attempts} attempts${code}.`, action: 'Check that Pipedrive is reachable (status.pipedrive.com), then replay.' };
   }
-  // provider.send: a Pipedrive user's message on its way to the platform.
+  // platform.send: a Pipedrive user's message on its way to the platform.
   const specific = adapter?.explainSendFailure?.(status, reason);
   if (specific) return specific;
   if (status === 401 || status === 403) return { problem: `${platform} refused the channel's credentials${code}.`, action: 'Edit the channel and enter the current credentials, then replay.' };

@@ -48,7 +48,7 @@ export async function completeInstall(s: BridgeServices, code: string): Promise<
   s.tokens.forget(installation.id);
   for (const channelId of await listCompanyChannelIds(s.db, installation.companyId)) {
     const channel = await findChannel(s.db, channelId);
-    if (channel) await ensureStandingConversation(s.inbox, channel, installation, platformName(s, channel.provider, channel.name));
+    if (channel) await ensureStandingConversation(s.inbox, channel, installation, platformName(s, channel.platform, channel.name));
   }
   s.log.info({ installation: installation.id, company: installation.companyId, user: installation.userId }, 'pipedrive installation stored');
   return installation;
@@ -84,7 +84,7 @@ export async function uninstallFromAdmin(s: BridgeServices, installation: Instal
   await uninstall(s, { companyId: installation.companyId, userId: installation.userId });
 }
 
-export function platformName(s: Pick<BridgeServices, 'registry'>, provider: string, channelName: string): string {
-  const adapter = s.registry.get(provider);
+export function platformName(s: Pick<BridgeServices, 'registry'>, platform: string, channelName: string): string {
+  const adapter = s.registry.get(platform);
   return adapter ? `${channelName} (${adapter.displayName})` : channelName;
 }

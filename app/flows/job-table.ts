@@ -7,7 +7,7 @@ import { PermanentError } from '../ground/failures.ts';
 import type { JobHandler } from '../runtime/outbox.ts';
 import { channelContext } from '../platforms/context.ts';
 import type { OutgoingMessage } from '../platforms/contract.ts';
-import type { ProviderRegistry } from '../platforms/registry.ts';
+import type { PlatformRegistry } from '../platforms/registry.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
 import { findChannel } from '../store/channels.ts';
 import type { Db } from '../store/db.ts';
@@ -22,7 +22,7 @@ export interface JobDeps {
   db: Db;
   /** Where the send's outcome is recorded (the platform-facing side of the domain). */
   platform: PlatformInbox;
-  registry: ProviderRegistry;
+  registry: PlatformRegistry;
   secrets: Secrets;
   config: Config;
   log: Logger;
@@ -36,15 +36,15 @@ export interface JobDeps {
 }
 
 /** Delivers a Pipedrive user's message through the channel's adapter. */
-function providerSend(d: JobDeps): JobHandler<{ messageId: string }> {
+function platformSend(d: JobDeps): JobHandler<{ messageId: string }> {
   return {
     async run({ messageId }, _job, { signal }) {
       const loaded = await findMessageContext(d.db, messageId);
       if (!loaded) throw new PermanentError(`message ${messageId} no longer exists`);
       const { message, channel, conversation, sender } = loaded;
       if (!channel || channel.status === 'deleted') throw new PermanentError('the channel was deleted before the message went out');
-      const adapter = d.registry.get(channel.provider);
-      if (!adapter) throw new PermanentError(`no adapter for provider ${channel.provider} in this build`);
+      const adapter = d.registry.get(channel.platform);
+      if (!adapter) throw new PermanentError(`no adapter for platform ${channel.platform} in this build`);
       if (!conversation || !sender) throw new PermanentError('the conversation or its sender no longer exists');
       // What a conversation is about (conversations started from a Pipedrive record), for the platform.
       const context = await conversationContext(d, conversation.pk);
@@ -59,21 +59,21 @@ function providerSend(d: JobDeps): JobHandler<{ messageId: string }> {
       };
       // The adapter reports the platform's ids; this job records them, once. An id known
       // before sending is recorded first, so a receipt that overtakes the answer finds it.
-      let recorded = message.providerMessageId;
+      let recorded = message.platformMessageId;
       const known = adapter.platformMessageId?.(ctx, outgoing) ?? null;
       if (known !== null && known !== recorded) {
         await d.platform.recordPlatformMessageId(messageId, known);
         recorded = known;
       }
-      const outcome = await d.metrics.time(channel.provider, 'send', () => adapter.send(ctx, outgoing));
+      const outcome = await d.metrics.time(channel.platform, 'send', () => adapter.send(ctx, outgoing));
       if (outcome.failed !== undefined) {
         // Nothing on the platform side will ever carry it: it fails in Pipedrive, no dead letter.
         await d.platform.setMessageStatus(messageId, 'failed', { error: outcome.failed });
       } else if (message.status === 'failed') {
         // A replayed dead letter went through after all: tell Pipedrive (same id, new status).
-        await d.platform.setMessageStatus(messageId, 'sent', { error: null, providerMessageId: outcome.providerMessageId });
-      } else if (outcome.providerMessageId !== null && outcome.providerMessageId !== recorded) {
-        await d.platform.recordPlatformMessageId(messageId, outcome.providerMessageId);
+        await d.platform.setMessageStatus(messageId, 'sent', { error: null, platformMessageId: outcome.platformMessageId });
+      } else if (outcome.platformMessageId !== null && outcome.platformMessageId !== recorded) {
+        await d.platform.recordPlatformMessageId(messageId, outcome.platformMessageId);
       }
     },
     async onDead({ messageId }, reason, tx) {
@@ -83,14 +83,14 @@ function providerSend(d: JobDeps): JobHandler<{ messageId: string }> {
 }
 
 /** Removes the platform side of a deleted channel. */
-function providerDisconnect(d: JobDeps): JobHandler<{ channelId: string }> {
+function platformDisconnect(d: JobDeps): JobHandler<{ channelId: string }> {
   return {
     async run({ channelId }) {
       const channel = await findChannel(d.db, channelId);
       if (!channel) return;
-      const adapter = d.registry.get(channel.provider);
-      if (!adapter) throw new PermanentError(`no adapter for provider ${channel.provider} in this build`);
-      await d.metrics.time(channel.provider, 'disconnect', () => adapter.disconnect(channelContext(channel, d.secrets)));
+      const adapter = d.registry.get(channel.platform);
+      if (!adapter) throw new PermanentError(`no adapter for platform ${channel.platform} in this build`);
+      await d.metrics.time(channel.platform, 'disconnect', () => adapter.disconnect(channelContext(channel, d.secrets)));
     },
   };
 }
@@ -101,8 +101,8 @@ function providerDisconnect(d: JobDeps): JobHandler<{ channelId: string }> {
  */
 export function createJobTable(d: JobDeps): Record<JobKind, JobHandler<any>> {
   return {
-    [JOB.providerSend]: providerSend(d),
-    [JOB.providerDisconnect]: providerDisconnect(d),
+    [JOB.platformSend]: platformSend(d),
+    [JOB.platformDisconnect]: platformDisconnect(d),
     [JOB.pipedriveReceive]: pipedriveReceiveJob(d.db, d.pipedrive, d.present),
     [JOB.workspaceTranscript]: transcriptJob(d.workspace),
   };

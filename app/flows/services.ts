@@ -3,7 +3,7 @@ import type { Directory } from '../domain/directory.ts';
 import type { Inbox } from '../domain/inbox.ts';
 import type { Logger } from '../ground/log.ts';
 import type { Metrics } from '../ground/metrics.ts';
-import type { ProviderRegistry } from '../platforms/registry.ts';
+import type { PlatformRegistry } from '../platforms/registry.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
 import type { TokenBuckets } from '../ground/security/token-buckets.ts';
 import type { Db } from '../store/db.ts';
@@ -16,7 +16,7 @@ export interface BridgeServices extends PipedrivePort {
   /** Lookups by id (installations, users, channels) for the HTTP edge. */
   directory: Directory;
   secrets: Secrets;
-  registry: ProviderRegistry;
+  registry: PlatformRegistry;
   config: Config;
   log: Logger;
   metrics: Metrics;

@@ -5,9 +5,9 @@
  */
 export const JOB = {
   /** Deliver a Pipedrive user's message to the channel's platform. */
-  providerSend: 'provider.send',
+  platformSend: 'platform.send',
   /** Remove the platform side of a deleted channel. */
-  providerDisconnect: 'provider.disconnect',
+  platformDisconnect: 'platform.disconnect',
   /** Push a message (new or changed status) to Pipedrive's receive endpoint. */
   pipedriveReceive: 'pipedrive.receive',
   /** Write a record-linked conversation's new lines to the record as notes (workspace surface). */

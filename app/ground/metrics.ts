@@ -1,7 +1,7 @@
 import { buildInfo } from './version.ts';
 import { DeferError } from './failures.ts';
 
-/** Latency buckets in seconds, from a fast loopback answer to a provider timeout. */
+/** Latency buckets in seconds, from a fast loopback answer to a platform or Pipedrive timeout. */
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 type Labels = Record<string, string>;
@@ -68,7 +68,7 @@ export class Metrics {
   readonly webhookRejected = new Counter('bridge_webhook_verification_failures_total', 'Webhook calls refused for a missing or wrong signature/JWT, by provider.');
   readonly duplicates = new Counter('bridge_inbound_duplicates_total', 'Inbound deliveries dropped as already seen, by provider.');
   readonly outbox = new Counter('bridge_outbox_outcomes_total', 'Job outcomes in this process, by kind.');
-  readonly providerCalls = new Histogram('bridge_provider_call_duration_seconds', 'Calls to a platform or Pipedrive, by target, operation and outcome.');
+  readonly platformCalls = new Histogram('bridge_provider_call_duration_seconds', 'Calls to a platform or Pipedrive, by target, operation and outcome.');
   private readonly started = Date.now();
 
   /** `outboxGauges` reads the job table when scraped; the composition root passes the store's read. */
@@ -91,7 +91,7 @@ export class Metrics {
       if (err instanceof DeferError) outcome = 'ok';
       throw err;
     } finally {
-      this.providerCalls.observe({ target, op, outcome }, (performance.now() - t0) / 1000);
+      this.platformCalls.observe({ target, op, outcome }, (performance.now() - t0) / 1000);
     }
   }
 
@@ -106,7 +106,7 @@ export class Metrics {
       ...this.webhookRejected.render(),
       ...this.duplicates.render(),
       ...this.outbox.render(),
-      ...this.providerCalls.render(),
+      ...this.platformCalls.render(),
       ...gauge('bridge_jobs', 'Jobs in the outbox table, by status (pending + running = depth; dead = dead letters).', Object.entries(g.byStatus).map(([status, n]) => [{ status }, n])),
       ...gauge('bridge_outbox_oldest_pending_age_seconds', 'Age of the oldest job not finished yet (0 when the queue is empty).', [[{}, round(g.oldestPendingAgeMs / 1000)]]),
       ...counter('bridge_pipedrive_rate_limited_total', 'HTTP 429 answers from Pipedrive, by limit (burst window or daily budget).', [

@@ -5,13 +5,13 @@ export type ConversationStatus = 'open' | 'closed';
 export type ParticipantRole = 'source_user' | 'end_user';
 export type MessageStatus = 'sent' | 'delivered' | 'read' | 'failed';
 /** Which side a message came from: Pipedrive (postMessage), the platform, or the bridge itself. */
-export type MessageOrigin = 'pipedrive' | 'provider' | 'system';
+export type MessageOrigin = 'pipedrive' | 'platform' | 'system';
 
 export interface Channel {
   id: string;
   providerChannelId: string;
   installationId: string | null;
-  provider: string;
+  platform: string;
   name: string;
   avatarUrl: string | null;
   configEnc: string;
@@ -30,8 +30,8 @@ export interface Conversation {
   seen: boolean;
   link: string;
   lastSeq: number;
-  providerRef: string | null;
-  providerState: string | null;
+  platformRef: string | null;
+  platformState: string | null;
   sourceUserKey: string | null;
   createdAt: number;
   updatedAt: number;
@@ -61,7 +61,7 @@ export interface Message {
   id: string;
   conversationPk: number;
   channelId: string;
-  providerMessageId: string | null;
+  platformMessageId: string | null;
   origin: MessageOrigin;
   senderId: string;
   text: string;

@@ -6,7 +6,7 @@ import type { Inbox } from '../domain/inbox.ts';
 import type { Logger } from '../ground/log.ts';
 import { buildManifest } from './channels-api/manifest.ts';
 import type { PresentDeps } from '../flows/channels-api/present.ts';
-import type { ProviderRegistry } from '../platforms/registry.ts';
+import type { PlatformRegistry } from '../platforms/registry.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
 import type { Directory } from '../domain/directory.ts';
 import type { FileStore } from '../ground/file-store.ts';
@@ -20,7 +20,7 @@ import { filesRouter } from './file-links.ts';
 import type { Metrics } from '../ground/metrics.ts';
 import { requestMetrics } from './metrics-route.ts';
 import { requestLog } from './request-log.ts';
-import { providerApiGuard, providerApiRouter } from './channels-api/routes.ts';
+import { channelsApiGuard, channelsApiRouter } from './channels-api/routes.ts';
 import { webhooksRouter } from './webhooks/router.ts';
 import { PAGE_HEADERS } from './html.ts';
 import { landingPage } from './landing.ts';
@@ -34,7 +34,7 @@ export interface HttpDeps {
   inbox: Inbox;
   files: FileStore;
   secrets: Secrets;
-  registry: ProviderRegistry;
+  registry: PlatformRegistry;
   log: Logger;
   present: PresentDeps;
   metrics: Metrics;
@@ -50,7 +50,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
   app.use(requestLog(deps.log));
   app.use(requestMetrics(deps.metrics));
   app.use(errorMiddleware(deps.log, deps.config.uploads));
-  app.use(providerApiGuard(deps.config));
+  app.use(channelsApiGuard(deps.config));
   app.use(adminApiGuard({ secrets: deps.secrets, directory: deps.directory, appUrl: deps.config.appUrl }));
 
   const base = new Router();
@@ -72,7 +72,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
 
   const routers = [
     base,
-    providerApiRouter({ config: deps.config, inbox: deps.inbox, files: deps.files, present: deps.present }),
+    channelsApiRouter({ config: deps.config, inbox: deps.inbox, files: deps.files, present: deps.present }),
     filesRouter({ directory: deps.directory, secrets: deps.secrets, files: deps.files, limits: deps.config.fileDownloads, log: deps.log }),
     webhooksRouter({ directory: deps.directory, secrets: deps.secrets, registry: deps.registry, metrics: deps.metrics, rate: deps.config.webhookRate }),
     ...(deps.routers ?? []),

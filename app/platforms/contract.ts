@@ -10,7 +10,7 @@ import { OutsideFailure } from '../ground/failures.ts';
  * The contract every contact platform implements (Airy source, Alvaria Server Messaging,
  * test adapters). One adapter instance serves all channels of its kind; per-channel data
  * arrives as arguments. Adapters never import each other, Koa or the store; they reach the
- * domain through `ProviderServices.domain` (a narrow port), and platform-only tables (e.g.
+ * domain through `PlatformServices.domain` (a narrow port), and platform-only tables (e.g.
  * Alvaria sessions) through a repository they declare, implemented in app/store/ where all
  * SQL lives.
  *
@@ -20,7 +20,7 @@ import { OutsideFailure } from '../ground/failures.ts';
  *   webhook()    the platform calls us at /webhooks/<kind>/<channel id>
  *   disconnect() channel deleted (Pipedrive deleteChannelById, admin delete, uninstall)
  */
-export interface ProviderAdapter<C = unknown, S = unknown> {
+export interface PlatformAdapter<C = unknown, S = unknown> {
   readonly kind: string;
   /** Shown on the admin page. */
   readonly displayName: string;
@@ -40,7 +40,7 @@ export interface ProviderAdapter<C = unknown, S = unknown> {
 
   /**
    * Creates the platform side. Returns the adapter's own state (tokens, remote ids), stored
-   * encrypted with the channel. Throw ProviderError with a message the admin can act on, or
+   * encrypted with the channel. Throw PlatformError with a message the admin can act on, or
    * RefusedSettingError naming the URL setting whose host the outbound policy refuses.
    */
   connect(input: ConnectInput<C>): Promise<ConnectResult<S>>;
@@ -132,7 +132,7 @@ export interface ConversationContext {
  * and `failed` when the platform side can never carry it (the message fails in Pipedrive and
  * the job ends without a dead letter).
  */
-export type SendOutcome = { providerMessageId: string | null; failed?: string };
+export type SendOutcome = { platformMessageId: string | null; failed?: string };
 
 export interface WebhookRequest {
   headers: Record<string, string | string[] | undefined>;
@@ -149,10 +149,10 @@ export interface WebhookReply {
  * The platform refused or failed a connect, with a message safe to show an admin (no secrets,
  * no host body). The admin is answered 502 with it (app/ground/failures.ts, Table 2).
  */
-export class ProviderError extends OutsideFailure {
+export class PlatformError extends OutsideFailure {
   constructor(message: string) {
     super(message);
-    this.name = 'ProviderError';
+    this.name = 'PlatformError';
   }
 }
 
@@ -161,7 +161,7 @@ export class ProviderError extends OutsideFailure {
  * narrow port; a platform's own tables through the repository it declares in
  * `PlatformRepositories` (wired by the composition root). No database handle.
  */
-export interface ProviderServices {
+export interface PlatformServices {
   config: Config;
   domain: PlatformPort;
   repositories: PlatformRepositories;
@@ -180,4 +180,4 @@ export interface ProviderServices {
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by each platform's augmentation
 export interface PlatformRepositories {}
 
-export type AdapterFactory = (services: ProviderServices) => ProviderAdapter<any, any>;
+export type AdapterFactory = (services: PlatformServices) => PlatformAdapter<any, any>;

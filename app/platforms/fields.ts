@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-export interface ProviderField {
+export interface PlatformField {
   name: string;
   type: 'string' | 'secret' | 'list' | 'number' | 'boolean';
   required: boolean;
@@ -25,14 +25,14 @@ interface JsonField {
 }
 
 /** A config schema's fields for a form, with the texts the platform keeps beside its schema. */
-export function fieldsOf(schema: z.ZodType): ProviderField[] {
+export function fieldsOf(schema: z.ZodType): PlatformField[] {
   let fields = cache.get(schema);
   if (!fields) cache.set(schema, (fields = readFields(schema)));
   return fields;
 }
-const cache = new WeakMap<z.ZodType, ProviderField[]>();
+const cache = new WeakMap<z.ZodType, PlatformField[]>();
 
-function readFields(schema: z.ZodType): ProviderField[] {
+function readFields(schema: z.ZodType): PlatformField[] {
   let json: { properties?: Record<string, JsonField>; required?: string[] };
   try {
     json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as typeof json;
@@ -43,7 +43,7 @@ function readFields(schema: z.ZodType): ProviderField[] {
   return Object.entries(json.properties ?? {}).map(([name, p]) => {
     const types = [p.type, ...(p.anyOf ?? []).map((a) => a.type)].flat().filter((t): t is string => typeof t === 'string');
     const secret = p.secret ?? (SECRET.test(name) && p.format !== 'uri');
-    const type: ProviderField['type'] = types.includes('array')
+    const type: PlatformField['type'] = types.includes('array')
       ? 'list'
       : types.includes('boolean') && types.length === 1
         ? 'boolean'

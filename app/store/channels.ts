@@ -5,7 +5,7 @@ export interface ChannelRow {
   id: string;
   provider_channel_id: string;
   installation_id: string | null;
-  provider: string;
+  platform: string;
   name: string;
   avatar_url: string | null;
   config_enc: string;
@@ -20,7 +20,7 @@ export const toChannel = (r: ChannelRow): Channel => ({
   id: r.id,
   providerChannelId: r.provider_channel_id,
   installationId: r.installation_id,
-  provider: r.provider,
+  platform: r.platform,
   name: r.name,
   avatarUrl: r.avatar_url,
   configEnc: r.config_enc,
@@ -35,7 +35,7 @@ export interface NewChannel {
   id: string;
   providerChannelId: string;
   installationId: string | null;
-  provider: string;
+  platform: string;
   name: string;
   avatarUrl: string | null;
   configEnc: string;
@@ -48,7 +48,7 @@ export async function insertChannel(db: Tx, c: NewChannel, now: number): Promise
     id: c.id,
     provider_channel_id: c.providerChannelId,
     installation_id: c.installationId,
-    provider: c.provider,
+    platform: c.platform,
     name: c.name,
     avatar_url: c.avatarUrl,
     config_enc: c.configEnc,
@@ -59,7 +59,7 @@ export async function insertChannel(db: Tx, c: NewChannel, now: number): Promise
   });
 }
 
-export async function findChannelByProviderId(db: Tx, providerChannelId: string): Promise<Channel | undefined> {
+export async function findChannelByProviderChannelId(db: Tx, providerChannelId: string): Promise<Channel | undefined> {
   const row = await db<ChannelRow>('channels').where({ provider_channel_id: providerChannelId }).first();
   return row && toChannel(row);
 }

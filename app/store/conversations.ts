@@ -9,8 +9,8 @@ export interface ConversationRow {
   seen: boolean | number;
   link: string;
   last_seq: number;
-  provider_ref: string | null;
-  provider_state: string | null;
+  platform_ref: string | null;
+  platform_state: string | null;
   source_user_key: string | null;
   created_at: number;
   updated_at: number;
@@ -24,8 +24,8 @@ export const toConversation = (r: ConversationRow): Conversation => ({
   seen: Boolean(r.seen),
   link: r.link ?? '',
   lastSeq: Number(r.last_seq),
-  providerRef: r.provider_ref,
-  providerState: r.provider_state,
+  platformRef: r.platform_ref,
+  platformState: r.platform_state,
   sourceUserKey: r.source_user_key,
   createdAt: Number(r.created_at),
   updatedAt: Number(r.updated_at),
@@ -36,8 +36,8 @@ export interface NewConversation {
   channelId: string;
   status?: ConversationStatus;
   link?: string;
-  providerRef?: string | null;
-  providerState?: string | null;
+  platformRef?: string | null;
+  platformState?: string | null;
   sourceUserKey?: string | null;
 }
 
@@ -50,8 +50,8 @@ export async function insertConversation(db: Tx, c: NewConversation, now: number
       seen: false,
       link: c.link ?? '',
       last_seq: 0,
-      provider_ref: c.providerRef ?? null,
-      provider_state: c.providerState ?? null,
+      platform_ref: c.platformRef ?? null,
+      platform_state: c.platformState ?? null,
       source_user_key: c.sourceUserKey ?? null,
       created_at: now,
       updated_at: now,
@@ -73,9 +73,9 @@ export async function findConversationByPk(db: Tx, pk: number): Promise<Conversa
 export async function findConversationBy(
   db: Tx,
   channelId: string,
-  by: { providerRef: string } | { sourceUserKey: string },
+  by: { platformRef: string } | { sourceUserKey: string },
 ): Promise<Conversation | undefined> {
-  const where = 'providerRef' in by ? { provider_ref: by.providerRef } : { source_user_key: by.sourceUserKey };
+  const where = 'platformRef' in by ? { platform_ref: by.platformRef } : { source_user_key: by.sourceUserKey };
   const row = await db<ConversationRow>('conversations').where({ channel_id: channelId, ...where }).first();
   return row && toConversation(row);
 }
@@ -83,15 +83,15 @@ export async function findConversationBy(
 export async function updateConversation(
   db: Tx,
   pk: number,
-  patch: Partial<{ status: ConversationStatus; seen: boolean; link: string; providerRef: string | null; providerState: string | null }>,
+  patch: Partial<{ status: ConversationStatus; seen: boolean; link: string; platformRef: string | null; platformState: string | null }>,
   now: number,
 ): Promise<void> {
   const row: Record<string, unknown> = { updated_at: now };
   if (patch.status !== undefined) row.status = patch.status;
   if (patch.seen !== undefined) row.seen = patch.seen;
   if (patch.link !== undefined) row.link = patch.link;
-  if (patch.providerRef !== undefined) row.provider_ref = patch.providerRef;
-  if (patch.providerState !== undefined) row.provider_state = patch.providerState;
+  if (patch.platformRef !== undefined) row.platform_ref = patch.platformRef;
+  if (patch.platformState !== undefined) row.platform_state = patch.platformState;
   await db('conversations').where({ pk }).update(row);
 }
 

@@ -1,7 +1,7 @@
 import type { Tx } from './db.ts';
 
 /**
- * Records an inbound event key (a provider's delivery id). Returns false when the key was
+ * Records an inbound event key (a platform's delivery id). Returns false when the key was
  * already recorded: the caller has seen this event and must not store it twice.
  */
 export async function recordEventKey(db: Tx, source: string, eventKey: string, now: number): Promise<boolean> {

@@ -13,8 +13,8 @@ export interface MessageContext {
   sender: Participant | undefined;
 }
 
-const CHANNEL_COLUMNS: Array<keyof ChannelRow> = ['id', 'provider_channel_id', 'installation_id', 'provider', 'name', 'avatar_url', 'config_enc', 'state_enc', 'status', 'last_error', 'created_at', 'updated_at'];
-const CONVERSATION_COLUMNS: Array<keyof ConversationRow> = ['pk', 'id', 'channel_id', 'status', 'seen', 'link', 'last_seq', 'provider_ref', 'provider_state', 'source_user_key', 'created_at', 'updated_at'];
+const CHANNEL_COLUMNS: Array<keyof ChannelRow> = ['id', 'provider_channel_id', 'installation_id', 'platform', 'name', 'avatar_url', 'config_enc', 'state_enc', 'status', 'last_error', 'created_at', 'updated_at'];
+const CONVERSATION_COLUMNS: Array<keyof ConversationRow> = ['pk', 'id', 'channel_id', 'status', 'seen', 'link', 'last_seq', 'platform_ref', 'platform_state', 'source_user_key', 'created_at', 'updated_at'];
 const PARTICIPANT_COLUMNS: Array<keyof ParticipantRow> = ['conversation_pk', 'id', 'role', 'name', 'avatar_url', 'email'];
 
 const aliased = <K extends string>(table: string, prefix: string, columns: K[]) => columns.map((c) => `${table}.${c} as ${prefix}${c}`);

@@ -6,7 +6,7 @@ export interface MessageRow {
   id: string;
   conversation_pk: number;
   channel_id: string;
-  provider_message_id: string | null;
+  platform_message_id: string | null;
   origin: MessageOrigin;
   sender_id: string;
   text: string;
@@ -41,7 +41,7 @@ const toMessage = (r: MessageRow, attachments: Attachment[]): Message => ({
   id: r.id,
   conversationPk: Number(r.conversation_pk),
   channelId: r.channel_id,
-  providerMessageId: r.provider_message_id,
+  platformMessageId: r.platform_message_id,
   origin: r.origin,
   senderId: r.sender_id,
   text: r.text,
@@ -56,7 +56,7 @@ export interface NewMessage {
   id: string;
   conversationPk: number;
   channelId: string;
-  providerMessageId?: string | null;
+  platformMessageId?: string | null;
   origin: MessageOrigin;
   senderId: string;
   text: string;
@@ -81,7 +81,7 @@ export async function insertMessage(db: Tx, m: NewMessage, attachments: NewAttac
       id: m.id,
       conversation_pk: m.conversationPk,
       channel_id: m.channelId,
-      provider_message_id: m.providerMessageId ?? null,
+      platform_message_id: m.platformMessageId ?? null,
       origin: m.origin,
       sender_id: m.senderId,
       text: m.text,
@@ -110,7 +110,7 @@ export async function insertMessage(db: Tx, m: NewMessage, attachments: NewAttac
     id: m.id,
     conversationPk: m.conversationPk,
     channelId: m.channelId,
-    providerMessageId: m.providerMessageId ?? null,
+    platformMessageId: m.platformMessageId ?? null,
     origin: m.origin,
     senderId: m.senderId,
     text: m.text,
@@ -237,8 +237,8 @@ export async function findMessageById(db: Tx, id: string): Promise<Message | und
   return row ? (await withAttachments(db, [row]))[0] : undefined;
 }
 
-export async function findMessageByProviderId(db: Tx, channelId: string, providerMessageId: string): Promise<Message | undefined> {
-  const row = await db<MessageRow>('messages').where({ channel_id: channelId, provider_message_id: providerMessageId }).first();
+export async function findMessageByPlatformId(db: Tx, channelId: string, platformMessageId: string): Promise<Message | undefined> {
+  const row = await db<MessageRow>('messages').where({ channel_id: channelId, platform_message_id: platformMessageId }).first();
   return row ? (await withAttachments(db, [row]))[0] : undefined;
 }
 
@@ -247,16 +247,16 @@ export async function findMessageByProviderId(db: Tx, channelId: string, provide
  * permanent dedupe behind the event keys, which are purged after days (a signed Airy action
  * carries no timestamp, so its replay is valid forever).
  */
-export async function hasInboundWithProviderId(db: Tx, channelId: string, providerMessageId: string): Promise<boolean> {
-  const row = await db('messages').select('seq').where({ channel_id: channelId, provider_message_id: providerMessageId }).whereNot('origin', 'pipedrive').first();
+export async function hasInboundWithPlatformId(db: Tx, channelId: string, platformMessageId: string): Promise<boolean> {
+  const row = await db('messages').select('seq').where({ channel_id: channelId, platform_message_id: platformMessageId }).whereNot('origin', 'pipedrive').first();
   return Boolean(row);
 }
 
 /** One conversation's messages of one origin whose status is one of `statuses` (oldest first). */
-export async function updateMessage(db: Tx, id: string, patch: Partial<{ status: MessageStatus; providerMessageId: string | null; error: string | null }>, now: number): Promise<void> {
+export async function updateMessage(db: Tx, id: string, patch: Partial<{ status: MessageStatus; platformMessageId: string | null; error: string | null }>, now: number): Promise<void> {
   const row: Record<string, unknown> = { updated_at: now };
   if (patch.status !== undefined) row.status = patch.status;
-  if (patch.providerMessageId !== undefined) row.provider_message_id = patch.providerMessageId;
+  if (patch.platformMessageId !== undefined) row.platform_message_id = patch.platformMessageId;
   if (patch.error !== undefined) row.error = patch.error;
   await db('messages').where({ id }).update(row);
 }

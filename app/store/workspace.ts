@@ -152,13 +152,13 @@ export async function listWorkspaceConversations(
 
 /** Ids of the conversation's messages whose delivery job has not finished yet. */
 export async function queuedMessageIds(db: Tx, conversationId: string): Promise<Set<string>> {
-  const rows: Array<{ payload: string }> = await db('jobs').select('payload').where({ kind: 'provider.send', ordering_key: `send:${conversationId}` }).whereIn('status', ['pending', 'running']);
+  const rows: Array<{ payload: string }> = await db('jobs').select('payload').where({ kind: 'platform.send', ordering_key: `send:${conversationId}` }).whereIn('status', ['pending', 'running']);
   return new Set(rows.map((r) => (JSON.parse(r.payload) as { messageId?: string }).messageId).filter((id): id is string => typeof id === 'string'));
 }
 
 /** The dead delivery job of one message, if it died in the outbox. */
 export async function deadSendJobOf(db: Tx, conversationId: string, messageId: string): Promise<number | undefined> {
-  const rows: Array<{ id: number; payload: string }> = await db('jobs').select('id', 'payload').where({ kind: 'provider.send', ordering_key: `send:${conversationId}`, status: 'dead' });
+  const rows: Array<{ id: number; payload: string }> = await db('jobs').select('id', 'payload').where({ kind: 'platform.send', ordering_key: `send:${conversationId}`, status: 'dead' });
   const hit = rows.find((r) => (JSON.parse(r.payload) as { messageId?: string }).messageId === messageId);
   return hit ? Number(hit.id) : undefined;
 }
@@ -208,14 +208,14 @@ export async function saveSurface(db: Tx, installationId: string, surface: Surfa
 // ── the company's channels ────────────────────────────────────────────────────────────────
 
 /** Active channels connected by any installation of the company, oldest first. */
-export async function listCompanyChannels(db: Tx, companyId: number): Promise<Array<{ id: string; name: string; provider: string; installationId: string }>> {
-  const rows: Array<{ id: string; name: string; provider: string; installation_id: string }> = await db('channels')
-    .select('channels.id', 'channels.name', 'channels.provider', 'channels.installation_id')
+export async function listCompanyChannels(db: Tx, companyId: number): Promise<Array<{ id: string; name: string; platform: string; installationId: string }>> {
+  const rows: Array<{ id: string; name: string; platform: string; installation_id: string }> = await db('channels')
+    .select('channels.id', 'channels.name', 'channels.platform', 'channels.installation_id')
     .join('installations', 'installations.id', 'channels.installation_id')
     .where('installations.pd_company_id', companyId)
     .andWhere('channels.status', 'active')
     .orderBy('channels.created_at');
-  return rows.map((r) => ({ id: r.id, name: r.name, provider: r.provider, installationId: r.installation_id }));
+  return rows.map((r) => ({ id: r.id, name: r.name, platform: r.platform, installationId: r.installation_id }));
 }
 
 /** A conversation by its id (ids are unique across channels). */

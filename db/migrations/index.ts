@@ -7,6 +7,7 @@ import * as m006 from './006_session_generation_and_health.ts';
 import * as m008 from './008_runtime_bounds.ts';
 import * as m011 from './011_workspace.ts';
 import * as m012 from './012_transcripts.ts';
+import * as m013 from './013_platform_naming.ts';
 
 /**
  * Migrations are listed here explicitly (no directory scan), so they load the same way
@@ -26,6 +27,7 @@ const migrations: Record<string, Knex.Migration> = {
   '008_runtime_bounds': m008,
   '011_workspace': m011,
   '012_transcripts': m012,
+  '013_platform_naming': m013,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -21,16 +21,16 @@ import { insertBatched } from './seed.ts';
 // that grows to a minute, so it costs nothing measurable while the bench runs.
 const NO_AIRY = 'http://127.0.0.1:9';
 
-async function storeChannel(b: Bridge, provider: string, config: unknown, state: unknown): Promise<Channel> {
+async function storeChannel(b: Bridge, platform: string, config: unknown, state: unknown): Promise<Channel> {
   const id = newId('ch');
   await insertChannel(
     b.db,
     {
       id,
-      providerChannelId: `${provider}-${randomUUID()}`,
+      providerChannelId: `${platform}-${randomUUID()}`,
       installationId: null,
-      provider,
-      name: `Bench ${provider}`,
+      platform,
+      name: `Bench ${platform}`,
       avatarUrl: null,
       configEnc: sealJson(b.secrets, config),
       stateEnc: sealJson(b.secrets, state),
@@ -84,8 +84,8 @@ export async function webhookFixtures(
     const ref = airyIds.conversation(sourceId, id);
     await b.inbox.ensureConversation(airy, {
       id,
-      providerRef: ref,
-      providerState: JSON.stringify({ source_conversation_id: id }),
+      platformRef: ref,
+      platformState: JSON.stringify({ source_conversation_id: id }),
       participants: [pdUser(id), AIRY_AGENT],
     });
     conversationRefs.push(ref);
@@ -124,7 +124,7 @@ export async function webhookFixtures(
 /** A channel of the bench platform (accepts every send at once), through the app's connect flow. */
 export async function benchChannel(b: Bridge): Promise<Channel> {
   const { channel } = await b.flows.connectChannel(
-    { provider: 'bench', name: 'Bench', avatarUrl: null, config: {}, templates: [{ id: 't1', name: 'Hello', content: 'Hello {{name}}', language: 'en' }], installationId: null },
+    { platform: 'bench', name: 'Bench', avatarUrl: null, config: {}, templates: [{ id: 't1', name: 'Hello', content: 'Hello {{name}}', language: 'en' }], installationId: null },
   );
   return channel;
 }

@@ -18,7 +18,7 @@ import { z } from 'zod';
 import { startBridge } from '../../app/bridge.ts';
 import { loadConfig } from '../../app/ground/config.ts';
 import { createLogger } from '../../app/ground/log.ts';
-import { builtInProviders } from '../../app/platforms/registry.ts';
+import { builtInPlatforms } from '../../app/platforms/registry.ts';
 import { benchChannel, uploadFixtures, webhookFixtures } from './fixtures.ts';
 import type { Counts, ReadyMessage, RequestMessage, RequestName, Requests, ResponseMessage, RssReport } from './protocol.ts';
 import { seedStore } from './seed.ts';
@@ -47,15 +47,15 @@ const config = loadConfig({
 const bridge = await startBridge(config, {
   logger: createLogger('silent'),
   pipedrive: { receiveMessage: async () => {} },
-  providers: {
-    ...builtInProviders,
+  platforms: {
+    ...builtInPlatforms,
     bench: () => ({
       kind: 'bench',
       displayName: 'Bench',
       configSchema: z.object({}),
       connect: async () => ({ state: {} }),
       disconnect: async () => {},
-      send: async (_ctx, m) => ({ providerMessageId: `b-${m.message.id}` }),
+      send: async (_ctx, m) => ({ platformMessageId: `b-${m.message.id}` }),
     }),
   },
 });

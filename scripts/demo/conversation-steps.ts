@@ -30,7 +30,7 @@ export async function sendToAiry(w: World, p: Printer, s: Story, t: Talk): Promi
   const ch = ready(s.airy);
   p.step(`A Pipedrive user writes in "${ch.name}", with a PDF attached`);
   p.say('Pipedrive POSTs the message to the app as multipart (postMessage); the app stores it, answers, and queues the send');
-  const sent = listening(jobDone(w, JOB.providerSend));
+  const sent = listening(jobDone(w, JOB.platformSend));
   const id = await pipedriveSends(w, ch.providerChannelId, ch.conversationId, 'Hello! Could you check the attached quote?', [{ name: 'quote.pdf', type: 'application/pdf', bytes: QUOTE }]);
   p.ok(`The app answered Pipedrive with message id ${id}`);
   await sent;
@@ -51,7 +51,7 @@ export async function sendToAlvaria(w: World, p: Printer, s: Story, t: Talk): Pr
   p.step(`A Pipedrive user writes in "${ch.name}", with a photo attached`);
   p.say('No Alvaria session exists yet: the app opens one (Create Session), waits for the NEW_SESSION callback, then sends');
   const session = listening(nextEvent<[FakeSession]>(w.alvaria, 'session', 'Create Session at Alvaria'));
-  const sent = listening(jobDone(w, JOB.providerSend));
+  const sent = listening(jobDone(w, JOB.platformSend));
   const id = await pipedriveSends(w, ch.providerChannelId, ch.conversationId, 'Hi, my router shows a red light (photo attached)', [{ name: 'router.png', type: 'image/png', bytes: PHOTO }]);
   p.ok(`The app answered Pipedrive with message id ${id}`);
   const [sess] = await session;
@@ -134,7 +134,7 @@ export async function alvariaSessionEnds(w: World, p: Printer, s: Story, t: Talk
   p.ok(`The conversation is now "${await conversationStatus(w, ch)}"`);
   p.say('The Pipedrive user writes again');
   const session = listening(nextEvent<[FakeSession]>(w.alvaria, 'session', 'a new Create Session at Alvaria'));
-  const sent = listening(jobDone(w, JOB.providerSend));
+  const sent = listening(jobDone(w, JOB.platformSend));
   await pipedriveSends(w, ch.providerChannelId, ch.conversationId, 'It works again, thank you!');
   const [fresh] = await session;
   await sent;

@@ -306,7 +306,7 @@ export function spellings(path: string): string[] {
   ];
 }
 
-/** A channel's own id, from its webhook path (`/webhooks/<provider>/<channel id>`). */
+/** A channel's own id, from its webhook path (`/webhooks/<platform>/<channel id>`). */
 const channelIdOf = (c: Channel) => c.webhookPath.split('/').pop()!;
 
 /** Every route family under a spelling of its path, each without its credential: all must be refused (4xx). */

@@ -32,7 +32,7 @@ describe('pagination', () => {
   const expected = new Map<string, string[]>();
 
   before(async () => {
-    b = await startTestBridge({ providers: { test: new TestPlatform().factory() } });
+    b = await startTestBridge({ platforms: { test: new TestPlatform().factory() } });
     channel = await seedChannel(b);
     const rnd = prng(42);
     for (let i = 0; i < 23; i++) {

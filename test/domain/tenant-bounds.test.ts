@@ -23,7 +23,7 @@ function post(b: Pick<TestBridge, 'call'>, channel: Pick<Channel, 'providerChann
 
 describe('per-tenant quotas', () => {
   test('messages per minute: over the budget is 429 + Retry-After in Pipedrive shape, and nothing is stored', async () => {
-    const b = await startTestBridge({ providers: { test: new TestPlatform().factory() }, env: { QUOTA_MESSAGES_PER_MINUTE: '2' } });
+    const b = await startTestBridge({ platforms: { test: new TestPlatform().factory() }, env: { QUOTA_MESSAGES_PER_MINUTE: '2' } });
     try {
       const channel = await seedChannel(b);
       const conv = await seedConversation(b, channel);
@@ -46,7 +46,7 @@ describe('per-tenant quotas', () => {
   });
 
   test('stored attachment bytes: a file that would pass the quota is 413 in Pipedrive shape and its upload is removed', async () => {
-    const b = await startTestBridge({ providers: { test: new TestPlatform().factory() }, env: { QUOTA_ATTACHMENT_MB: '1' } });
+    const b = await startTestBridge({ platforms: { test: new TestPlatform().factory() }, env: { QUOTA_ATTACHMENT_MB: '1' } });
     try {
       const channel = await seedChannel(b);
       const conv = await seedConversation(b, channel);
@@ -68,7 +68,7 @@ describe('per-tenant quotas', () => {
 
 describe('retention', () => {
   test('attachments past their retention lose their bytes and rows; parked Alvaria rows past theirs are dropped; recent ones stay', async () => {
-    const b = await startTestBridge({ providers: { test: new TestPlatform().factory() } });
+    const b = await startTestBridge({ platforms: { test: new TestPlatform().factory() } });
     try {
       const channel = await seedChannel(b);
       const conv: Conversation = await seedConversation(b, channel);
@@ -102,7 +102,7 @@ describe('retention', () => {
       const posted = await post(bridge, channel, rig.conversationId, 'with a file', { bytes: 2000, name: 'doc.pdf' });
       assert.equal(posted.status, 200);
       const [file] = await bridge.db('attachments');
-      const disconnected = waitFor<[Job]>(bridge.outbox, 'done', (j) => j.kind === 'provider.disconnect');
+      const disconnected = waitFor<[Job]>(bridge.outbox, 'done', (j) => j.kind === 'platform.disconnect');
       assert.equal((await fake.sendUninstall(bridge.url, { companyId: user.company_id, userId: user.id })).status, 200);
       const right = (await findInstallation(bridge.db, installation.id))!;
       assert.equal(right.accessTokenEnc, null);

@@ -11,7 +11,7 @@ import { sign, TestPlatform } from '../support/test-provider.ts';
 
 test('install → connect → initial sync → messages reach Pipedrive → uninstall', async () => {
   const platform = new TestPlatform();
-  const { bridge, fake, close } = await startBridgeWithPipedrive({ providers: { test: platform.factory() } });
+  const { bridge, fake, close } = await startBridgeWithPipedrive({ platforms: { test: platform.factory() } });
   try {
     // 1. OAuth install
     const { installation, cookie, user } = await installVia(bridge, fake);
@@ -77,7 +77,7 @@ test('install → connect → initial sync → messages reach Pipedrive → unin
       conversation: conv,
       senderId: PLATFORM_PARTICIPANT_ID,
       text: 'Welcome!',
-      providerMessageId: 'e1',
+      platformMessageId: 'e1',
       createdAt: Date.now(),
     });
     assert.ok('message' in r);
@@ -103,7 +103,7 @@ test('install → connect → initial sync → messages reach Pipedrive → unin
     assert.equal(wrong.status, 401);
     assert.equal((await findInstallation(bridge.db, installation.id))!.status, 'active');
 
-    const disconnected = waitFor<[Job]>(bridge.outbox, 'done', (j) => j.kind === 'provider.disconnect');
+    const disconnected = waitFor<[Job]>(bridge.outbox, 'done', (j) => j.kind === 'platform.disconnect');
     const un = await fake.sendUninstall(bridge.url, { companyId: user.company_id, userId: user.id });
     assert.equal(un.status, 200);
     assert.deepEqual(await un.json(), { success: true, uninstalled: true });
@@ -123,7 +123,7 @@ test('install → connect → initial sync → messages reach Pipedrive → unin
 
 test('a second user of the company gets their own standing conversation; reinstalling never duplicates', async () => {
   const platform = new TestPlatform();
-  const { bridge, fake, close } = await startBridgeWithPipedrive({ providers: { test: platform.factory() } });
+  const { bridge, fake, close } = await startBridgeWithPipedrive({ platforms: { test: platform.factory() } });
   try {
     const admin = await installVia(bridge, fake);
     const res = await adminCall(bridge, admin.cookie, 'POST', '/channels', { provider: 'test', name: 'Sales', config: { secret: 's' } });

@@ -13,7 +13,7 @@ describe('auth and error shapes', () => {
   let paths: Array<[string, string]>;
 
   before(async () => {
-    b = await startTestBridge({ providers: { test: new TestPlatform().factory() } });
+    b = await startTestBridge({ platforms: { test: new TestPlatform().factory() } });
     channel = await seedChannel(b, { secret: 'hook-secret' });
     conv = await seedConversation(b, channel);
     const m = await seedInbound(b, channel, conv, 'hello');

@@ -30,7 +30,7 @@ const payload = (marker: string, spy: string) =>
 
 test('an uploaded HTML, SVG or JS attachment opened in a signed-in admin\'s Chromium runs no script in the app\'s origin', { skip, timeout: 90_000 }, async () => {
   const platform = new TestPlatform();
-  const { bridge, fake, close } = await startBridgeWithPipedrive({ providers: { test: platform.factory() } });
+  const { bridge, fake, close } = await startBridgeWithPipedrive({ platforms: { test: platform.factory() } });
   // The attacker's server: any request reaching it means a payload ran.
   const leaks: string[] = [];
   const spyServer = createServer((req: IncomingMessage, res) => {

@@ -14,7 +14,7 @@ describe('/files serves user bytes inertly', () => {
   const png = new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]);
 
   before(async () => {
-    b = await startTestBridge({ providers: { test: new TestPlatform().factory() }, env: { MAX_UPLOAD_FILES: '20' } });
+    b = await startTestBridge({ platforms: { test: new TestPlatform().factory() }, env: { MAX_UPLOAD_FILES: '20' } });
     const channel = await seedChannel(b);
     urls = await uploadFiles(b, channel, await seedConversation(b, channel), [
       { name: 'page.html', type: 'text/html', data: '<script>fetch("/admin/api/channels")</script>' },
@@ -101,7 +101,7 @@ test('downloads are capped (503 + Retry-After) and a reader that never reads is 
     },
   });
   const b = await startTestBridge({
-    providers: { test: new TestPlatform().factory() },
+    platforms: { test: new TestPlatform().factory() },
     logger: createLogger('info', sink),
     env: { FILE_MAX_DOWNLOADS: '2', FILE_SEND_TIMEOUT_SECONDS: '1', MAX_UPLOAD_BYTES: String(16 * 1024 * 1024) },
   });

@@ -110,7 +110,7 @@ disk?.unmount();
 test('a full disk: an upload is 507 with a clear message and /healthz fails until there is room again', { skip: disk ? false : 'needs permission to mount a tmpfs', timeout: 60_000 }, async () => {
   const full = tinyDisk()!;
   const platform = new TestPlatform();
-  const b = await startTestBridge({ providers: { test: platform.factory() }, env: { FILES_STORE: join(full.dir, 'files'), MAX_UPLOAD_BYTES: String(8 * 1024 * 1024) } });
+  const b = await startTestBridge({ platforms: { test: platform.factory() }, env: { FILES_STORE: join(full.dir, 'files'), MAX_UPLOAD_BYTES: String(8 * 1024 * 1024) } });
   try {
     const channel = await seedChannel(b);
     const conv = await seedConversation(b, channel);
@@ -143,7 +143,7 @@ test('a full disk: an upload is 507 with a clear message and /healthz fails unti
 
 test('a client that aborts an upload is logged as aborted, not as a server error', { timeout: 30_000 }, async () => {
   const logs = capturedLogs();
-  const b = await startTestBridge({ providers: { test: new TestPlatform().factory() }, logger: logs.logger });
+  const b = await startTestBridge({ platforms: { test: new TestPlatform().factory() }, logger: logs.logger });
   try {
     const channel = await seedChannel(b);
     const conv = await seedConversation(b, channel);

@@ -53,7 +53,7 @@ function spellings(path: string): string[] {
 
 test('path spelling: one guard per route family, whatever the case, slashes, dot segments or percent-encoding', { timeout: 120_000 }, async () => {
   const platform = new TestPlatform();
-  const { bridge, fake, close } = await startBridgeWithPipedrive({ providers: { test: platform.factory() } });
+  const { bridge, fake, close } = await startBridgeWithPipedrive({ platforms: { test: platform.factory() } });
   try {
     const { cookie } = await installVia(bridge, fake);
     const created = await adminCall(bridge, cookie, 'POST', '/channels', { provider: 'test', name: 'Spelled', config: { secret: 'spell-secret' } });

@@ -51,7 +51,7 @@ test('a paced installation gives its worker slot back (the job is deferred) inst
       for (let i = 0; i < 4; i++) {
         const r = await rig.bridge.platform.recordInbound(
           channel,
-          { dedupe: { source: 'paced', key: `p-${i}` }, conversation, senderId: agent, text: `deferred ${i}`, providerMessageId: null, createdAt: Date.now() },
+          { dedupe: { source: 'paced', key: `p-${i}` }, conversation, senderId: agent, text: `deferred ${i}`, platformMessageId: null, createdAt: Date.now() },
           tx,
         );
         if ('message' in r) out.push(r.message.id);

@@ -13,7 +13,7 @@ import { TestPlatform } from '../support/test-provider.ts';
 test('no Pipedrive token is stored or logged in plaintext', async () => {
   const lines: string[] = [];
   const logger = createLogger('trace', { write: (s: string) => void lines.push(s) });
-  const { bridge, fake, close } = await startBridgeWithPipedrive({ providers: { test: new TestPlatform().factory() }, logger });
+  const { bridge, fake, close } = await startBridgeWithPipedrive({ platforms: { test: new TestPlatform().factory() }, logger });
   try {
     const { installation, cookie, user } = await installVia(bridge, fake);
     const res = await adminCall(bridge, cookie, 'POST', '/channels', { provider: 'test', name: 'Support', config: { secret: 'platform-secret-value' } });
@@ -28,7 +28,7 @@ test('no Pipedrive token is stored or logged in plaintext', async () => {
       conversation: conv,
       senderId: PLATFORM_PARTICIPANT_ID,
       text: 'x',
-      providerMessageId: 'k1',
+      platformMessageId: 'k1',
       createdAt: Date.now(),
     });
     await delivered;
@@ -40,7 +40,7 @@ test('no Pipedrive token is stored or logged in plaintext', async () => {
       conversation: conv,
       senderId: PLATFORM_PARTICIPANT_ID,
       text: 'y',
-      providerMessageId: 'k2',
+      platformMessageId: 'k2',
       createdAt: Date.now(),
     });
     await dead;

@@ -13,7 +13,7 @@ import { TestPlatform } from '../support/test-provider.ts';
 
 async function setup(fakeOpts: { expiresIn?: number } = {}) {
   const platform = new TestPlatform();
-  const env = await startBridgeWithPipedrive({ providers: { test: platform.factory() }, fake: fakeOpts });
+  const env = await startBridgeWithPipedrive({ platforms: { test: platform.factory() }, fake: fakeOpts });
   const installed = await installVia(env.bridge, env.fake);
   const synced = env.fake.next('sync');
   const res = await adminCall(env.bridge, installed.cookie, 'POST', '/channels', { provider: 'test', name: 'Support', config: { secret: 's' } });
@@ -44,7 +44,7 @@ async function inbound(bridge: Awaited<ReturnType<typeof setup>>['bridge'], chan
     conversation: conv,
     senderId: PLATFORM_PARTICIPANT_ID,
     text: key,
-    providerMessageId: key,
+    platformMessageId: key,
     createdAt: Date.now(),
   });
   assert.ok('message' in r);
@@ -158,7 +158,7 @@ test('the fake enforces the burst limit with x-ratelimit headers', async () => {
 });
 
 test('a channel without an installation dead-letters its receive jobs with the reason', async () => {
-  const { bridge, close } = await startBridgeWithPipedrive({ providers: { test: new TestPlatform().factory() } });
+  const { bridge, close } = await startBridgeWithPipedrive({ platforms: { test: new TestPlatform().factory() } });
   try {
     const { seedChannel, seedConversation, seedInbound } = await import('../support/seed.ts');
     const ch = await seedChannel(bridge);

@@ -20,12 +20,12 @@ async function post(b: TestBridge, providerChannelId: string, conversationId: st
 describe('operations', () => {
   test('dead letters are listed and replayed from the shell; a replayed send that succeeds clears the failure', async () => {
     const platform = new TestPlatform();
-    const b = await startTestBridge({ providers: { test: platform.factory() } });
+    const b = await startTestBridge({ platforms: { test: platform.factory() } });
     try {
       const channel = await seedChannel(b);
       const conv = await seedConversation(b, channel);
       platform.script = ['permanent'];
-      const dead = waitFor(b.outbox, 'dead', (j: Job) => j.kind === 'provider.send');
+      const dead = waitFor(b.outbox, 'dead', (j: Job) => j.kind === 'platform.send');
       const id = await post(b, channel.providerChannelId, conv.id, 'try again later');
       const [job] = await dead;
 
@@ -55,14 +55,14 @@ describe('operations', () => {
   });
 
   test('retention purges finished jobs and expired event keys, keeps recent ones', async () => {
-    const b = await startTestBridge({ providers: { test: new TestPlatform().factory() } });
+    const b = await startTestBridge({ platforms: { test: new TestPlatform().factory() } });
     try {
       const now = Date.now();
       const old = now - RETENTION.doneJobsMs - 1000;
       await b.db('jobs').insert([
-        { kind: 'provider.send', payload: '{}', status: 'done', attempts: 1, max_attempts: 3, run_at: old, created_at: old, updated_at: old },
-        { kind: 'provider.send', payload: '{}', status: 'done', attempts: 1, max_attempts: 3, run_at: now, created_at: now, updated_at: now },
-        { kind: 'provider.send', payload: '{}', status: 'dead', attempts: 1, max_attempts: 3, run_at: old, created_at: old, updated_at: old },
+        { kind: 'platform.send', payload: '{}', status: 'done', attempts: 1, max_attempts: 3, run_at: old, created_at: old, updated_at: old },
+        { kind: 'platform.send', payload: '{}', status: 'done', attempts: 1, max_attempts: 3, run_at: now, created_at: now, updated_at: now },
+        { kind: 'platform.send', payload: '{}', status: 'dead', attempts: 1, max_attempts: 3, run_at: old, created_at: old, updated_at: old },
       ]);
       await b.db('inbound_events').insert([
         { source: 's', event_key: 'old', received_at: now - RETENTION.eventKeysMs - 1000 },
@@ -79,8 +79,8 @@ describe('operations', () => {
 
   test('singletons run in exactly one process and move when the leader stops', async (t) => {
     if (DIALECT !== 'postgres') return t.skip('leader election is a PostgreSQL advisory lock; sqlite runs one process');
-    const a = await startTestBridge({ providers: { test: new TestPlatform().factory() } });
-    const b = await startTestBridge({ providers: { test: new TestPlatform().factory() }, shareDb: a });
+    const a = await startTestBridge({ platforms: { test: new TestPlatform().factory() } });
+    const b = await startTestBridge({ platforms: { test: new TestPlatform().factory() }, shareDb: a });
     try {
       if (!a.singletons.isLeader && !b.singletons.isLeader) await Promise.race([waitFor(a.singletons, 'elected'), waitFor(b.singletons, 'elected')]);
       const [leader, follower] = a.singletons.isLeader ? [a, b] : [b, a];

@@ -22,7 +22,7 @@ describe('an expired lease aborts the attempt', () => {
   let b: TestBridge;
   before(async () => {
     // One slot, one-second leases: a stuck attempt would hold the only slot forever.
-    b = await startTestBridge({ providers: { test: platform.factory() }, env: { WORKER_CONCURRENCY: '1', JOB_LEASE_SECONDS: '1', JOB_MAX_ATTEMPTS: '2' } });
+    b = await startTestBridge({ platforms: { test: platform.factory() }, env: { WORKER_CONCURRENCY: '1', JOB_LEASE_SECONDS: '1', JOB_MAX_ATTEMPTS: '2' } });
   });
   after(() => b.close());
 
@@ -52,7 +52,7 @@ describe('an expired lease aborts the attempt', () => {
 describe('fair claims across tenants', () => {
   test("a tenant whose platform never answers cannot hold every worker slot: another tenant's reply is delivered", async () => {
     const platform = new TestPlatform();
-    const b = await startTestBridge({ providers: { test: platform.factory() }, env: { WORKER_CONCURRENCY: '4', JOB_LEASE_SECONDS: '60' } });
+    const b = await startTestBridge({ platforms: { test: platform.factory() }, env: { WORKER_CONCURRENCY: '4', JOB_LEASE_SECONDS: '60' } });
     try {
       const a = await seedChannel(b);
       const other = await seedChannel(b);
@@ -74,7 +74,7 @@ describe('fair claims across tenants', () => {
 
   test("a tenant's backlog of a thousand jobs does not delay another tenant's one: it is claimed next", async () => {
     const gateway = new RecordingGateway();
-    const b = await startTestBridge({ providers: { test: new TestPlatform().factory() }, pipedrive: gateway, env: { WORKER_CONCURRENCY: '4' } });
+    const b = await startTestBridge({ platforms: { test: new TestPlatform().factory() }, pipedrive: gateway, env: { WORKER_CONCURRENCY: '4' } });
     try {
       const a = await seedChannel(b);
       const other = await seedChannel(b);
@@ -86,7 +86,7 @@ describe('fair claims across tenants', () => {
           const c = await insertConversation(tx, { id: `a-${i}`, channelId: a.id }, Date.now());
           await b.platform.recordInbound(
             a,
-            { dedupe: { source: 'flood', key: `a-${i}` }, conversation: c, senderId: 'agent-1', text: `flood ${i}`, providerMessageId: null, createdAt: Date.now() },
+            { dedupe: { source: 'flood', key: `a-${i}` }, conversation: c, senderId: 'agent-1', text: `flood ${i}`, platformMessageId: null, createdAt: Date.now() },
             tx,
           );
         }
@@ -97,7 +97,7 @@ describe('fair claims across tenants', () => {
         conversation: bConv,
         senderId: 'agent-1',
         text: 'reply from B',
-        providerMessageId: null,
+        platformMessageId: null,
         createdAt: Date.now(),
       });
       assert.ok('message' in r);

@@ -8,7 +8,7 @@ import { parseRetryAfter } from '../../app/ground/failures.ts';
 import type { Channel, Conversation } from '../../app/ground/records.ts';
 import type { Job } from '../../app/store/jobs.ts';
 
-const isSend = (id?: string) => (job: Job) => job.kind === 'provider.send' && (!id || (job.payload as { messageId: string }).messageId === id);
+const isSend = (id?: string) => (job: Job) => job.kind === 'platform.send' && (!id || (job.payload as { messageId: string }).messageId === id);
 
 describe('outbox', () => {
   const platform = new TestPlatform();
@@ -17,7 +17,7 @@ describe('outbox', () => {
   let conv: Conversation;
 
   before(async () => {
-    b = await startTestBridge({ providers: { test: platform.factory() }, env: { JOB_MAX_ATTEMPTS: '4', JOB_LEASE_SECONDS: '1' } });
+    b = await startTestBridge({ platforms: { test: platform.factory() }, env: { JOB_MAX_ATTEMPTS: '4', JOB_LEASE_SECONDS: '1' } });
     channel = await seedChannel(b);
     conv = await seedConversation(b, channel);
   });

@@ -6,7 +6,7 @@ import { seedChannel, seedConversation, seedInbound } from '../support/seed.ts';
 import { TestPlatform } from '../support/test-provider.ts';
 
 test('a job reads its message, channel, conversation and sender in one joined read; missing parts come back undefined', async () => {
-  const b = await startTestBridge({ providers: { test: new TestPlatform().factory() } });
+  const b = await startTestBridge({ platforms: { test: new TestPlatform().factory() } });
   try {
     const channel = await seedChannel(b);
     const conversation = await seedConversation(b, channel);

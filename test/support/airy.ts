@@ -27,7 +27,7 @@ export async function startAiryWorld(env: Record<string, string> = {}, adapterOp
   const b = await startTestBridge({
     env,
     pipedrive: gateway,
-    providers: { airy: airyAdapterFactory({ timeoutMs: adapterOpts.timeoutMs ?? 2000, realtime: { backoff: { baseMs: 20, capMs: 100 }, rescanMs: 50 } }) },
+    platforms: { airy: airyAdapterFactory({ timeoutMs: adapterOpts.timeoutMs ?? 2000, realtime: { backoff: { baseMs: 20, capMs: 100 }, rescanMs: 50 } }) },
   });
   const adapter = b.registry.get('airy') as AiryAdapter;
   return {
@@ -37,7 +37,7 @@ export async function startAiryWorld(env: Record<string, string> = {}, adapterOp
     adapter,
     async connect(name = 'Sales inbox') {
       const { channel, notes } = await b.flows.connectChannel(
-        { provider: 'airy', name, avatarUrl: null, config: { api_url: fake.url, system_token: fake.systemToken }, templates: [], installationId: null },
+        { platform: 'airy', name, avatarUrl: null, config: { api_url: fake.url, system_token: fake.systemToken }, templates: [], installationId: null },
       );
       // Bounded, so a subscription that never comes fails here with a name instead of hanging.
       if (fake.broker.subscriberCount === 0) await waitFor(fake.broker, 'subscribed');

@@ -23,9 +23,9 @@ export interface AlvariaRig {
 export async function startAlvariaRig(opts: { adapter?: AlvariaOptions; config?: (fake: FakeAlvaria) => Record<string, unknown> } = {}): Promise<AlvariaRig> {
   const fake = await FakeAlvaria.start();
   const gateway = new RecordingGateway();
-  const b = await startTestBridge({ providers: { alvaria: alvariaAdapterFactory({ now: fake.clock.now, ...opts.adapter }) }, pipedrive: gateway });
+  const b = await startTestBridge({ platforms: { alvaria: alvariaAdapterFactory({ now: fake.clock.now, ...opts.adapter }) }, pipedrive: gateway });
   const { channel, notes } = await b.flows.connectChannel(
-    { provider: 'alvaria', name: 'Alvaria', avatarUrl: null, config: fake.channelConfig(opts.config?.(fake)), templates: [], installationId: null },
+    { platform: 'alvaria', name: 'Alvaria', avatarUrl: null, config: fake.channelConfig(opts.config?.(fake)), templates: [], installationId: null },
   );
   fake.deliveries.callbackUrl = notes.callback_url;
   const conversation = await seedConversation(b, channel);

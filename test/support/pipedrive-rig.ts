@@ -11,7 +11,7 @@ import { sign, TestPlatform } from './test-provider.ts';
  */
 export async function startPipedriveRig(opts: { env?: Record<string, string>; fake?: FakePipedriveOptions } = {}) {
   const platform = new TestPlatform();
-  const world = await startBridgeWithPipedrive({ providers: { test: platform.factory() }, ...opts });
+  const world = await startBridgeWithPipedrive({ platforms: { test: platform.factory() }, ...opts });
   const { bridge, fake } = world;
   try {
     const installed = await installVia(bridge, fake);

@@ -2,9 +2,9 @@ import type { Bridge } from '../../app/bridge.ts';
 import type { Channel, Conversation, Template } from '../../app/ground/records.ts';
 
 /** Connects a channel through the domain's connect flow (without the admin API: no install or session needed). */
-export async function seedChannel(b: Bridge, opts: { provider?: string; secret?: string; templates?: Template[] } = {}): Promise<Channel> {
+export async function seedChannel(b: Bridge, opts: { platform?: string; secret?: string; templates?: Template[] } = {}): Promise<Channel> {
   const { channel } = await b.flows.connectChannel({
-    provider: opts.provider ?? 'test',
+    platform: opts.platform ?? 'test',
     name: 'Test channel',
     avatarUrl: null,
     config: { secret: opts.secret ?? 's3cret' },
@@ -33,7 +33,7 @@ export async function seedInbound(b: Bridge, channel: Channel, conversation: Con
     conversation,
     senderId: 'agent-1',
     text,
-    providerMessageId: key,
+    platformMessageId: key,
     createdAt: Date.now(),
   });
   if ('duplicate' in r) throw new Error('unexpected duplicate');

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { z } from 'zod';
 import { newId } from '../../app/domain/inbox.ts';
 import { PermanentError, RetryableError } from '../../app/ground/failures.ts';
-import { ProviderError, type AdapterFactory, type OutgoingMessage, type ProviderAdapter } from '../../app/platforms/contract.ts';
+import { PlatformError, type AdapterFactory, type OutgoingMessage, type PlatformAdapter } from '../../app/platforms/contract.ts';
 import { safeEqual } from '../../app/ground/security/crypto.ts';
 
 /**
@@ -33,12 +33,12 @@ export class TestPlatform {
   }
 
   factory(kind = 'test'): AdapterFactory {
-    return (services): ProviderAdapter<{ secret: string }, { remote: string }> => ({
+    return (services): PlatformAdapter<{ secret: string }, { remote: string }> => ({
       kind,
       displayName: 'Test platform',
       configSchema: z.object({ secret: z.string().min(1) }),
       connect: async (input) => {
-        if (this.failConnect) throw new ProviderError(this.failConnect);
+        if (this.failConnect) throw new PlatformError(this.failConnect);
         this.connected.push(input.channelId);
         return { state: { remote: `remote-${input.channelId}` } };
       },
@@ -61,7 +61,7 @@ export class TestPlatform {
           });
         }
         this.sent.push({ channelId: channel.id, message });
-        return { providerMessageId: `p-${message.message.id}` };
+        return { platformMessageId: `p-${message.message.id}` };
       },
       webhook: async ({ channel, config }, req) => {
         const sig = String(req.headers['x-test-signature'] ?? '');
@@ -81,7 +81,7 @@ export class TestPlatform {
           conversation,
           senderId: endUser?.id ?? 'agent-1',
           text: body.text,
-          providerMessageId: body.eventId,
+          platformMessageId: body.eventId,
           createdAt: Date.now(),
         });
         return { status: 200, body: 'duplicate' in r ? { duplicate: true } : { id: r.message.id } };

@@ -45,7 +45,7 @@ export async function startWorkspaceWorld(opts: { env?: Record<string, string> }
   const airy = await FakeAiry.start();
   const alvaria = await FakeAlvaria.start();
   const { bridge, fake, close } = await startBridgeWithPipedrive({
-    providers: {
+    platforms: {
       airy: airyAdapterFactory({ timeoutMs: 2000, realtime: { backoff: { baseMs: 20, capMs: 100 }, rescanMs: 50 } }),
       alvaria: alvariaAdapterFactory({ now: alvaria.clock.now }),
     },

@@ -48,7 +48,7 @@ function asInstallationProfile(ui: UiIdentity): Installation {
 async function ensureStanding(d: WorkspaceDeps, ui: UiIdentity, channels: Array<{ id: string }>): Promise<void> {
   for (const c of channels) {
     const channel = await findChannel(d.db, c.id);
-    if (channel && channel.status === 'active') await ensureStandingConversation(d.inbox, channel, asInstallationProfile(ui), platformName(d, channel.provider, channel.name));
+    if (channel && channel.status === 'active') await ensureStandingConversation(d.inbox, channel, asInstallationProfile(ui), platformName(d, channel.platform, channel.name));
   }
 }
 

@@ -52,7 +52,7 @@ export async function startRecordConversation(d: WorkspaceDeps, ui: UiIdentity, 
     link: url,
     participants: [
       { id: pipedriveUserParticipantId(ui.companyId, ui.userId), role: 'source_user', name: ui.userName, avatarUrl: null, email: ui.userEmail },
-      { id: PLATFORM_PARTICIPANT_ID, role: 'end_user', name: platformName(d, channel.provider, channel.name), avatarUrl: null, email: null },
+      { id: PLATFORM_PARTICIPANT_ID, role: 'end_user', name: platformName(d, channel.platform, channel.name), avatarUrl: null, email: null },
     ],
   });
   // A crash between the two writes leaves a conversation without its record; starting again completes it.

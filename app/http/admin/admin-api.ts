@@ -5,10 +5,10 @@ import { AppError } from '../../ground/failures.ts';
 import { TemplateSchema } from '../../flows/channel-lifecycle.ts';
 import { fieldErrors, invalidFields } from '../../domain/field-errors.ts';
 import type { HttpServices } from '../../flows/flows.ts';
-import type { ProviderRegistry } from '../../platforms/registry.ts';
+import type { PlatformRegistry } from '../../platforms/registry.ts';
 import type { Installation } from '../../ground/records.ts';
 import { endSession } from '../session.ts';
-import { providerInfos } from './platforms.ts';
+import { platformInfos } from './platforms.ts';
 
 const name = z.string().trim().min(1, 'Give the channel a name.').max(255);
 const avatarUrl = z
@@ -35,7 +35,7 @@ export const UpdateBody = z.object({
  * Every problem of a connect form at once: the body's own fields and, when the platform is
  * known, its settings, so the page can mark each field (not one per submit).
  */
-export function parseConnect(registry: ProviderRegistry, raw: unknown) {
+export function parseConnect(registry: PlatformRegistry, raw: unknown) {
   const body = ConnectBody.safeParse(raw);
   const provider = registry.get(String((raw as { provider?: unknown } | null)?.provider ?? ''));
   if (body.success && provider) {
@@ -92,7 +92,7 @@ export function adminApiRouter(s: HttpServices): Router {
         pipedrive_parked_until: pace.parkedUntil === null ? null : new Date(pace.parkedUntil).toISOString(),
         pipedrive_circuit: pace.breaker,
       },
-      providers: providerInfos(s.registry),
+      providers: platformInfos(s.registry),
       channels: await s.flows.listChannels(who(ctx)),
     };
   });
@@ -100,7 +100,7 @@ export function adminApiRouter(s: HttpServices): Router {
   router.post('/channels', async (ctx) => {
     const body = parseConnect(s.registry, ctx.request.body ?? {});
     const { channel, notes, surface } = await s.flows.connectForInstallation(who(ctx), {
-      provider: body.provider,
+      platform: body.provider,
       name: body.name,
       avatarUrl: body.avatar_url,
       config: body.config,

@@ -3,7 +3,7 @@ import type { deadLettersOf } from '../../flows/dead-letters.ts';
 import type { PaceSnapshot } from '../../pipedrive/pacing.ts';
 import type { listForInstallation } from '../../flows/channel-lifecycle.ts';
 import type { Installation } from '../../ground/records.ts';
-import type { ProviderField, ProviderInfo } from './platforms.ts';
+import type { PlatformField, PlatformInfo } from './platforms.ts';
 import { ADMIN_CSS } from './style.ts';
 
 type ChannelRow = Awaited<ReturnType<typeof listForInstallation>>[number];
@@ -14,7 +14,7 @@ export interface AdminView {
   channels: ChannelRow[];
   deadLetters: DeadLetter[];
   pacing: PaceSnapshot;
-  providers: ProviderInfo[];
+  providers: PlatformInfo[];
   /** One clause per platform: how it learns a channel's webhook URL (`webhookHints(registry)`). */
   webhookHints: string[];
   appUrl: string;
@@ -123,7 +123,7 @@ ${rows.map((d) => {
 }
 
 const describeKind = (kind: string) =>
-  kind === 'provider.disconnect' ? '(removing a deleted channel on its platform)' : kind === 'pipedrive.receive' ? '(a message on its way to Pipedrive)' : '(a delivery to the platform)';
+  kind === 'platform.disconnect' ? '(removing a deleted channel on its platform)' : kind === 'pipedrive.receive' ? '(a message on its way to Pipedrive)' : '(a delivery to the platform)';
 const sentence = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 const shorten = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…` : s);
 
@@ -148,7 +148,7 @@ function channelUrls(c: ChannelRow): Html[] {
   });
 }
 
-function channelTable(channels: ChannelRow[], providers: ProviderInfo[], canWrite: boolean): Html {
+function channelTable(channels: ChannelRow[], providers: PlatformInfo[], canWrite: boolean): Html {
   const editable = new Set(providers.filter((p) => p.available).map((p) => p.kind));
   return html`<table id="channels" class="cards"><thead><tr><th>Name</th><th>Platform</th><th>Status</th><th>Conversations</th><th>Outbox</th><th>URLs</th><th><span class="sr-only">Actions</span></th></tr></thead><tbody>
 ${channels.map(
@@ -163,7 +163,7 @@ ${channels.map(
 </tbody></table>`;
 }
 
-function fieldInput(p: ProviderInfo, f: ProviderField): Html {
+function fieldInput(p: PlatformInfo, f: PlatformField): Html {
   const id = `cfg-${p.kind}-${f.name}`;
   const described = raw(`aria-describedby="${id}-hint ${id}-err"`);
   const placeholder = f.placeholder ?? '';
@@ -183,7 +183,7 @@ ${input}
 </div>`;
 }
 
-function connectForm(providers: ProviderInfo[]): Html {
+function connectForm(providers: PlatformInfo[]): Html {
   return html`<form id="connect" novalidate data-mode="connect">
 ${field('provider', 'provider', 'Platform', true, html`<select id="provider" name="provider">${providers.map((p) => html`<option value="${p.kind}">${p.name}</option>`)}</select>`, null)}
 ${field('name', 'name', 'Channel name', true, html`<input type="text" id="name" name="name" required aria-required="true" maxlength="255" placeholder="e.g. Support chat" aria-describedby="name-hint name-err">`, 'How the channel is called in Pipedrive and on the platform.')}

@@ -1,13 +1,13 @@
-import { fieldsOf, type ProviderField } from '../../platforms/fields.ts';
-import type { ProviderRegistry } from '../../platforms/registry.ts';
+import { fieldsOf, type PlatformField } from '../../platforms/fields.ts';
+import type { PlatformRegistry } from '../../platforms/registry.ts';
 
-export type { ProviderField };
+export type { PlatformField };
 
-export interface ProviderInfo {
+export interface PlatformInfo {
   kind: string;
   name: string;
   available: boolean;
-  fields: ProviderField[];
+  fields: PlatformField[];
 }
 
 /**
@@ -15,11 +15,11 @@ export interface ProviderInfo {
  * a new adapter's fields, labels and hints appear without touching the page. Each platform
  * keeps its texts beside its schema (`.meta({title, description, placeholder, secret})`).
  */
-export function providerInfos(registry: ProviderRegistry): ProviderInfo[] {
+export function platformInfos(registry: PlatformRegistry): PlatformInfo[] {
   return [...registry.values()].map((a) => ({ kind: a.kind, name: a.displayName, available: true, fields: fieldsOf(a.configSchema) }));
 }
 
 /** How each platform learns a channel's webhook URL, one clause per platform, for the admin page. */
-export function webhookHints(registry: ProviderRegistry): string[] {
+export function webhookHints(registry: PlatformRegistry): string[] {
   return [...registry.values()].flatMap((a) => (a.webhookHint ? [a.webhookHint] : []));
 }

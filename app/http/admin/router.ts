@@ -5,7 +5,7 @@ import { endSession, sessionInstallation } from '../session.ts';
 import { adminApiRouter } from './admin-api.ts';
 import { ADMIN_JS } from './assets.ts';
 import { adminPage } from './page.ts';
-import { providerInfos, webhookHints } from './platforms.ts';
+import { platformInfos, webhookHints } from './platforms.ts';
 
 /** GET /admin (the page), its script, and the JSON API under /admin/api. */
 export function adminRouters(s: HttpServices): Router[] {
@@ -33,7 +33,7 @@ export function adminRouters(s: HttpServices): Router[] {
       channels,
       deadLetters,
       pacing: s.client.pacer.stateOf(installation.id),
-      providers: providerInfos(s.registry),
+      providers: platformInfos(s.registry),
       webhookHints: webhookHints(s.registry),
       appUrl: s.config.appUrl,
     });

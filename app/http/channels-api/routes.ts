@@ -17,13 +17,13 @@ import { readQuery, stagedUploads } from '../uploads.ts';
  * mounted under /api. Handlers only parse, call the inbox, and shape the answer.
  */
 /** Basic auth on everything under /api, matched route or not (an unknown route is still 401 first). */
-export function providerApiGuard(config: Config) {
+export function channelsApiGuard(config: Config) {
   const auth = pipedriveBasicAuth(config.pipedrive.clientId, config.pipedrive.clientSecret);
   // Keyed on the canonical path's family (paths.ts), so every spelling the router accepts is guarded.
   return (ctx: Context, next: Next) => (familyOf(ctx) === 'manifest' ? auth(ctx, next) : next());
 }
 
-export function providerApiRouter(deps: { config: Config; inbox: Inbox; files: FileStore; present: PresentDeps }): Router {
+export function channelsApiRouter(deps: { config: Config; inbox: Inbox; files: FileStore; present: PresentDeps }): Router {
   const { config, inbox, files, present } = deps;
   const router = new Router({ prefix: '/api/channels' });
 

@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import { AppError } from '../../ground/failures.ts';
 import type { HttpServices } from '../../flows/flows.ts';
 import { adminPage } from '../admin/page.ts';
-import { providerInfos, webhookHints } from '../admin/platforms.ts';
+import { platformInfos, webhookHints } from '../admin/platforms.ts';
 import type { Installation } from '../../ground/records.ts';
 import { mountAssets } from './assets.ts';
 import { resolveIdentity, verifyIframeToken, type UiIdentity } from './auth.ts';
@@ -77,7 +77,7 @@ export function workspacePagesRouter(s: HttpServices): Router {
         channels,
         deadLetters,
         pacing: s.client.pacer.stateOf(v.installation.id),
-        providers: providerInfos(s.registry),
+        providers: platformInfos(s.registry),
         webhookHints: webhookHints(s.registry),
         appUrl: s.config.appUrl,
       },

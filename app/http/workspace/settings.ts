@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { AppError, notFound } from '../../ground/failures.ts';
 import { parseConnect, UpdateBody } from '../admin/admin-api.ts';
 import { fieldErrors, invalidFields } from '../../domain/field-errors.ts';
-import { providerInfos } from '../admin/platforms.ts';
+import { platformInfos } from '../admin/platforms.ts';
 import { SURFACES, type Surface } from '../../domain/surface.ts';
 import type { Installation } from '../../ground/records.ts';
 import type { UiIdentity } from './auth.ts';
@@ -36,13 +36,13 @@ export function settingsRoutes(d: WorkspaceDeps, router: Router, mw: { auth: Mw;
     const u = ui(ctx);
     const surface = await d.flows.surfaceOf(u.installationId);
     const channels = (await Promise.all((await company(u)).map((i) => d.flows.listChannels(i)))).flat();
-    ctx.body = { surface: surface.surface, surface_reason: surface.reason, isAdmin: u.isAdmin, providers: providerInfos(d.registry), channels };
+    ctx.body = { surface: surface.surface, surface_reason: surface.reason, isAdmin: u.isAdmin, providers: platformInfos(d.registry), channels };
   });
 
   router.post('/settings/channels', mw.auth, admin, mw.requireJson, mw.json, async (ctx) => {
     const body = parseConnect(d.registry, ctx.request.body ?? {});
     const installation = await acting(ui(ctx));
-    const { channel, notes, surface } = await d.flows.connectForInstallation(installation, { provider: body.provider, name: body.name, avatarUrl: body.avatar_url, config: body.config, templates: body.templates });
+    const { channel, notes, surface } = await d.flows.connectForInstallation(installation, { platform: body.provider, name: body.name, avatarUrl: body.avatar_url, config: body.config, templates: body.templates });
     const listed = (await d.flows.listChannels(installation)).find((c) => c.id === channel.id);
     ctx.status = 201;
     ctx.body = { channel: { ...listed, urls: { ...listed?.urls, ...notes } }, surface: surface.surface, surface_reason: surface.reason };

@@ -43,7 +43,7 @@ export function workspaceApiRouter(d: WorkspaceDeps, hub: StreamHub): Router {
       user: { id: ui.userId, name: ui.userName, email: ui.userEmail, isAdmin: ui.isAdmin },
       company: { id: ui.companyId, name: ui.companyName },
       surface: (await d.flows.surfaceOf(ui.installationId)).surface,
-      channels: channels.map((c) => ({ id: c.id, name: c.name, platform: c.provider })),
+      channels: channels.map((c) => ({ id: c.id, name: c.name, platform: c.platform })),
     };
   });
 

@@ -1,7 +1,7 @@
 import { isAxiosError } from 'axios';
 import { classifyHttpError, PermanentError } from '../../ground/failures.ts';
 import { bodyForLog, OutboundPolicy, outboundFailure, RefusedSettingError, refusedByPolicy } from '../../ground/security/outbound-policy.ts';
-import { ProviderError, type AdapterFactory, type ProviderAdapter, type ProviderServices } from '../contract.ts';
+import { PlatformError, type AdapterFactory, type PlatformAdapter, type PlatformServices } from '../contract.ts';
 import { AiryClient } from './client.ts';
 import { airyIds } from './ids.ts';
 import { handleAction } from './inbound.ts';
@@ -15,7 +15,7 @@ export interface AiryAdapterOptions {
   realtime?: RealtimeOptions;
 }
 
-export type AiryAdapter = ProviderAdapter<AiryConfig, AiryState> & { readonly realtime: AiryRealtime };
+export type AiryAdapter = PlatformAdapter<AiryConfig, AiryState> & { readonly realtime: AiryRealtime };
 
 /** The Airy source id we create for a channel: one source per channel, since each source has one action endpoint. */
 export const sourceIdFor = (channelId: string) => `pipedrive-${channelId}`;
@@ -25,22 +25,22 @@ export const sourceIdFor = (channelId: string) => `pipedrive-${channelId}`;
  * never the host's body (it is logged), and one text for every way a host can fail to
  * answer, so connect cannot be used to tell closed, filtered and open ports apart.
  */
-function connectError(services: ProviderServices, err: unknown, step: string): ProviderError | RefusedSettingError {
-  if (err instanceof ProviderError) return err;
+function connectError(services: PlatformServices, err: unknown, step: string): PlatformError | RefusedSettingError {
+  if (err instanceof PlatformError) return err;
   if (refusedByPolicy(err)) return new RefusedSettingError('api_url');
   const { status, message } = outboundFailure(err);
   if (status) services.log.warn({ step, status, body: bodyForLog(err) }, 'airy connect: the host refused');
-  if (!status) return new ProviderError(`${step}: ${message}; check api_url`);
-  if (status === 403) return new ProviderError(`${step}: Airy refused the token (403); check system_token and that the Source API is enabled`);
-  if (status === 404) return new ProviderError(`${step}: Airy answered 404; is integration.source-api enabled on this host?`);
-  return new ProviderError(`${step}: Airy answered HTTP ${status}`);
+  if (!status) return new PlatformError(`${step}: ${message}; check api_url`);
+  if (status === 403) return new PlatformError(`${step}: Airy refused the token (403); check system_token and that the Source API is enabled`);
+  if (status === 404) return new PlatformError(`${step}: Airy answered 404; is integration.source-api enabled on this host?`);
+  return new PlatformError(`${step}: Airy answered HTTP ${status}`);
 }
 
 /**
  * The bridge as an Airy *source* (the Pipedrive user is
  * the Airy contact, Airy users and bots answer).
  */
-export function createAiryAdapter(services: ProviderServices, opts: AiryAdapterOptions = {}): AiryAdapter {
+export function createAiryAdapter(services: PlatformServices, opts: AiryAdapterOptions = {}): AiryAdapter {
   // One transport for every Airy host: a client is a base URL over it, so nothing is cached per host.
   const policy = new OutboundPolicy(services.config.outbound);
   const http = policy.http({ timeoutMs: opts.timeoutMs ?? 10_000 });
@@ -83,12 +83,12 @@ export function createAiryAdapter(services: ProviderServices, opts: AiryAdapterO
           name: `Pipedrive: ${input.name}`,
           ...(input.avatarUrl ? { image_url: input.avatarUrl } : {}),
         });
-        if (!source.token) throw new ProviderError('Airy created the source but returned no token');
+        if (!source.token) throw new PlatformError('Airy created the source but returned no token');
         token = source.token;
       } catch (err) {
-        if (err instanceof ProviderError) throw err;
+        if (err instanceof PlatformError) throw err;
         if (isAxiosError(err) && err.response?.status === 409) {
-          throw new ProviderError(`Airy already has a source "${sourceId}" and only reveals its token at creation; remove it (POST /sources.delete) and connect again`);
+          throw new PlatformError(`Airy already has a source "${sourceId}" and only reveals its token at creation; remove it (POST /sources.delete) and connect again`);
         }
         throw connectError(services, err, 'Creating the Airy source');
       }
@@ -128,7 +128,7 @@ export function createAiryAdapter(services: ProviderServices, opts: AiryAdapterO
         });
       } catch (err) {
         if (isAxiosError(err) && err.response?.status === 404) {
-          throw new ProviderError(`Airy no longer has this channel's source "${state.source_id}"; delete the channel and connect it again`);
+          throw new PlatformError(`Airy no longer has this channel's source "${state.source_id}"; delete the channel and connect it again`);
         }
         throw connectError(services, err, 'Updating the Airy source');
       }
@@ -177,8 +177,8 @@ export function createAiryAdapter(services: ProviderServices, opts: AiryAdapterO
       if (!state?.source_token) throw new PermanentError('the channel has no Airy source (connect it again)');
       const convSourceId = sourceConversationId(out.conversation);
       const airyConversationId = airyIds.conversation(state.source_id, convSourceId);
-      if (out.conversation.providerRef !== airyConversationId) {
-        await services.domain.updateConversation(out.conversation, { providerRef: airyConversationId });
+      if (out.conversation.platformRef !== airyConversationId) {
+        await services.domain.updateConversation(out.conversation, { platformRef: airyConversationId });
       }
       try {
         await client(config).ingest(state.source_token, buildIngest(out, state.source_channel_id), out.signal);
@@ -186,7 +186,7 @@ export function createAiryAdapter(services: ProviderServices, opts: AiryAdapterO
         // Timeouts, 5xx (503 = Kafka) and 408/409/429 retry; 400/403/404 are dead-lettered with the reason.
         throw classifyHttpError(err, 'Airy /sources.webhook', services.log);
       }
-      return { providerMessageId: airyIds.message(state.source_id, out.message.id) };
+      return { platformMessageId: airyIds.message(state.source_id, out.message.id) };
     },
 
     webhook: (ctx, req) => handleAction(services, ctx, req),
@@ -198,5 +198,5 @@ export function createAiryAdapter(services: ProviderServices, opts: AiryAdapterO
 
 export const airyAdapterFactory =
   (opts: AiryAdapterOptions = {}): AdapterFactory =>
-  (services: ProviderServices) =>
+  (services: PlatformServices) =>
     createAiryAdapter(services, opts);

@@ -21,7 +21,7 @@ export interface AirySourcePayload {
  * HTTP only: the Airy Source API. Every call is a JSON POST
  * with the token in `Authorization: Bearer …`, through the outbound policy's axios (checked
  * destination, total deadline, size cap). Failures surface as axios errors with the status
- * preserved; callers classify them (connect → ProviderError, send → app/ground/failures.ts).
+ * preserved; callers classify them (connect → PlatformError, send → app/ground/failures.ts).
  */
 export class AiryClient {
   constructor(

@@ -1,5 +1,5 @@
 import type { Channel, Conversation } from '../../ground/records.ts';
-import type { ChannelContext, ProviderServices, WebhookReply, WebhookRequest } from '../contract.ts';
+import type { ChannelContext, PlatformServices, WebhookReply, WebhookRequest } from '../contract.ts';
 import { mapContent } from './content.ts';
 import { airyIds } from './ids.ts';
 import { ActionSchema, type AiryConfig, type AirySendAction, type AiryState } from './schema.ts';
@@ -24,7 +24,7 @@ const fail = (status: number, error: string): WebhookReply => ({ status, body: {
  * carries a string `error`: Airy stores it on the FAILED message, and a missing one can
  * crash Airy's stream thread.
  */
-export async function handleAction(services: Pick<ProviderServices, 'domain' | 'log'>, { channel, state }: ChannelContext<AiryConfig, AiryState>, req: WebhookRequest): Promise<WebhookReply> {
+export async function handleAction(services: Pick<PlatformServices, 'domain' | 'log'>, { channel, state }: ChannelContext<AiryConfig, AiryState>, req: WebhookRequest): Promise<WebhookReply> {
   if (!state?.source_token) return fail(503, 'This channel has no Airy source yet');
   const check = verifyAirySignature(state.source_token, req.rawBody, req.headers[SIGNATURE_HEADER]);
   if (!check.ok) return fail(401, check.error);
@@ -56,14 +56,14 @@ export async function handleAction(services: Pick<ProviderServices, 'domain' | '
     conversation,
     senderId: endUser?.id ?? AIRY_AGENT.id,
     text: content.text,
-    providerMessageId: message.id,
+    platformMessageId: message.id,
     // Outside the Date range a time cannot be stored (bigint) or shown (toISOString throws).
     createdAt: Number.isFinite(sentAt) && Math.abs(sentAt) <= MAX_TIME_MS ? Math.trunc(sentAt) : Date.now(),
     attachments: content.attachments,
   });
   if ('message' in r) return { status: 200, body: { source_message_id: r.message.id } };
 
-  const original = await services.domain.findMessageByProviderId(channel, message.id);
+  const original = await services.domain.findMessageByPlatformId(channel, message.id);
   // Only possible if the first delivery's transaction has not committed yet: let Airy fail it
   // rather than answer with an id we cannot name (its /messages.resend then finds the stored one).
   if (!original) return fail(409, 'This message is being stored by an earlier delivery');
@@ -72,14 +72,14 @@ export async function handleAction(services: Pick<ProviderServices, 'domain' | '
 }
 
 /**
- * `payload.conversation.id` is Airy's conversation id, which we keep as providerRef (it is
+ * `payload.conversation.id` is Airy's conversation id, which we keep as platformRef (it is
  * airyUuid(source_id + the source_conversation_id we write)). Its `source_conversation_id`
  * is NOT our id: Airy fills it with the sender of the latest contact message (its sources-api
  * `Stores` builds the action body that way: https://github.com/airyhq/airy/tree/develop/backend/components/sources-api).
  * A null conversation means an Airy user wrote to `source_recipient_id` in a new one.
  */
 async function resolveConversation(
-  services: Pick<ProviderServices, 'domain'>,
+  services: Pick<PlatformServices, 'domain'>,
   channel: Channel,
   state: AiryState,
   action: AirySendAction,
@@ -87,7 +87,7 @@ async function resolveConversation(
   const { domain } = services;
   const { message, conversation } = action.payload;
   if (conversation) {
-    const found = await domain.findConversation(channel, { providerRef: conversation.id });
+    const found = await domain.findConversation(channel, { platformRef: conversation.id });
     if (found) return { conversation: found };
     if (!message.source_recipient_id) return { error: fail(404, `Unknown conversation ${conversation.id}`) };
   }
@@ -95,12 +95,12 @@ async function resolveConversation(
   if (!recipient) return { error: fail(400, 'A message to a new conversation needs source_recipient_id') };
   const airyConversationId = airyIds.conversation(state.source_id, recipient);
   if (conversation && conversation.id !== airyConversationId) return { error: fail(404, `Unknown conversation ${conversation.id}`) };
-  const known = await domain.findConversation(channel, { providerRef: airyConversationId });
+  const known = await domain.findConversation(channel, { platformRef: airyConversationId });
   if (known) return { conversation: known };
   // One of ours that has not written to Airy yet but would land in that Airy conversation.
   const same = await domain.findConversation(channel, { id: recipient });
-  if (same && !same.providerState) {
-    await domain.updateConversation(same, { providerRef: airyConversationId });
+  if (same && !same.platformState) {
+    await domain.updateConversation(same, { platformRef: airyConversationId });
     return { conversation: same };
   }
 
@@ -110,8 +110,8 @@ async function resolveConversation(
   const created = await domain.ensureConversation(channel, {
     // Deterministic, so a redelivered action that races the first one lands in the same row.
     id: `airy-${airyConversationId}`,
-    providerRef: airyConversationId,
-    providerState: JSON.stringify({ source_conversation_id: recipient }),
+    platformRef: airyConversationId,
+    platformState: JSON.stringify({ source_conversation_id: recipient }),
     participants: [{ id: recipient, role: 'source_user', name: person?.name ?? recipient, avatarUrl: person?.avatarUrl ?? null, email: person?.email ?? null }, AIRY_AGENT],
   });
   return { conversation: created };

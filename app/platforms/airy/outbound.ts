@@ -9,9 +9,9 @@ import type { AiryConversationState, IngestMessage, IngestMetadata } from './sch
  * landing in the same Airy conversation).
  */
 export function sourceConversationId(conversation: Conversation): string {
-  if (conversation.providerState) {
+  if (conversation.platformState) {
     try {
-      const s = JSON.parse(conversation.providerState) as Partial<AiryConversationState>;
+      const s = JSON.parse(conversation.platformState) as Partial<AiryConversationState>;
       if (typeof s.source_conversation_id === 'string' && s.source_conversation_id) return s.source_conversation_id;
     } catch {
       // Not ours (or corrupt): fall back to the conversation id.

@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import type { Channel } from '../../ground/records.ts';
 import type { OutboundPolicy } from '../../ground/security/outbound-policy.ts';
 import { channelContext } from '../context.ts';
-import type { ProviderServices } from '../contract.ts';
+import type { PlatformServices } from '../contract.ts';
 import type { AiryConfig, AiryState, AiryWsEvent } from './schema.ts';
 import { WsEventSchema } from './schema.ts';
 import { StompSubscriber } from './websocket.ts';
@@ -53,7 +53,7 @@ export class AiryRealtime {
   private rescan: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly services: ProviderServices,
+    private readonly services: PlatformServices,
     private readonly opts: RealtimeOptions = {},
   ) {
     this.hosts = new LRUCache<string, StompSubscriber>({
@@ -177,7 +177,7 @@ export class AiryRealtime {
     const match = (s: Served) => s.state.channel_id === p.channel_id && (!p.message.source || p.message.source === s.state.source_id);
     const served = (await this.onHost(apiUrl, match)).find(match);
     if (!served) return;
-    const message = await this.services.domain.findMessageByProviderId(served.channel, p.message.id);
+    const message = await this.services.domain.findMessageByPlatformId(served.channel, p.message.id);
     // Never downgrade: `read` stays read, `failed` is not revived by a late event.
     if (message && message.origin === 'pipedrive' && message.status === 'sent') {
       await this.services.domain.setMessageStatus(message.id, 'delivered');
@@ -189,7 +189,7 @@ export class AiryRealtime {
     const unread = p.metadata?.unread_count;
     if (typeof unread !== 'number') return;
     for (const s of await this.onHost(apiUrl, () => true)) {
-      const conversation = await this.services.domain.findConversation(s.channel, { providerRef: p.identifier });
+      const conversation = await this.services.domain.findConversation(s.channel, { platformRef: p.identifier });
       if (!conversation) continue;
       if (unread === 0) {
         // Pipedrive learns `seen` only from getConversations/getConversationById: there is no

@@ -35,7 +35,7 @@ export interface AiryState {
   source_channel_id: string;
 }
 
-/** Our conversation's handle on the Airy side, kept in conversations.provider_state. */
+/** Our conversation's handle on the Airy side, kept in conversations.platform_state. */
 export interface AiryConversationState {
   /** The `source_conversation_id` we write; Airy's conversation id is airyUuid(source_id + it). */
   source_conversation_id: string;

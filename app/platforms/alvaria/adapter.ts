@@ -3,7 +3,7 @@ import { isAxiosError, type AxiosInstance } from 'axios';
 import { LRUCache } from 'lru-cache';
 import { classifyHttpError } from '../../ground/failures.ts';
 import { bodyForLog, NO_ANSWER, OutboundPolicy, outboundFailure, RefusedSettingError, refusedByPolicy } from '../../ground/security/outbound-policy.ts';
-import { ProviderError, type AdapterFactory, type ChannelContext, type ProviderAdapter, type ProviderServices } from '../contract.ts';
+import { PlatformError, type AdapterFactory, type ChannelContext, type PlatformAdapter, type PlatformServices } from '../contract.ts';
 import { handleCallback } from './inbound.ts';
 import { AlvariaClient } from './client.ts';
 import { AlvariaConfigSchema, type AlvariaConfig, type AlvariaState } from './schema.ts';
@@ -42,7 +42,7 @@ export function alvariaAdapterFactory(opts: AlvariaOptions = {}): AdapterFactory
   return (services) => createAlvariaAdapter(services, opts);
 }
 
-export function createAlvariaAdapter(services: ProviderServices, opts: AlvariaOptions = {}): ProviderAdapter<AlvariaConfig, AlvariaState> {
+export function createAlvariaAdapter(services: PlatformServices, opts: AlvariaOptions = {}): PlatformAdapter<AlvariaConfig, AlvariaState> {
   const now = opts.now ?? Date.now;
   // Every call goes to admin-named hosts: through the outbound policy (checked and pinned
   // destination, total deadline, size cap).
@@ -93,8 +93,8 @@ export function createAlvariaAdapter(services: ProviderServices, opts: AlvariaOp
         if (refusedByPolicy(err)) throw new RefusedSettingError('token_url');
         const { status, message } = outboundFailure(err);
         if (status) services.log.warn({ status, body: bodyForLog(err) }, 'alvaria connect: the token endpoint refused');
-        if (status === 400 || status === 401 || status === 403) throw new ProviderError(`the token endpoint refused the client credentials (HTTP ${status})`);
-        throw new ProviderError(`could not get a token from token_url: ${status ? `HTTP ${status}` : isAxiosError(err) || message !== NO_ANSWER ? message : 'unexpected answer'}`);
+        if (status === 400 || status === 401 || status === 403) throw new PlatformError(`the token endpoint refused the client credentials (HTTP ${status})`);
+        throw new PlatformError(`could not get a token from token_url: ${status ? `HTTP ${status}` : isAxiosError(err) || message !== NO_ANSWER ? message : 'unexpected answer'}`);
       }
       try {
         await clientFor(input.config).deleteSession(`verify-${input.channelId}`);
@@ -103,11 +103,11 @@ export function createAlvariaAdapter(services: ProviderServices, opts: AlvariaOp
         const { status, message } = outboundFailure(err);
         if (status) services.log.warn({ status, body: bodyForLog(err) }, 'alvaria connect: api_url check');
         if (status === 404 || status === 410) return connected(input.webhookUrl);
-        if (status === 401 || status === 403) throw new ProviderError(`api_url refused the token or api_key (HTTP ${status}); check api_url, org_id and api_key`);
-        throw new ProviderError(`api_url did not answer like Alvaria Server Messaging (${status ? `HTTP ${status}` : message}); check api_url`);
+        if (status === 401 || status === 403) throw new PlatformError(`api_url refused the token or api_key (HTTP ${status}); check api_url, org_id and api_key`);
+        throw new PlatformError(`api_url did not answer like Alvaria Server Messaging (${status ? `HTTP ${status}` : message}); check api_url`);
       }
       // A 2xx for a session that cannot exist: not Alvaria as documented.
-      throw new ProviderError('api_url did not answer like Alvaria Server Messaging (it accepted an unknown session); check api_url');
+      throw new PlatformError('api_url did not answer like Alvaria Server Messaging (it accepted an unknown session); check api_url');
     },
 
     async disconnect({ channel, config }: Ctx) {

@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import type { Conversation, Participant } from '../../ground/records.ts';
-import type { ChannelContext, ProviderServices, WebhookReply, WebhookRequest } from '../contract.ts';
+import type { ChannelContext, PlatformServices, WebhookReply, WebhookRequest } from '../contract.ts';
 import type { AlvariaSessionRepository } from './sessions.ts';
 import { verifyCallbackJwt } from './verify.ts';
 import { CallbackSchema, describeAttachment, type AlvariaConfig, type AlvariaState, type Callback } from './schema.ts';
 
 export interface CallbackDeps {
-  services: ProviderServices;
+  services: PlatformServices;
   repo: AlvariaSessionRepository;
   now: () => number;
   /** Oldest callback token accepted, by its `iat`. */
@@ -82,14 +82,14 @@ async function apply(d: CallbackDeps, { channel }: ChannelContext<AlvariaConfig,
     c: Conversation,
     senderId: string,
     text: string,
-    extra: { origin?: 'provider' | 'system'; attachments?: Array<{ name: string; mimeType: string; size: number | null; url: string }> } = {},
+    extra: { origin?: 'platform' | 'system'; attachments?: Array<{ name: string; mimeType: string; size: number | null; url: string }> } = {},
   ) => {
     const r = await domain.recordInbound(channel, {
       dedupe: { source, key: e.eventId },
       conversation: c,
       senderId,
       text,
-      providerMessageId: e.eventId,
+      platformMessageId: e.eventId,
       createdAt: Date.now(),
       origin: extra.origin ?? 'system',
       ...(extra.attachments ? { attachments: extra.attachments } : {}),
@@ -102,7 +102,7 @@ async function apply(d: CallbackDeps, { channel }: ChannelContext<AlvariaConfig,
     const r = await d.repo.settleSession(channel.id, e.sessionId, outcome, e.statusMessage ?? null, outcome === 'failed' ? (conversation?.lastSeq ?? null) : null, d.now());
     if (r.result === 'parked') log.info({ channel: channel.id, session: e.sessionId }, 'NEW_SESSION for a session not recorded yet: parked');
     // The sends deferred behind this session go now (or fail, for FAILED).
-    if (conversation) await domain.wakeProviderSends(conversation);
+    if (conversation) await domain.wakePlatformSends(conversation);
     return done();
   }
 
@@ -152,7 +152,7 @@ async function apply(d: CallbackDeps, { channel }: ChannelContext<AlvariaConfig,
         text = `${text}${text ? '\n' : ''}[An attachment was dropped: ${a.dropped}]`;
       }
       if (!text && !attachments.length) return done({ ignored: true });
-      return line(conversation, agent.id, text, { origin: 'provider', attachments });
+      return line(conversation, agent.id, text, { origin: 'platform', attachments });
     }
   }
 }

@@ -1,12 +1,12 @@
 import { isAxiosError } from 'axios';
 import { classifyHttpError, DeferError, RetryableError } from '../../ground/failures.ts';
-import type { ChannelContext, OutgoingMessage, ProviderServices, SendOutcome } from '../contract.ts';
+import type { ChannelContext, OutgoingMessage, PlatformServices, SendOutcome } from '../contract.ts';
 import type { AlvariaClient, OutgoingPart } from './client.ts';
 import { attachmentType, type AlvariaConfig, type AlvariaState } from './schema.ts';
 import type { AlvariaSessionRepository, Sessions } from './sessions.ts';
 
 export interface SendDeps {
-  services: ProviderServices;
+  services: PlatformServices;
   sessions: Sessions;
   api: AlvariaClient;
   repo: AlvariaSessionRepository;
@@ -46,7 +46,7 @@ export async function sendMessage(d: SendDeps, { channel, config }: ChannelConte
 
   if (decision.kind === 'failed') {
     // Nothing will ever carry this message: it fails in Pipedrive and the job ends here.
-    return { providerMessageId: null, failed: decision.reason };
+    return { platformMessageId: null, failed: decision.reason };
   }
   if (decision.kind === 'wait') {
     // NEW_SESSION wakes this job, but it can arrive while the job is still running (before the
@@ -91,8 +91,8 @@ export async function sendMessage(d: SendDeps, { channel, config }: ChannelConte
     await d.repo.recordPart({ channelId: channel.id, alvariaMessageId, messageId: out.message.id, part: i }, d.now());
     // A MESSAGE_STATUS FAILED may have overtaken this response: apply it now, exactly once.
     const failure = await d.repo.claimFailure(channel.id, alvariaMessageId);
-    if (failure) await domain.setMessageStatus(failure.messageId, 'failed', { error: failure.failure, providerMessageId: first ?? alvariaMessageId });
+    if (failure) await domain.setMessageStatus(failure.messageId, 'failed', { error: failure.failure, platformMessageId: first ?? alvariaMessageId });
     first ??= alvariaMessageId;
   }
-  return { providerMessageId: first };
+  return { platformMessageId: first };
 }

@@ -22,7 +22,7 @@ function ui(rig: Rig, token: string) {
   };
 }
 
-const sendDone = (rig: Rig) => waitFor<[Job]>(rig.bridge.outbox, 'done', (j) => j.kind === 'provider.send');
+const sendDone = (rig: Rig) => waitFor<[Job]>(rig.bridge.outbox, 'done', (j) => j.kind === 'platform.send');
 
 test('workspace: the user lists conversations with unread counts, writes with a file, reads, and sends a failed message again', async () => {
   const rig = await startPipedriveRig();
@@ -85,7 +85,7 @@ test('workspace: the user lists conversations with unread counts, writes with a 
 
     // A failure shows the platform's reason; Send again delivers it and leaves no dead letter.
     rig.platform.script = ['permanent'];
-    const dead = waitFor<[Job, string]>(rig.bridge.outbox, 'dead', (j) => j.kind === 'provider.send');
+    const dead = waitFor<[Job, string]>(rig.bridge.outbox, 'dead', (j) => j.kind === 'platform.send');
     const failing = await call('POST', `/conversations/${conv.id}/messages`, { text: 'this one fails first' });
     await dead;
     const failed = (await call('GET', `/conversations/${conv.id}/messages`)).body.messages.at(-1);
@@ -99,7 +99,7 @@ test('workspace: the user lists conversations with unread counts, writes with a 
     assert.equal(again.status, 'sent');
     assert.equal(again.failure, undefined);
     assert.equal(rig.platform.sent.at(-1)!.message.message.text, 'this one fails first');
-    assert.equal(Number((await rig.bridge.db('jobs').where({ status: 'dead', kind: 'provider.send' }).count({ n: '*' }).first())!.n), 0);
+    assert.equal(Number((await rig.bridge.db('jobs').where({ status: 'dead', kind: 'platform.send' }).count({ n: '*' }).first())!.n), 0);
 
     // Bad input: 4xx in the API's shape.
     assert.equal((await call('POST', `/conversations/${conv.id}/messages`, { text: '' })).status, 400);

@@ -16,7 +16,7 @@ export async function startWorkspaceWorld(env: Record<string, string> = {}) {
   const alvaria = await FakeAlvaria.start();
   const world = await startBridgeWithPipedrive({
     env: { OUTBOUND_ALLOW: '127.0.0.0/8', ...env },
-    providers: { airy: airyAdapterFactory({ timeoutMs: 2000, realtime: { backoff: { baseMs: 20, capMs: 100 }, rescanMs: 50 } }), alvaria: alvariaAdapterFactory({ now: alvaria.clock.now }) },
+    platforms: { airy: airyAdapterFactory({ timeoutMs: 2000, realtime: { backoff: { baseMs: 20, capMs: 100 }, rescanMs: 50 } }), alvaria: alvariaAdapterFactory({ now: alvaria.clock.now }) },
   });
   const installed = await installVia(world.bridge, world.fake);
   const connect = async (body: unknown) => {
@@ -53,7 +53,7 @@ export async function startWorkspaceWorld(env: Record<string, string> = {}) {
   };
 }
 
-const sendDone = (b: { outbox: any }) => waitFor<[Job]>(b.outbox, 'done', (j) => j.kind === 'provider.send');
+const sendDone = (b: { outbox: any }) => waitFor<[Job]>(b.outbox, 'done', (j) => j.kind === 'platform.send');
 
 test('a conversation about a deal: its own platform conversation, the platform told who, which company and which deal', async () => {
   const w = await startWorkspaceWorld();
@@ -79,14 +79,14 @@ test('a conversation about a deal: its own platform conversation, the platform t
     assert.equal((await w.call('POST', `/conversations/${conv.id}/messages`, { text: 'About the offer' })).status, 201);
     await done;
     const stored = await w.bridge.db('conversations').where({ id: conv.id }).first();
-    const meta = w.airy.model.metadataOf(`conversation:${stored.provider_ref}`) as any;
+    const meta = w.airy.model.metadataOf(`conversation:${stored.platform_ref}`) as any;
     assert.equal(meta.contact.display_name, w.user.name);
     assert.deepEqual(
       { title: meta.pipedrive.record_title, url: meta.pipedrive.record_url, email: meta.pipedrive.user_email, company: meta.pipedrive.company },
       { title: 'Big deal', url: 'https://acme.pipedrive.com/deal/5', email: w.user.email, company: 'Acme Ltd' },
     );
     const standing = mine.find((c: any) => !c.record && c.channelId === w.airyChannel.id);
-    assert.notEqual(stored.provider_ref, (await w.bridge.db('conversations').where({ id: standing.id }).first()).provider_ref, 'a separate Airy conversation');
+    assert.notEqual(stored.platform_ref, (await w.bridge.db('conversations').where({ id: standing.id }).first()).platform_ref, 'a separate Airy conversation');
 
     // Alvaria: a session of its own, opened with a context line.
     const alv = (await w.call('POST', '/conversations', { channelId: w.alvariaChannel.id, record: { type: 'deal', id: 5 } })).body.conversation;

@@ -19,7 +19,7 @@ const count = async (q: any) => Number((await q.count({ n: '*' }).first()).n);
 
 test('Channels API removed: connecting from the settings page still succeeds on the workspace surface; nothing is sent to the removed API, nothing dead-letters', async () => {
   const platform = new TestPlatform();
-  const { bridge, fake, close } = await startBridgeWithPipedrive({ providers: { test: platform.factory() } });
+  const { bridge, fake, close } = await startBridgeWithPipedrive({ platforms: { test: platform.factory() } });
   try {
     const { user, cookie } = await installVia(bridge, fake);
     fake.removeChannelsApi(410);

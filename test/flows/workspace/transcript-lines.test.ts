@@ -20,7 +20,7 @@ test('renderLine: minute-precise UTC time, the sender by name, escaped text, new
   assert.equal(renderLine(msg({ text: 'a < b\nc & d' }), people, 'https://x/c'), '<p>2026-05-07 09:05 UTC · <b>Pat &lt;Sales&gt;</b>: a &lt; b<br>c &amp; d</p>');
   assert.match(renderLine(msg({ senderId: 'agent-1' }), people, ''), /<b>Agent &quot;One&quot;<\/b>: Hi<\/p>$/);
   assert.match(renderLine(msg({ senderId: 'sys', origin: 'system' }), people, ''), /<b>System<\/b>/);
-  assert.match(renderLine(msg({ senderId: 'who-1', origin: 'provider' }), people, ''), /<b>who-1<\/b>/, 'an unknown sender shows by id');
+  assert.match(renderLine(msg({ senderId: 'who-1', origin: 'platform' }), people, ''), /<b>who-1<\/b>/, 'an unknown sender shows by id');
 });
 
 test('renderLine: attachments are links to the conversation, never to the file', () => {

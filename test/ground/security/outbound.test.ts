@@ -23,7 +23,7 @@ async function world(env: Record<string, string> = {}, timeoutMs = 1000, logger?
   const w = await startBridgeWithPipedrive({
     env,
     ...(logger ? { logger } : {}),
-    providers: {
+    platforms: {
       airy: airyAdapterFactory({ timeoutMs, realtime: { backoff: { baseMs: 20, capMs: 100 }, rescanMs: 50 } }),
       alvaria: alvariaAdapterFactory({ timeoutMs }),
     },
@@ -153,12 +153,12 @@ test('SSRF: the destination is checked again at each call, not only at connect',
     const strict = await startTestBridge({
       shareDb: first.bridge,
       env: { OUTBOUND_ALLOW: '', APP_SECRET: first.bridge.config.appSecret, PIPEDRIVE_OAUTH_URL: first.fake.oauthUrl, PIPEDRIVE_API_URL: first.fake.apiUrl, WORKER_CONCURRENCY: '2' },
-      providers: { airy: airyAdapterFactory({ timeoutMs: 1000 }) },
+      platforms: { airy: airyAdapterFactory({ timeoutMs: 1000 }) },
     });
     try {
       await first.bridge.outbox.stop();
       const before = hostile.requests.length;
-      const retried = waitFor<[unknown, string]>(strict.outbox, 'retry', (j: any) => j.kind === 'provider.send');
+      const retried = waitFor<[unknown, string]>(strict.outbox, 'retry', (j: any) => j.kind === 'platform.send');
       await postMessage(strict, channel.providerChannelId, conversation.id, 'hello');
       const [, reason] = await retried;
       assert.match(reason, /Airy \/sources\.webhook: .*private, loopback or otherwise internal address/);
@@ -234,9 +234,9 @@ test('SSRF: a platform answer body never reaches the admin (connect error, dead-
     hostile.behaviours['/sources.webhook'] = { kind: 'status', status: 400, secret };
     const ok = await w.connect({ api_url: hostile.url, system_token: 't' });
     assert.equal(ok.status, 201);
-    const channel = (await listChannels(w.bridge.db)).find((c) => c.provider === 'airy')!;
+    const channel = (await listChannels(w.bridge.db)).find((c) => c.platform === 'airy')!;
     const conversation = await seedConversation(w.bridge, channel);
-    const dead = waitFor<[unknown, string]>(w.bridge.outbox, 'dead', (j: any) => j.kind === 'provider.send');
+    const dead = waitFor<[unknown, string]>(w.bridge.outbox, 'dead', (j: any) => j.kind === 'platform.send');
     await postMessage(w.bridge, channel.providerChannelId, conversation.id, 'hi');
     const [, reason] = await dead;
     assert.match(reason, /HTTP 400/);
@@ -345,9 +345,9 @@ test('slow host: a call that receives one byte every 2 s fails at its total dead
     delete hostile.behaviours['/sources.create'];
     assert.equal((await w.connect({ api_url: hostile.url, system_token: 't' })).status, 201);
     hostile.behaviours['/sources.webhook'] = { kind: 'drip', dripMs: 2000, dripBytes: 15 };
-    const channel = (await listChannels(w.bridge.db)).find((c) => c.provider === 'airy')!;
+    const channel = (await listChannels(w.bridge.db)).find((c) => c.platform === 'airy')!;
     const conversation = await seedConversation(w.bridge, channel);
-    const retried = waitFor<[unknown, string]>(w.bridge.outbox, 'retry', (j: any) => j.kind === 'provider.send', 15_000);
+    const retried = waitFor<[unknown, string]>(w.bridge.outbox, 'retry', (j: any) => j.kind === 'platform.send', 15_000);
     await postMessage(w.bridge, channel.providerChannelId, conversation.id, 'hello');
     const [, reason] = await retried;
     assert.match(reason, /Airy \/sources\.webhook: the host did not answer in time/);
@@ -396,7 +396,7 @@ test('bounded maps: Airy WebSocket hosts and Alvaria token caches keyed by tenan
   for (const h of hosts) h.ws = { kind: 'endless', chunkBytes: 16, maxBytes: 16 };
   const fake = await FakeAlvaria.start();
   const w = await startBridgeWithPipedrive({
-    providers: {
+    platforms: {
       airy: airyAdapterFactory({ timeoutMs: 2000, realtime: { backoff: { baseMs: 20, capMs: 100 }, rescanMs: 60_000, maxHosts: 2 } }),
       alvaria: alvariaAdapterFactory({ timeoutMs: 2000, maxTokenClients: 1 }),
     },

@@ -15,7 +15,7 @@ import type { FakeSession } from '../../../fakes/alvaria/server.ts';
 async function liveRig(opts: Parameters<typeof startAlvariaRig>[0] = {}): Promise<AlvariaRig & { session: FakeSession }> {
   const r = await startAlvariaRig(opts);
   const sentP = once(r.fake, 'message') as Promise<[FakeSession, unknown]>;
-  const doneP = waitFor(r.b.outbox, 'done', (j: { kind: string }) => j.kind === 'provider.send');
+  const doneP = waitFor(r.b.outbox, 'done', (j: { kind: string }) => j.kind === 'platform.send');
   await r.post('hello');
   const [session] = await sentP;
   await doneP;
@@ -52,7 +52,7 @@ test("control characters in Airy action ids: Airy's 400 {error}, never a 500", a
     const { channel, state } = await w.connect();
     const conv = await seedConversation(w.b, channel);
     const airyConversation = airyUuid(state.source_id, conv.id);
-    await w.b.platform.updateConversation(conv, { providerRef: airyConversation });
+    await w.b.platform.updateConversation(conv, { platformRef: airyConversation });
     for (const bad of CONTROL_IDS) {
       for (const payload of [
         { message: { id: bad, content: { text: 'x' }, sent_at: new Date().toISOString() }, conversation: { id: airyConversation } },

@@ -8,7 +8,7 @@ import { adminCall, installVia, startBridgeWithPipedrive } from '../../support/i
 import { TestPlatform } from '../../support/test-provider.ts';
 
 test('the admin API answers 401 without a session and takes writes only as JSON', async () => {
-  const { bridge, fake, close } = await startBridgeWithPipedrive({ providers: { test: new TestPlatform().factory() } });
+  const { bridge, fake, close } = await startBridgeWithPipedrive({ platforms: { test: new TestPlatform().factory() } });
   try {
     for (const [method, path] of [
       ['GET', '/channels'],
@@ -42,7 +42,7 @@ test('the admin API answers 401 without a session and takes writes only as JSON'
 
 test('connect validates input before touching the platform or Pipedrive', async () => {
   const platform = new TestPlatform();
-  const { bridge, fake, close } = await startBridgeWithPipedrive({ providers: { test: platform.factory() } });
+  const { bridge, fake, close } = await startBridgeWithPipedrive({ platforms: { test: platform.factory() } });
   try {
     const { cookie } = await installVia(bridge, fake);
     const cases: Array<[unknown, RegExp]> = [
@@ -68,7 +68,7 @@ test('connect validates input before touching the platform or Pipedrive', async 
 
 test("when Pipedrive refuses addChannel the platform side is rolled back and the admin sees Pipedrive's message", async () => {
   const platform = new TestPlatform();
-  const { bridge, fake, close } = await startBridgeWithPipedrive({ providers: { test: platform.factory() } });
+  const { bridge, fake, close } = await startBridgeWithPipedrive({ platforms: { test: platform.factory() } });
   try {
     // Pipedrive refuses with 403 ADMIN_ONLY (as it does when the user lost admin rights since signing in)
     const { cookie } = await installVia(bridge, fake);
@@ -104,7 +104,7 @@ test("when Pipedrive refuses addChannel the platform side is rolled back and the
 
 test('admin delete removes the channel in Pipedrive and on the platform; the list shows counts and backlog', async () => {
   const platform = new TestPlatform();
-  const { bridge, fake, close } = await startBridgeWithPipedrive({ providers: { test: platform.factory() } });
+  const { bridge, fake, close } = await startBridgeWithPipedrive({ platforms: { test: platform.factory() } });
   try {
     const { cookie } = await installVia(bridge, fake);
     const res = await adminCall(bridge, cookie, 'POST', '/channels', { provider: 'test', name: 'Support', config: { secret: 's' } });
@@ -115,7 +115,7 @@ test('admin delete removes the channel in Pipedrive and on the platform; the lis
       { conversations: 1, backlog: { pending: 0, dead: 0 }, status: 'active', last_error: null },
     );
 
-    const done = waitFor<[Job]>(bridge.outbox, 'done', (j) => j.kind === 'provider.disconnect');
+    const done = waitFor<[Job]>(bridge.outbox, 'done', (j) => j.kind === 'platform.disconnect');
     const del = await adminCall(bridge, cookie, 'DELETE', `/channels/${channel.id}`);
     assert.equal(del.status, 200);
     await done;
@@ -133,7 +133,7 @@ test('admin delete removes the channel in Pipedrive and on the platform; the lis
 
 test('another installation cannot see or delete my channels', async () => {
   const platform = new TestPlatform();
-  const { bridge, fake, close } = await startBridgeWithPipedrive({ providers: { test: platform.factory() } });
+  const { bridge, fake, close } = await startBridgeWithPipedrive({ platforms: { test: platform.factory() } });
   try {
     const mine = await installVia(bridge, fake);
     const { channel } = (await (await adminCall(bridge, mine.cookie, 'POST', '/channels', { provider: 'test', name: 'Mine', config: { secret: 's' } })).json()) as any;
@@ -149,7 +149,7 @@ test('another installation cannot see or delete my channels', async () => {
 
 test('PATCH /channels/:id edits a channel in place: re-verified on the platform, secrets kept unless given, never shown; only its owner', async () => {
   const platform = new TestPlatform();
-  const { bridge, fake, close } = await startBridgeWithPipedrive({ providers: { test: platform.factory() } });
+  const { bridge, fake, close } = await startBridgeWithPipedrive({ platforms: { test: platform.factory() } });
   try {
     const mine = await installVia(bridge, fake);
     const created = await adminCall(bridge, mine.cookie, 'POST', '/channels', { provider: 'test', name: 'Before', config: { secret: 'first-secret' } });
@@ -201,7 +201,7 @@ test('PATCH /channels/:id edits a channel in place: re-verified on the platform,
 
 test('the admin page escapes what it shows', async () => {
   const platform = new TestPlatform();
-  const { bridge, fake, close } = await startBridgeWithPipedrive({ providers: { test: platform.factory() } });
+  const { bridge, fake, close } = await startBridgeWithPipedrive({ platforms: { test: platform.factory() } });
   try {
     const { cookie } = await installVia(bridge, fake);
     const evil = '<script>alert("x")</script>';
@@ -225,11 +225,11 @@ test('the admin page escapes what it shows', async () => {
 
 test('uninstalling from the admin API revokes the refresh token at Pipedrive and disconnects the channels', async () => {
   const platform = new TestPlatform();
-  const { bridge, fake, close } = await startBridgeWithPipedrive({ providers: { test: platform.factory() } });
+  const { bridge, fake, close } = await startBridgeWithPipedrive({ platforms: { test: platform.factory() } });
   try {
     const { cookie, installation } = await installVia(bridge, fake);
     const { channel } = (await (await adminCall(bridge, cookie, 'POST', '/channels', { provider: 'test', name: 'Gone', config: { secret: 's' } })).json()) as any;
-    const done = waitFor<[Job]>(bridge.outbox, 'done', (j) => j.kind === 'provider.disconnect');
+    const done = waitFor<[Job]>(bridge.outbox, 'done', (j) => j.kind === 'platform.disconnect');
     const res = await adminCall(bridge, cookie, 'DELETE', '/installation');
     assert.equal(res.status, 200);
     assert.ok(res.headers.getSetCookie().some((c) => /^pdb_session=;.*Max-Age=0/.test(c)));

@@ -52,7 +52,7 @@ async function screenshotOnFailure(page: Page | undefined, name: string, err: un
 
 test('admin page in Chromium: install, connect a channel, see it listed, replay a dead letter, delete it', { skip, timeout: 120_000 }, async () => {
   const platform = new TestPlatform();
-  const { bridge, fake, close } = await startBridgeWithPipedrive({ providers: { test: platform.factory() } });
+  const { bridge, fake, close } = await startBridgeWithPipedrive({ platforms: { test: platform.factory() } });
   let browser: Browser | undefined;
   let page: Page | undefined;
   try {
@@ -185,7 +185,7 @@ test('admin page in Chromium: install, connect a channel, see it listed, replay 
 
 test('admin page in Chromium with the real platforms: labels and hints from their schemas, Alvaria URL once, copy, 390 px', { skip, timeout: 120_000 }, async () => {
   const alvaria = await FakeAlvaria.start();
-  const { bridge, fake, close } = await startBridgeWithPipedrive({ providers: { airy: airyAdapterFactory(), alvaria: alvariaAdapterFactory() } });
+  const { bridge, fake, close } = await startBridgeWithPipedrive({ platforms: { airy: airyAdapterFactory(), alvaria: alvariaAdapterFactory() } });
   let browser: Browser | undefined;
   let page: Page | undefined;
   try {

@@ -9,7 +9,7 @@ import { sign, TestPlatform } from '../../support/test-provider.ts';
 
 test('admin writes need Pipedrive admin rights (is_admin at sign-in); reads stay open to every user of the company', async () => {
   const platform = new TestPlatform();
-  const { bridge, fake, close } = await startBridgeWithPipedrive({ providers: { test: platform.factory() } });
+  const { bridge, fake, close } = await startBridgeWithPipedrive({ platforms: { test: platform.factory() } });
   try {
     // Rita is an admin when she connects a channel (and a message to it dead-letters)…
     const rita = fake.addUser({ id: 4004, name: 'Rita Regular', email: 'rita@acme.example', is_admin: true });
@@ -81,7 +81,7 @@ test('admin writes need Pipedrive admin rights (is_admin at sign-in); reads stay
 });
 
 test('sessions are revoked on the server: sign-out, uninstall and reinstall end every earlier cookie', async () => {
-  const { bridge, fake, close } = await startBridgeWithPipedrive({ providers: { test: new TestPlatform().factory() } });
+  const { bridge, fake, close } = await startBridgeWithPipedrive({ platforms: { test: new TestPlatform().factory() } });
   const works = async (cookie: string) => (await adminCall(bridge, cookie, 'GET', '/channels')).status === 200;
   try {
     // Sign-out: the admin page offers it; afterwards a copy of the old cookie is worthless.

@@ -24,14 +24,14 @@ describe('postMessage', () => {
   let path: string;
 
   before(async () => {
-    b = await startTestBridge({ providers: { test: platform.factory() }, env: { MAX_UPLOAD_BYTES: '1000', MAX_UPLOAD_FILES: '2' } });
+    b = await startTestBridge({ platforms: { test: platform.factory() }, env: { MAX_UPLOAD_BYTES: '1000', MAX_UPLOAD_FILES: '2' } });
     channel = await seedChannel(b);
     conv = await seedConversation(b, channel);
     path = `/api/channels/${channel.providerChannelId}/messages`;
   });
   after(() => b.close());
 
-  const nextSend = () => waitFor(b.outbox, 'done', (job: Job) => job.kind === 'provider.send');
+  const nextSend = () => waitFor(b.outbox, 'done', (job: Job) => job.kind === 'platform.send');
 
   test('stores text and files, answers our id, and hands the message to the adapter', async () => {
     const sent = nextSend();

@@ -24,7 +24,7 @@ describe('manifest endpoints', () => {
   let conv: Conversation;
 
   before(async () => {
-    b = await startTestBridge({ providers: { test: platform.factory() } });
+    b = await startTestBridge({ platforms: { test: platform.factory() } });
     channel = await seedChannel(b, { templates: [{ id: 't1', name: 'Welcome', content: 'Hello {{1}}', language: 'en' }] });
     conv = await seedConversation(b, channel);
     await seedInbound(b, channel, conv, 'first');
@@ -110,7 +110,7 @@ describe('manifest endpoints', () => {
   test('deleteChannelById marks the channel deleted, disconnects once, and is idempotent', async () => {
     const doomed = await seedChannel(b);
     const path = `/api/channels/${doomed.providerChannelId}`;
-    const disconnected = waitFor(b.outbox, 'done', (job: Job) => job.kind === 'provider.disconnect' && (job.payload as { channelId: string }).channelId === doomed.id);
+    const disconnected = waitFor(b.outbox, 'done', (job: Job) => job.kind === 'platform.disconnect' && (job.payload as { channelId: string }).channelId === doomed.id);
     for (let i = 0; i < 2; i++) {
       const res = await b.call(path, { method: 'DELETE' });
       const body = await res.json();

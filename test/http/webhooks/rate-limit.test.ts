@@ -14,7 +14,7 @@ describe('inbound webhooks are limited per channel', () => {
   let quietConv: Conversation;
   before(async () => {
     // A bucket of 3 refilled at 1 per minute: the 4th call in a burst is over the budget.
-    b = await startTestBridge({ providers: { test: new TestPlatform().factory() }, env: { WEBHOOK_RATE_PER_MINUTE: '1', WEBHOOK_BURST: '3' } });
+    b = await startTestBridge({ platforms: { test: new TestPlatform().factory() }, env: { WEBHOOK_RATE_PER_MINUTE: '1', WEBHOOK_BURST: '3' } });
     noisy = await seedChannel(b, { secret: 'noisy' });
     quiet = await seedChannel(b, { secret: 'quiet' });
     noisyConv = await seedConversation(b, noisy);

@@ -22,7 +22,7 @@ test('the action endpoint rejects missing, malformed and wrong signatures with 4
   try {
     const { channel, state } = await w.connect();
     const conv = await seedConversation(w.b, channel);
-    await w.b.platform.updateConversation(conv, { providerRef: airyUuid(state.source_id, conv.id) });
+    await w.b.platform.updateConversation(conv, { platformRef: airyUuid(state.source_id, conv.id) });
     const body = JSON.stringify({
       type: 'message.send',
       payload: { message: { id: 'airy-msg-1', source_recipient_id: null, content: { text: 'forged' }, sent_at: new Date().toISOString() }, conversation: { id: airyUuid(state.source_id, conv.id) } },
@@ -104,7 +104,7 @@ test('at-least-once delivery: a redelivered action is stored once and answered w
   try {
     const { channel, state } = await w.connect();
     const conv = await seedConversation(w.b, channel);
-    const sent = outboxEvent(w.b, 'done', 'provider.send');
+    const sent = outboxEvent(w.b, 'done', 'platform.send');
     await postMessage(w.b, channel.providerChannelId, conv.id, 'Hi');
     await sent;
     await w.gateway.next((b) => b.status === 'delivered');
@@ -120,12 +120,12 @@ test('at-least-once delivery: a redelivered action is stored once and answered w
     const ourId = (JSON.parse(calls[0]!.response) as { source_message_id: string }).source_message_id;
     const got = await w.gateway.next((b) => b.id === ourId);
     assert.equal(got.message, 'Plain string content');
-    assert.equal(await count(w, 'messages', { provider_message_id: reply.id }), 1);
+    assert.equal(await count(w, 'messages', { platform_message_id: reply.id }), 1);
 
     // A replay of the same signed bytes later on is still the same message.
     const replay = await hook(w, channel.id, calls[0]!.body, calls[0]!.signature);
     assert.deepEqual(replay, { status: 200, body: { source_message_id: ourId } });
-    assert.equal(await count(w, 'messages', { provider_message_id: reply.id }), 1);
+    assert.equal(await count(w, 'messages', { platform_message_id: reply.id }), 1);
     assert.equal(await count(w, 'jobs', { kind: 'pipedrive.receive' }), 2, 'one for `delivered` of our message, one for the reply');
   } finally {
     await w.close();
@@ -137,7 +137,7 @@ test('a signed action replayed after the event keys were purged (Airy signatures
   try {
     const { channel, state } = await w.connect();
     const conv = await seedConversation(w.b, channel);
-    await w.b.platform.updateConversation(conv, { providerRef: airyUuid(state.source_id, conv.id) });
+    await w.b.platform.updateConversation(conv, { platformRef: airyUuid(state.source_id, conv.id) });
     const body = JSON.stringify({
       type: 'message.send',
       payload: {
@@ -157,7 +157,7 @@ test('a signed action replayed after the event keys were purged (Airy signatures
 
     const replay = await hook(w, channel.id, body, signature);
     assert.deepEqual(replay, { status: 200, body: { source_message_id: first.body.source_message_id } });
-    assert.equal(await count(w, 'messages', { provider_message_id: 'airy-replayed-1' }), 1);
+    assert.equal(await count(w, 'messages', { platform_message_id: 'airy-replayed-1' }), 1);
     assert.equal(await count(w, 'jobs', { kind: 'pipedrive.receive' }), 1, 'nothing new for Pipedrive');
   } finally {
     await w.close();
@@ -182,7 +182,7 @@ test('an Airy user opening a new conversation (conversation: null) creates one; 
       [['image/png', 'https://cdn.example.com/p/photo.png', 'photo.png']],
     );
 
-    const sent = outboxEvent(w.b, 'done', 'provider.send');
+    const sent = outboxEvent(w.b, 'done', 'platform.send');
     const id = await postMessage(w.b, channel.providerChannelId, got.conversation_id, 'Sure!');
     await sent;
     const m = w.fake.model.messages.get(airyUuid(state.source_id, id));

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { AppError } from '../../../app/ground/failures.ts';
 import { channelContext } from '../../../app/platforms/context.ts';
 import { findChannel } from '../../../app/store/channels.ts';
-import { ProviderError } from '../../../app/platforms/contract.ts';
+import { PlatformError } from '../../../app/platforms/contract.ts';
 import { startAiryWorld, outboxEvent } from '../../support/airy.ts';
 
 test('connecting creates the source (action endpoint = our webhook URL) and the channel on Airy; the token is stored encrypted', async () => {
@@ -26,7 +26,7 @@ test('connecting creates the source (action endpoint = our webhook URL) and the 
     assert.ok(!JSON.stringify(row).includes(w.fake.systemToken), 'no plaintext system token at rest');
 
     // Deleting the channel disconnects it on Airy (through the outbox).
-    const disconnected = outboxEvent(w.b, 'done', 'provider.disconnect');
+    const disconnected = outboxEvent(w.b, 'done', 'platform.disconnect');
     await w.b.inbox.deleteChannel(channel);
     await disconnected;
     assert.equal(w.fake.model.channels.get(state.channel_id)?.connected, false);
@@ -41,7 +41,7 @@ test('connecting creates the source (action endpoint = our webhook URL) and the 
 test('connect errors are actionable and never echo a token; 409 "Source already exists" is refused, not adopted', async () => {
   const w = await startAiryWorld();
   try {
-    const req = { provider: 'airy', name: 'x', avatarUrl: null, templates: [], installationId: null };
+    const req = { platform: 'airy', name: 'x', avatarUrl: null, templates: [], installationId: null };
     await assert.rejects(w.b.flows.connectChannel({ ...req, config: { api_url: w.fake.url } }), (e: AppError) => e.code === 'INVALID_BODY' && /system_token/.test(e.message));
     await assert.rejects(w.b.flows.connectChannel({ ...req, config: { api_url: 'ftp://x', system_token: 't' } }), (e: AppError) => e.code === 'INVALID_BODY');
     await assert.rejects(
@@ -52,7 +52,7 @@ test('connect errors are actionable and never echo a token; 409 "Source already 
 
     const input = { channelId: 'ch_fixed', providerChannelId: 'airy-fixed', name: 'x', avatarUrl: null, config: { api_url: w.fake.url, system_token: w.fake.systemToken }, webhookUrl: `${w.b.config.appUrl}/webhooks/airy/ch_fixed` };
     await w.adapter.connect(input);
-    await assert.rejects(w.adapter.connect(input), (e: ProviderError) => e instanceof ProviderError && /already has a source "pipedrive-ch_fixed"/.test(e.message));
+    await assert.rejects(w.adapter.connect(input), (e: PlatformError) => e instanceof PlatformError && /already has a source "pipedrive-ch_fixed"/.test(e.message));
   } finally {
     await w.close();
   }

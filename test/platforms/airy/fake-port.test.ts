@@ -19,7 +19,7 @@ function fakePort() {
   const unused = (name: string) => () => Promise.reject(new Error(`${name} is not used here`));
   const port: PlatformPort = {
     async findConversation(_channel, by) {
-      return conversations.find((c) => ('id' in by ? c.id === by.id : 'providerRef' in by ? c.providerRef === by.providerRef : c.sourceUserKey === by.sourceUserKey));
+      return conversations.find((c) => ('id' in by ? c.id === by.id : 'platformRef' in by ? c.platformRef === by.platformRef : c.sourceUserKey === by.sourceUserKey));
     },
     async ensureConversation(channel, spec) {
       const found = conversations.find((c) => c.id === spec.id);
@@ -32,8 +32,8 @@ function fakePort() {
         seen: false,
         link: spec.link ?? '',
         lastSeq: 0,
-        providerRef: spec.providerRef ?? null,
-        providerState: spec.providerState ?? null,
+        platformRef: spec.platformRef ?? null,
+        platformState: spec.platformState ?? null,
         sourceUserKey: spec.sourceUserKey ?? null,
         createdAt: 0,
         updatedAt: 0,
@@ -66,8 +66,8 @@ function fakePort() {
         id: `m_${messages.length + 1}`,
         conversationPk: m.conversation.pk,
         channelId: channel.id,
-        providerMessageId: m.providerMessageId,
-        origin: m.origin ?? 'provider',
+        platformMessageId: m.platformMessageId,
+        origin: m.origin ?? 'platform',
         senderId: m.senderId,
         text: m.text,
         status: 'sent',
@@ -79,20 +79,20 @@ function fakePort() {
       messages.push(message);
       return { message };
     },
-    async findMessageByProviderId(channel, id) {
-      return messages.find((m) => m.channelId === channel.id && m.providerMessageId === id);
+    async findMessageByPlatformId(channel, id) {
+      return messages.find((m) => m.channelId === channel.id && m.platformMessageId === id);
     },
     eventSeen: unused('eventSeen'),
     recordEvent: unused('recordEvent'),
     setMessageStatus: unused('setMessageStatus'),
     markOutgoingRead: unused('markOutgoingRead'),
-    wakeProviderSends: unused('wakeProviderSends'),
+    wakePlatformSends: unused('wakePlatformSends'),
     channelsOf: unused('channelsOf'),
   };
   return { port, conversations, participants, messages };
 }
 
-const channel = { id: 'ch_1', provider: 'airy', status: 'active' } as Channel;
+const channel = { id: 'ch_1', platform: 'airy', status: 'active' } as Channel;
 const state = { source_id: 'pipedrive-ch_1', source_token: 'source-token', channel_id: 'airy-channel', source_channel_id: 'pd-channel' };
 const config = { api_url: 'https://airy.example', system_token: 'system' };
 
@@ -108,7 +108,7 @@ test('an Airy reply in a new conversation is recorded through the port alone; it
   const first = await handleAction(services, { channel, config, state }, request());
   assert.equal(first.status, 200);
   const [conversation] = fake.conversations;
-  assert.equal(conversation?.providerRef, airyIds.conversation(state.source_id, 'pd-7-42'));
+  assert.equal(conversation?.platformRef, airyIds.conversation(state.source_id, 'pd-7-42'));
   assert.deepEqual(
     fake.participants.map((p) => [p.id, p.role]),
     [

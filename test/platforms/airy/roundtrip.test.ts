@@ -12,7 +12,7 @@ test('both directions end to end: postMessage → Airy contact message → Airy 
     const pdUser = `pd-user-${conv.id}`;
 
     // ── Pipedrive user → Airy ──
-    const sent = outboxEvent(w.b, 'done', 'provider.send');
+    const sent = outboxEvent(w.b, 'done', 'platform.send');
     const id = await postMessage(w.b, channel.providerChannelId, conv.id, 'Hello from Pipedrive', [
       { name: 'quote.pdf', type: 'application/pdf', content: '%PDF-1.4 quote' },
     ]);
@@ -80,7 +80,7 @@ test('both directions end to end: postMessage → Airy contact message → Airy 
     // A new contact message makes the conversation unseen again.
     // It is unseen as soon as postMessage has answered, not once Airy's unread_count event has
     // been processed (that event races the `delivered` status on its way to Pipedrive).
-    const again = outboxEvent(w.b, 'done', 'provider.send');
+    const again = outboxEvent(w.b, 'done', 'platform.send');
     await postMessage(w.b, channel.providerChannelId, conv.id, 'One more thing');
     const right = await w.b.call(`/api/channels/${channel.providerChannelId}/conversations/${conv.id}`);
     assert.equal(((await right.json()) as { data: { seen: boolean } }).data.seen, false);

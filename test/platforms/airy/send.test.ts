@@ -14,8 +14,8 @@ test('Airy down during a send (503 twice): the outbox retries, then the message 
     const conv = await seedConversation(w.b, channel);
     w.fake.failNext('/sources.webhook', 2, 503);
     const retries: string[] = [];
-    w.b.outbox.on('retry', (job, reason) => job.kind === 'provider.send' && retries.push(reason));
-    const done = outboxEvent(w.b, 'done', 'provider.send');
+    w.b.outbox.on('retry', (job, reason) => job.kind === 'platform.send' && retries.push(reason));
+    const done = outboxEvent(w.b, 'done', 'platform.send');
     const id = await postMessage(w.b, channel.providerChannelId, conv.id, 'Are you there?');
     await done;
     assert.equal(retries.length, 2);
@@ -36,8 +36,8 @@ test('Airy not answering in time: the send times out, is retried, and lands once
     const { channel, state } = await w.connect();
     const conv = await seedConversation(w.b, channel);
     w.fake.stallNext('/sources.webhook', 1, 4000);
-    const retry = outboxEvent(w.b, 'retry', 'provider.send');
-    const done = outboxEvent(w.b, 'done', 'provider.send');
+    const retry = outboxEvent(w.b, 'retry', 'platform.send');
+    const done = outboxEvent(w.b, 'done', 'platform.send');
     const id = await postMessage(w.b, channel.providerChannelId, conv.id, 'Slow network');
     assert.match((await retry).reason, /Airy \/sources\.webhook: the host did not answer in time/);
     await done;
@@ -54,7 +54,7 @@ test('Airy rejecting a send (400) dead-letters it with the reason and Pipedrive 
     const { channel } = await w.connect();
     const conv = await seedConversation(w.b, channel);
     w.fake.failNext('/sources.webhook', 1, 400);
-    const dead = outboxEvent(w.b, 'dead', 'provider.send');
+    const dead = outboxEvent(w.b, 'dead', 'platform.send');
     const id = await postMessage(w.b, channel.providerChannelId, conv.id, 'Rejected');
     const { reason } = await dead;
     assert.match(reason, /HTTP 400/);
@@ -78,7 +78,7 @@ test('sending works while the WebSocket is down; the subscriber reconnects after
     await w.adapter.realtime.stop();
     await gone;
     assert.equal(w.fake.broker.subscriberCount, 0);
-    const done = outboxEvent(w.b, 'done', 'provider.send');
+    const done = outboxEvent(w.b, 'done', 'platform.send');
     const id = await postMessage(w.b, channel.providerChannelId, conv.id, 'While nobody listens');
     await done;
     assert.ok(w.fake.model.messages.has(airyUuid(state.source_id, id)));
@@ -105,13 +105,13 @@ test('a channel connected on a process that is not the leader is picked up by th
   const w = await startAiryWorld();
   if (!w.b.singletons.isLeader) await waitFor(w.b.singletons, 'elected');
   // Processes of one deployment share APP_SECRET (the channel's secrets are sealed with it).
-  const other = await startTestBridge({ shareDb: w.b, env: { APP_SECRET: w.b.config.appSecret }, pipedrive: w.gateway, providers: { airy: airyAdapterFactory({ realtime: { rescanMs: 50 } }) } });
+  const other = await startTestBridge({ shareDb: w.b, env: { APP_SECRET: w.b.config.appSecret }, pipedrive: w.gateway, platforms: { airy: airyAdapterFactory({ realtime: { rescanMs: 50 } }) } });
   try {
     assert.equal(w.b.singletons.isLeader, true);
     assert.equal(other.singletons.isLeader, false);
     const subscribed = waitFor(w.fake.broker, 'subscribed');
     await other.flows.connectChannel(
-      { provider: 'airy', name: 'Connected elsewhere', avatarUrl: null, config: { api_url: w.fake.url, system_token: w.fake.systemToken }, templates: [], installationId: null },
+      { platform: 'airy', name: 'Connected elsewhere', avatarUrl: null, config: { api_url: w.fake.url, system_token: w.fake.systemToken }, templates: [], installationId: null },
     );
     await subscribed;
     assert.equal(w.fake.broker.subscriberCount, 1, 'one subscription, held by the leader');

@@ -48,7 +48,7 @@ test('STOMP codec: frames split across chunks, heart-beat EOLs, escaped headers'
 });
 
 test('buildIngest: from_contact, our ids, epoch-ms sent_at, display name metadata; Airy-opened conversations keep their handle', () => {
-  const conversation = { id: 'conv-1', providerState: null } as Conversation;
+  const conversation = { id: 'conv-1', platformState: null } as Conversation;
   const message = { id: 'm_1', text: 'Hi', createdAt: 1_700_000_000_123 } as Message;
   const sender = { id: 'pd-1', name: 'Pat', email: null, avatarUrl: 'https://a/p.png' } as Participant;
   const body = buildIngest({ conversation, message, sender, files: [] }, 'airy-pcid');
@@ -62,6 +62,6 @@ test('buildIngest: from_contact, our ids, epoch-ms sent_at, display name metadat
     sent_at: 1_700_000_000_123,
   });
   assert.deepEqual(body.metadata, [{ namespace: 'conversation', source_id: 'conv-1', metadata: { contact: { display_name: 'Pat', avatar_url: 'https://a/p.png' } } }]);
-  assert.equal(sourceConversationId({ id: 'airy-x', providerState: '{"source_conversation_id":"pd-42"}' } as Conversation), 'pd-42');
-  assert.equal(sourceConversationId({ id: 'c', providerState: 'garbage' } as Conversation), 'c');
+  assert.equal(sourceConversationId({ id: 'airy-x', platformState: '{"source_conversation_id":"pd-42"}' } as Conversation), 'pd-42');
+  assert.equal(sourceConversationId({ id: 'c', platformState: 'garbage' } as Conversation), 'c');
 });

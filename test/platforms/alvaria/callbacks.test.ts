@@ -13,7 +13,7 @@ import type { FakeSession } from '../../../fakes/alvaria/server.ts';
 import type { Delivery } from '../../../fakes/alvaria/deliveries.ts';
 import type { SignMode } from '../../../fakes/alvaria/signer.ts';
 
-const isSend = (j: Job) => j.kind === 'provider.send';
+const isSend = (j: Job) => j.kind === 'platform.send';
 
 /** A rig with one live session carrying one sent message. */
 async function liveRig(opts: Parameters<typeof startAlvariaRig>[0] = {}): Promise<AlvariaRig & { session: FakeSession }> {

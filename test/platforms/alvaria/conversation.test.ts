@@ -8,7 +8,7 @@ import { waitFor } from '../../support/harness.ts';
 import { startAlvariaRig } from '../../support/alvaria.ts';
 import type { FakeSession } from '../../../fakes/alvaria/server.ts';
 
-const isSend = (j: Job) => j.kind === 'provider.send';
+const isSend = (j: Job) => j.kind === 'platform.send';
 
 test('a whole conversation: postMessage → session → NEW_SESSION → sent → agent joins → agent replies to Pipedrive', async () => {
   const r = await startAlvariaRig();
@@ -29,7 +29,7 @@ test('a whole conversation: postMessage → session → NEW_SESSION → sent →
     assert.equal(sent.text, 'Hello from Pipedrive');
     await doneP;
     const stored = await findMessageById(r.b.db, id);
-    assert.equal(stored?.providerMessageId, sent.messageId, 'the 202 messageId is kept as the provider id');
+    assert.equal(stored?.platformMessageId, sent.messageId, 'the 202 messageId is kept as the provider id');
     assert.equal(stored?.status, 'sent');
 
     // The token and every API call carried the right credentials.
