@@ -14,11 +14,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
  *   status     a fixed status with a body holding `secret` (must never reach an admin)
  *   endless    the WebSocket answers CONNECTED, then a MESSAGE frame that never ends
  */
-export type HostileBehaviour =
-  | { kind: 'ok' }
-  | { kind: 'drip'; dripMs: number; dripBytes: number }
-  | { kind: 'huge'; hugeBytes: number }
-  | { kind: 'status'; status: number; secret: string };
+export type HostileBehaviour = { kind: 'ok' } | { kind: 'drip'; dripMs: number; dripBytes: number } | { kind: 'huge'; hugeBytes: number } | { kind: 'status'; status: number; secret: string };
 
 export interface HostileEvents {
   request: [string];

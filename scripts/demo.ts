@@ -17,7 +17,21 @@ import { demoHost, startWorld, type World } from './demo/world.ts';
 import { dealPanel, theWindow, transcriptNote } from './demo/workspace-steps.ts';
 
 type Step = (w: World, p: Printer, s: Story, t: Talk) => Promise<void>;
-const STORY: Step[] = [install, connectAiry, connectAlvaria, initialSync, sendToAiry, sendToAlvaria, airyUserReplies, alvariaAgentReplies, readReceipts, alvariaSessionEnds, theWindow, dealPanel, transcriptNote];
+const STORY: Step[] = [
+  install,
+  connectAiry,
+  connectAlvaria,
+  initialSync,
+  sendToAiry,
+  sendToAlvaria,
+  airyUserReplies,
+  alvariaAgentReplies,
+  readReceipts,
+  alvariaSessionEnds,
+  theWindow,
+  dealPanel,
+  transcriptNote,
+];
 
 const once = process.argv.includes('--once') || ['1', 'true', 'yes'].includes(process.env.DEMO_EXIT ?? '');
 const port = process.env.DEMO_PORT ? Number(process.env.DEMO_PORT) : undefined;

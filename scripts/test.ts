@@ -26,7 +26,6 @@ function testFiles(dir: string): string[] {
   });
 }
 
-
 const files = args.length ? args : testFiles('test').sort();
 const REPORTER = fileURLToPath(new URL('./lib/summary-reporter.ts', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'pdb-test-'));
@@ -49,9 +48,16 @@ for (const dialect of ['sqlite', 'postgres']) {
   const r = spawnSync(
     process.execPath,
     [
-      '--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=180000', '--test-force-exit',
-      '--test-reporter=spec', '--test-reporter-destination=stdout',
-      `--test-reporter=${REPORTER}`, `--test-reporter-destination=${out}`,
+      '--import',
+      'tsx',
+      '--test',
+      '--test-concurrency=2',
+      '--test-timeout=180000',
+      '--test-force-exit',
+      '--test-reporter=spec',
+      '--test-reporter-destination=stdout',
+      `--test-reporter=${REPORTER}`,
+      `--test-reporter-destination=${out}`,
       ...files,
     ],
     { stdio: 'inherit', env: { ...process.env, TEST_DB: dialect, TEST_PG_URL: pgUrl } },

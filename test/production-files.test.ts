@@ -22,18 +22,30 @@ function importsOf(file: string): string[] {
 test('production files import only production files: app/, db/migrations/ and the two operator scripts stay inside what the image copies', () => {
   const shipped = [...tsFiles('app'), ...tsFiles('db/migrations'), 'scripts/dead-letters.ts', 'scripts/print-manifest.ts'];
   const allowed = (p: string) => p.startsWith('app/') || p.startsWith('db/migrations/');
-  const outside = shipped.flatMap((f) => importsOf(f).filter((p) => !allowed(p)).map((p) => `${f} imports ${p}`));
+  const outside = shipped.flatMap((f) =>
+    importsOf(f)
+      .filter((p) => !allowed(p))
+      .map((p) => `${f} imports ${p}`),
+  );
   assert.deepEqual(outside, []);
   assert.ok(shipped.length > 100, `walked the tree (${shipped.length} files)`);
 });
 
 test('test/ is test-only: nothing outside it imports from it', () => {
   const files = ['app', 'db', 'fakes', 'scripts'].flatMap(tsFiles);
-  const intoTest = files.flatMap((f) => importsOf(f).filter((p) => p.startsWith('test/')).map((p) => `${f} imports ${p}`));
+  const intoTest = files.flatMap((f) =>
+    importsOf(f)
+      .filter((p) => p.startsWith('test/'))
+      .map((p) => `${f} imports ${p}`),
+  );
   assert.deepEqual(intoTest, []);
 });
 
 test('the fakes stand alone: fakes/ imports no code of the app', () => {
-  const intoApp = tsFiles('fakes').flatMap((f) => importsOf(f).filter((p) => !p.startsWith('fakes/')).map((p) => `${f} imports ${p}`));
+  const intoApp = tsFiles('fakes').flatMap((f) =>
+    importsOf(f)
+      .filter((p) => !p.startsWith('fakes/'))
+      .map((p) => `${f} imports ${p}`),
+  );
   assert.deepEqual(intoApp, []);
 });

@@ -99,7 +99,10 @@ test('zero configuration: starts on sqlite at db/app.sqlite, warns about APP_SEC
     assert.match(setup, /public HTTPS/);
     assert.doesNotMatch(setup, /href="\/auth\/pipedrive"/, 'no link back to itself');
     const journal = await new Promise<string>((resolve) => {
-      const p = spawn(process.execPath, ['-e', `const D=require(${JSON.stringify(import.meta.resolve('better-sqlite3').replace('file://', ''))});console.log(new D(${JSON.stringify(join(cwd, 'db', 'app.sqlite'))}).pragma('journal_mode',{simple:true}))`]);
+      const p = spawn(process.execPath, [
+        '-e',
+        `const D=require(${JSON.stringify(import.meta.resolve('better-sqlite3').replace('file://', ''))});console.log(new D(${JSON.stringify(join(cwd, 'db', 'app.sqlite'))}).pragma('journal_mode',{simple:true}))`,
+      ]);
       let s = '';
       p.stdout.on('data', (d) => (s += d));
       p.on('exit', () => resolve(s.trim()));
@@ -186,7 +189,7 @@ test('a PostgreSQL that comes up during the wait is used', { skip: DIALECT !== '
     assert.equal((await fetch(`http://127.0.0.1:${appPort}/healthz`)).status, 200);
   } finally {
     child.kill('SIGTERM');
-    await new Promise((r) => child.exitCode !== null ? r(null) : child.once('exit', r));
+    await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
     relay?.close();
     const { default: knex } = await import('knex');
     const db = knex({ client: 'pg', connection: PG_URL });

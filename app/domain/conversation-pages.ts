@@ -58,20 +58,11 @@ export async function listConversationPage(
     page.map((p) => p.conversation),
     { limit: opts.messagesLimit, maxSeq: snapshot.seq },
   );
-  const after =
-    hasMore && last
-      ? encodeCursor(secrets, { k: 'c', ch: channel.id, s: snapshot.seq, cp: snapshot.convPk, q: last.keySeq, p: last.conversation.pk })
-      : undefined;
+  const after = hasMore && last ? encodeCursor(secrets, { k: 'c', ch: channel.id, s: snapshot.seq, cp: snapshot.convPk, q: last.keySeq, p: last.conversation.pk }) : undefined;
   return { items, after };
 }
 
-export async function conversationPage(
-  db: Db,
-  secrets: Secrets,
-  channel: Channel,
-  conversationId: string,
-  opts: { messagesLimit: number; after: string | undefined },
-): Promise<ConversationView> {
+export async function conversationPage(db: Db, secrets: Secrets, channel: Channel, conversationId: string, opts: { messagesLimit: number; after: string | undefined }): Promise<ConversationView> {
   const conversation = await findConversation(db, channel.id, conversationId);
   if (!conversation) throw notFound('Conversation');
   let beforeSeq: number | undefined;
@@ -84,17 +75,9 @@ export async function conversationPage(
   return view!;
 }
 
-async function viewsFor(
-  db: Db,
-  secrets: Secrets,
-  conversations: Conversation[],
-  opts: { limit: number; maxSeq?: number; beforeSeq?: number | undefined },
-): Promise<ConversationView[]> {
+async function viewsFor(db: Db, secrets: Secrets, conversations: Conversation[], opts: { limit: number; maxSeq?: number; beforeSeq?: number | undefined }): Promise<ConversationView[]> {
   const pks = conversations.map((c) => c.pk);
-  const [participants, pages] = await Promise.all([
-    listParticipants(db, pks),
-    pageMessagesOf(db, pks, { limit: opts.limit + 1, maxSeq: opts.maxSeq, beforeSeq: opts.beforeSeq }),
-  ]);
+  const [participants, pages] = await Promise.all([listParticipants(db, pks), pageMessagesOf(db, pks, { limit: opts.limit + 1, maxSeq: opts.maxSeq, beforeSeq: opts.beforeSeq })]);
   // Grouped once, in the order they were listed (by pk).
   const participantsOf = new Map<number, Participant[]>(pks.map((pk) => [pk, []]));
   for (const p of participants) participantsOf.get(p.conversationPk)?.push(p);

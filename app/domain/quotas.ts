@@ -39,7 +39,10 @@ export class Quotas {
     if (this.cfg.attachmentBytes && incomingBytes > 0) {
       const stored = await storedAttachmentBytes(this.db, tenant.channelIds);
       if (stored + incomingBytes > this.cfg.attachmentBytes) {
-        throw new AppError('PAYLOAD_TOO_LARGE', `This company's stored attachments would exceed its quota of ${formatMb(this.cfg.attachmentBytes)}; older files are removed by retention, or ask the operator to raise the quota`);
+        throw new AppError(
+          'PAYLOAD_TOO_LARGE',
+          `This company's stored attachments would exceed its quota of ${formatMb(this.cfg.attachmentBytes)}; older files are removed by retention, or ask the operator to raise the quota`,
+        );
       }
     }
   }

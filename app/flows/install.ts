@@ -1,14 +1,7 @@
 import { newId } from '../domain/inbox.ts';
 import { ensureStandingConversation } from '../domain/standing.ts';
 import { findChannel, listChannels } from '../store/channels.ts';
-import {
-  bumpSessionGeneration,
-  findInstallationByUser,
-  listCompanyChannelIds,
-  purgeTokens,
-  upsertInstallation,
-  type Installation,
-} from '../store/installations.ts';
+import { bumpSessionGeneration, findInstallationByUser, listCompanyChannelIds, purgeTokens, upsertInstallation, type Installation } from '../store/installations.ts';
 import type { BridgeServices } from './services.ts';
 
 /**

@@ -59,7 +59,10 @@ const originList = z
   .optional()
   .transform((v, ctx) => {
     const out: string[] = [];
-    for (const item of (v ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const item of (v ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       let ok = false;
       try {
         const u = new URL(item);
@@ -150,7 +153,10 @@ const EnvSchema = z.object({
     .string()
     .optional()
     .transform((v, ctx) => {
-      const entries = (v ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+      const entries = (v ?? '')
+        .split(',')
+        .map((e) => e.trim())
+        .filter(Boolean);
       try {
         parseAllowList(entries);
       } catch (err) {
@@ -250,9 +256,7 @@ export function loadConfig(env: Env = process.env): Config {
   const parsed = EnvSchema.safeParse(env);
   if (!parsed.success) {
     const seen = new Set<string>();
-    const problems = parsed.error.issues
-      .map((issue) => ({ variable: String(issue.path[0] ?? 'environment'), detail: issue.message }))
-      .filter((p) => !seen.has(p.variable) && seen.add(p.variable));
+    const problems = parsed.error.issues.map((issue) => ({ variable: String(issue.path[0] ?? 'environment'), detail: issue.message })).filter((p) => !seen.has(p.variable) && seen.add(p.variable));
     throw new ConfigError(problems);
   }
   const e = parsed.data;
@@ -317,7 +321,9 @@ function filesStore(e: z.infer<typeof EnvSchema>): Config['files'] {
   const [bucket = '', ...rest] = where.slice('s3://'.length).split('/');
   const prefix = rest.join('/').replace(/^\/+|\/+$/g, '');
   if (!e.S3_ACCESS_KEY_ID !== !e.S3_SECRET_ACCESS_KEY) {
-    throw new ConfigError([{ variable: e.S3_ACCESS_KEY_ID ? 'S3_SECRET_ACCESS_KEY' : 'S3_ACCESS_KEY_ID', detail: 'must be set together with its pair (or leave both empty to use the AWS default credentials)' }]);
+    throw new ConfigError([
+      { variable: e.S3_ACCESS_KEY_ID ? 'S3_SECRET_ACCESS_KEY' : 'S3_ACCESS_KEY_ID', detail: 'must be set together with its pair (or leave both empty to use the AWS default credentials)' },
+    ]);
   }
   return {
     kind: 's3',

@@ -194,10 +194,7 @@ const PG_TRANSIENT = new Set(['55P03', '57014', '57P03', '53300', '40001', '40P0
 //   anything else              → retry with backoff, dead after the cap
 // ---------------------------------------------------------------------------------------------
 
-export type JobOutcome =
-  | { kind: 'defer'; ms: number; reason: string }
-  | { kind: 'retry'; reason: string; retryAfterMs?: number | undefined }
-  | { kind: 'dead'; reason: string };
+export type JobOutcome = { kind: 'defer'; ms: number; reason: string } | { kind: 'retry'; reason: string; retryAfterMs?: number | undefined } | { kind: 'dead'; reason: string };
 
 export function jobOutcome(err: unknown): JobOutcome {
   const f = err instanceof OutsideFailure ? err.failure : err;

@@ -107,7 +107,11 @@ export class Metrics {
       ...this.duplicates.render(),
       ...this.outbox.render(),
       ...this.platformCalls.render(),
-      ...gauge('bridge_jobs', 'Jobs in the outbox table, by status (pending + running = depth; dead = dead letters).', Object.entries(g.byStatus).map(([status, n]) => [{ status }, n])),
+      ...gauge(
+        'bridge_jobs',
+        'Jobs in the outbox table, by status (pending + running = depth; dead = dead letters).',
+        Object.entries(g.byStatus).map(([status, n]) => [{ status }, n]),
+      ),
       ...gauge('bridge_outbox_oldest_pending_age_seconds', 'Age of the oldest job not finished yet (0 when the queue is empty).', [[{}, round(g.oldestPendingAgeMs / 1000)]]),
       ...counter('bridge_pipedrive_rate_limited_total', 'HTTP 429 answers from Pipedrive, by limit (burst window or daily budget).', [
         [{ limit: 'burst' }, pd.burst429],

@@ -56,4 +56,3 @@ function clientAborted(ctx: Context, err: unknown): boolean {
   const message = (err as { message?: string })?.message ?? '';
   return /^Request (aborted|closed)$/.test(message) || (ctx.req.readableAborted && /unexpected end of form|aborted/i.test(message));
 }
-

@@ -18,4 +18,3 @@ export function requestMetrics(metrics: Metrics) {
     }
   };
 }
-

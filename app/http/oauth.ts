@@ -79,10 +79,7 @@ export function oauthRouter(s: HttpServices): Router {
     // chain that started on Pipedrive's site, so /admin is reached by a navigation from this page.
     ctx.set(PAGE_HEADERS);
     ctx.type = 'html';
-    ctx.body = page(
-      'Signed in',
-      html`<meta http-equiv="refresh" content="0; url=/admin"><h1>Signed in</h1><p><a id="continue" href="/admin">Continue to the admin page</a></p>`,
-    );
+    ctx.body = page('Signed in', html`<meta http-equiv="refresh" content="0; url=/admin"><h1>Signed in</h1><p><a id="continue" href="/admin">Continue to the admin page</a></p>`);
   });
 
   const basic = pipedriveBasicAuth(config.pipedrive.clientId, config.pipedrive.clientSecret);

@@ -207,7 +207,14 @@ export class PipedrivePacer {
   private pace(id: string): Pace {
     let p = this.paces.get(id);
     if (!p) {
-      p = { limit: this.cfg.burstLimit, sent: [], inflight: 0, blockedUntil: 0, parkedUntil: 0, breaker: { state: 'closed', failures: 0, openUntil: 0, cooldownMs: this.cfg.breakerBaseMs, probeAt: 0 } };
+      p = {
+        limit: this.cfg.burstLimit,
+        sent: [],
+        inflight: 0,
+        blockedUntil: 0,
+        parkedUntil: 0,
+        breaker: { state: 'closed', failures: 0, openUntil: 0, cooldownMs: this.cfg.breakerBaseMs, probeAt: 0 },
+      };
       this.paces.set(id, p);
     }
     return p;

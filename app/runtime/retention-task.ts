@@ -49,7 +49,10 @@ export async function sweep(db: Db, now = Date.now(), data?: DataRetention): Pro
   if (data.attachmentsMs > 0) {
     for (;;) {
       const expired = await expiredAttachments(db, now - data.attachmentsMs, BATCH);
-      await deleteAttachments(db, expired.map((a) => a.id));
+      await deleteAttachments(
+        db,
+        expired.map((a) => a.id),
+      );
       for (const a of expired) await data.files.remove(a.storageKey);
       out.attachments += expired.length;
       if (expired.length < BATCH) break;

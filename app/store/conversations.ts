@@ -70,13 +70,11 @@ export async function findConversationByPk(db: Tx, pk: number): Promise<Conversa
   return row && toConversation(row);
 }
 
-export async function findConversationBy(
-  db: Tx,
-  channelId: string,
-  by: { platformRef: string } | { sourceUserKey: string },
-): Promise<Conversation | undefined> {
+export async function findConversationBy(db: Tx, channelId: string, by: { platformRef: string } | { sourceUserKey: string }): Promise<Conversation | undefined> {
   const where = 'platformRef' in by ? { platform_ref: by.platformRef } : { source_user_key: by.sourceUserKey };
-  const row = await db<ConversationRow>('conversations').where({ channel_id: channelId, ...where }).first();
+  const row = await db<ConversationRow>('conversations')
+    .where({ channel_id: channelId, ...where })
+    .first();
   return row && toConversation(row);
 }
 
@@ -110,11 +108,7 @@ export interface ActivityKey {
  * conversation pk (0 on an empty store).
  */
 export async function activitySnapshot(db: Tx): Promise<{ seq: number; convPk: number }> {
-  const [row] = await readRows<{ s: number | string | null; cp: number | string | null }>(
-    db,
-    'select (select max(seq) from messages) as s, (select max(pk) from conversations) as cp',
-    [],
-  );
+  const [row] = await readRows<{ s: number | string | null; cp: number | string | null }>(db, 'select (select max(seq) from messages) as s, (select max(pk) from conversations) as cp', []);
   return { seq: Number(row?.s ?? 0), convPk: Number(row?.cp ?? 0) };
 }
 
@@ -137,9 +131,7 @@ export async function pageConversationsAt(
 ): Promise<Array<{ conversation: Conversation; keySeq: number }>> {
   // With a cursor the range starts at its key (never above the snapshot: keys are read as of
   // it), so the index walk skips what earlier pages returned instead of filtering it.
-  const stable = before
-    ? 'c.last_seq <= ? and c.pk <= ? and (c.last_seq < ? or c.pk < ?)'
-    : 'c.last_seq <= ? and c.pk <= ?';
+  const stable = before ? 'c.last_seq <= ? and c.pk <= ? and (c.last_seq < ? or c.pk < ?)' : 'c.last_seq <= ? and c.pk <= ?';
   const stableBindings = before ? [Math.min(before.seq, snapshot.seq), snapshot.convPk, before.seq, before.pk] : [snapshot.seq, snapshot.convPk];
   const rows = await readRows<ConversationRow & { key_seq: number | string }>(
     db,
@@ -157,11 +149,7 @@ export async function pageConversationsAt(
 
 export async function countConversations(db: Tx, channelIds: string[]): Promise<Map<string, number>> {
   if (!channelIds.length) return new Map();
-  const rows: Array<{ channel_id: string; n: number | string }> = await db('conversations')
-    .select('channel_id')
-    .count({ n: '*' })
-    .whereIn('channel_id', channelIds)
-    .groupBy('channel_id');
+  const rows: Array<{ channel_id: string; n: number | string }> = await db('conversations').select('channel_id').count({ n: '*' }).whereIn('channel_id', channelIds).groupBy('channel_id');
   return new Map(rows.map((r) => [String(r.channel_id), Number(r.n)]));
 }
 
@@ -202,11 +190,7 @@ export async function upsertParticipant(db: Tx, p: Participant, now: number): Pr
 
 export async function listParticipants(db: Tx, conversationPks: number[]): Promise<Participant[]> {
   if (!conversationPks.length) return [];
-  const rows = await readRows<ParticipantRow>(
-    db,
-    `select * from participants where conversation_pk in (${conversationPks.map(() => '?').join(', ')}) order by pk`,
-    conversationPks,
-  );
+  const rows = await readRows<ParticipantRow>(db, `select * from participants where conversation_pk in (${conversationPks.map(() => '?').join(', ')}) order by pk`, conversationPks);
   return rows.map(toParticipant);
 }
 

@@ -5,11 +5,7 @@ import type { Tx } from './db.ts';
  * already recorded: the caller has seen this event and must not store it twice.
  */
 export async function recordEventKey(db: Tx, source: string, eventKey: string, now: number): Promise<boolean> {
-  const rows = await db('inbound_events')
-    .insert({ source, event_key: eventKey, received_at: now })
-    .onConflict(['source', 'event_key'])
-    .ignore()
-    .returning('pk');
+  const rows = await db('inbound_events').insert({ source, event_key: eventKey, received_at: now }).onConflict(['source', 'event_key']).ignore().returning('pk');
   return rows.length > 0;
 }
 

@@ -144,7 +144,9 @@ export async function purgeTokens(db: Tx, id: string, now: number): Promise<void
 
 /** Ends every session of the installation (sign-out, reinstall); answers the new generation. */
 export async function bumpSessionGeneration(db: Tx, id: string): Promise<number> {
-  await db('installations').where({ id }).update({ session_generation: db.raw('session_generation + 1') });
+  await db('installations')
+    .where({ id })
+    .update({ session_generation: db.raw('session_generation + 1') });
   const row = await db<InstallationRow>('installations').select('session_generation').where({ id }).first();
   return Number(row?.session_generation ?? 0);
 }

@@ -91,8 +91,7 @@ const TENANT_OF_CHANNEL = `select coalesce('company:' || cast(i.pd_company_id as
 const RUNNABLE = `((j.status = 'pending' and j.run_at <= ?) or (j.status = 'running' and j.locked_until < ?))`;
 
 /** No earlier job of the same ordering key (conversation) is unfinished: per-conversation order. */
-const HEAD_OF_KEY = (a: string) =>
-  `not exists (select 1 from jobs e where e.ordering_key = ${a}.ordering_key and e.id < ${a}.id and e.status in ('pending', 'running'))`;
+const HEAD_OF_KEY = (a: string) => `not exists (select 1 from jobs e where e.ordering_key = ${a}.ordering_key and e.id < ${a}.id and e.status in ('pending', 'running'))`;
 
 /**
  * The fair pick, as ids. Each tenant with runnable work offers its first `perTenant` runnable
@@ -164,10 +163,7 @@ export async function claimJobs(db: Tx, workerId: string, limit: number, now: nu
   return (rows as JobRow[]).map(toJob).sort((a, b) => a.id - b.id);
 }
 
-type Finish =
-  | { status: 'done' }
-  | { status: 'pending'; runAt: number; error: string | null; refundAttempt?: boolean }
-  | { status: 'dead'; error: string };
+type Finish = { status: 'done' } | { status: 'pending'; runAt: number; error: string | null; refundAttempt?: boolean } | { status: 'dead'; error: string };
 
 /** Finishes a claimed job only if this worker still holds it; false means the lease was lost. */
 export async function finishJob(db: Tx, id: number, workerId: string, outcome: Finish, now: number): Promise<boolean> {
@@ -183,7 +179,9 @@ export async function finishJob(db: Tx, id: number, workerId: string, outcome: F
 }
 
 export async function listJobs(db: Tx, filter: { status?: JobStatus; kind?: string; limit?: number } = {}): Promise<Job[]> {
-  const q = db<JobRow>('jobs').orderBy('id').limit(filter.limit ?? 1000);
+  const q = db<JobRow>('jobs')
+    .orderBy('id')
+    .limit(filter.limit ?? 1000);
   if (filter.status) q.where('status', filter.status);
   if (filter.kind) q.where('kind', filter.kind);
   return (await q).map(toJob);

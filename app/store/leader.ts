@@ -21,7 +21,11 @@ export function createLeaderLock(db: Db, name: string, schema: string | undefine
   }
   // Advisory locks are per database: the key includes the schema so deployments (and test
   // runs) sharing a database in different schemas do not elect each other.
-  const key = createHash('sha256').update(`${schema ?? 'public'}:${name}`).digest().readBigInt64BE(0).toString();
+  const key = createHash('sha256')
+    .update(`${schema ?? 'public'}:${name}`)
+    .digest()
+    .readBigInt64BE(0)
+    .toString();
   let conn: pg.Client | null = null;
   const drop = async () => {
     const c = conn;

@@ -13,8 +13,34 @@ export interface MessageContext {
   sender: Participant | undefined;
 }
 
-const CHANNEL_COLUMNS: Array<keyof ChannelRow> = ['id', 'provider_channel_id', 'installation_id', 'platform', 'name', 'avatar_url', 'config_enc', 'state_enc', 'status', 'last_error', 'created_at', 'updated_at'];
-const CONVERSATION_COLUMNS: Array<keyof ConversationRow> = ['pk', 'id', 'channel_id', 'status', 'seen', 'link', 'last_seq', 'platform_ref', 'platform_state', 'source_user_key', 'created_at', 'updated_at'];
+const CHANNEL_COLUMNS: Array<keyof ChannelRow> = [
+  'id',
+  'provider_channel_id',
+  'installation_id',
+  'platform',
+  'name',
+  'avatar_url',
+  'config_enc',
+  'state_enc',
+  'status',
+  'last_error',
+  'created_at',
+  'updated_at',
+];
+const CONVERSATION_COLUMNS: Array<keyof ConversationRow> = [
+  'pk',
+  'id',
+  'channel_id',
+  'status',
+  'seen',
+  'link',
+  'last_seq',
+  'platform_ref',
+  'platform_state',
+  'source_user_key',
+  'created_at',
+  'updated_at',
+];
 const PARTICIPANT_COLUMNS: Array<keyof ParticipantRow> = ['conversation_pk', 'id', 'role', 'name', 'avatar_url', 'email'];
 
 const aliased = <K extends string>(table: string, prefix: string, columns: K[]) => columns.map((c) => `${table}.${c} as ${prefix}${c}`);
@@ -37,7 +63,12 @@ export async function findMessageContext(db: Tx, messageId: string): Promise<Mes
       this.on('p.conversation_pk', '=', 'm.conversation_pk').andOn('p.id', '=', 'm.sender_id').andOnVal('p.role', '=', 'source_user');
     })
     .where('m.id', messageId)
-    .first<(MessageRow & Record<string, unknown>) | undefined>(['m.*', ...aliased('c', 'c__', CHANNEL_COLUMNS), ...aliased('v', 'v__', CONVERSATION_COLUMNS), ...aliased('p', 'p__', PARTICIPANT_COLUMNS)]);
+    .first<(MessageRow & Record<string, unknown>) | undefined>([
+      'm.*',
+      ...aliased('c', 'c__', CHANNEL_COLUMNS),
+      ...aliased('v', 'v__', CONVERSATION_COLUMNS),
+      ...aliased('p', 'p__', PARTICIPANT_COLUMNS),
+    ]);
   if (!row) return undefined;
   const [message] = await withAttachments(db, [row]);
   const channel = unprefix<ChannelRow>(row, 'c__', CHANNEL_COLUMNS);

@@ -16,18 +16,18 @@ export async function tenantOf(db: Tx, channelId: string): Promise<{ key: string
 /** Bytes of attachments stored on our disk for these channels. */
 export async function storedAttachmentBytes(db: Tx, channelIds: string[]): Promise<number> {
   if (!channelIds.length) return 0;
-  const row = await db('attachments as a')
-    .join('messages as m', 'm.seq', 'a.message_seq')
-    .whereIn('m.channel_id', channelIds)
-    .whereNotNull('a.storage_key')
-    .sum({ n: 'a.size' })
-    .first();
+  const row = await db('attachments as a').join('messages as m', 'm.seq', 'a.message_seq').whereIn('m.channel_id', channelIds).whereNotNull('a.storage_key').sum({ n: 'a.size' }).first();
   return Number(row?.n ?? 0);
 }
 
 /** Stored attachments older than `before`, oldest first: their bytes are deleted, then their rows. */
 export async function expiredAttachments(db: Tx, before: number, limit: number): Promise<Array<{ id: string; storageKey: string }>> {
-  const rows: Array<{ id: string; storage_key: string }> = await db('attachments').select('id', 'storage_key').whereNotNull('storage_key').andWhere('created_at', '<', before).orderBy('created_at').limit(limit);
+  const rows: Array<{ id: string; storage_key: string }> = await db('attachments')
+    .select('id', 'storage_key')
+    .whereNotNull('storage_key')
+    .andWhere('created_at', '<', before)
+    .orderBy('created_at')
+    .limit(limit);
   return rows.map((r) => ({ id: r.id, storageKey: r.storage_key }));
 }
 

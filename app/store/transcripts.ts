@@ -70,16 +70,33 @@ export async function lastNote(db: Tx, conversationPk: number): Promise<Transcri
 
 export async function insertNote(db: Tx, n: { conversationPk: number; recordType: string; recordId: number; token: string; part: number; bytes: number }, now: number): Promise<TranscriptNote> {
   const [row] = await db('transcript_notes')
-    .insert({ conversation_pk: n.conversationPk, record_type: n.recordType, record_id: n.recordId, token: n.token, part: n.part, bytes: n.bytes, rev: 0, synced_rev: 0, full: false, post_attempted: false, created_at: now })
+    .insert({
+      conversation_pk: n.conversationPk,
+      record_type: n.recordType,
+      record_id: n.recordId,
+      token: n.token,
+      part: n.part,
+      bytes: n.bytes,
+      rev: 0,
+      synced_rev: 0,
+      full: false,
+      post_attempted: false,
+      created_at: now,
+    })
     .returning('pk');
   const pk = Number(typeof row === 'object' ? (row as { pk: number }).pk : row);
-  return await db('transcript_notes').where({ pk }).first().then((r: Record<string, any>) => toNote(r));
+  return await db('transcript_notes')
+    .where({ pk })
+    .first()
+    .then((r: Record<string, any>) => toNote(r));
 }
 
 /** Puts a line in a note: the note's next revision includes it. */
 export async function addEntry(db: Tx, e: { messageSeq: number; notePk: number; html: string; bytes: number }): Promise<void> {
   await db('transcript_entries').insert({ message_seq: e.messageSeq, note_pk: e.notePk, html: e.html, bytes: e.bytes });
-  await db('transcript_notes').where({ pk: e.notePk }).update({ rev: db.raw('rev + 1'), bytes: db.raw('bytes + ?', [e.bytes]) });
+  await db('transcript_notes')
+    .where({ pk: e.notePk })
+    .update({ rev: db.raw('rev + 1'), bytes: db.raw('bytes + ?', [e.bytes]) });
 }
 
 export async function markNoteFull(db: Tx, notePk: number): Promise<void> {

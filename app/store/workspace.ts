@@ -121,12 +121,7 @@ export async function listWorkspaceConversations(
   q: { companyId: number; userId: number; sourceUserKey: string; channelIds: string[]; record?: { type: RecordType; id: number }; conversationPk?: number },
 ): Promise<ConversationSummary[]> {
   if (!q.channelIds.length) return [];
-  const unread = db('messages as m')
-    .count('*')
-    .whereRaw('m.conversation_pk = c.pk')
-    .andWhereNot('m.origin', 'pipedrive')
-    .andWhereRaw('m.seq > coalesce(rd.read_seq, 0)')
-    .as('unread');
+  const unread = db('messages as m').count('*').whereRaw('m.conversation_pk = c.pk').andWhereNot('m.origin', 'pipedrive').andWhereRaw('m.seq > coalesce(rd.read_seq, 0)').as('unread');
   const rows = await db('conversations as c')
     .select('c.*', unread)
     .leftJoin('workspace_records as r', 'r.conversation_pk', 'c.pk')
@@ -152,19 +147,23 @@ export async function listWorkspaceConversations(
 
 /** Ids of the conversation's messages whose delivery job has not finished yet. */
 export async function queuedMessageIds(db: Tx, conversationId: string): Promise<Set<string>> {
-  const rows: Array<{ payload: string }> = await db('jobs').select('payload').where({ kind: 'platform.send', ordering_key: `send:${conversationId}` }).whereIn('status', ['pending', 'running']);
+  const rows: Array<{ payload: string }> = await db('jobs')
+    .select('payload')
+    .where({ kind: 'platform.send', ordering_key: `send:${conversationId}` })
+    .whereIn('status', ['pending', 'running']);
   return new Set(rows.map((r) => (JSON.parse(r.payload) as { messageId?: string }).messageId).filter((id): id is string => typeof id === 'string'));
 }
 
 /** The dead delivery job of one message, if it died in the outbox. */
 export async function deadSendJobOf(db: Tx, conversationId: string, messageId: string): Promise<number | undefined> {
-  const rows: Array<{ id: number; payload: string }> = await db('jobs').select('id', 'payload').where({ kind: 'platform.send', ordering_key: `send:${conversationId}`, status: 'dead' });
+  const rows: Array<{ id: number; payload: string }> = await db('jobs')
+    .select('id', 'payload')
+    .where({ kind: 'platform.send', ordering_key: `send:${conversationId}`, status: 'dead' });
   const hit = rows.find((r) => (JSON.parse(r.payload) as { messageId?: string }).messageId === messageId);
   return hit ? Number(hit.id) : undefined;
 }
 
 // ── change feed for the live stream ───────────────────────────────────────────────────────
-
 
 /**
  * Messages written or changed at or after `since` (ms), oldest change first; `after` continues
@@ -199,10 +198,7 @@ export async function findSurface(db: Tx, installationId: string): Promise<{ sur
 }
 
 export async function saveSurface(db: Tx, installationId: string, surface: Surface, reason: string | null, now: number): Promise<void> {
-  await db('installation_surfaces')
-    .insert({ installation_id: installationId, surface, reason, updated_at: now })
-    .onConflict('installation_id')
-    .merge(['surface', 'reason', 'updated_at']);
+  await db('installation_surfaces').insert({ installation_id: installationId, surface, reason, updated_at: now }).onConflict('installation_id').merge(['surface', 'reason', 'updated_at']);
 }
 
 // ── the company's channels ────────────────────────────────────────────────────────────────

@@ -11,9 +11,7 @@ export async function up(knex: Knex): Promise<void> {
     // '' for jobs of no channel (they share one tenant).
     t.string('tenant', 64).notNullable().defaultTo('');
   });
-  await knex.raw(
-    `update jobs set tenant = coalesce((${TENANT_OF_CHANNEL.replace('?', 'jobs.channel_id')}), '') where status in ('pending', 'running') and channel_id is not null`,
-  );
+  await knex.raw(`update jobs set tenant = coalesce((${TENANT_OF_CHANNEL.replace('?', 'jobs.channel_id')}), '') where status in ('pending', 'running') and channel_id is not null`);
   await knex.schema.alterTable('jobs', (t) => {
     // Each claim walks every tenant's runnable jobs in due order, and counts its jobs in flight.
     t.index(['status', 'tenant', 'run_at'], 'jobs_status_tenant_idx');

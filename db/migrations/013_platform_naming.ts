@@ -24,10 +24,16 @@ export async function up(knex: Knex): Promise<void> {
   // Plain ALTER … RENAME COLUMN: PostgreSQL and sqlite (3.25+) both rename in place and carry
   // indexes and constraints along, where knex's sqlite path would rebuild the table.
   for (const [table, from, to] of columns) await knex.raw('alter table ?? rename column ?? to ??', [table, from, to]);
-  for (const [table, column, from, to] of values) await knex(table).where(column, from).update({ [column]: to });
+  for (const [table, column, from, to] of values)
+    await knex(table)
+      .where(column, from)
+      .update({ [column]: to });
 }
 
 export async function down(knex: Knex): Promise<void> {
-  for (const [table, column, from, to] of values) await knex(table).where(column, to).update({ [column]: from });
+  for (const [table, column, from, to] of values)
+    await knex(table)
+      .where(column, to)
+      .update({ [column]: from });
   for (const [table, from, to] of columns) await knex.raw('alter table ?? rename column ?? to ??', [table, to, from]);
 }

@@ -18,9 +18,7 @@ export function actionBody(model: AiryModel, m: FakeMessage, priorConversation: 
   const c = priorConversation ? model.conversations.get(m.conversationId) : undefined;
   const channel = c ? model.channels.get(c.channelId) : undefined;
   const conversation =
-    c && channel
-      ? { id: c.id, channel_id: c.channelId, source_channel_id: channel.sourceChannelId, source_conversation_id: c.sourceConversationId, created_at: iso(c.createdAt) }
-      : null;
+    c && channel ? { id: c.id, channel_id: c.channelId, source_channel_id: channel.sourceChannelId, source_conversation_id: c.sourceConversationId, created_at: iso(c.createdAt) } : null;
   return JSON.stringify({
     type: 'message.send',
     payload: {
@@ -58,9 +56,7 @@ export async function callAction(endpoint: string, token: string, m: FakeMessage
     const o = (json && typeof json === 'object' ? json : {}) as Record<string, unknown>;
     if (res.status === 200) {
       call.outcome =
-        typeof o.source_message_id === 'string'
-          ? { state: 'DELIVERED', sourceMessageId: o.source_message_id }
-          : { state: 'FAILED', error: 'Action endpoint returned no source_message_id' };
+        typeof o.source_message_id === 'string' ? { state: 'DELIVERED', sourceMessageId: o.source_message_id } : { state: 'FAILED', error: 'Action endpoint returned no source_message_id' };
     } else if (json === undefined) {
       call.outcome = { state: 'FAILED', error: `Action endpoint returned invalid error: ${call.response.slice(0, 200)}` };
     } else {

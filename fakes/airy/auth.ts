@@ -37,10 +37,5 @@ export async function mintSourceToken(sourceId: string, jwtKey: Uint8Array): Pro
 
 /** A JWT for an Airy *user* (no source claim), e.g. for an Airy user calling /messages.send. */
 export async function mintUserToken(userId: string, jwtKey: Uint8Array): Promise<string> {
-  return new SignJWT({ principal: JSON.stringify({ name: userId, data: {}, roles: null }) })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setJti(randomUUID())
-    .setSubject(userId)
-    .setIssuedAt()
-    .sign(jwtKey);
+  return new SignJWT({ principal: JSON.stringify({ name: userId, data: {}, roles: null }) }).setProtectedHeader({ alg: 'HS256' }).setJti(randomUUID()).setSubject(userId).setIssuedAt().sign(jwtKey);
 }

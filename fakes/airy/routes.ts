@@ -254,4 +254,3 @@ export const routes: Record<string, Route> = {
     return new HttpReply(200, { data });
   },
 };
-

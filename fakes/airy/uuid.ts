@@ -6,7 +6,10 @@ import { createHash } from 'node:crypto';
  * in one cannot hide behind the other; both are tested against the same known vectors (fake-contract.test.ts).
  */
 export function fakeAiryUuid(ns: string, name = ''): string {
-  const b = createHash('sha1').update(ns + name, 'utf8').digest().subarray(0, 16);
+  const b = createHash('sha1')
+    .update(ns + name, 'utf8')
+    .digest()
+    .subarray(0, 16);
   b[6] = (b[6]! & 0x0f) | 0x50;
   b[8] = (b[8]! & 0x3f) | 0x80;
   const h = b.toString('hex');

@@ -273,13 +273,7 @@ export class FakeAlvaria extends EventEmitter<FakeAlvariaEvents> {
     return error(405, 'method not allowed');
   }
 
-  private async token(
-    req: IncomingMessage,
-    url: URL,
-    body: string,
-    send: (status: number, json?: unknown) => void,
-    error: (status: number, message: string) => void,
-  ): Promise<void> {
+  private async token(req: IncomingMessage, url: URL, body: string, send: (status: number, json?: unknown) => void, error: (status: number, message: string) => void): Promise<void> {
     this.tokenCalls++;
     this.emit('token', this.tokenCalls);
     if (this.tokenDelayMs) await new Promise((r) => setTimeout(r, this.tokenDelayMs));

@@ -19,7 +19,6 @@ import { mintUiToken } from './ui-token.ts';
  * /host/log → `fake.host.log` and the fake's `sdk` event) so tests can assert on badges etc.
  */
 
-
 export interface HostOptions {
   /** The JWT secret of the app's extensions (Pipedrive's default: the client secret). */
   secret: string;
@@ -62,7 +61,11 @@ export function hostRoutes(st: FakeState, events: FakeEmitter, opts: HostOptions
     } else if (surface === 'settings') path = '/ui/settings';
     const forced = { w: Number(req.query.get('w')) || 0, h: Number(req.query.get('h')) || 0 };
     const config = { surface, runtimeId, userId: user.id, limits: LIMITS[surface], forced, theme };
-    return { status: 200, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }, body: hostHtml(`${appUrl}${path}?${q}`, config, user.name, user.company_name, context) };
+    return {
+      status: 200,
+      headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' },
+      body: hostHtml(`${appUrl}${path}?${q}`, config, user.name, user.company_name, context),
+    };
   }
 
   return {

@@ -102,7 +102,11 @@ export function noteRoutes(st: FakeState, events: FakeEmitter, hooks: { afterWri
       const more = start + limit < notes.length;
       return {
         status: 200,
-        body: { success: true, data: page.length ? page.map(present) : null, additional_data: { pagination: { start, limit, more_items_in_collection: more, ...(more ? { next_start: start + limit } : {}) } } },
+        body: {
+          success: true,
+          data: page.length ? page.map(present) : null,
+          additional_data: { pagination: { start, limit, more_items_in_collection: more, ...(more ? { next_start: start + limit } : {}) } },
+        },
       };
     },
   };

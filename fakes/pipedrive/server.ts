@@ -37,7 +37,19 @@ export interface FakePipedriveOptions {
 }
 
 /** Token cost of each API call (x-token-cost, on the same rate-limiting page). */
-const TOKEN_COST: Record<string, number> = { addChannel: 10, receive: 10, deleteChannel: 6, deleteConversation: 6, usersMe: 1, getUser: 2, getRecord: 1, addNote: 10, updateNote: 10, getNote: 2, getNotes: 20 };
+const TOKEN_COST: Record<string, number> = {
+  addChannel: 10,
+  receive: 10,
+  deleteChannel: 6,
+  deleteConversation: 6,
+  usersMe: 1,
+  getUser: 2,
+  getRecord: 1,
+  addNote: 10,
+  updateNote: 10,
+  getNote: 2,
+  getNotes: 20,
+};
 
 type Op = 'addChannel' | 'receive' | 'deleteChannel' | 'deleteConversation' | 'usersMe' | 'token';
 

@@ -26,7 +26,6 @@ export async function closeAll(): Promise<void> {
   await Promise.allSettled([...live].map((s) => s.close()));
 }
 
-
 async function dropSchema(url: string, schema: string): Promise<void> {
   const db = knex({ client: 'pg', connection: url, pool: { min: 0, max: 1 } });
   try {

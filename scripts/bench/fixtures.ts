@@ -68,10 +68,7 @@ async function jobHistory(b: Bridge, channelId: string, conversationIds: string[
  * An Airy channel and an Alvaria channel, each with `n` conversations the webhooks can
  * address and `jobHistory` finished jobs spread over them.
  */
-export async function webhookFixtures(
-  b: Bridge,
-  args: { airySourceToken: string; alvariaPublicPem: string; conversations: number; jobHistory: number },
-): Promise<WebhookFixtures> {
+export async function webhookFixtures(b: Bridge, args: { airySourceToken: string; alvariaPublicPem: string; conversations: number; jobHistory: number }): Promise<WebhookFixtures> {
   const sourceId = `pipedrive-bench-${randomUUID()}`;
   const airyConfig: AiryConfig = { api_url: NO_AIRY, system_token: 'bench-system-token' };
   const airyState: AiryState = { source_id: sourceId, source_token: args.airySourceToken, channel_id: randomUUID(), source_channel_id: 'bench' };
@@ -123,9 +120,14 @@ export async function webhookFixtures(
 
 /** A channel of the bench platform (accepts every send at once), through the app's connect flow. */
 export async function benchChannel(b: Bridge): Promise<Channel> {
-  const { channel } = await b.flows.connectChannel(
-    { platform: 'bench', name: 'Bench', avatarUrl: null, config: {}, templates: [{ id: 't1', name: 'Hello', content: 'Hello {{name}}', language: 'en' }], installationId: null },
-  );
+  const { channel } = await b.flows.connectChannel({
+    platform: 'bench',
+    name: 'Bench',
+    avatarUrl: null,
+    config: {},
+    templates: [{ id: 't1', name: 'Hello', content: 'Hello {{name}}', language: 'en' }],
+    installationId: null,
+  });
   return channel;
 }
 

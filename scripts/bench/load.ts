@@ -96,21 +96,18 @@ export async function paced(target: Target, opts: { rate: number; seconds: numbe
   const fire = (due: number) => {
     const { body, headers } = target.next();
     const p = new Promise<void>((resolve) => {
-      const req = request(
-        { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } },
-        (res) => {
-          res.resume();
-          res.once('end', () => {
-            latencies.push(performance.now() - due);
-            if (res.statusCode && res.statusCode < 300) ok++;
-            else {
-              failed++;
-              statuses[String(res.statusCode)] = (statuses[String(res.statusCode)] ?? 0) + 1;
-            }
-            resolve();
-          });
-        },
-      );
+      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
+        res.resume();
+        res.once('end', () => {
+          latencies.push(performance.now() - due);
+          if (res.statusCode && res.statusCode < 300) ok++;
+          else {
+            failed++;
+            statuses[String(res.statusCode)] = (statuses[String(res.statusCode)] ?? 0) + 1;
+          }
+          resolve();
+        });
+      });
       req.once('error', (err) => {
         failed++;
         statuses[err.message] = (statuses[err.message] ?? 0) + 1;
@@ -133,5 +130,15 @@ export async function paced(target: Target, opts: { rate: number; seconds: numbe
   await Promise.all(inflight);
   const seconds = (performance.now() - start) / 1000;
   agent.destroy();
-  return { target: target.name, mode: `${opts.rate} req/s paced`, seconds: Math.round(seconds * 10) / 10, requests: total, ok, failed, rps: Math.round(ok / seconds), ...summarize(latencies), statuses };
+  return {
+    target: target.name,
+    mode: `${opts.rate} req/s paced`,
+    seconds: Math.round(seconds * 10) / 10,
+    requests: total,
+    ok,
+    failed,
+    rps: Math.round(ok / seconds),
+    ...summarize(latencies),
+    statuses,
+  };
 }

@@ -18,7 +18,18 @@ export interface ManifestRun {
 
 const boundary = 'benchboundary';
 const multipart = (conversation: string) =>
-  [`--${boundary}`, 'Content-Disposition: form-data; name="conversationId"', '', conversation, `--${boundary}`, 'Content-Disposition: form-data; name="message"', '', 'hello from the bench', `--${boundary}--`, ''].join('\r\n');
+  [
+    `--${boundary}`,
+    'Content-Disposition: form-data; name="conversationId"',
+    '',
+    conversation,
+    `--${boundary}`,
+    'Content-Disposition: form-data; name="message"',
+    '',
+    'hello from the bench',
+    `--${boundary}--`,
+    '',
+  ].join('\r\n');
 
 export async function runManifest(opts: BenchOptions, dialect: Dialect, log: (s: string) => void): Promise<ManifestRun[]> {
   const server = await startServer(dialect, { pgUrl: opts.pgUrl });
@@ -30,7 +41,13 @@ export async function runManifest(opts: BenchOptions, dialect: Dialect, log: (s:
       { endpoint: 'getConversationById (30 messages)', path: `${ch}/conversations/${fx.conversationId}` },
       { endpoint: 'getMessageById', path: `${ch}/messages/${fx.messageId}` },
       { endpoint: 'getTemplates', path: `${ch}/templates` },
-      { endpoint: 'postMessage (text, stored + queued)', path: `${ch}/messages`, method: 'POST', body: multipart(fx.conversationId), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } },
+      {
+        endpoint: 'postMessage (text, stored + queued)',
+        path: `${ch}/messages`,
+        method: 'POST',
+        body: multipart(fx.conversationId),
+        headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+      },
     ];
     const runs: ManifestRun[] = [];
     const seconds = Math.max(2, Math.round(opts.seconds / 2));

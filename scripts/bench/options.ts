@@ -69,13 +69,19 @@ export function readOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions 
       return s;
     });
   const sections = new Set(
-    (env.BENCH_SECTIONS ?? (quick ? 'webhooks,pages,upload' : 'webhooks,pages,upload,manifest')).split(',').map((s) => s.trim()).filter(Boolean) as Section[],
+    (env.BENCH_SECTIONS ?? (quick ? 'webhooks,pages,upload' : 'webhooks,pages,upload,manifest'))
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean) as Section[],
   );
   return {
     quick,
     dialects: [...new Set(dialects)],
     pgUrl: env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
-    sizes: (env.BENCH_SIZES ?? (quick ? '1k,10k' : '1k,100k,1m')).split(',').map(parseSize).sort((a, b) => a - b),
+    sizes: (env.BENCH_SIZES ?? (quick ? '1k,10k' : '1k,100k,1m'))
+      .split(',')
+      .map(parseSize)
+      .sort((a, b) => a - b),
     seconds: num(env.BENCH_SECONDS, quick ? 1.5 : 10),
     warmupSeconds: quick ? 0.5 : 2,
     connections: num(env.BENCH_CONNECTIONS, 10),

@@ -39,12 +39,7 @@ export function get(agent: Agent, url: string): Promise<{ status: number; body: 
   });
 }
 
-export async function timeGets(
-  url: string,
-  warmup: number,
-  count: number,
-  cpu: () => Promise<{ ms: number }>,
-): Promise<{ latencies: number[]; first: unknown; cpuBefore: number }> {
+export async function timeGets(url: string, warmup: number, count: number, cpu: () => Promise<{ ms: number }>): Promise<{ latencies: number[]; first: unknown; cpuBefore: number }> {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   try {
     let first: unknown;

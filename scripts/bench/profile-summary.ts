@@ -66,7 +66,10 @@ show('inclusive time, project code', inclusive);
 // Self time by package (node_modules/<name>), project folder, or Node internals.
 const byPackage = new Map<string, number>();
 for (const [id, us] of selfUs) {
-  const url = byId.get(id)!.callFrame.url.replace(/^file:\/\//, '').replace(process.cwd() + '/', '');
+  const url = byId
+    .get(id)!
+    .callFrame.url.replace(/^file:\/\//, '')
+    .replace(process.cwd() + '/', '');
   const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   const key = m ? m[1]! : url.startsWith('node:') ? 'node internals' : url ? url.split('/').slice(0, 2).join('/') : byId.get(id)!.callFrame.functionName || '(native)';
   byPackage.set(key, (byPackage.get(key) ?? 0) + us);

@@ -108,9 +108,10 @@ async function fill(db: Db, channel: Channel, opts: { messages: number; maxConve
       updated_at: t0,
     })),
   );
-  const conversations: Array<{ pk: number; id: string }> = (await db('conversations').select('pk', 'id').where('channel_id', channel.id).orderBy('pk')).map(
-    (r: { pk: number; id: string }) => ({ pk: Number(r.pk), id: r.id }),
-  );
+  const conversations: Array<{ pk: number; id: string }> = (await db('conversations').select('pk', 'id').where('channel_id', channel.id).orderBy('pk')).map((r: { pk: number; id: string }) => ({
+    pk: Number(r.pk),
+    id: r.id,
+  }));
   await insertBatched(
     db,
     'participants',
@@ -124,12 +125,16 @@ async function fill(db: Db, channel: Channel, opts: { messages: number; maxConve
   let attachments = 0;
   let messageId = '';
   let order: number[] = [];
-  for (let done = 0; done < opts.messages; ) {
+  for (let done = 0; done < opts.messages;) {
     const n = Math.min(ROWS_PER_TRANSACTION, opts.messages - done);
     const messages: Array<Record<string, unknown>> = [];
     const files: Array<Record<string, unknown>> = [];
     for (let k = done; k < done + n; k++) {
-      if (k % count === 0) order = shuffle(Array.from({ length: count }, (_, i) => i), rand);
+      if (k % count === 0)
+        order = shuffle(
+          Array.from({ length: count }, (_, i) => i),
+          rand,
+        );
       const ci = order[k % count]!;
       const conv = conversations[ci]!;
       const seq = firstSeq + k;
@@ -152,7 +157,16 @@ async function fill(db: Db, channel: Channel, opts: { messages: number; maxConve
       });
       if (rand() < ATTACHMENT_SHARE) {
         attachments++;
-        files.push({ id: `a_${randomUUID().replaceAll('-', '')}`, message_seq: seq, name: `photo-${k}.jpg`, mime_type: 'image/jpeg', size: 48_213, storage_key: null, remote_url: `https://files.example.com/${k}.jpg`, created_at: at });
+        files.push({
+          id: `a_${randomUUID().replaceAll('-', '')}`,
+          message_seq: seq,
+          name: `photo-${k}.jpg`,
+          mime_type: 'image/jpeg',
+          size: 48_213,
+          storage_key: null,
+          remote_url: `https://files.example.com/${k}.jpg`,
+          created_at: at,
+        });
       }
     }
     await db.transaction(async (tx) => {

@@ -26,7 +26,10 @@ export function bareTarget(url: string): Target {
     name: 'bare Koa JSON handler',
     url,
     next: () => ({
-      body: JSON.stringify({ type: 'message.send', payload: { message: { id: `${t}-${++n}`, source_recipient_id: null, content: { text: TEXT }, sent_at: new Date().toISOString() }, conversation: { id: randomUUID() } } }),
+      body: JSON.stringify({
+        type: 'message.send',
+        payload: { message: { id: `${t}-${++n}`, source_recipient_id: null, content: { text: TEXT }, sent_at: new Date().toISOString() }, conversation: { id: randomUUID() } },
+      }),
       headers: { 'content-type': 'application/json' },
     }),
   };

@@ -98,7 +98,9 @@ export async function runUpload(opts: BenchOptions, dialect: Dialect, log: (s: s
       await new Promise((r) => setTimeout(r, 200));
       const rss = await server.request('rss-stop', {});
       runs.push({ ...rss, fileMb: Math.round(opts.uploadBytes / (1024 * 1024)), uploadMs: Math.round(uploadMs) });
-      log(`  ${dialect} postMessage ${Math.round(opts.uploadBytes / (1024 * 1024))} MB file: RSS ${rss.baselineMb} → ${rss.peakMb} MB (+${rss.growthMb} MB, ${rss.samples} samples) in ${Math.round(uploadMs)} ms`);
+      log(
+        `  ${dialect} postMessage ${Math.round(opts.uploadBytes / (1024 * 1024))} MB file: RSS ${rss.baselineMb} → ${rss.peakMb} MB (+${rss.growthMb} MB, ${rss.samples} samples) in ${Math.round(uploadMs)} ms`,
+      );
     }
     return { dialect, runs, growthMb: Math.max(...runs.map((r) => r.growthMb)) };
   } finally {

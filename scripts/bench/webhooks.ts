@@ -49,7 +49,9 @@ export async function runWebhooks(opts: BenchOptions, dialect: Dialect, log: (s:
       const cpu0 = await server.request('cpu', {});
       const t = await server.profiled(opts.profilePath(`${dialect}-${name}`), () => throughput(target, { connections: opts.connections, seconds: opts.seconds }));
       t.serverCpuMs = Math.round((((await server.request('cpu', {})).ms - cpu0.ms) / Math.max(1, t.requests)) * 1000) / 1000;
-      log(`  ${dialect} ${target.name}: ${t.rps} req/s at ${opts.connections} connections, p50 ${t.p50} ms, p99 ${t.p99} ms, server CPU ${t.serverCpuMs} ms/request${t.failed ? `, ${t.failed} failed ${JSON.stringify(t.statuses)}` : ''}`);
+      log(
+        `  ${dialect} ${target.name}: ${t.rps} req/s at ${opts.connections} connections, p50 ${t.p50} ms, p99 ${t.p99} ms, server CPU ${t.serverCpuMs} ms/request${t.failed ? `, ${t.failed} failed ${JSON.stringify(t.statuses)}` : ''}`,
+      );
       const p = await paced(target, { rate: opts.rate, seconds: opts.seconds });
       log(`  ${dialect} ${target.name}: at ${opts.rate} req/s p50 ${p.p50} ms, p99 ${p.p99} ms${p.failed ? `, ${p.failed} failed ${JSON.stringify(p.statuses)}` : ''}`);
       out[name] = { throughput: t, paced: p, accepted: warm.ok + t.ok + p.ok };

@@ -93,7 +93,7 @@ export async function alvariaAgentReplies(w: World, p: Printer, s: Story, t: Tal
   const sess = t.alvariaSession;
   if (!sess) throw new Error('no Alvaria session yet');
   p.step('An Alvaria agent picks the session up and answers');
-  p.say('Alvaria POSTs signed callbacks (RS256 JWT) to the callback URL: AGENT_JOINED, then the agent\'s message');
+  p.say("Alvaria POSTs signed callbacks (RS256 JWT) to the callback URL: AGENT_JOINED, then the agent's message");
   const joined = listening(pipedriveHolds(w, '"John joined the conversation"', (m) => m.channel_id === ch.providerChannelId && m.message.includes('joined')));
   await agentDoes(w, sess.id, 'agent-joined', { agentAlias: 'John' });
   p.ok(`Pipedrive: "${(await joined).message}"`);
@@ -110,7 +110,7 @@ export async function readReceipts(w: World, p: Printer, s: Story, t: Talk): Pro
   const id = t.airyMessageId;
   if (!id || !t.airyConversationId) throw new Error('no Airy message to follow');
   p.step('Read receipts from Airy back to Pipedrive');
-  p.say("The app listens on Airy's WebSocket: delivery_state \"delivered\", then unread_count 0 when an Airy user reads");
+  p.say('The app listens on Airy\'s WebSocket: delivery_state "delivered", then unread_count 0 when an Airy user reads');
   const delivered = await pipedriveHolds(w, `${id} as delivered`, (m) => m.id === id && m.statuses.includes('delivered'));
   p.ok(`Pipedrive: message ${delivered.id} is now "delivered" (same id, so Pipedrive updates it in place)`);
   const read = listening(pipedriveHolds(w, `${id} as read`, (m) => m.id === id && m.statuses.includes('read')));

@@ -22,7 +22,7 @@ export interface Story {
 
 export async function install(w: World, p: Printer, s: Story): Promise<void> {
   p.step('Install the app in Pipedrive (OAuth)');
-  p.say('A Pipedrive admin opens the app\'s /auth/pipedrive: it redirects to Pipedrive\'s authorize page');
+  p.say("A Pipedrive admin opens the app's /auth/pipedrive: it redirects to Pipedrive's authorize page");
   p.say('(the fake approves at once), Pipedrive sends the browser back to /auth/pipedrive/callback with a code');
   const { installation, cookie, user } = await installVia(w.bridge, w.pipedrive);
   s.cookie = cookie;

@@ -91,5 +91,8 @@ export function connectByHand(w: World, p: Printer): void {
   p.line(`    API key (api_key)              ${alvaria.api_key}`);
   p.line(`    Work type id (work_type_id)    ${alvaria.work_type_id}`);
   p.line('    Callback public key (callback_public_keys), PEM:');
-  for (const l of String(alvaria.callback_public_keys[0] ?? '').trim().split('\n')) p.line(`      ${l}`);
+  for (const l of String(alvaria.callback_public_keys[0] ?? '')
+    .trim()
+    .split('\n'))
+    p.line(`      ${l}`);
 }

@@ -46,7 +46,7 @@ async function until<T>(what: string, f: () => T | undefined | Promise<T | undef
 
 export async function theWindow(w: World, p: Printer): Promise<void> {
   p.step('The floating window inside Pipedrive (custom UI extension, GET /ui/inbox)');
-  p.say("Pipedrive removed the Channels API on 2026-02-01: its inbox shows no third-party channels any more");
+  p.say('Pipedrive removed the Channels API on 2026-02-01: its inbox shows no third-party channels any more');
   w.pipedrive.removeChannelsApi(410);
   p.ok('The fake Pipedrive now answers every Channels API call with 410 Gone, as Pipedrive does since 2026-02-01');
   p.say("The app's own chat window runs in Pipedrive as an iframe; every call carries a fresh token from the SDK");
@@ -77,7 +77,9 @@ export async function dealPanel(w: World, p: Printer, s: Story): Promise<void> {
   await until("the user's message at Alvaria", () => sess.messages.find((m) => m.text === 'Can we talk about the renewal terms?'));
   const id = encodeURIComponent(started.conversation.id);
   const inbound = async (re: RegExp) =>
-    (await ui<{ messages: Array<{ text: string; sender: { name: string }; direction: string }> }>(w, 'GET', `/conversations/${id}/messages`)).messages.find((m) => m.direction === 'in' && re.test(m.text));
+    (await ui<{ messages: Array<{ text: string; sender: { name: string }; direction: string }> }>(w, 'GET', `/conversations/${id}/messages`)).messages.find(
+      (m) => m.direction === 'in' && re.test(m.text),
+    );
   w.alvaria.agentJoined(sess.id, 'John');
   // Each Alvaria callback is its own request: the answer goes once the join is stored, so the transcript reads in order.
   await until('the agent joining', () => inbound(/joined/));
@@ -94,11 +96,25 @@ export async function transcriptNote(w: World, p: Printer): Promise<void> {
   const note = has() ?? (await w.pipedrive.next('note', (n) => n.deal_id === ws.dealId && n.content.includes('12 months'), STEP_TIMEOUT_MS));
   const notes = w.pipedrive.notesOf('deal', ws.dealId);
   p.ok(`Pipedrive holds ${notes.length} note on deal ${ws.dealId} (note ${note.id}, ${Buffer.byteLength(note.content)} bytes of HTML):`);
-  for (const line of note.content.replace(/<br\s*\/?>|<\/p>/g, '\n').replace(/<[^>]+>/g, '').split('\n').map((l) => l.trim()).filter(Boolean)) {
-    p.say(line.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&'));
+  for (const line of note.content
+    .replace(/<br\s*\/?>|<\/p>/g, '\n')
+    .replace(/<[^>]+>/g, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)) {
+    p.say(
+      line
+        .replace(/&quot;/g, '"')
+        .replace(/&#39;/g, "'")
+        .replace(/&lt;/g, '<')
+        .replace(/&gt;/g, '>')
+        .replace(/&amp;/g, '&'),
+    );
   }
-  const conv = await until('the panel\'s transcript status', async () =>
-    (await ui<{ conversations: Array<{ id: string; transcript?: { savedAt?: string; pending: boolean } }> }>(w, 'GET', `/conversations?record=deal:${ws.dealId}`)).conversations.find((c) => c.id === ws.conversationId && c.transcript?.savedAt),
+  const conv = await until("the panel's transcript status", async () =>
+    (await ui<{ conversations: Array<{ id: string; transcript?: { savedAt?: string; pending: boolean } }> }>(w, 'GET', `/conversations?record=deal:${ws.dealId}`)).conversations.find(
+      (c) => c.id === ws.conversationId && c.transcript?.savedAt,
+    ),
   );
   p.ok(`The panel says: "Saved to the deal's notes" (at ${conv.transcript!.savedAt})`);
 }

@@ -90,13 +90,7 @@ export async function startWorld(opts: { port?: number; logLevel?: string; host?
 }
 
 /** The Pipedrive side of postMessage: multipart with conversationId, message and files, basic auth. */
-export async function pipedriveSends(
-  w: World,
-  providerChannelId: string,
-  conversationId: string,
-  text: string,
-  files: Array<{ name: string; type: string; bytes: Uint8Array }> = [],
-): Promise<string> {
+export async function pipedriveSends(w: World, providerChannelId: string, conversationId: string, text: string, files: Array<{ name: string; type: string; bytes: Uint8Array }> = []): Promise<string> {
   const form = new FormData();
   form.set('conversationId', conversationId);
   form.set('message', text);

@@ -12,9 +12,7 @@ export interface Sample {
 
 /** Sum of a metric's samples whose labels match every given value (a RegExp tests it). */
 export function sumOf(samples: Sample[], name: string, match: Record<string, string | RegExp> = {}): number {
-  return samples
-    .filter((s) => s.name === name && Object.entries(match).every(([k, v]) => (typeof v === 'string' ? s.labels[k] === v : v.test(s.labels[k] ?? ''))))
-    .reduce((a, s) => a + s.value, 0);
+  return samples.filter((s) => s.name === name && Object.entries(match).every(([k, v]) => (typeof v === 'string' ? s.labels[k] === v : v.test(s.labels[k] ?? '')))).reduce((a, s) => a + s.value, 0);
 }
 
 const ROOT = join(import.meta.dirname, '..', '..');

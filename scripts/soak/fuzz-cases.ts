@@ -42,10 +42,49 @@ const safeDecode = (s: string) => {
 /** A path segment that never decodes to `real` (so it cannot address the real record). */
 export function trick(r: Rng, real: string): string {
   const tricks = [
-    '..', '.', '%2e%2e', '%2E%2E%2F', '.%2e', `..%2f${real}`, `..%2F..%2F${real}`, `${real}%2f..`, `${real}%2F`, `${real}%00`, `%00${real}`, `${real}%0a`,
-    `${real}%0d%0aX-Injected:%201`, `${real}%20`, `%20${real}`, `${real}'`, `${real}%27%20OR%201=1--`, `${real}%22`, 'x'.repeat(int(r, 256, 3000)),
-    '%', '%ZZ', `${real}%`, '%E0%A4%A', '%C0%AF', '%F0%9F%92%A9', '%ED%A0%80', real.toUpperCase(), real.slice(0, -1), `${real}x`, '*', '%2A',
-    '$(id)', '{{7*7}}', '%3Cscript%3E', '%5C..%5C', '..\\', 'null', 'undefined', '0', '-1', '%5B%5D', '%252e%252e', enc(garbage(r)),
+    '..',
+    '.',
+    '%2e%2e',
+    '%2E%2E%2F',
+    '.%2e',
+    `..%2f${real}`,
+    `..%2F..%2F${real}`,
+    `${real}%2f..`,
+    `${real}%2F`,
+    `${real}%00`,
+    `%00${real}`,
+    `${real}%0a`,
+    `${real}%0d%0aX-Injected:%201`,
+    `${real}%20`,
+    `%20${real}`,
+    `${real}'`,
+    `${real}%27%20OR%201=1--`,
+    `${real}%22`,
+    'x'.repeat(int(r, 256, 3000)),
+    '%',
+    '%ZZ',
+    `${real}%`,
+    '%E0%A4%A',
+    '%C0%AF',
+    '%F0%9F%92%A9',
+    '%ED%A0%80',
+    real.toUpperCase(),
+    real.slice(0, -1),
+    `${real}x`,
+    '*',
+    '%2A',
+    '$(id)',
+    '{{7*7}}',
+    '%3Cscript%3E',
+    '%5C..%5C',
+    '..\\',
+    'null',
+    'undefined',
+    '0',
+    '-1',
+    '%5B%5D',
+    '%252e%252e',
+    enc(garbage(r)),
   ];
   for (;;) {
     const t = pick(r, tricks);
@@ -97,7 +136,9 @@ export function multipart(parts: Array<{ name?: string; filename?: string; type?
   const boundary = opts.boundary ?? `----soak${randomUUID().replaceAll('-', '')}`;
   const chunks: Buffer[] = [];
   for (const p of parts) {
-    const disp = p.head ?? `Content-Disposition: form-data${p.name !== undefined ? `; name="${p.name}"` : ''}${p.filename !== undefined ? `; filename="${p.filename}"` : ''}${p.type ? `\r\nContent-Type: ${p.type}` : ''}`;
+    const disp =
+      p.head ??
+      `Content-Disposition: form-data${p.name !== undefined ? `; name="${p.name}"` : ''}${p.filename !== undefined ? `; filename="${p.filename}"` : ''}${p.type ? `\r\nContent-Type: ${p.type}` : ''}`;
     chunks.push(Buffer.from(`--${boundary}\r\n${disp}\r\n\r\n`), Buffer.isBuffer(p.value) ? p.value : Buffer.from(p.value), Buffer.from('\r\n'));
   }
   if (!opts.noClose) chunks.push(Buffer.from(`--${boundary}--\r\n`));
@@ -107,7 +148,11 @@ export function multipart(parts: Array<{ name?: string; filename?: string; type?
 }
 
 /** A well-formed postMessage body for a real conversation: only ever sent with something else wrong. */
-const validForm = (c: Channel) => multipart([{ name: 'conversationId', value: c.conversationId }, { name: 'message', value: `fuzz ${randomUUID()}` }]);
+const validForm = (c: Channel) =>
+  multipart([
+    { name: 'conversationId', value: c.conversationId },
+    { name: 'message', value: `fuzz ${randomUUID()}` },
+  ]);
 
 /** postMessage bodies that must be refused with valid credentials on the real channel. */
 function badPostBody(r: Rng, c: Channel): { family: string; headers: Record<string, string>; body: Buffer } {
@@ -127,31 +172,110 @@ function badPostBody(r: Rng, c: Channel): { family: string; headers: Record<stri
     }
     case 4:
       // The fields are complete, then a file part is cut off before its boundary: the whole upload is refused.
-      return make('post/truncated', multipart([{ name: 'conversationId', value: real }, { name: 'message', value: 'hi' }, { name: 'file', filename: 'a.txt', type: 'text/plain', value: garbage(r, 500) }], { cut: int(r, 5, 300) }));
+      return make(
+        'post/truncated',
+        multipart(
+          [
+            { name: 'conversationId', value: real },
+            { name: 'message', value: 'hi' },
+            { name: 'file', filename: 'a.txt', type: 'text/plain', value: garbage(r, 500) },
+          ],
+          { cut: int(r, 5, 300) },
+        ),
+      );
     case 5:
-      return make('post/unknown-conversation', multipart([{ name: 'conversationId', value: `${real}${garbage(r, 3)}` }, { name: 'message', value: 'hi' }]));
+      return make(
+        'post/unknown-conversation',
+        multipart([
+          { name: 'conversationId', value: `${real}${garbage(r, 3)}` },
+          { name: 'message', value: 'hi' },
+        ]),
+      );
     case 6:
       return make('post/no-conversation', multipart([{ name: 'message', value: 'hi' }]));
     case 7:
-      return make('post/empty-message', multipart([{ name: 'conversationId', value: real }, { name: 'message', value: pick(r, ['', ' ', '\r\n\t ']) }]));
+      return make(
+        'post/empty-message',
+        multipart([
+          { name: 'conversationId', value: real },
+          { name: 'message', value: pick(r, ['', ' ', '\r\n\t ']) },
+        ]),
+      );
     case 8:
-      return make('post/message-too-long', multipart([{ name: 'conversationId', value: real }, { name: 'message', value: 'm'.repeat(int(r, 65_537, 200_000)) }]));
+      return make(
+        'post/message-too-long',
+        multipart([
+          { name: 'conversationId', value: real },
+          { name: 'message', value: 'm'.repeat(int(r, 65_537, 200_000)) },
+        ]),
+      );
     case 9:
-      return make('post/field-over-limit', multipart([{ name: 'conversationId', value: real }, { name: 'message', value: 'm'.repeat(300 * 1024) }]));
+      return make(
+        'post/field-over-limit',
+        multipart([
+          { name: 'conversationId', value: real },
+          { name: 'message', value: 'm'.repeat(300 * 1024) },
+        ]),
+      );
     case 10:
-      return make('post/too-many-fields', multipart([{ name: 'conversationId', value: real }, { name: 'message', value: 'hi' }, ...Array.from({ length: 60 }, (_, i) => ({ name: `f${i}`, value: 'x' }))]));
+      return make(
+        'post/too-many-fields',
+        multipart([{ name: 'conversationId', value: real }, { name: 'message', value: 'hi' }, ...Array.from({ length: 60 }, (_, i) => ({ name: `f${i}`, value: 'x' }))]),
+      );
     case 11:
-      return make('post/too-many-files', multipart([{ name: 'conversationId', value: real }, { name: 'message', value: 'hi' }, ...Array.from({ length: 12 }, (_, i) => ({ name: 'files', filename: `f${i}.txt`, type: 'text/plain', value: 'x' }))]));
+      return make(
+        'post/too-many-files',
+        multipart([
+          { name: 'conversationId', value: real },
+          { name: 'message', value: 'hi' },
+          ...Array.from({ length: 12 }, (_, i) => ({ name: 'files', filename: `f${i}.txt`, type: 'text/plain', value: 'x' })),
+        ]),
+      );
     case 12:
-      return make('post/nul-in-message', multipart([{ name: 'conversationId', value: real }, { name: 'message', value: `hi\u0000there` }]));
+      return make(
+        'post/nul-in-message',
+        multipart([
+          { name: 'conversationId', value: real },
+          { name: 'message', value: `hi\u0000there` },
+        ]),
+      );
     case 13:
-      return make('post/conversation-twice', multipart([{ name: 'conversationId', value: real }, { name: 'conversationId', value: real }, { name: 'message', value: 'hi' }]));
+      return make(
+        'post/conversation-twice',
+        multipart([
+          { name: 'conversationId', value: real },
+          { name: 'conversationId', value: real },
+          { name: 'message', value: 'hi' },
+        ]),
+      );
     case 15:
-      return make('post/long-conversation-id', multipart([{ name: 'conversationId', value: `${real}${'c'.repeat(int(r, 256, 2000))}` }, { name: 'message', value: 'hi' }]));
+      return make(
+        'post/long-conversation-id',
+        multipart([
+          { name: 'conversationId', value: `${real}${'c'.repeat(int(r, 256, 2000))}` },
+          { name: 'message', value: 'hi' },
+        ]),
+      );
     case 14:
-      return make('post/conversation-as-file', multipart([{ name: 'conversationId', filename: 'c.txt', type: 'text/plain', value: real }, { name: 'message', value: '' }]));
+      return make(
+        'post/conversation-as-file',
+        multipart([
+          { name: 'conversationId', filename: 'c.txt', type: 'text/plain', value: real },
+          { name: 'message', value: '' },
+        ]),
+      );
     default:
-      return make('post/garbage-part-headers', multipart([{ head: garbage(r, 60), value: 'x' }, { name: 'conversationId', value: `${garbage(r, 8)}` }, { name: 'message', value: 'hi' }], { noClose: r() < 0.5 }));
+      return make(
+        'post/garbage-part-headers',
+        multipart(
+          [
+            { head: garbage(r, 60), value: 'x' },
+            { name: 'conversationId', value: `${garbage(r, 8)}` },
+            { name: 'message', value: 'hi' },
+          ],
+          { noClose: r() < 0.5 },
+        ),
+      );
   }
 }
 
@@ -214,9 +338,24 @@ export const manifestGenerators: Generator[] = [
       const [endpoint, method, path] = pick(r, manifest(c));
       const tail = path.slice('/api/'.length);
       const variants = [
-        `/API/${tail}`, `/Api/${tail.replace('channels', 'Channels')}`, `//api/${tail}`, `/api//${tail}`, `/./api/${tail}`, `/x/../api/${tail}`, `/%61pi/${tail}`,
-        `/api%2F${tail.replaceAll('/', '%2F')}`, `/api/${tail}/`, `/api/${tail};x=1`, `/api/${tail}?%00`, `/api/${tail}#x`, `/webhooks/../api/${tail}`,
-        `/healthz/../api/${tail}`, `/api/${tail}/.`, `/api/${tail}/..`, `http://127.0.0.1/api/${tail}`, `/api/${tail}?authorization=${enc(t.basic)}`,
+        `/API/${tail}`,
+        `/Api/${tail.replace('channels', 'Channels')}`,
+        `//api/${tail}`,
+        `/api//${tail}`,
+        `/./api/${tail}`,
+        `/x/../api/${tail}`,
+        `/%61pi/${tail}`,
+        `/api%2F${tail.replaceAll('/', '%2F')}`,
+        `/api/${tail}/`,
+        `/api/${tail};x=1`,
+        `/api/${tail}?%00`,
+        `/api/${tail}#x`,
+        `/webhooks/../api/${tail}`,
+        `/healthz/../api/${tail}`,
+        `/api/${tail}/.`,
+        `/api/${tail}/..`,
+        `http://127.0.0.1/api/${tail}`,
+        `/api/${tail}?authorization=${enc(t.basic)}`,
       ];
       const b = bodyFor(endpoint, c);
       return reqCase(endpoint, 'manifest/whole-path-trick', 'reject', method, pick(r, variants), { ...BAD_AUTH(r, t.basic), ...b.headers }, b.body);
@@ -228,7 +367,18 @@ export const manifestGenerators: Generator[] = [
     make(r, t) {
       const c = pick(r, t.channels);
       const values = ['abc', '-1', '0', '1.5', '1e3', '', '%205%20', '%00', 'NaN', '0x10', '99999999999', '1000000000', '-0', '+3', enc('３'), enc(garbage(r)), 'x'.repeat(int(r, 100, 6000))];
-      const after = pick(r, ['garbage', 'a.b', 'a.b.c', '.', '..', Buffer.from(JSON.stringify({ k: 'c', ch: 'x', s: 1, cp: 1, q: 1, p: 1 })).toString('base64url') + '.AAAA', 'x'.repeat(600), enc(garbage(r)), '%ZZ', '%00']);
+      const after = pick(r, [
+        'garbage',
+        'a.b',
+        'a.b.c',
+        '.',
+        '..',
+        Buffer.from(JSON.stringify({ k: 'c', ch: 'x', s: 1, cp: 1, q: 1, p: 1 })).toString('base64url') + '.AAAA',
+        'x'.repeat(600),
+        enc(garbage(r)),
+        '%ZZ',
+        '%00',
+      ]);
       const q = pick(r, [
         `conversations_limit=${pick(r, values)}`,
         `messages_limit=${pick(r, values)}`,
@@ -327,7 +477,15 @@ export const spellingGenerators: Generator[] = [
       ]);
       // No session, or a cookie that is not one of ours.
       const cookie = pick<Record<string, string>>(r, [{}, { cookie: `pdb_session=${garbage(r, 30).replace(/[;,\s]/g, 'x')}` }, { cookie: 'pdb_session=inst_x~0.9999999999.AAAAAAAAAAAAAAAAAAAAAAAA' }]);
-      return reqCase('adminApi', 'spelling/admin-api', 'reject', method, pick(r, spellings(path)), { 'content-type': 'application/json', ...cookie }, body === undefined ? undefined : Buffer.from(body));
+      return reqCase(
+        'adminApi',
+        'spelling/admin-api',
+        'reject',
+        method,
+        pick(r, spellings(path)),
+        { 'content-type': 'application/json', ...cookie },
+        body === undefined ? undefined : Buffer.from(body),
+      );
     },
   },
   {

@@ -41,7 +41,10 @@ if (soakDb && !['sqlite', 'postgres', 'both'].includes(soakDb)) {
   console.error(`SOAK_DB must be sqlite, postgres or both (got "${soakDb}")`);
   process.exit(2);
 }
-const only = (process.env.SOAK_ONLY ?? 'a,b,c,d,e').split(',').map((s) => s.trim()).filter(Boolean) as Id[];
+const only = (process.env.SOAK_ONLY ?? 'a,b,c,d,e')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean) as Id[];
 for (const id of only) {
   if (!SCENARIOS[id]) {
     console.error(`SOAK_ONLY: unknown scenario "${id}" (a, b, c, d, e)`);
@@ -55,7 +58,6 @@ function dialectsFor(id: Id): Dialect[] {
   if (soakDb === 'both' || sizeName === 'ci') return ['sqlite', 'postgres'];
   return ['sqlite'];
 }
-
 
 process.once('SIGINT', () => {
   AppProcess.killAll();
@@ -91,11 +93,14 @@ for (const id of only) {
     const ctx: ScenarioContext = { dialect, pgUrl, size, log: (l) => console.log(l), errorLines: [] };
     const t0 = Date.now();
     // A scenario that hangs past its own deadlines must not hang CI: fail it and leave.
-    const watchdog = setTimeout(() => {
-      console.error(`✖ ${name} did not finish within ${secs(scenario.timeout(size) + 120_000)}; giving up`);
-      AppProcess.killAll();
-      process.exit(1);
-    }, scenario.timeout(size) + 120_000);
+    const watchdog = setTimeout(
+      () => {
+        console.error(`✖ ${name} did not finish within ${secs(scenario.timeout(size) + 120_000)}; giving up`);
+        AppProcess.killAll();
+        process.exit(1);
+      },
+      scenario.timeout(size) + 120_000,
+    );
     let result: ScenarioResult;
     try {
       result = await scenario.run(ctx);
@@ -123,5 +128,6 @@ for (const id of only) {
 }
 
 console.log(`\n━━━ soak summary (${sizeName}, ${secs(Date.now() - runStart)})`);
-for (const r of results) console.log(`  ${r.status === 'pass' ? '✔' : r.status === 'skipped' ? '⚠' : '✖'} ${r.name.padEnd(14)} ${r.status.padEnd(7)} ${secs(r.ms).padStart(8)}${r.detail ? `  ${r.detail}` : ''}`);
+for (const r of results)
+  console.log(`  ${r.status === 'pass' ? '✔' : r.status === 'skipped' ? '⚠' : '✖'} ${r.name.padEnd(14)} ${r.status.padEnd(7)} ${secs(r.ms).padStart(8)}${r.detail ? `  ${r.detail}` : ''}`);
 process.exit(results.some((r) => r.status === 'FAIL') ? 1 : 0);

@@ -66,7 +66,12 @@ export async function fuzzScenario(ctx: ScenarioContext): Promise<ScenarioResult
     closeAgent();
 
     const alive = w.app.alive;
-    const health = alive ? await fetch(`${w.app.url}/healthz`).then((res) => res.status, () => null) : null;
+    const health = alive
+      ? await fetch(`${w.app.url}/healthz`).then(
+          (res) => res.status,
+          () => null,
+        )
+      : null;
     // Rejected uploads are removed from tmp/ before the answer; allow a moment for multer's own clean-up of aborted parts.
     await waitUntil('staged uploads to be cleaned up', () => entries(join(filesDir, 'tmp')) === 0, Date.now() + 10_000).catch(() => undefined);
     const after = { rows: await rowCounts(w.db), channels: await channelStates(w), files: entries(filesDir) };
@@ -77,7 +82,11 @@ export async function fuzzScenario(ctx: ScenarioContext): Promise<ScenarioResult
     const accepted = outcomes.filter(({ c, o }) => c.expect === 'reject' && o.status !== null && o.status < 400);
     const unanswered = outcomes.filter(({ c, o }) => o.status === null && !c.raw && !o.error?.startsWith('client refused'));
     const refused = outcomes.filter(({ o }) => !!o.error?.startsWith('client refused'));
-    const sample = (list: typeof outcomes) => list.slice(0, 5).map(({ c, o }) => `${c.family} ${c.method} ${c.path.slice(0, 120)} → ${o.status ?? o.error}`).join('; ');
+    const sample = (list: typeof outcomes) =>
+      list
+        .slice(0, 5)
+        .map(({ c, o }) => `${c.family} ${c.method} ${c.path.slice(0, 120)} → ${o.status ?? o.error}`)
+        .join('; ');
     if (fiveXx.length) failures.push(`${fiveXx.length} answers were 5xx: ${sample(fiveXx)}`);
     if (accepted.length) failures.push(`${accepted.length} malformed requests were accepted: ${sample(accepted)}`);
     if (!alive || health !== 200) failures.push(`the app is not healthy after the run (alive ${alive}, /healthz ${health})`);
@@ -100,8 +109,14 @@ export async function fuzzScenario(ctx: ScenarioContext): Promise<ScenarioResult
       figures: {
         seed,
         requests: fmt(outcomes.length),
-        'by endpoint': [...byEndpoint].sort().map(([k, n]) => `${k} ${n}`).join(', '),
-        'by status': [...byStatus].sort().map(([k, n]) => `${k}: ${n}`).join(', '),
+        'by endpoint': [...byEndpoint]
+          .sort()
+          .map(([k, n]) => `${k} ${n}`)
+          .join(', '),
+        'by status': [...byStatus]
+          .sort()
+          .map(([k, n]) => `${k}: ${n}`)
+          .join(', '),
         '5xx': fiveXx.length,
         'malformed but accepted': accepted.length,
         'reads answered 2xx (valid credentials, store nothing)': count(({ c, o }) => c.expect === 'read' && o.status !== null && o.status < 300),
@@ -113,10 +128,7 @@ export async function fuzzScenario(ctx: ScenarioContext): Promise<ScenarioResult
         time: secs(elapsed),
         'requests/s': (outcomes.length / (elapsed / 1000)).toFixed(0),
       },
-      notes: [
-        ...(unanswered.length ? [`unanswered (non-raw): ${sample(unanswered)}`] : []),
-        ...(refused.length ? [`refused by the client: ${sample(refused)}`] : []),
-      ],
+      notes: [...(unanswered.length ? [`unanswered (non-raw): ${sample(unanswered)}`] : []), ...(refused.length ? [`refused by the client: ${sample(refused)}`] : [])],
     };
   } finally {
     ctx.errorLines.push(...w.errorLines());
@@ -130,8 +142,17 @@ async function channelStates(w: World): Promise<Array<{ id: string; status: stri
 
 async function fuzzTargets(w: World): Promise<FuzzTargets> {
   const channels: FuzzTargets['channels'] = [];
-  for (const [kind, ch] of [['airy', w.airyChannel], ['alvaria', w.alvariaChannel!]] as const) {
-    const m = await w.db('messages as m').join('conversations as c', 'c.pk', 'm.conversation_pk').where('m.channel_id', ch.id).select('m.id', 'm.sender_id', 'c.id as conversation_id').orderBy('m.seq', 'desc').first();
+  for (const [kind, ch] of [
+    ['airy', w.airyChannel],
+    ['alvaria', w.alvariaChannel!],
+  ] as const) {
+    const m = await w
+      .db('messages as m')
+      .join('conversations as c', 'c.pk', 'm.conversation_pk')
+      .where('m.channel_id', ch.id)
+      .select('m.id', 'm.sender_id', 'c.id as conversation_id')
+      .orderBy('m.seq', 'desc')
+      .first();
     if (!m) throw new Error(`no message in the ${kind} channel to aim at`);
     channels.push({ kind, providerChannelId: ch.providerChannelId, webhookPath: ch.webhookPath, conversationId: m.conversation_id, messageId: m.id, senderId: m.sender_id });
   }

@@ -56,7 +56,11 @@ export async function hostileScenario(ctx: ScenarioContext): Promise<ScenarioRes
       return { status: res.status, body: (await res.json()) as { channel?: { id: string; provider_channel_id: string }; error?: { message: string; fields?: Array<{ field: string }> } } };
     };
     const hostileChannels: Array<{ name: string; providerChannelId: string; id: string }> = [];
-    for (const [name, p] of [['drip', drip], ['huge', huge], ['endless', endless]] as const) {
+    for (const [name, p] of [
+      ['drip', drip],
+      ['huge', huge],
+      ['endless', endless],
+    ] as const) {
       const r = await connect(name, p.url);
       if (r.status !== 201 || !r.body.channel) throw new Error(`connecting the ${name} platform answered ${r.status}: ${JSON.stringify(r.body)}`);
       hostileChannels.push({ name, providerChannelId: r.body.channel.provider_channel_id, id: r.body.channel.id });

@@ -30,11 +30,7 @@ export function targets(w: World, airyConversations: number): Target[] {
  * answered 200 (app down, reset connection) with the same payload until `deadline`.
  * `bases` are the app URLs to spread Airy requests over (several processes).
  */
-export async function sendTraffic(
-  w: World,
-  ledger: Ledger,
-  opts: { targets: Target[]; total: number; deadline: number; bases?: string[]; onAck?: (n: number) => void },
-): Promise<TrafficResult> {
+export async function sendTraffic(w: World, ledger: Ledger, opts: { targets: Target[]; total: number; deadline: number; bases?: string[]; onAck?: (n: number) => void }): Promise<TrafficResult> {
   const started = Date.now();
   const attempts: number[] = [];
   const bases = opts.bases ?? [w.app.url];

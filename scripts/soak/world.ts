@@ -95,30 +95,35 @@ export class World {
     for (let i = 0; i < (opts.processes ?? 1); i++) {
       const port = await freePort();
       this.apps.push(
-        new AppProcess(`app${i + 1}`, port, {
-          APP_URL: `http://127.0.0.1:${port}`,
-          APP_SECRET: secret,
-          PIPEDRIVE_CLIENT_ID: CLIENT_ID,
-          PIPEDRIVE_CLIENT_SECRET: CLIENT_SECRET,
-          PIPEDRIVE_OAUTH_URL: this.pipedrive.oauthUrl,
-          PIPEDRIVE_API_URL: this.proxy.url,
-          FILES_STORE: join(this.dir, 'files'),
-          LOG_LEVEL: 'warn',
-          // The soak compresses time: short backoff and lease, so more attempts cover a similar retry window.
-          JOB_LEASE_SECONDS: '10',
-          JOB_MAX_ATTEMPTS: '40',
-          JOB_BACKOFF_BASE_MS: '100',
-          JOB_BACKOFF_CAP_MS: '2000',
-          // The platform fakes listen on 127.0.0.1, which the outbound policy refuses unless allowed
-          // (only that address: the hostile scenario's "private" host is another loopback one).
-          OUTBOUND_ALLOW: '127.0.0.1/32',
-          // One company drives all the soak's traffic, far above a tenant's default budgets
-          // (webhooks per channel, messages per minute); their limits have their own tests.
-          WEBHOOK_RATE_PER_MINUTE: '0',
-          QUOTA_MESSAGES_PER_MINUTE: '0',
-          ...dbEnv,
-          ...opts.env,
-        }, join(this.dir, `app${i + 1}.log`)),
+        new AppProcess(
+          `app${i + 1}`,
+          port,
+          {
+            APP_URL: `http://127.0.0.1:${port}`,
+            APP_SECRET: secret,
+            PIPEDRIVE_CLIENT_ID: CLIENT_ID,
+            PIPEDRIVE_CLIENT_SECRET: CLIENT_SECRET,
+            PIPEDRIVE_OAUTH_URL: this.pipedrive.oauthUrl,
+            PIPEDRIVE_API_URL: this.proxy.url,
+            FILES_STORE: join(this.dir, 'files'),
+            LOG_LEVEL: 'warn',
+            // The soak compresses time: short backoff and lease, so more attempts cover a similar retry window.
+            JOB_LEASE_SECONDS: '10',
+            JOB_MAX_ATTEMPTS: '40',
+            JOB_BACKOFF_BASE_MS: '100',
+            JOB_BACKOFF_CAP_MS: '2000',
+            // The platform fakes listen on 127.0.0.1, which the outbound policy refuses unless allowed
+            // (only that address: the hostile scenario's "private" host is another loopback one).
+            OUTBOUND_ALLOW: '127.0.0.1/32',
+            // One company drives all the soak's traffic, far above a tenant's default budgets
+            // (webhooks per channel, messages per minute); their limits have their own tests.
+            WEBHOOK_RATE_PER_MINUTE: '0',
+            QUOTA_MESSAGES_PER_MINUTE: '0',
+            ...dbEnv,
+            ...opts.env,
+          },
+          join(this.dir, `app${i + 1}.log`),
+        ),
       );
     }
     // One at a time: the first applies the migrations.

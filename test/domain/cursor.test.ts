@@ -6,8 +6,7 @@ import { createSecrets } from '../../app/ground/security/crypto.ts';
 const secrets = createSecrets('a'.repeat(64));
 const conv: ConversationsCursor = { k: 'c', ch: 'ch-1', s: 40, cp: 7, q: 12, p: 3 };
 
-const refused = (fn: () => unknown) =>
-  assert.throws(fn, (e: unknown) => e instanceof Error && (e as Error & { code?: string }).code === 'INVALID_BODY' && /cursor/.test(e.message));
+const refused = (fn: () => unknown) => assert.throws(fn, (e: unknown) => e instanceof Error && (e as Error & { code?: string }).code === 'INVALID_BODY' && /cursor/.test(e.message));
 
 test('cursor: what is encoded decodes to the same value, for both kinds', () => {
   assert.deepEqual(decodeConversationsCursor(secrets, encodeCursor(secrets, conv)), conv);

@@ -75,7 +75,10 @@ describe('retention', () => {
       assert.equal((await post(b, channel, conv.id, 'old file', { bytes: 1000, name: 'old.pdf' })).status, 200);
       const [old] = await b.db('attachments');
       const now = Date.now();
-      await b.db('attachments').where({ id: old.id }).update({ created_at: now - 400 * DAY });
+      await b
+        .db('attachments')
+        .where({ id: old.id })
+        .update({ created_at: now - 400 * DAY });
       assert.equal((await post(b, channel, conv.id, 'new file', { bytes: 1000, name: 'new.pdf' })).status, 200);
       await b.db('alvaria_sessions').insert([
         { channel_id: channel.id, session_id: 'parked-old', conversation_id: null, status: 'live', created_at: now - 3 * DAY, updated_at: now - 3 * DAY },
@@ -85,9 +88,15 @@ describe('retention', () => {
 
       // The leader's own sweep may run first; either way the end state is the same.
       await sweep(b.db, now, { files: b.files, ...b.config.retention });
-      assert.deepEqual((await b.db('attachments')).map((a) => a.name), ['new.pdf']);
+      assert.deepEqual(
+        (await b.db('attachments')).map((a) => a.name),
+        ['new.pdf'],
+      );
       assert.equal(existsSync(join((b.files as unknown as { root: string }).root, old.storage_key)), false, 'the bytes are gone');
-      assert.deepEqual((await b.db('alvaria_sessions')).map((s) => s.session_id), ['parked-new']);
+      assert.deepEqual(
+        (await b.db('alvaria_sessions')).map((s) => s.session_id),
+        ['parked-new'],
+      );
       assert.equal((await b.db('alvaria_messages')).length, 0);
     } finally {
       await b.close();

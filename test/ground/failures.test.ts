@@ -1,17 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ZodError, z } from 'zod';
-import {
-  AppError,
-  DeferError,
-  duringStep,
-  httpAnswer,
-  jobOutcome,
-  NeedsReinstallError,
-  OutsideFailure,
-  PermanentError,
-  RetryableError,
-} from '../../app/ground/failures.ts';
+import { AppError, DeferError, duringStep, httpAnswer, jobOutcome, NeedsReinstallError, OutsideFailure, PermanentError, RetryableError } from '../../app/ground/failures.ts';
 import { routeFamily } from '../../app/http/paths.ts';
 
 const limits = { maxBytes: 1000, maxFiles: 2 };

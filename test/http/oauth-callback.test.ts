@@ -84,7 +84,10 @@ test('callback: user_denied gets a friendly page; an expired code gets a 400 pag
     const expired = await fetch((await fetch(b.authorize, { redirect: 'manual' })).headers.get('location')!, { redirect: 'manual', headers: { cookie: b.cookie } });
     assert.equal(expired.status, 400);
     assert.match(await expired.text(), /authorization_code has expired/);
-    assert.equal(expired.headers.getSetCookie().some((c) => c.startsWith('pdb_session=') && !c.startsWith('pdb_session=;')), false);
+    assert.equal(
+      expired.headers.getSetCookie().some((c) => c.startsWith('pdb_session=') && !c.startsWith('pdb_session=;')),
+      false,
+    );
   } finally {
     await close();
   }

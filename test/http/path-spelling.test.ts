@@ -10,18 +10,21 @@ import { sign, TestPlatform } from '../support/test-provider.ts';
 function raw(base: string, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number; headers: Record<string, unknown>; json: any }> {
   const u = new URL(base);
   return new Promise((resolve, reject) => {
-    const req = request({ host: u.hostname, port: u.port, method, path, agent: false, headers: { ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) } }, (res) => {
-      let data = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (data += c));
-      res.on('end', () => {
-        let json: unknown = null;
-        try {
-          json = JSON.parse(data);
-        } catch {}
-        resolve({ status: res.statusCode!, headers: res.headers, json });
-      });
-    });
+    const req = request(
+      { host: u.hostname, port: u.port, method, path, agent: false, headers: { ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) } },
+      (res) => {
+        let data = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (data += c));
+        res.on('end', () => {
+          let json: unknown = null;
+          try {
+            json = JSON.parse(data);
+          } catch {}
+          resolve({ status: res.statusCode!, headers: res.headers, json });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -33,7 +36,7 @@ function raw(base: string, method: string, path: string, headers: Record<string,
  * `/<family>/<rest>` → spellings of it (the canonical one first).
  */
 function spellings(path: string): string[] {
-  const [, family = "", rest = ""] = /^\/([^/]+)\/(.*)$/.exec(path)!;
+  const [, family = '', rest = ''] = /^\/([^/]+)\/(.*)$/.exec(path)!;
   const first = rest.split('/')[0]!;
   const hex = (c: string) => `%${c.charCodeAt(0).toString(16)}`;
   return [
@@ -89,7 +92,10 @@ test('path spelling: one guard per route family, whatever the case, slashes, dot
       assert.equal(broken.status, 400, `POST ${p} with broken JSON`);
       const list = await raw(bridge.url, 'GET', p, { cookie });
       assert.equal(list.status, 200, `GET ${p}`);
-      assert.deepEqual(list.json.channels.map((c: any) => c.id), [channel.id]);
+      assert.deepEqual(
+        list.json.channels.map((c: any) => c.id),
+        [channel.id],
+      );
     }
     for (const p of spellings('/admin/api/channels/ch_unknown')) {
       const res = await raw(bridge.url, 'DELETE', p, { cookie, 'content-type': 'application/json' });

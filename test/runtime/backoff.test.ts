@@ -11,8 +11,15 @@ test('backoff: the ceiling doubles per attempt until the cap, and the draw scale
     [0, 1, 2, 3, 4, 5, 6].map((n) => backoffDelay(n, opts, top)),
     [99, 199, 399, 799, 1599, 3199, 4999],
   );
-  assert.equal(backoffDelay(5, opts, () => 0), 0, 'full jitter may retry at once');
-  assert.equal(backoffDelay(5, opts, () => 0.25), 800);
+  assert.equal(
+    backoffDelay(5, opts, () => 0),
+    0,
+    'full jitter may retry at once',
+  );
+  assert.equal(
+    backoffDelay(5, opts, () => 0.25),
+    800,
+  );
 });
 
 test('backoff: huge attempt counts stay finite and capped', () => {
@@ -23,8 +30,21 @@ test('backoff: huge attempt counts stay finite and capped', () => {
 });
 
 test('backoff: Retry-After is a floor, not a replacement; an undefined one is ignored', () => {
-  assert.equal(backoffDelay(6, { baseMs: 100, capMs: 5000, retryAfterMs: 1000 }, () => 0.9), 4500, 'a longer own delay wins');
-  assert.equal(backoffDelay(6, { baseMs: 100, capMs: 5000, retryAfterMs: 1000 }, () => 0.1), 1000);
-  assert.equal(backoffDelay(2, { baseMs: 100, capMs: 5000, retryAfterMs: undefined }, () => 0.5), 200);
-  assert.equal(backoffDelay(0, { baseMs: 100, capMs: 5000, retryAfterMs: 0 }, () => 0), 0);
+  assert.equal(
+    backoffDelay(6, { baseMs: 100, capMs: 5000, retryAfterMs: 1000 }, () => 0.9),
+    4500,
+    'a longer own delay wins',
+  );
+  assert.equal(
+    backoffDelay(6, { baseMs: 100, capMs: 5000, retryAfterMs: 1000 }, () => 0.1),
+    1000,
+  );
+  assert.equal(
+    backoffDelay(2, { baseMs: 100, capMs: 5000, retryAfterMs: undefined }, () => 0.5),
+    200,
+  );
+  assert.equal(
+    backoffDelay(0, { baseMs: 100, capMs: 5000, retryAfterMs: 0 }, () => 0),
+    0,
+  );
 });

@@ -70,7 +70,10 @@ describe('operations', () => {
       ]);
       // The leader's own sweep may run first; either way the end state is the same.
       await sweep(b.db, now);
-      assert.deepEqual((await b.db('inbound_events').select('event_key')).map((r) => r.event_key), ['fresh']);
+      assert.deepEqual(
+        (await b.db('inbound_events').select('event_key')).map((r) => r.event_key),
+        ['fresh'],
+      );
       assert.equal(Number((await b.db('jobs').count({ n: '*' }).first())?.n), 2, 'the recent done job and the 7-day-old dead letter stay');
     } finally {
       await b.close();
@@ -96,20 +99,24 @@ describe('operations', () => {
   });
 });
 
-test('several processes starting at once on a fresh PostgreSQL schema all come up: one migrates, the others wait', { skip: DIALECT !== 'postgres' && 'PostgreSQL only: sqlite runs one process' }, async () => {
-  const schema = `t_race_${process.pid}_${Date.now()}`;
-  const env = { DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema };
-  const started = await Promise.allSettled([startTestBridge({ env }), startTestBridge({ env }), startTestBridge({ env })]);
-  const bridges = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-  try {
-    assert.deepEqual(
-      started.map((s) => (s.status === 'rejected' ? String(s.reason) : 'up')),
-      ['up', 'up', 'up'],
-    );
-    for (const b of bridges) assert.equal((await b.call('/healthz', { auth: false })).status, 200);
-  } finally {
-    await Promise.all(bridges.map((b) => b.stop()));
-    const db = knex({ client: 'pg', connection: PG_URL });
-    await db.raw('drop schema if exists ?? cascade', [schema]).finally(() => db.destroy());
-  }
-});
+test(
+  'several processes starting at once on a fresh PostgreSQL schema all come up: one migrates, the others wait',
+  { skip: DIALECT !== 'postgres' && 'PostgreSQL only: sqlite runs one process' },
+  async () => {
+    const schema = `t_race_${process.pid}_${Date.now()}`;
+    const env = { DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema };
+    const started = await Promise.allSettled([startTestBridge({ env }), startTestBridge({ env }), startTestBridge({ env })]);
+    const bridges = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    try {
+      assert.deepEqual(
+        started.map((s) => (s.status === 'rejected' ? String(s.reason) : 'up')),
+        ['up', 'up', 'up'],
+      );
+      for (const b of bridges) assert.equal((await b.call('/healthz', { auth: false })).status, 200);
+    } finally {
+      await Promise.all(bridges.map((b) => b.stop()));
+      const db = knex({ client: 'pg', connection: PG_URL });
+      await db.raw('drop schema if exists ?? cascade', [schema]).finally(() => db.destroy());
+    }
+  },
+);

@@ -115,8 +115,14 @@ describe('backoff', () => {
       const d = backoffDelay(n, { baseMs: 100, capMs: 5000 });
       assert.ok(d >= 0 && d <= Math.min(5000, 100 * 2 ** n));
     }
-    assert.equal(backoffDelay(1, { baseMs: 100, capMs: 5000, retryAfterMs: 30_000 }, () => 0.5), 30_000);
-    assert.equal(backoffDelay(3, { baseMs: 100, capMs: 5000 }, () => 0.5), 400);
+    assert.equal(
+      backoffDelay(1, { baseMs: 100, capMs: 5000, retryAfterMs: 30_000 }, () => 0.5),
+      30_000,
+    );
+    assert.equal(
+      backoffDelay(3, { baseMs: 100, capMs: 5000 }, () => 0.5),
+      400,
+    );
   });
 
   test('Retry-After in seconds or as an HTTP date', () => {

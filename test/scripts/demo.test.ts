@@ -11,7 +11,10 @@ import { adminCall } from '../support/install.ts';
  * `npm run demo` as a newcomer runs it, in a child process. The demo always uses its own
  * temporary sqlite (whatever TEST_DB says), so this file is the same on both dialects.
  */
-function runDemo(env: Record<string, string>, onStdout?: (all: string, child: ReturnType<typeof spawn>) => void): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }> {
+function runDemo(
+  env: Record<string, string>,
+  onStdout?: (all: string, child: ReturnType<typeof spawn>) => void,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo.ts'], {
     env: { ...process.env, NO_COLOR: '1', DEMO_PORT: '', DEMO_LOG_LEVEL: 'silent', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -86,33 +89,37 @@ const external = Object.values(networkInterfaces())
   .flat()
   .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
 
-test('without once-mode the demo keeps running (DEMO_HOST=0.0.0.0: reachable on this machine\'s address), a person connects a channel by hand with the printed values, and Ctrl-C (SIGINT) stops it cleanly', demoRun, async () => {
-  let admin: Promise<{ page: number; connected: number }> | undefined;
-  let signalled = false;
-  const r = await runDemo({ DEMO_EXIT: '', DEMO_HOST: '0.0.0.0' }, (out, child) => {
-    if (signalled || !out.includes('Press Ctrl-C to stop')) return;
-    signalled = true;
-    // While it runs the app answers, and signing in through the fake OAuth reaches the admin page.
-    const base = /Admin page: +(http:\/\/\S+)\/admin/.exec(out)![1]!;
-    const apiUrl = /Airy Core\n +API URL \(api_url\) +(\S+)/.exec(out)?.[1];
-    const token = /System token \(system_token\) +(\S+)/.exec(out)?.[1];
-    admin = (async () => {
-      if (external) assert.equal(new URL(base).hostname, external, 'URLs use the machine\'s address');
-      const { page, cookie } = await signIn(base);
-      assert.ok(apiUrl && token, `the demo prints Airy's URL and token\n${out}`);
-      const res = await adminCall({ url: base }, cookie, 'POST', '/channels', { provider: 'airy', name: 'By hand', config: { api_url: apiUrl, system_token: token } });
-      return { page, connected: res.status };
-    })().finally(() => child.kill('SIGINT'));
-    admin.catch(() => {}); // awaited once the child has exited
-  });
-  assert.ok(signalled, `the demo never said it keeps running\n${r.out}\n${r.err}`);
-  assert.deepEqual(await admin, { page: 200, connected: 201 });
-  assert.match(r.out, /Client secret \(client_secret\) +\S+/);
-  assert.match(r.out, /-----BEGIN PUBLIC KEY-----/);
-  assert.equal(r.code, 0, `exit code (signal ${r.signal})\n${r.out}\n${r.err}`);
-  assert.match(r.out, /Ctrl-C: stopping the app and the fakes/);
-  assert.equal(existsSync(databaseDir(r.out)), false, 'the temporary database is removed on Ctrl-C');
-});
+test(
+  "without once-mode the demo keeps running (DEMO_HOST=0.0.0.0: reachable on this machine's address), a person connects a channel by hand with the printed values, and Ctrl-C (SIGINT) stops it cleanly",
+  demoRun,
+  async () => {
+    let admin: Promise<{ page: number; connected: number }> | undefined;
+    let signalled = false;
+    const r = await runDemo({ DEMO_EXIT: '', DEMO_HOST: '0.0.0.0' }, (out, child) => {
+      if (signalled || !out.includes('Press Ctrl-C to stop')) return;
+      signalled = true;
+      // While it runs the app answers, and signing in through the fake OAuth reaches the admin page.
+      const base = /Admin page: +(http:\/\/\S+)\/admin/.exec(out)![1]!;
+      const apiUrl = /Airy Core\n +API URL \(api_url\) +(\S+)/.exec(out)?.[1];
+      const token = /System token \(system_token\) +(\S+)/.exec(out)?.[1];
+      admin = (async () => {
+        if (external) assert.equal(new URL(base).hostname, external, "URLs use the machine's address");
+        const { page, cookie } = await signIn(base);
+        assert.ok(apiUrl && token, `the demo prints Airy's URL and token\n${out}`);
+        const res = await adminCall({ url: base }, cookie, 'POST', '/channels', { provider: 'airy', name: 'By hand', config: { api_url: apiUrl, system_token: token } });
+        return { page, connected: res.status };
+      })().finally(() => child.kill('SIGINT'));
+      admin.catch(() => {}); // awaited once the child has exited
+    });
+    assert.ok(signalled, `the demo never said it keeps running\n${r.out}\n${r.err}`);
+    assert.deepEqual(await admin, { page: 200, connected: 201 });
+    assert.match(r.out, /Client secret \(client_secret\) +\S+/);
+    assert.match(r.out, /-----BEGIN PUBLIC KEY-----/);
+    assert.equal(r.code, 0, `exit code (signal ${r.signal})\n${r.out}\n${r.err}`);
+    assert.match(r.out, /Ctrl-C: stopping the app and the fakes/);
+    assert.equal(existsSync(databaseDir(r.out)), false, 'the temporary database is removed on Ctrl-C');
+  },
+);
 
 /** A browser's trip: /auth/pipedrive → the fake's authorize → the callback (state cookie) → /admin (session cookie). */
 async function signIn(base: string): Promise<{ page: number; cookie: string }> {
@@ -120,7 +127,10 @@ async function signIn(base: string): Promise<{ page: number; cookie: string }> {
   const state = start.headers.getSetCookie()[0]!.split(';')[0]!;
   const approved = await fetch(start.headers.get('location')!, { redirect: 'manual' });
   const callback = await fetch(approved.headers.get('location')!, { redirect: 'manual', headers: { cookie: state } });
-  const session = callback.headers.getSetCookie().find((c) => c.startsWith('pdb_session='))!.split(';')[0]!;
+  const session = callback.headers
+    .getSetCookie()
+    .find((c) => c.startsWith('pdb_session='))!
+    .split(';')[0]!;
   const page = await fetch(`${base}/admin`, { headers: { cookie: session } });
   return { page: page.status, cookie: session };
 }

@@ -126,10 +126,13 @@ describe('FILES_STORE configuration', () => {
     assert.deepEqual(loadConfig({}).files, { kind: 'local', dir: 'data/files' });
     assert.deepEqual(loadConfig({ FILES_DIR: '/srv/files' }).files, { kind: 'local', dir: '/srv/files' });
     assert.deepEqual(loadConfig({ FILES_DIR: '/old', FILES_STORE: '/new' }).files, { kind: 'local', dir: '/new' });
-    assert.deepEqual(loadConfig({ FILES_STORE: 's3://my-bucket/some/prefix/', S3_ENDPOINT: 'http://minio:9000/', S3_ACCESS_KEY_ID: 'k', S3_SECRET_ACCESS_KEY: 's', S3_FORCE_PATH_STYLE: 'true' }).files, {
-      kind: 's3',
-      s3: { bucket: 'my-bucket', prefix: 'some/prefix/', endpoint: 'http://minio:9000', region: 'us-east-1', credentials: { accessKeyId: 'k', secretAccessKey: 's' }, forcePathStyle: true },
-    });
+    assert.deepEqual(
+      loadConfig({ FILES_STORE: 's3://my-bucket/some/prefix/', S3_ENDPOINT: 'http://minio:9000/', S3_ACCESS_KEY_ID: 'k', S3_SECRET_ACCESS_KEY: 's', S3_FORCE_PATH_STYLE: 'true' }).files,
+      {
+        kind: 's3',
+        s3: { bucket: 'my-bucket', prefix: 'some/prefix/', endpoint: 'http://minio:9000', region: 'us-east-1', credentials: { accessKeyId: 'k', secretAccessKey: 's' }, forcePathStyle: true },
+      },
+    );
     const aws = loadConfig({ FILES_STORE: 's3://my-bucket', S3_REGION: 'eu-central-1' }).files;
     assert.deepEqual(aws, { kind: 's3', s3: { bucket: 'my-bucket', prefix: '', endpoint: undefined, region: 'eu-central-1', credentials: undefined, forcePathStyle: false } });
   });

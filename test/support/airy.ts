@@ -36,9 +36,14 @@ export async function startAiryWorld(env: Record<string, string> = {}, adapterOp
     b,
     adapter,
     async connect(name = 'Sales inbox') {
-      const { channel, notes } = await b.flows.connectChannel(
-        { platform: 'airy', name, avatarUrl: null, config: { api_url: fake.url, system_token: fake.systemToken }, templates: [], installationId: null },
-      );
+      const { channel, notes } = await b.flows.connectChannel({
+        platform: 'airy',
+        name,
+        avatarUrl: null,
+        config: { api_url: fake.url, system_token: fake.systemToken },
+        templates: [],
+        installationId: null,
+      });
       // Bounded, so a subscription that never comes fails here with a name instead of hanging.
       if (fake.broker.subscriberCount === 0) await waitFor(fake.broker, 'subscribed');
       return { channel, notes, state: channelContext<AiryConfig, AiryState>(channel, b.secrets).state };

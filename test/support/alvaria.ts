@@ -24,9 +24,14 @@ export async function startAlvariaRig(opts: { adapter?: AlvariaOptions; config?:
   const fake = await FakeAlvaria.start();
   const gateway = new RecordingGateway();
   const b = await startTestBridge({ platforms: { alvaria: alvariaAdapterFactory({ now: fake.clock.now, ...opts.adapter }) }, pipedrive: gateway });
-  const { channel, notes } = await b.flows.connectChannel(
-    { platform: 'alvaria', name: 'Alvaria', avatarUrl: null, config: fake.channelConfig(opts.config?.(fake)), templates: [], installationId: null },
-  );
+  const { channel, notes } = await b.flows.connectChannel({
+    platform: 'alvaria',
+    name: 'Alvaria',
+    avatarUrl: null,
+    config: fake.channelConfig(opts.config?.(fake)),
+    templates: [],
+    installationId: null,
+  });
   fake.deliveries.callbackUrl = notes.callback_url;
   const conversation = await seedConversation(b, channel);
   return {

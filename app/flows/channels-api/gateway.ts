@@ -30,4 +30,3 @@ export function installationGateway(client: PipedriveClient, db?: Db): Pipedrive
     },
   };
 }
-

@@ -37,17 +37,21 @@ export function pipedriveReceiveJob(db: Db, gateway: PipedriveGateway, present: 
       if (!channel || channel.status === 'deleted') throw new PermanentError('the channel was deleted');
       if (!conversation) throw new PermanentError('the conversation no longer exists');
       const m = presentMessage(message, present);
-      await gateway.receiveMessage(channel, {
-        id: m.id,
-        channel_id: channel.providerChannelId,
-        sender_id: m.sender_id,
-        conversation_id: conversation.id,
-        message: m.message,
-        status: m.status,
-        created_at: m.created_at,
-        ...(conversation.link ? { conversation_link: conversation.link } : {}),
-        attachments: m.attachments,
-      }, { signal });
+      await gateway.receiveMessage(
+        channel,
+        {
+          id: m.id,
+          channel_id: channel.providerChannelId,
+          sender_id: m.sender_id,
+          conversation_id: conversation.id,
+          message: m.message,
+          status: m.status,
+          created_at: m.created_at,
+          ...(conversation.link ? { conversation_link: conversation.link } : {}),
+          attachments: m.attachments,
+        },
+        { signal },
+      );
     },
   };
 }

@@ -97,7 +97,14 @@ async function present(d: WorkspaceDeps, channels: Array<{ id: string; name: str
 /** One conversation as the list presents it (after it changed). */
 export async function presentOne(d: WorkspaceDeps, ui: UiIdentity, conversation: Conversation): Promise<UiConversation> {
   const channels = await listCompanyChannels(d.db, ui.companyId);
-  const rows = await listWorkspaceConversations(d.db, { companyId: ui.companyId, userId: ui.userId, sourceUserKey: pipedriveUserKey(ui.companyId, ui.userId), channelIds: [conversation.channelId], conversationPk: conversation.pk, record: undefined });
+  const rows = await listWorkspaceConversations(d.db, {
+    companyId: ui.companyId,
+    userId: ui.userId,
+    sourceUserKey: pipedriveUserKey(ui.companyId, ui.userId),
+    channelIds: [conversation.channelId],
+    conversationPk: conversation.pk,
+    record: undefined,
+  });
   const row = rows[0] ?? { conversation, unread: 0 };
   return (await present(d, channels, [row]))[0]!;
 }

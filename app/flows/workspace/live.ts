@@ -28,7 +28,10 @@ export function changedSince(d: Pick<WorkspaceDeps, 'db'>, since: number, after:
 }
 
 /** A conversation with what decides who sees it: its channel's company and the record it is about, if any. */
-export async function audienceOf(d: Pick<WorkspaceDeps, 'db'>, conversationPk: number): Promise<{ conversation: Conversation; company: number | undefined; record: RecordLink | undefined } | undefined> {
+export async function audienceOf(
+  d: Pick<WorkspaceDeps, 'db'>,
+  conversationPk: number,
+): Promise<{ conversation: Conversation; company: number | undefined; record: RecordLink | undefined } | undefined> {
   const conversation = await findConversationByPk(d.db, conversationPk);
   if (!conversation) return undefined;
   const [company, record] = await Promise.all([companyOfChannel(d.db, conversation.channelId), findRecordLink(d.db, conversationPk)]);

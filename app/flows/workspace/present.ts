@@ -25,7 +25,10 @@ export function readableFailure(error: string | null): string {
   let s = error.replace(/^gave up after \d+ attempts: /, '');
   const body = s.search(/[{<[]/);
   if (body >= 0) s = s.slice(0, body);
-  s = s.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/[\s:;,(-]+$/, '').trim();
+  s = s
+    .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+    .replace(/[\s:;,(-]+$/, '')
+    .trim();
   if (!s) return 'The platform did not accept the message';
   return s.length > MAX_REASON ? `${s.slice(0, MAX_REASON - 1)}…` : s;
 }

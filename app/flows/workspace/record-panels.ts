@@ -24,7 +24,12 @@ export function recordUrl(companyDomain: string | null, type: RecordType, id: nu
  * user's standing conversation. Its id is derived from (channel, user, record), so starting it
  * twice finds the first. The record's title comes from Pipedrive, with the installation's token.
  */
-export async function startRecordConversation(d: WorkspaceDeps, ui: UiIdentity, channelId: string, record: { type: RecordType; id: number }): Promise<{ conversation: Conversation; created: boolean }> {
+export async function startRecordConversation(
+  d: WorkspaceDeps,
+  ui: UiIdentity,
+  channelId: string,
+  record: { type: RecordType; id: number },
+): Promise<{ conversation: Conversation; created: boolean }> {
   const channels = await listCompanyChannels(d.db, ui.companyId);
   const channel = channels.some((c) => c.id === channelId) ? await findChannel(d.db, channelId) : undefined;
   if (!channel || channel.status !== 'active') throw notFound('Channel');
@@ -56,7 +61,17 @@ export async function startRecordConversation(d: WorkspaceDeps, ui: UiIdentity, 
     ],
   });
   // A crash between the two writes leaves a conversation without its record; starting again completes it.
-  await insertRecordLink(d.db, { conversationPk: conversation.pk, companyId: ui.companyId, userId: ui.userId, type: record.type, id: record.id, title: title.slice(0, 255), url, companyName: ui.companyName, createdAt: Date.now() });
+  await insertRecordLink(d.db, {
+    conversationPk: conversation.pk,
+    companyId: ui.companyId,
+    userId: ui.userId,
+    type: record.type,
+    id: record.id,
+    title: title.slice(0, 255),
+    url,
+    companyName: ui.companyName,
+    createdAt: Date.now(),
+  });
   return { conversation, created: !existing };
 }
 

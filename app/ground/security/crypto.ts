@@ -20,11 +20,8 @@ export function createSecrets(appSecret: string): Secrets {
   const encKey = derive('encrypt:v1');
   // Key objects, not buffers: createHmac imports a buffer key on every call, a measurable
   // share of a page that signs a cursor per conversation and a URL per stored file.
-  const signKeys = new Map<SignPurpose, KeyObject>(
-    (['cursor', 'file', 'cookie', 'state'] as const).map((p) => [p, createSecretKey(derive(`sign:${p}`))]),
-  );
-  const sign = (purpose: SignPurpose, data: string) =>
-    createHmac('sha256', signKeys.get(purpose)!).update(data).digest('base64url');
+  const signKeys = new Map<SignPurpose, KeyObject>((['cursor', 'file', 'cookie', 'state'] as const).map((p) => [p, createSecretKey(derive(`sign:${p}`))]));
+  const sign = (purpose: SignPurpose, data: string) => createHmac('sha256', signKeys.get(purpose)!).update(data).digest('base64url');
 
   return {
     encrypt(plain) {

@@ -10,10 +10,17 @@ const CONTROL = /\p{Cc}/u;
  * the schema refuses them up front and the platform gets its "bad request" answer.
  */
 export function platformId(max: number) {
-  return z.string().min(1).max(max).refine((v) => !CONTROL.test(v), 'must not contain control characters');
+  return z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((v) => !CONTROL.test(v), 'must not contain control characters');
 }
 
 /** The same rule for an optional id-like value that may be empty. */
 export function platformText(max: number) {
-  return z.string().max(max).refine((v) => !CONTROL.test(v), 'must not contain control characters');
+  return z
+    .string()
+    .max(max)
+    .refine((v) => !CONTROL.test(v), 'must not contain control characters');
 }

@@ -127,7 +127,7 @@ export class OutboundPolicy {
   }
 
   private makeLookup(): LookupFunction {
-    return ((hostname: string, options: LookupOptions, callback: (err: Error | null, address: string | LookupAddress[], family?: number) => void) => {
+    return (hostname: string, options: LookupOptions, callback: (err: Error | null, address: string | LookupAddress[], family?: number) => void) => {
       dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
         if (err) return callback(err, '', 0);
         const ok = addresses.filter((a) => this.permits(hostname, a.address));
@@ -135,7 +135,7 @@ export class OutboundPolicy {
         if (options.all) callback(null, ok);
         else callback(null, ok[0]!.address, ok[0]!.family);
       });
-    });
+    };
   }
 
   /**
@@ -222,13 +222,16 @@ export const NO_ANSWER = 'the host did not answer in time or could not be reache
 export function bodyForLog(err: unknown, max = 500): string | undefined {
   if (!isAxiosError(err) || !err.response) return undefined;
   const data = err.response.data;
-  const text = typeof data === 'string' ? data : (() => {
-    try {
-      return JSON.stringify(data ?? '');
-    } catch {
-      return '';
-    }
-  })();
+  const text =
+    typeof data === 'string'
+      ? data
+      : (() => {
+          try {
+            return JSON.stringify(data ?? '');
+          } catch {
+            return '';
+          }
+        })();
   return text.slice(0, max);
 }
 

@@ -81,9 +81,7 @@ export function channelsApiRouter(deps: { config: Config; inbox: Inbox; files: F
     ctx.body = presentMessage(message, present);
   };
   router.get('/:providerChannelId/messages/:sourceMessageId', (ctx) => getMessage(ctx));
-  router.get('/:providerChannelId/conversations/:sourceConversationId/messages/:sourceMessageId', (ctx) =>
-    getMessage(ctx, param(ctx, 'sourceConversationId')),
-  );
+  router.get('/:providerChannelId/conversations/:sourceConversationId/messages/:sourceMessageId', (ctx) => getMessage(ctx, param(ctx, 'sourceConversationId')));
 
   router.get('/:providerChannelId/senders/:senderId', async (ctx) => {
     const channel = await channelOf(ctx);

@@ -42,7 +42,13 @@ export function settingsRoutes(d: WorkspaceDeps, router: Router, mw: { auth: Mw;
   router.post('/settings/channels', mw.auth, admin, mw.requireJson, mw.json, async (ctx) => {
     const body = parseConnect(d.registry, ctx.request.body ?? {});
     const installation = await acting(ui(ctx));
-    const { channel, notes, surface } = await d.flows.connectForInstallation(installation, { platform: body.provider, name: body.name, avatarUrl: body.avatar_url, config: body.config, templates: body.templates });
+    const { channel, notes, surface } = await d.flows.connectForInstallation(installation, {
+      platform: body.provider,
+      name: body.name,
+      avatarUrl: body.avatar_url,
+      config: body.config,
+      templates: body.templates,
+    });
     const listed = (await d.flows.listChannels(installation)).find((c) => c.id === channel.id);
     ctx.status = 201;
     ctx.body = { channel: { ...listed, urls: { ...listed?.urls, ...notes } }, surface: surface.surface, surface_reason: surface.reason };
@@ -94,7 +100,10 @@ export function settingsRoutes(d: WorkspaceDeps, router: Router, mw: { auth: Mw;
   // The company chooses once: every installation of it follows.
   router.put('/settings/surface', mw.auth, admin, mw.requireJson, mw.json, async (ctx) => {
     const { surface } = SurfaceBody.parse(ctx.request.body ?? {});
-    await d.flows.setSurface((await company(ui(ctx))).map((i) => i.id), surface);
+    await d.flows.setSurface(
+      (await company(ui(ctx))).map((i) => i.id),
+      surface,
+    );
     ctx.body = { surface, reason: null };
   });
 }

@@ -138,4 +138,3 @@ function positiveInt(raw: string, name: string): number {
   if (!/^\d{1,15}$/.test(raw) || Number(raw) < 1) throw badRequest(`${name} must be a positive integer`);
   return Number(raw);
 }
-

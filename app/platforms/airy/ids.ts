@@ -7,7 +7,10 @@ import { createHash } from 'node:crypto';
  * Airy derives every id a source writes this way, so we can predict them without asking.
  */
 export function airyUuid(namespace: string, name = ''): string {
-  const b = createHash('sha1').update(namespace + name, 'utf8').digest().subarray(0, 16);
+  const b = createHash('sha1')
+    .update(namespace + name, 'utf8')
+    .digest()
+    .subarray(0, 16);
   b[6] = (b[6]! & 0x0f) | 0x50;
   b[8] = (b[8]! & 0x3f) | 0x80;
   const h = b.toString('hex');

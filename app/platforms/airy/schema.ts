@@ -9,20 +9,17 @@ import { platformUrl } from '../../ground/security/outbound-policy.ts';
 export const AiryConfigSchema = z.object({
   api_url: platformUrl('base').meta({
     title: 'Airy host URL',
-    description: 'The address of your Airy Core installation, without a path; the bridge calls /sources.create and the other Source API endpoints on it. It is the host in the address bar of the Airy inbox.',
+    description:
+      'The address of your Airy Core installation, without a path; the bridge calls /sources.create and the other Source API endpoints on it. It is the host in the address bar of the Airy inbox.',
     placeholder: 'https://airy.example.com',
     secret: false,
   }),
-  system_token: z
-    .string()
-    .trim()
-    .min(1, 'is required')
-    .meta({
-      title: 'System token',
-      description: "Airy's system token: security.systemToken in your Airy Helm values (integration.source-api.enabled must be true). It lets the bridge create its Airy source.",
-      placeholder: 'paste the system token',
-      secret: true,
-    }),
+  system_token: z.string().trim().min(1, 'is required').meta({
+    title: 'System token',
+    description: "Airy's system token: security.systemToken in your Airy Helm values (integration.source-api.enabled must be true). It lets the bridge create its Airy source.",
+    placeholder: 'paste the system token',
+    secret: true,
+  }),
 });
 export type AiryConfig = z.infer<typeof AiryConfigSchema>;
 

@@ -42,14 +42,10 @@ export class TokenClient {
   private async fetch(): Promise<string> {
     const s = this.settings;
     const requestedAt = this.now();
-    const res = await this.http.post(
-      s.tokenUrl,
-      new URLSearchParams({ grant_type: 'client_credentials', scope: 'servermessagingapi', realm: s.orgId }).toString(),
-      {
-        auth: { username: s.clientId, password: s.clientSecret },
-        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      },
-    );
+    const res = await this.http.post(s.tokenUrl, new URLSearchParams({ grant_type: 'client_credentials', scope: 'servermessagingapi', realm: s.orgId }).toString(), {
+      auth: { username: s.clientId, password: s.clientSecret },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    });
     const body = res.data as { access_token?: unknown; expires_in?: unknown };
     if (typeof body?.access_token !== 'string' || !body.access_token) throw new Error('the token endpoint answered without an access_token');
     const lifeMs = (typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 3599) * 1000;

@@ -77,7 +77,10 @@ test('workspace: the user lists conversations with unread counts, writes with a 
       ],
     );
     const older = await call('GET', `/conversations/${conv.id}/messages?limit=3&before=${page.body.nextBefore}`);
-    assert.deepEqual(older.body.messages.map((m: any) => m.text), ['hello from the platform']);
+    assert.deepEqual(
+      older.body.messages.map((m: any) => m.text),
+      ['hello from the platform'],
+    );
     assert.equal(older.body.nextBefore, undefined);
 
     assert.equal((await call('POST', `/conversations/${conv.id}/read`)).status, 204);
@@ -162,7 +165,10 @@ test("workspace: a token for company A cannot read or write company B's conversa
     assert.notEqual(mine[0].id, rig.conversationId);
     assert.equal((await c('GET', `/conversations/${rig.conversationId}/messages`)).status, 404);
     const again = (await c('GET', '/conversations')).body.conversations;
-    assert.deepEqual(again.map((x: any) => x.id), [mine[0].id]);
+    assert.deepEqual(
+      again.map((x: any) => x.id),
+      [mine[0].id],
+    );
     const done = sendDone(rig);
     assert.equal((await c('POST', `/conversations/${mine[0].id}/messages`, { text: 'hello from Cory' })).status, 201);
     await done;

@@ -70,7 +70,10 @@ test('a conversation about a deal: its own platform conversation, the platform t
     assert.equal(again.body.conversation.id, conv.id);
 
     const about = (await w.call('GET', '/conversations?record=deal:5')).body.conversations;
-    assert.deepEqual(about.map((c: any) => c.id), [conv.id]);
+    assert.deepEqual(
+      about.map((c: any) => c.id),
+      [conv.id],
+    );
     const mine = (await w.call('GET', '/conversations')).body.conversations;
     assert.equal(mine.length, 3, 'two standing conversations and the one about the deal');
 

@@ -9,7 +9,11 @@ import { sign, TestPlatform } from '../../support/test-provider.ts';
 
 function caller(url: string, token: string) {
   return async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${url}/ui/api${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(`${url}/ui/api${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : undefined } as { status: number; body: any };
   };
@@ -35,7 +39,10 @@ test('Channels API removed: connecting from the settings page still succeeds on 
     const admin = (await (await adminCall(bridge, cookie, 'GET', '/channels')).json()) as any;
     assert.equal(admin.installation.surface, 'workspace');
     assert.match(admin.installation.surface_reason, /removed on 2026-02-01/);
-    assert.deepEqual(admin.channels.map((c: any) => c.id), [channelId]);
+    assert.deepEqual(
+      admin.channels.map((c: any) => c.id),
+      [channelId],
+    );
 
     // A reply from the platform: stored, shown in the window, never sent to the removed API.
     const conversationId = (await call('GET', '/conversations')).body.conversations[0].id;
@@ -53,7 +60,10 @@ test('Channels API removed: connecting from the settings page still succeeds on 
     // Deleting does not call the removed API either.
     assert.equal((await call('DELETE', `/settings/channels/${channelId}`)).status, 200);
     assert.equal(fake.state.counters.channelsRemovedAnswers, 1);
-    assert.deepEqual((await call('GET', '/settings/channels')).body.channels.filter((c: any) => c.status === 'active'), []);
+    assert.deepEqual(
+      (await call('GET', '/settings/channels')).body.channels.filter((c: any) => c.status === 'active'),
+      [],
+    );
   } finally {
     await close();
   }

@@ -55,8 +55,7 @@ test('kill -9 during a transcript flush (after Pipedrive stored the POST, then d
     };
     const conversationId: string = (await call('POST', '/conversations', { channelId, record: { type: 'deal', id: 5 } })).conversation.id;
     const say = (text: string) => call('POST', `/conversations/${conversationId}/messages`, { text });
-    const noteWith = (text: string, op: 'add' | 'update') =>
-      fake.next('note', (n: FakeNote, o: 'add' | 'update') => o === op && n.deal_id === 5 && linesOf(n.content).includes(text), 60_000);
+    const noteWith = (text: string, op: 'add' | 'update') => fake.next('note', (n: FakeNote, o: 'add' | 'update') => o === op && n.deal_id === 5 && linesOf(n.content).includes(text), 60_000);
 
     // 1. The first POST reaches Pipedrive; the process dies before it hears the answer.
     let killed: Promise<void> | undefined;

@@ -6,9 +6,11 @@ import type { Message, Participant } from '../../../app/ground/records.ts';
 // The note's HTML, line by line, without Pipedrive (transcripts.test.ts writes whole notes end to end).
 
 const at = Date.UTC(2026, 4, 7, 9, 5, 42);
-const msg = (over: Partial<Message>): Message =>
-  ({ id: 'm_1', senderId: 'pd-1', origin: 'pipedrive', text: 'Hi', createdAt: at, attachments: [], ...over }) as Message;
-const people = [{ id: 'pd-1', name: 'Pat <Sales>' }, { id: 'agent-1', name: 'Agent "One"' }] as Participant[];
+const msg = (over: Partial<Message>): Message => ({ id: 'm_1', senderId: 'pd-1', origin: 'pipedrive', text: 'Hi', createdAt: at, attachments: [], ...over }) as Message;
+const people = [
+  { id: 'pd-1', name: 'Pat <Sales>' },
+  { id: 'agent-1', name: 'Agent "One"' },
+] as Participant[];
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 
 test('escapeHtml: the five characters that matter in text and attributes', () => {
@@ -24,7 +26,16 @@ test('renderLine: minute-precise UTC time, the sender by name, escaped text, new
 });
 
 test('renderLine: attachments are links to the conversation, never to the file', () => {
-  const line = renderLine(msg({ attachments: [{ id: 'a1', name: 'quote<1>.pdf' }, { id: 'a2', name: 'b.png' }] as Message['attachments'] }), people, 'https://x/c?a=1&b=2');
+  const line = renderLine(
+    msg({
+      attachments: [
+        { id: 'a1', name: 'quote<1>.pdf' },
+        { id: 'a2', name: 'b.png' },
+      ] as Message['attachments'],
+    }),
+    people,
+    'https://x/c?a=1&b=2',
+  );
   assert.ok(line.endsWith('<br>Attachment: <a href="https://x/c?a=1&amp;b=2">quote&lt;1&gt;.pdf</a><br>Attachment: <a href="https://x/c?a=1&amp;b=2">b.png</a></p>'), line);
 });
 
@@ -40,8 +51,5 @@ test('renderLine: a huge message is cut to stay within a line budget, on a chara
 });
 
 test('renderHeader: channel and record escaped, with the part and the note token that finds the note again', () => {
-  assert.equal(
-    renderHeader({ token: 'tr-abc', part: 2 }, 'Sales & Co', { title: 'Deal <big>' }),
-    '<p><b>Conversation on Sales &amp; Co about Deal &lt;big&gt;</b> (part 2, ref tr-abc)</p>',
-  );
+  assert.equal(renderHeader({ token: 'tr-abc', part: 2 }, 'Sales & Co', { title: 'Deal <big>' }), '<p><b>Conversation on Sales &amp; Co about Deal &lt;big&gt;</b> (part 2, ref tr-abc)</p>');
 });

@@ -13,7 +13,11 @@ async function recordWorld(env: Record<string, string> = {}) {
   rig.fake.addRecord('deal', 5, 'Big <deal> & co');
   const token = await mintUiToken({ userId: rig.user.id, companyId: rig.user.company_id, secret: CLIENT_SECRET, ttl: 3600 });
   const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${rig.bridge.url}/ui/api${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+    const res = await fetch(`${rig.bridge.url}/ui/api${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : undefined } as { status: number; body: any };
   };
@@ -31,7 +35,11 @@ async function recordWorld(env: Record<string, string> = {}) {
     },
     async reply(text: string) {
       const body = JSON.stringify({ eventId: `tr-ev-${++n}`, conversationId, text });
-      const r = await fetch(`${rig.bridge.url}/webhooks/test/${rig.channel.id}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-test-signature': sign('hook-secret', body) }, body });
+      const r = await fetch(`${rig.bridge.url}/webhooks/test/${rig.channel.id}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-test-signature': sign('hook-secret', body) },
+        body,
+      });
       assert.equal(r.status, 200);
     },
   };
@@ -42,7 +50,13 @@ async function settled(rig: Rig): Promise<void> {
   for (;;) {
     const open = await rig.bridge.db('jobs').where({ kind: 'workspace.transcript' }).whereIn('status', ['pending', 'running']).count({ n: '*' }).first();
     const dirty = await rig.bridge.db('transcript_notes').whereRaw('rev > synced_rev').count({ n: '*' }).first();
-    const waiting = await rig.bridge.db('messages as m').leftJoin('transcript_entries as e', 'e.message_seq', 'm.seq').whereNull('e.message_seq').whereIn('m.conversation_pk', rig.bridge.db('workspace_records').select('conversation_pk')).count({ n: '*' }).first();
+    const waiting = await rig.bridge
+      .db('messages as m')
+      .leftJoin('transcript_entries as e', 'e.message_seq', 'm.seq')
+      .whereNull('e.message_seq')
+      .whereIn('m.conversation_pk', rig.bridge.db('workspace_records').select('conversation_pk'))
+      .count({ n: '*' })
+      .first();
     if (Number(open!.n) === 0 && Number(dirty!.n) === 0 && Number(waiting!.n) === 0) return;
     await waitFor<[Job]>(rig.bridge.outbox, 'done', (j) => j.kind === 'workspace.transcript', 15_000);
   }
@@ -69,11 +83,7 @@ test('transcripts: every line of a conversation about a deal lands once, in orde
     const notes = w.rig.fake.notesOf('deal', 5);
     assert.equal(notes.length, 1);
     assert.match(notes[0]!.content, /^<p><b>Conversation on Support about Big &lt;deal&gt; &amp; co<\/b> \(part 1, ref tr-[0-9a-f]{16}\)<\/p>/);
-    assert.deepEqual(linesOf(notes[0]!.content), [
-      'Pat Admin: Hello &lt;b&gt;team&lt;/b&gt; &amp; &quot;friends&quot;',
-      'Support (Test platform): Hi Pat',
-      'Pat Admin: Second<br>line',
-    ]);
+    assert.deepEqual(linesOf(notes[0]!.content), ['Pat Admin: Hello &lt;b&gt;team&lt;/b&gt; &amp; &quot;friends&quot;', 'Support (Test platform): Hi Pat', 'Pat Admin: Second<br>line']);
     assert.ok(!/<script|<b>team/.test(notes[0]!.content));
     // Batched: one idle period, one write for the three lines.
     assert.equal(notes[0]!.versions, 1);
@@ -104,7 +114,10 @@ test('transcripts: a long conversation continues in a new note before ~95,000 by
     for (const n of notes) assert.ok(Buffer.byteLength(n.content) <= 95_000, `${Buffer.byteLength(n.content)} bytes`);
     assert.match(notes[1]!.content, /\(part 2, ref /);
     const all = notes.flatMap((n) => linesOf(n.content)).map((l) => l.split(':')[1]);
-    assert.deepEqual(all, Array.from({ length: 12 }, (_, i) => ` ${i}`));
+    assert.deepEqual(
+      all,
+      Array.from({ length: 12 }, (_, i) => ` ${i}`),
+    );
   } finally {
     await w.rig.close();
   }
@@ -136,7 +149,11 @@ test('fake Pipedrive notes enforce the documented contract', async () => {
     rig.fake.addRecord('deal', 5, 'Big deal');
     const token = [...rig.fake.state.accessTokens.keys()][0]!;
     const api = (method: string, path: string, body?: unknown) =>
-      fetch(`${rig.fake.apiUrl}/api/v1${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }).then((r) => r.status);
+      fetch(`${rig.fake.apiUrl}/api/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }).then((r) => r.status);
     assert.equal(await api('POST', '/notes', { deal_id: 5 }), 400);
     assert.equal(await api('POST', '/notes', { content: 'x' }), 400);
     assert.equal(await api('POST', '/notes', { content: 'x', deal_id: 999 }), 404);

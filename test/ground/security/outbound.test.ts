@@ -50,8 +50,27 @@ async function tcpServer(onConnection: (s: import('node:net').Socket) => void): 
 test('outbound policy: private, loopback, link-local, CGNAT, unique-local, multicast and their IPv4-mapped forms are refused unless allowed', () => {
   const strict = new OutboundPolicy({ allow: [], maxResponseBytes: 1024 });
   for (const a of [
-    '127.0.0.1', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.64.0.1', '100.127.255.254', '0.0.0.0', '224.0.0.1',
-    '255.255.255.255', '::1', '::', 'fc00::1', 'fd12:3456::1', 'fe80::1', 'ff02::1', '::ffff:10.0.0.1', '::ffff:127.0.0.1', '::ffff:169.254.169.254', '64:ff9b::a00:1',
+    '127.0.0.1',
+    '10.1.2.3',
+    '172.16.0.1',
+    '172.31.255.255',
+    '192.168.1.1',
+    '169.254.169.254',
+    '100.64.0.1',
+    '100.127.255.254',
+    '0.0.0.0',
+    '224.0.0.1',
+    '255.255.255.255',
+    '::1',
+    '::',
+    'fc00::1',
+    'fd12:3456::1',
+    'fe80::1',
+    'ff02::1',
+    '::ffff:10.0.0.1',
+    '::ffff:127.0.0.1',
+    '::ffff:169.254.169.254',
+    '64:ff9b::a00:1',
   ]) {
     assert.equal(strict.permits('h.example', a), false, a);
   }
@@ -74,7 +93,11 @@ test('SSRF: connect refuses loopback hosts (literal, by name, IPv4-mapped, unspe
     for (const host of ['127.0.0.1', 'localhost', '[::ffff:127.0.0.1]', '0.0.0.0', '[::1]']) {
       const r = await w.connect({ api_url: `http://${host}:${port}`, system_token: 't' });
       assert.equal(r.status, 400, host);
-      assert.deepEqual(r.body.error.fields.map((f: { field: string }) => f.field), ['config.api_url'], host);
+      assert.deepEqual(
+        r.body.error.fields.map((f: { field: string }) => f.field),
+        ['config.api_url'],
+        host,
+      );
       assert.match(r.body.error.fields[0].message, /private or internal network/, host);
     }
     assert.equal(hostile.requests.length, 0, 'no request reached the internal host');
@@ -109,7 +132,10 @@ test("SSRF: a platform URL on an internal address is the admin's input to correc
     const airy = await w.connect({ api_url: 'http://169.254.169.254', system_token: 't' });
     assert.equal(airy.status, 400);
     assert.equal(airy.body.error.code, 'INVALID_BODY');
-    assert.deepEqual(fieldsOf(airy).map((f) => f.field), ['config.api_url']);
+    assert.deepEqual(
+      fieldsOf(airy).map((f) => f.field),
+      ['config.api_url'],
+    );
     assert.match(fieldsOf(airy)[0]!.message, /^This address is on a private or internal network, which this server does not call\./);
     assert.match(airy.body.error.message, /config\.api_url/);
     // Plain words: no address, no setting of the operator's, no step of ours.
@@ -117,10 +143,16 @@ test("SSRF: a platform URL on an internal address is the admin's input to correc
     // Alvaria names whichever of its two URLs was refused.
     const token = await w.connect(alvaria.channelConfig({ token_url: 'http://10.0.0.1/oauth2/token' }), 'alvaria');
     assert.equal(token.status, 400);
-    assert.deepEqual(fieldsOf(token).map((f) => f.field), ['config.token_url']);
+    assert.deepEqual(
+      fieldsOf(token).map((f) => f.field),
+      ['config.token_url'],
+    );
     const api = await w.connect(alvaria.channelConfig({ api_url: 'http://10.0.0.1' }), 'alvaria');
     assert.equal(api.status, 400);
-    assert.deepEqual(fieldsOf(api).map((f) => f.field), ['config.api_url']);
+    assert.deepEqual(
+      fieldsOf(api).map((f) => f.field),
+      ['config.api_url'],
+    );
     // The workspace settings page connects through the same flow: the same answer.
     const uiToken = await mintUiToken({ userId: w.user.id, companyId: w.user.company_id, secret: CLIENT_SECRET });
     const settings = await fetch(`${w.bridge.url}/ui/api/settings/channels`, {
@@ -132,7 +164,11 @@ test("SSRF: a platform URL on an internal address is the admin's input to correc
     assert.deepEqual(fieldsOf({ body: await settings.json() }), fieldsOf(airy));
     assert.deepEqual(await listChannels(w.bridge.db, { includeDeleted: true }), []);
 
-    assert.deepEqual(lines.filter((l) => (l.level as number) >= 50), [], 'no error-level line');
+    assert.deepEqual(
+      lines.filter((l) => (l.level as number) >= 50),
+      [],
+      'no error-level line',
+    );
     assert.equal(lines.filter((l) => l.level === 20 && l.msg === 'request rejected' && l.status === 400).length, 4);
   } finally {
     await w.close();
@@ -261,7 +297,10 @@ test("SSRF: Alvaria's api_url is verified at connect with an authenticated call"
     const r = await w.connect({ ...fake.channelConfig(), api_url: hostile.url }, 'alvaria');
     assert.equal(r.status, 502);
     assert.match(r.body.error.message, /api_url did not answer like Alvaria/);
-    assert.ok(hostile.requests.some((p) => p.endsWith('/serverMessaging/session')), 'the check called api_url');
+    assert.ok(
+      hostile.requests.some((p) => p.endsWith('/serverMessaging/session')),
+      'the check called api_url',
+    );
     // A wrong api_key is caught now, not at the first message.
     const badKey = await w.connect({ ...fake.channelConfig(), api_key: 'wrong' }, 'alvaria');
     assert.equal(badKey.status, 502);
@@ -330,7 +369,7 @@ test('slow host: a call that receives one byte every 2 s fails at its total dead
   hostile.behaviours['/sources.create'] = { kind: 'drip', dripMs: 2000, dripBytes: 15 };
   // The deadline is longer than the gap between bytes, so only a total deadline ends the call.
   const w = await world({}, 3000);
-  const bounded = <T,>(p: Promise<T>, ms: number, what: string): Promise<T> =>
+  const bounded = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
     Promise.race([
       p,
       new Promise<never>((_, reject) => {
@@ -414,7 +453,10 @@ test('bounded maps: Airy WebSocket hosts and Alvaria token caches keyed by tenan
     const third = waitFor(hosts[2]!, 'wsConnected');
     assert.equal(await connect('airy', { api_url: hosts[2]!.url, system_token: 't' }), 201);
     await Promise.all([evicted, third]);
-    assert.equal(hosts.reduce((n, h) => n + h.openWs, 0), 2);
+    assert.equal(
+      hosts.reduce((n, h) => n + h.openWs, 0),
+      2,
+    );
 
     // Two credential sets (token URLs differ) with room for one cache: the first one's token is fetched again.
     const a = { ...fake.channelConfig(), token_url: `${fake.tokenUrl}?set=a` };

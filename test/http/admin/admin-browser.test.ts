@@ -70,7 +70,7 @@ test('admin page in Chromium: install, connect a channel, see it listed, replay 
     await page.click('#install');
     await page.waitForURL(`${bridge.url}/admin`);
     await page.getByText('Signed in as').waitFor();
-    assert.match(await page.textContent('body') ?? '', /Pat Admin/);
+    assert.match((await page.textContent('body')) ?? '', /Pat Admin/);
     assert.equal(await page.isVisible('#no-channels'), true);
 
     // Connect a channel with the test platform.

@@ -113,7 +113,12 @@ describe('postMessage', () => {
         'PAYLOAD_TOO_LARGE',
       ],
       ['NUL in the text', { method: 'POST', body: form({ message: 'a\u0000b', conversationId: conv.id }) }, 400, 'INVALID_BODY'],
-      ['JSON instead of multipart', { method: 'POST', body: JSON.stringify({ message: 'hi', conversationId: conv.id }), headers: { 'content-type': 'application/json' } }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
+      [
+        'JSON instead of multipart',
+        { method: 'POST', body: JSON.stringify({ message: 'hi', conversationId: conv.id }), headers: { 'content-type': 'application/json' } },
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+      ],
       [
         'truncated multipart body',
         { method: 'POST', body: '--XYZ\r\nContent-Disposition: form-data; name="message"\r\n\r\nhel', headers: { 'content-type': 'multipart/form-data; boundary=XYZ' } },

@@ -128,15 +128,7 @@ describe('manifest endpoints', () => {
     const res = await b.call('/manifest.json', { auth: false });
     const body = await res.json();
     assert.equal(body.version, 'v202101');
-    assert.deepEqual(Object.keys(body.endpoints).sort(), [
-      'deleteChannelById',
-      'getConversationById',
-      'getConversations',
-      'getMessageById',
-      'getSenderById',
-      'getTemplates',
-      'postMessage',
-    ]);
+    assert.deepEqual(Object.keys(body.endpoints).sort(), ['deleteChannelById', 'getConversationById', 'getConversations', 'getMessageById', 'getSenderById', 'getTemplates', 'postMessage']);
     for (const url of Object.values<string>(body.endpoints)) assert.ok(url.startsWith(`${b.config.appUrl}/api/channels/:providerChannelId`));
   });
 });

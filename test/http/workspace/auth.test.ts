@@ -32,14 +32,46 @@ test('iframe tokens: the bad-token table answers 401 and stores nothing; a good 
       ['no token', null],
       ['not a JWT', 'abc.def'],
       ['forged signature', await mintUiToken({ ...claims, secret: 'not-the-secret' })],
-      ['tampered payload', (() => { const [h, , s] = good.split('.'); return `${h}.${b64({ ...claims, userId: 1, exp: now() + 300 })}.${s}`; })()],
+      [
+        'tampered payload',
+        (() => {
+          const [h, , s] = good.split('.');
+          return `${h}.${b64({ ...claims, userId: 1, exp: now() + 300 })}.${s}`;
+        })(),
+      ],
       ['alg none', `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ ...claims, iat: now(), exp: now() + 300 })}.`],
-      ['alg HS384', await new SignJWT(claims).setProtectedHeader({ alg: 'HS384' }).setIssuedAt().setExpirationTime(now() + 300).sign(key(CLIENT_SECRET))],
-      ['alg RS256', await new SignJWT(claims).setProtectedHeader({ alg: 'RS256' }).setIssuedAt().setExpirationTime(now() + 300).sign(privateKey)],
+      [
+        'alg HS384',
+        await new SignJWT(claims)
+          .setProtectedHeader({ alg: 'HS384' })
+          .setIssuedAt()
+          .setExpirationTime(now() + 300)
+          .sign(key(CLIENT_SECRET)),
+      ],
+      [
+        'alg RS256',
+        await new SignJWT(claims)
+          .setProtectedHeader({ alg: 'RS256' })
+          .setIssuedAt()
+          .setExpirationTime(now() + 300)
+          .sign(privateKey),
+      ],
       ['expired beyond the clock tolerance', await mintUiToken({ ...claims, secret: CLIENT_SECRET, ttl: -120 })],
       ['no exp', await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().sign(key(CLIENT_SECRET))],
-      ['no userId', await new SignJWT({ companyId: user.company_id }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(now() + 300).sign(key(CLIENT_SECRET))],
-      ['no companyId', await new SignJWT({ userId: user.id }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(now() + 300).sign(key(CLIENT_SECRET))],
+      [
+        'no userId',
+        await new SignJWT({ companyId: user.company_id })
+          .setProtectedHeader({ alg: 'HS256' })
+          .setExpirationTime(now() + 300)
+          .sign(key(CLIENT_SECRET)),
+      ],
+      [
+        'no companyId',
+        await new SignJWT({ userId: user.id })
+          .setProtectedHeader({ alg: 'HS256' })
+          .setExpirationTime(now() + 300)
+          .sign(key(CLIENT_SECRET)),
+      ],
       ['userId as a string', await mintUiToken({ ...claims, secret: CLIENT_SECRET, claims: { userId: String(user.id) } })],
       ['userId zero', await mintUiToken({ ...claims, userId: 0, secret: CLIENT_SECRET })],
       ['companyId fractional', await mintUiToken({ ...claims, companyId: 1.5, secret: CLIENT_SECRET })],
@@ -83,7 +115,10 @@ test('iframe tokens: a company without an installation is told to install; a col
     assert.equal(spoof.status, 401);
     assert.equal(spoof.body.error.reason, 'unknown_user');
     const stored = await bridge.db('workspace_users').select('pd_user_id');
-    assert.deepEqual(stored.map((r) => Number(r.pd_user_id)), [colleague.id]);
+    assert.deepEqual(
+      stored.map((r) => Number(r.pd_user_id)),
+      [colleague.id],
+    );
   } finally {
     await close();
   }

@@ -48,7 +48,7 @@ test('workspace pages: framing allowed for Pipedrive (+UI_FRAME_ANCESTORS) on /u
     const settings = await (await fetch(`${bridge.url}/ui/settings?${q}`)).text();
     assert.match(settings, /id="surface"/);
     assert.match(settings, /\/ui\/assets\/settings\.js/);
-    assert.doesNotMatch(settings, /id="uninstall"/, 'uninstalling happens in Pipedrive\'s Marketplace, not in its settings iframe');
+    assert.doesNotMatch(settings, /id="uninstall"/, "uninstalling happens in Pipedrive's Marketplace, not in its settings iframe");
 
     // A colleague who is not a Pipedrive admin sees the settings read-only (the API refuses their writes too).
     const colleague = fake.addUser({ id: 1002, name: 'Sam Sales', email: 'sam@acme.example', is_admin: false });
@@ -102,6 +102,10 @@ test('UI_FRAME_ANCESTORS accepts bare origins only (it lands in a CSP header)', 
   assert.deepEqual(loadConfig({ UI_FRAME_ANCESTORS: 'http://127.0.0.1:4000, https://host.example' }).ui.frameAncestors, ['http://127.0.0.1:4000', 'https://host.example']);
   assert.deepEqual(loadConfig({}).ui.frameAncestors, []);
   for (const bad of ["https://a.example; script-src 'unsafe-inline'", 'https://a.example/path', '*', 'javascript:alert(1)']) {
-    assert.throws(() => loadConfig({ UI_FRAME_ANCESTORS: bad }), (e: unknown) => e instanceof ConfigError && e.variable === 'UI_FRAME_ANCESTORS', bad);
+    assert.throws(
+      () => loadConfig({ UI_FRAME_ANCESTORS: bad }),
+      (e: unknown) => e instanceof ConfigError && e.variable === 'UI_FRAME_ANCESTORS',
+      bad,
+    );
   }
 });

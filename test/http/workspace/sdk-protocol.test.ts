@@ -51,7 +51,10 @@ test('SDK protocol in Chromium: init within 10 s, a 401 fetches a new token and 
     await page.frameLocator('#ext').locator('#empty', { hasText: 'No channels yet' }).waitFor();
 
     // No cookie from the app, ever (browsers block third-party cookies in iframes anyway).
-    assert.deepEqual((await s.context.cookies(w.bridge.url)).map((c) => c.name), []);
+    assert.deepEqual(
+      (await s.context.cookies(w.bridge.url)).map((c) => c.name),
+      [],
+    );
 
     // Opened directly (not in Pipedrive): a clear message, no endless "Connecting".
     await page.goto(`${w.bridge.url}/ui/inbox?userId=${user.id}&companyId=${user.company_id}&token=x`);

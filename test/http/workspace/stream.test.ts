@@ -35,10 +35,11 @@ async function openStream(url: string): Promise<Sse> {
           if (!event || data === undefined) continue;
           const e = { event, data: JSON.parse(data) };
           events.push(e);
-          for (const w of waiters) if (w.match(e)) {
-            waiters.delete(w);
-            w.resolve(e);
-          }
+          for (const w of waiters)
+            if (w.match(e)) {
+              waiters.delete(w);
+              w.resolve(e);
+            }
         }
       }
     } catch {
@@ -74,7 +75,11 @@ async function ticketFor(url: string, token: string): Promise<string> {
 test('stream: tickets are single-use, and a message stored by one process reaches a stream served by another', async () => {
   const appSecret = randomBytes(32).toString('hex');
   const rig = await startPipedriveRig({ env: { APP_SECRET: appSecret } });
-  const second = await startTestBridge({ shareDb: rig.bridge, platforms: { test: rig.platform.factory() }, env: { APP_SECRET: appSecret, PIPEDRIVE_OAUTH_URL: rig.fake.oauthUrl, PIPEDRIVE_API_URL: rig.fake.apiUrl } });
+  const second = await startTestBridge({
+    shareDb: rig.bridge,
+    platforms: { test: rig.platform.factory() },
+    env: { APP_SECRET: appSecret, PIPEDRIVE_OAUTH_URL: rig.fake.oauthUrl, PIPEDRIVE_API_URL: rig.fake.apiUrl },
+  });
   const streams: Sse[] = [];
   try {
     const token = await mintUiToken({ userId: rig.user.id, companyId: rig.user.company_id, secret: CLIENT_SECRET });

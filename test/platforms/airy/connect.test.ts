@@ -50,7 +50,14 @@ test('connect errors are actionable and never echo a token; 409 "Source already 
     );
     assert.equal(w.fake.model.sources.size, 0);
 
-    const input = { channelId: 'ch_fixed', providerChannelId: 'airy-fixed', name: 'x', avatarUrl: null, config: { api_url: w.fake.url, system_token: w.fake.systemToken }, webhookUrl: `${w.b.config.appUrl}/webhooks/airy/ch_fixed` };
+    const input = {
+      channelId: 'ch_fixed',
+      providerChannelId: 'airy-fixed',
+      name: 'x',
+      avatarUrl: null,
+      config: { api_url: w.fake.url, system_token: w.fake.systemToken },
+      webhookUrl: `${w.b.config.appUrl}/webhooks/airy/ch_fixed`,
+    };
     await w.adapter.connect(input);
     await assert.rejects(w.adapter.connect(input), (e: PlatformError) => e instanceof PlatformError && /already has a source "pipedrive-ch_fixed"/.test(e.message));
   } finally {

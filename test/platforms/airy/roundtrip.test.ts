@@ -13,9 +13,7 @@ test('both directions end to end: postMessage → Airy contact message → Airy 
 
     // ── Pipedrive user → Airy ──
     const sent = outboxEvent(w.b, 'done', 'platform.send');
-    const id = await postMessage(w.b, channel.providerChannelId, conv.id, 'Hello from Pipedrive', [
-      { name: 'quote.pdf', type: 'application/pdf', content: '%PDF-1.4 quote' },
-    ]);
+    const id = await postMessage(w.b, channel.providerChannelId, conv.id, 'Hello from Pipedrive', [{ name: 'quote.pdf', type: 'application/pdf', content: '%PDF-1.4 quote' }]);
     await sent;
     const airyConversationId = airyUuid(state.source_id, conv.id);
     const m = w.fake.model.messages.get(airyUuid(state.source_id, id));

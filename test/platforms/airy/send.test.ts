@@ -101,22 +101,31 @@ test('sending works while the WebSocket is down; the subscriber reconnects after
   }
 });
 
-test('a channel connected on a process that is not the leader is picked up by the leader’s subscription', { skip: DIALECT !== 'postgres' && 'leadership is a PostgreSQL advisory lock; sqlite runs one process' }, async () => {
-  const w = await startAiryWorld();
-  if (!w.b.singletons.isLeader) await waitFor(w.b.singletons, 'elected');
-  // Processes of one deployment share APP_SECRET (the channel's secrets are sealed with it).
-  const other = await startTestBridge({ shareDb: w.b, env: { APP_SECRET: w.b.config.appSecret }, pipedrive: w.gateway, platforms: { airy: airyAdapterFactory({ realtime: { rescanMs: 50 } }) } });
-  try {
-    assert.equal(w.b.singletons.isLeader, true);
-    assert.equal(other.singletons.isLeader, false);
-    const subscribed = waitFor(w.fake.broker, 'subscribed');
-    await other.flows.connectChannel(
-      { platform: 'airy', name: 'Connected elsewhere', avatarUrl: null, config: { api_url: w.fake.url, system_token: w.fake.systemToken }, templates: [], installationId: null },
-    );
-    await subscribed;
-    assert.equal(w.fake.broker.subscriberCount, 1, 'one subscription, held by the leader');
-  } finally {
-    await other.close();
-    await w.close();
-  }
-});
+test(
+  'a channel connected on a process that is not the leader is picked up by the leader’s subscription',
+  { skip: DIALECT !== 'postgres' && 'leadership is a PostgreSQL advisory lock; sqlite runs one process' },
+  async () => {
+    const w = await startAiryWorld();
+    if (!w.b.singletons.isLeader) await waitFor(w.b.singletons, 'elected');
+    // Processes of one deployment share APP_SECRET (the channel's secrets are sealed with it).
+    const other = await startTestBridge({ shareDb: w.b, env: { APP_SECRET: w.b.config.appSecret }, pipedrive: w.gateway, platforms: { airy: airyAdapterFactory({ realtime: { rescanMs: 50 } }) } });
+    try {
+      assert.equal(w.b.singletons.isLeader, true);
+      assert.equal(other.singletons.isLeader, false);
+      const subscribed = waitFor(w.fake.broker, 'subscribed');
+      await other.flows.connectChannel({
+        platform: 'airy',
+        name: 'Connected elsewhere',
+        avatarUrl: null,
+        config: { api_url: w.fake.url, system_token: w.fake.systemToken },
+        templates: [],
+        installationId: null,
+      });
+      await subscribed;
+      assert.equal(w.fake.broker.subscriberCount, 1, 'one subscription, held by the leader');
+    } finally {
+      await other.close();
+      await w.close();
+    }
+  },
+);

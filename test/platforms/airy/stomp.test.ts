@@ -40,7 +40,10 @@ test('STOMP streaming decoder: a frame that grows past the limit without ending 
   // Unended: the limit holds across chunks, before any NUL arrives.
   const d = new StompDecoder(50);
   d.push('MESSAGE\n\n' + 'y'.repeat(30));
-  assert.throws(() => d.push('y'.repeat(30)), (e: unknown) => e instanceof FrameTooLargeError && /50 characters/.test(e.message));
+  assert.throws(
+    () => d.push('y'.repeat(30)),
+    (e: unknown) => e instanceof FrameTooLargeError && /50 characters/.test(e.message),
+  );
   // Heart-beats alone never count toward a frame.
   const idle = new StompDecoder(5);
   for (let i = 0; i < 100; i++) assert.deepEqual(idle.push('\n'), []);

@@ -13,9 +13,7 @@ test('mapContent: string, {text}, our attachments, Messenger-style attachment, a
     text: '',
     attachments: [{ url: 'https://x/y/a.pdf', name: 'Quote', mimeType: 'application/pdf', size: 10 }],
   });
-  assert.deepEqual(mapContent({ attachment: { type: 'image', payload: { url: 'https://x/img' } } }).attachments, [
-    { url: 'https://x/img', name: 'img', mimeType: 'image/jpeg', size: null },
-  ]);
+  assert.deepEqual(mapContent({ attachment: { type: 'image', payload: { url: 'https://x/img' } } }).attachments, [{ url: 'https://x/img', name: 'img', mimeType: 'image/jpeg', size: null }]);
   // Not http(s): dropped, and the text says so.
   assert.deepEqual(mapContent({ attachments: [{ url: 'javascript:alert(1)' }] }), { text: DROPPED_ATTACHMENT, attachments: [] });
   assert.deepEqual(mapContent({ text: 'see', attachments: [{ url: 'JavaScript:alert(1)' }, { url: 'https://x/a.png' }] }).text, `see\n${DROPPED_ATTACHMENT}`);

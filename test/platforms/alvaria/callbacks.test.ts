@@ -26,8 +26,7 @@ async function liveRig(opts: Parameters<typeof startAlvariaRig>[0] = {}): Promis
   return Object.assign(r, { session });
 }
 
-const messageTexts = async (r: AlvariaRig) =>
-  ((await r.b.db('messages').select('text').where({ channel_id: r.channel.id }).orderBy('seq')) as Array<{ text: string }>).map((m) => m.text);
+const messageTexts = async (r: AlvariaRig) => ((await r.b.db('messages').select('text').where({ channel_id: r.channel.id }).orderBy('seq')) as Array<{ text: string }>).map((m) => m.text);
 
 const delivered = (r: AlvariaRig, d: Delivery) => waitFor(r.fake.deliveries, 'delivered', (x: Delivery) => x === d);
 
@@ -35,7 +34,11 @@ test('every bad-JWT mode is refused with 401 and nothing is stored', async () =>
   const r = await liveRig();
   try {
     r.fake.deliveries.maxAttempts = 1;
-    const eventsBefore = await r.b.db('inbound_events').count({ n: '*' }).first().then((x) => Number(x?.n));
+    const eventsBefore = await r.b
+      .db('inbound_events')
+      .count({ n: '*' })
+      .first()
+      .then((x) => Number(x?.n));
     const modes: SignMode[] = ['expired', 'wrong-key', 'none', 'hs256', 'missing'];
     for (const mode of modes) {
       r.fake.signer.mode = mode;
@@ -48,7 +51,14 @@ test('every bad-JWT mode is refused with 401 and nothing is stored', async () =>
       assert.equal((await r.callback({ sessionId: r.session.id, senderId: 'agent', message: { text: 'x' }, eventId: randomUUID() }, garbage)).status, 401);
     }
     assert.deepEqual(await messageTexts(r), ['hello']);
-    assert.equal(await r.b.db('inbound_events').count({ n: '*' }).first().then((x) => Number(x?.n)), eventsBefore);
+    assert.equal(
+      await r.b
+        .db('inbound_events')
+        .count({ n: '*' })
+        .first()
+        .then((x) => Number(x?.n)),
+      eventsBefore,
+    );
   } finally {
     await r.close();
   }
@@ -103,7 +113,10 @@ test('AGENT_JOINED and SESSION_REROUTE rename the end_user and add a system line
     const sender = (await (await r.b.call(`/api/channels/${r.channel.providerChannelId}/senders/agent-1`)).json()) as { data: { name: string } };
     assert.equal(sender.data.name, 'Ken', 'a reroute to a work type keeps the last agent alias');
     const origins = await r.b.db('messages').select('origin').where({ channel_id: r.channel.id }).orderBy('seq');
-    assert.deepEqual(origins.map((o: { origin: string }) => o.origin), ['pipedrive', 'system', 'system', 'system']);
+    assert.deepEqual(
+      origins.map((o: { origin: string }) => o.origin),
+      ['pipedrive', 'system', 'system', 'system'],
+    );
   } finally {
     await r.close();
   }
@@ -112,7 +125,11 @@ test('AGENT_JOINED and SESSION_REROUTE rename the end_user and add a system line
 test('oversized ids are refused with 400 (never a 5xx on PostgreSQL) and an overlong alias is cut to fit', async () => {
   const r = await liveRig();
   try {
-    const eventsBefore = await r.b.db('inbound_events').count({ n: '*' }).first().then((x) => Number(x?.n));
+    const eventsBefore = await r.b
+      .db('inbound_events')
+      .count({ n: '*' })
+      .first()
+      .then((x) => Number(x?.n));
     for (const payload of [
       { sessionId: r.session.id, senderId: 'agent', message: { text: 'x' }, eventId: 'e'.repeat(256) },
       { sessionId: 's'.repeat(256), event: 'NEW_SESSION', status: 'SUCCESS', eventId: randomUUID() },
@@ -122,7 +139,14 @@ test('oversized ids are refused with 400 (never a 5xx on PostgreSQL) and an over
       assert.equal(res.status, 400, JSON.stringify(payload).slice(0, 80));
       assert.equal(typeof res.body.error, 'string');
     }
-    assert.equal(await r.b.db('inbound_events').count({ n: '*' }).first().then((x) => Number(x?.n)), eventsBefore);
+    assert.equal(
+      await r.b
+        .db('inbound_events')
+        .count({ n: '*' })
+        .first()
+        .then((x) => Number(x?.n)),
+      eventsBefore,
+    );
     const joined = await r.callback({ sessionId: r.session.id, event: 'AGENT_JOINED', agentAlias: 'A'.repeat(300), eventId: randomUUID() });
     assert.equal(joined.status, 200);
     const sender = (await (await r.b.call(`/api/channels/${r.channel.providerChannelId}/senders/agent-1`)).json()) as { data: { name: string } };
@@ -252,7 +276,7 @@ test('out of order: NEW_SESSION before the create response, events for unknown s
   }
 });
 
-test('a callback is answered 5xx only when the store fails, and Alvaria\'s retry lands it after recovery', async () => {
+test("a callback is answered 5xx only when the store fails, and Alvaria's retry lands it after recovery", async () => {
   const r = await liveRig();
   try {
     // The event store breaks mid-way (the channel lookup still works): 503, nothing half-done.

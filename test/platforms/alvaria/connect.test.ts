@@ -9,8 +9,7 @@ import { FakeAlvaria } from '../../../fakes/alvaria/server.ts';
 test('connect validates the config, fetches a token, keeps secrets sealed and shows the callback URL', async () => {
   const fake = await FakeAlvaria.start();
   const b = await startTestBridge({ platforms: { alvaria: alvariaAdapterFactory({ now: fake.clock.now }) } });
-  const connect = (config: Record<string, unknown>) =>
-    b.flows.connectChannel({ platform: 'alvaria', name: 'Support', avatarUrl: null, config, templates: [], installationId: null });
+  const connect = (config: Record<string, unknown>) => b.flows.connectChannel({ platform: 'alvaria', name: 'Support', avatarUrl: null, config, templates: [], installationId: null });
   try {
     const { channel, notes } = await connect(fake.channelConfig());
     assert.equal(notes.callback_url, `${b.config.appUrl}/webhooks/alvaria/${channel.id}`);

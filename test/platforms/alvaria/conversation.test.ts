@@ -191,8 +191,7 @@ test('SESSION_END at the maximum age closes the conversation; the next message r
     const closedP = waitFor(r.gateway, 'receive', (b: ReceiveMessageBody) => b.message === 'The session was closed by Alvaria');
     r.fake.clock.advance(4 * 60 * 60 * 1000); // the fake ends the session from SYSTEM
     await closedP;
-    const status = async () =>
-      ((await (await r.b.call(`/api/channels/${r.channel.providerChannelId}/conversations/${r.conversation.id}`)).json()) as { data: { status: string } }).data.status;
+    const status = async () => ((await (await r.b.call(`/api/channels/${r.channel.providerChannelId}/conversations/${r.conversation.id}`)).json()) as { data: { status: string } }).data.status;
     assert.equal(await status(), 'closed');
 
     const secondP = once(r.fake, 'message') as Promise<[FakeSession, { text?: string }]>;

@@ -24,7 +24,9 @@
   function setTheme(theme) {
     var t = theme === 'dark' ? 'dark' : 'light';
     document.documentElement.setAttribute('data-theme', t);
-    themeListeners.forEach(function (f) { f(t); });
+    themeListeners.forEach(function (f) {
+      f(t);
+    });
   }
 
   /** Resolves with the SDK once Pipedrive acknowledged INITIALIZE; rejects outside Pipedrive. */
@@ -43,7 +45,9 @@
         sdk.listen(SDK.Event.USER_SETTINGS_CHANGE, function (ev) {
           if (ev && ev.data && ev.data.theme) setTheme(ev.data.theme);
         });
-      } catch (e) { /* an older host without the event keeps the URL's theme */ }
+      } catch (e) {
+        /* an older host without the event keeps the URL's theme */
+      }
       return sdk;
     });
   }
@@ -51,16 +55,19 @@
   function freshToken(force) {
     if (!force && token && Date.now() - tokenAt < TOKEN_MAX_AGE_MS) return Promise.resolve(token);
     if (!pendingToken) {
-      pendingToken = sdk.execute(SDK.Command.GET_SIGNED_TOKEN).then(function (r) {
-        token = r && r.token;
-        tokenAt = Date.now();
-        pendingToken = null;
-        if (!token) throw new Error('Pipedrive gave no token.');
-        return token;
-      }, function (err) {
-        pendingToken = null;
-        throw err;
-      });
+      pendingToken = sdk.execute(SDK.Command.GET_SIGNED_TOKEN).then(
+        function (r) {
+          token = r && r.token;
+          tokenAt = Date.now();
+          pendingToken = null;
+          if (!token) throw new Error('Pipedrive gave no token.');
+          return token;
+        },
+        function (err) {
+          pendingToken = null;
+          throw err;
+        },
+      );
     }
     return pendingToken;
   }
@@ -86,19 +93,26 @@
         return fetch('/ui/api' + path, { method: method, headers: headers, body: payload, credentials: 'omit', cache: 'no-store' });
       });
     }
-    return attempt(false).then(function (res) {
-      // A token can expire between the age check and the server's clock: one retry with a new one.
-      return res.status === 401 ? attempt(true) : res;
-    }).then(function (res) {
-      if (res.status === 204) return {};
-      return res.json().catch(function () { return {}; }).then(function (json) {
-        if (!res.ok) {
-          var err = json && json.error;
-          throw ApiError(res.status, err && err.code, (err && err.message) || 'The server answered ' + res.status + '.');
-        }
-        return json;
+    return attempt(false)
+      .then(function (res) {
+        // A token can expire between the age check and the server's clock: one retry with a new one.
+        return res.status === 401 ? attempt(true) : res;
+      })
+      .then(function (res) {
+        if (res.status === 204) return {};
+        return res
+          .json()
+          .catch(function () {
+            return {};
+          })
+          .then(function (json) {
+            if (!res.ok) {
+              var err = json && json.error;
+              throw ApiError(res.status, err && err.code, (err && err.message) || 'The server answered ' + res.status + '.');
+            }
+            return json;
+          });
       });
-    });
   }
 
   /**
@@ -122,7 +136,11 @@
         Object.keys(handlers).forEach(function (name) {
           source.addEventListener(name, function (ev) {
             var data;
-            try { data = JSON.parse(ev.data); } catch (e) { return; }
+            try {
+              data = JSON.parse(ev.data);
+            } catch (e) {
+              return;
+            }
             handlers[name](data);
           });
         });
@@ -158,7 +176,11 @@
     api: api,
     stream: stream,
     execute: execute,
-    listen: function (event, cb) { return sdk ? sdk.listen(event, cb) : function () {}; },
-    onTheme: function (f) { themeListeners.push(f); },
+    listen: function (event, cb) {
+      return sdk ? sdk.listen(event, cb) : function () {};
+    },
+    onTheme: function (f) {
+      themeListeners.push(f);
+    },
   };
 })();

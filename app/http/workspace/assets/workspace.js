@@ -8,7 +8,9 @@
   var W = window.pdbWorkspace;
   var body = document.body;
   var surface = body.getAttribute('data-surface');
-  var $ = function (id) { return document.getElementById(id); };
+  var $ = function (id) {
+    return document.getElementById(id);
+  };
 
   if (surface === 'notice') {
     // Error and install pages still initialize the SDK, or Pipedrive hides the iframe after 10 s.
@@ -63,7 +65,9 @@
     s.className = 'status' + (kind ? ' ' + kind : '');
     s.hidden = !text;
   }
-  function dayKey(d) { return d.getFullYear() + '-' + d.getMonth() + '-' + d.getDate(); }
+  function dayKey(d) {
+    return d.getFullYear() + '-' + d.getMonth() + '-' + d.getDate();
+  }
   function dayLabel(d) {
     var now = new Date();
     var y = new Date(now.getTime() - 86400000);
@@ -73,7 +77,9 @@
     if (d.getFullYear() !== now.getFullYear()) opts.year = 'numeric';
     return d.toLocaleDateString(undefined, opts);
   }
-  function clock(d) { return d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' }); }
+  function clock(d) {
+    return d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  }
   function shortTime(iso) {
     if (!iso) return '';
     var d = new Date(iso);
@@ -93,11 +99,16 @@
     if (n < 1048576) return Math.round(n / 102.4) / 10 + ' KB';
     return Math.round(n / 104857.6) / 10 + ' MB';
   }
-  function channelName(id) { var c = state.channels[id]; return c ? c.name : 'Channel'; }
-  function platformName(p) { return p === 'airy' ? 'Airy' : p === 'alvaria' ? 'Alvaria' : p; }
+  function channelName(id) {
+    var c = state.channels[id];
+    return c ? c.name : 'Channel';
+  }
+  function platformName(p) {
+    return p === 'airy' ? 'Airy' : p === 'alvaria' ? 'Alvaria' : p;
+  }
   function transcriptText(c) {
     if (!c.record || !c.transcript) return '';
-    var where = "the " + (RECORD_NAMES[c.record.type] || 'record') + "'s notes";
+    var where = 'the ' + (RECORD_NAMES[c.record.type] || 'record') + "'s notes";
     if (c.transcript.pending) return c.transcript.savedAt ? 'Saved to ' + where + ' ' + ago(c.transcript.savedAt) + '; new lines pending' : 'Will be saved to ' + where;
     return c.transcript.savedAt ? 'Saved to ' + where + ' ' + ago(c.transcript.savedAt) : '';
   }
@@ -106,7 +117,9 @@
     return null;
   }
   function sortConversations() {
-    state.conversations.sort(function (a, b) { return String(b.lastActivityAt || '').localeCompare(String(a.lastActivityAt || '')); });
+    state.conversations.sort(function (a, b) {
+      return String(b.lastActivityAt || '').localeCompare(String(a.lastActivityAt || ''));
+    });
   }
   function upsertConversation(c) {
     if (record && !(c.record && c.record.type === record.type && String(c.record.id) === String(record.id))) return;
@@ -127,7 +140,9 @@
     // The dock badge belongs to the floating window; panels leave it alone.
     if (surface === 'inbox' && total !== sentBadge) {
       sentBadge = total;
-      W.execute(W.Command.SET_NOTIFICATION, { number: total }).catch(function () { sentBadge = -1; });
+      W.execute(W.Command.SET_NOTIFICATION, { number: total }).catch(function () {
+        sentBadge = -1;
+      });
     }
   }
 
@@ -139,7 +154,11 @@
     var ids = Object.keys(state.channels);
     var all = el('button', 'chip' + (state.filter ? '' : ' on'), 'All');
     all.type = 'button';
-    all.addEventListener('click', function () { state.filter = ''; renderChannels(); renderList(); });
+    all.addEventListener('click', function () {
+      state.filter = '';
+      renderChannels();
+      renderList();
+    });
     nav.appendChild(all);
     ids.forEach(function (id) {
       var c = state.channels[id];
@@ -149,7 +168,11 @@
       b.appendChild(el('span', 'dot ' + c.platform));
       b.appendChild(el('span', 'chip-name', c.name));
       b.appendChild(el('span', 'chip-platform', platformName(c.platform)));
-      b.addEventListener('click', function () { state.filter = id; renderChannels(); renderList(); });
+      b.addEventListener('click', function () {
+        state.filter = id;
+        renderChannels();
+        renderList();
+      });
       nav.appendChild(b);
     });
   }
@@ -181,7 +204,9 @@
       meta.appendChild(el('span', '', note));
       b.appendChild(meta);
     }
-    b.addEventListener('click', function () { openThread(c.id); });
+    b.addEventListener('click', function () {
+      openThread(c.id);
+    });
     li.appendChild(b);
     return li;
   }
@@ -189,13 +214,18 @@
   function renderList() {
     var ul = $('conversations');
     ul.textContent = '';
-    var shown = state.conversations.filter(function (c) { return !state.filter || c.channelId === state.filter; });
-    shown.forEach(function (c) { ul.appendChild(conversationRow(c)); });
+    var shown = state.conversations.filter(function (c) {
+      return !state.filter || c.channelId === state.filter;
+    });
+    shown.forEach(function (c) {
+      ul.appendChild(conversationRow(c));
+    });
     var empty = $('empty');
     if (!Object.keys(state.channels).length) {
-      empty.textContent = state.me && state.me.user.isAdmin
-        ? 'No channels yet. Connect an Airy or Alvaria channel in the app settings (Tools and apps → Marketplace apps).'
-        : 'No channels yet. Ask a Pipedrive admin of your company to connect one in the app settings.';
+      empty.textContent =
+        state.me && state.me.user.isAdmin
+          ? 'No channels yet. Connect an Airy or Alvaria channel in the app settings (Tools and apps → Marketplace apps).'
+          : 'No channels yet. Ask a Pipedrive admin of your company to connect one in the app settings.';
       empty.hidden = false;
     } else if (!ul.children.length) {
       // A user's own conversation on each channel exists once they installed the app; anyone can
@@ -220,15 +250,18 @@
 
   function startConversation(channelId, button) {
     if (button) button.disabled = true;
-    return W.api('POST', '/conversations', { channelId: channelId, record: { type: record.type, id: record.id } }).then(function (r) {
-      if (button) button.disabled = false;
-      upsertConversation(r.conversation);
-      renderList();
-      openThread(r.conversation.id);
-    }, function (err) {
-      if (button) button.disabled = false;
-      setStatus(err.message, 'err');
-    });
+    return W.api('POST', '/conversations', { channelId: channelId, record: { type: record.type, id: record.id } }).then(
+      function (r) {
+        if (button) button.disabled = false;
+        upsertConversation(r.conversation);
+        renderList();
+        openThread(r.conversation.id);
+      },
+      function (err) {
+        if (button) button.disabled = false;
+        setStatus(err.message, 'err');
+      },
+    );
   }
 
   function renderStartMenu() {
@@ -247,10 +280,17 @@
       b.appendChild(el('span', 'dot ' + c.platform));
       b.appendChild(el('span', 'chip-name', c.name));
       b.appendChild(el('span', 'chip-platform', platformName(c.platform)));
-      b.addEventListener('click', function () { menu.hidden = true; startConversation(id, b); });
+      b.addEventListener('click', function () {
+        menu.hidden = true;
+        startConversation(id, b);
+      });
       menu.appendChild(b);
     });
-    btn.onclick = function () { showList(); menu.hidden = !menu.hidden; resizePanel(); };
+    btn.onclick = function () {
+      showList();
+      menu.hidden = !menu.hidden;
+      resizePanel();
+    };
   }
 
   // ---------- thread ----------
@@ -308,14 +348,19 @@
     $('messages').textContent = '';
     renderList();
     resizePanel();
-    return W.api('GET', '/conversations/' + encodeURIComponent(id) + '/messages?limit=50').then(function (r) {
-      if (state.openId !== id) return;
-      state.messages = r.messages || [];
-      state.nextBefore = r.nextBefore || null;
-      renderMessages(true);
-      markRead();
-      $('text').focus({ preventScroll: true });
-    }, function (err) { setStatus(err.message, 'err'); });
+    return W.api('GET', '/conversations/' + encodeURIComponent(id) + '/messages?limit=50').then(
+      function (r) {
+        if (state.openId !== id) return;
+        state.messages = r.messages || [];
+        state.nextBefore = r.nextBefore || null;
+        renderMessages(true);
+        markRead();
+        $('text').focus({ preventScroll: true });
+      },
+      function (err) {
+        setStatus(err.message, 'err');
+      },
+    );
   }
 
   function loadOlder() {
@@ -323,22 +368,33 @@
     if (!state.nextBefore) return;
     var box = $('messages');
     var fromBottom = box.scrollHeight - box.scrollTop;
-    W.api('GET', '/conversations/' + encodeURIComponent(id) + '/messages?limit=50&before=' + encodeURIComponent(state.nextBefore)).then(function (r) {
-      if (state.openId !== id) return;
-      state.messages = (r.messages || []).concat(state.messages);
-      state.nextBefore = r.nextBefore || null;
-      renderMessages(false);
-      box.scrollTop = box.scrollHeight - fromBottom;
-    }, function (err) { setStatus(err.message, 'err'); });
+    W.api('GET', '/conversations/' + encodeURIComponent(id) + '/messages?limit=50&before=' + encodeURIComponent(state.nextBefore)).then(
+      function (r) {
+        if (state.openId !== id) return;
+        state.messages = (r.messages || []).concat(state.messages);
+        state.nextBefore = r.nextBefore || null;
+        renderMessages(false);
+        box.scrollTop = box.scrollHeight - fromBottom;
+      },
+      function (err) {
+        setStatus(err.message, 'err');
+      },
+    );
   }
 
   function markRead() {
     var c = findConversation(state.openId);
     if (!state.openId || !state.visible || document.visibilityState === 'hidden') return;
     if (c && !c.unread) return;
-    W.api('POST', '/conversations/' + encodeURIComponent(state.openId) + '/read', {}).then(function () {
-      if (c) { c.unread = 0; renderList(); }
-    }, function () {});
+    W.api('POST', '/conversations/' + encodeURIComponent(state.openId) + '/read', {}).then(
+      function () {
+        if (c) {
+          c.unread = 0;
+          renderList();
+        }
+      },
+      function () {},
+    );
   }
 
   function attachmentNode(a) {
@@ -367,7 +423,9 @@
     row.setAttribute('data-status', m.status || '');
     var bubble = el('div', 'bubble');
     if (m.text) bubble.appendChild(el('div', 'text', m.text));
-    (m.attachments || []).forEach(function (a) { bubble.appendChild(attachmentNode(a)); });
+    (m.attachments || []).forEach(function (a) {
+      bubble.appendChild(attachmentNode(a));
+    });
     row.appendChild(bubble);
     var meta = el('div', 'meta');
     meta.appendChild(el('time', '', clock(new Date(m.at))));
@@ -381,7 +439,9 @@
       fail.appendChild(el('span', 'reason', (m.failure && m.failure.reason) || 'The platform did not accept this message.'));
       var again = el('button', 'link retry', 'Send again');
       again.type = 'button';
-      again.addEventListener('click', function () { retry(m, again); });
+      again.addEventListener('click', function () {
+        retry(m, again);
+      });
       fail.appendChild(again);
       row.appendChild(fail);
     }
@@ -427,18 +487,23 @@
       }
     }
     state.messages.push(m);
-    state.messages.sort(function (a, b) { return String(a.at).localeCompare(String(b.at)); });
+    state.messages.sort(function (a, b) {
+      return String(a.at).localeCompare(String(b.at));
+    });
   }
 
   function retry(m, button) {
     button.disabled = true;
-    W.api('POST', '/messages/' + encodeURIComponent(m.id) + '/retry', {}).then(function (r) {
-      putMessage(r.message || Object.assign({}, m, { status: 'queued', failure: undefined }));
-      renderMessages(false);
-    }, function (err) {
-      button.disabled = false;
-      setStatus(err.message, 'err');
-    });
+    W.api('POST', '/messages/' + encodeURIComponent(m.id) + '/retry', {}).then(
+      function (r) {
+        putMessage(r.message || Object.assign({}, m, { status: 'queued', failure: undefined }));
+        renderMessages(false);
+      },
+      function (err) {
+        button.disabled = false;
+        setStatus(err.message, 'err');
+      },
+    );
   }
 
   // ---------- composer ----------
@@ -452,7 +517,10 @@
       var x = el('button', 'icon small', '×');
       x.type = 'button';
       x.setAttribute('aria-label', 'Remove ' + f.name);
-      x.addEventListener('click', function () { state.picked.splice(i, 1); renderPicked(); });
+      x.addEventListener('click', function () {
+        state.picked.splice(i, 1);
+        renderPicked();
+      });
       chip.appendChild(x);
       box.appendChild(chip);
     });
@@ -474,27 +542,32 @@
     if (state.picked.length) {
       payload = new FormData();
       payload.append('text', text);
-      state.picked.forEach(function (f) { payload.append('files', f, f.name); });
+      state.picked.forEach(function (f) {
+        payload.append('files', f, f.name);
+      });
     } else payload = { text: text };
     var button = $('send');
     button.disabled = true;
     setStatus(state.picked.length ? 'Uploading…' : '', '');
-    W.api('POST', '/conversations/' + encodeURIComponent(id) + '/messages', payload).then(function (r) {
-      button.disabled = false;
-      setStatus('');
-      $('text').value = '';
-      autoGrow();
-      state.picked = [];
-      renderPicked();
-      if (state.openId === id && r.message) {
-        putMessage(r.message);
-        renderMessages(true);
-      }
-    }, function (err) {
-      button.disabled = false;
-      // The text and files stay in the composer so nothing typed is lost.
-      setStatus(err.message, 'err');
-    });
+    W.api('POST', '/conversations/' + encodeURIComponent(id) + '/messages', payload).then(
+      function (r) {
+        button.disabled = false;
+        setStatus('');
+        $('text').value = '';
+        autoGrow();
+        state.picked = [];
+        renderPicked();
+        if (state.openId === id && r.message) {
+          putMessage(r.message);
+          renderMessages(true);
+        }
+      },
+      function (err) {
+        button.disabled = false;
+        // The text and files stay in the composer so nothing typed is lost.
+        setStatus(err.message, 'err');
+      },
+    );
   }
 
   // ---------- live updates ----------
@@ -532,18 +605,27 @@
       renderList();
       if (state.openId === d.conversation.id) renderThreadHead();
     },
-    unread: function (d) { setUnread(d.total || 0); },
+    unread: function (d) {
+      setUnread(d.total || 0);
+    },
   };
 
   function refresh() {
-    var work = [loadConversations(), W.api('GET', '/unread').then(function (r) { setUnread(r.total || 0); })];
+    var work = [
+      loadConversations(),
+      W.api('GET', '/unread').then(function (r) {
+        setUnread(r.total || 0);
+      }),
+    ];
     if (state.openId) {
       var id = state.openId;
-      work.push(W.api('GET', '/conversations/' + encodeURIComponent(id) + '/messages?limit=50').then(function (r) {
-        if (state.openId !== id) return;
-        (r.messages || []).forEach(putMessage);
-        renderMessages(false);
-      }));
+      work.push(
+        W.api('GET', '/conversations/' + encodeURIComponent(id) + '/messages?limit=50').then(function (r) {
+          if (state.openId !== id) return;
+          (r.messages || []).forEach(putMessage);
+          renderMessages(false);
+        }),
+      );
     }
     return Promise.all(work);
   }
@@ -552,12 +634,16 @@
   // "Saved … 2 min ago" and list times age; while a transcript is pending, its state is re-read
   // (the stream may also announce it) so the panel says when the note was written.
   function tick() {
-    var pending = state.conversations.some(function (c) { return c.transcript && c.transcript.pending; });
-    (pending ? loadConversations() : Promise.resolve()).catch(function () {}).then(function () {
-      renderList();
-      if (state.openId) renderThreadHead();
-      setTimeout(tick, pending ? 5000 : 30000);
+    var pending = state.conversations.some(function (c) {
+      return c.transcript && c.transcript.pending;
     });
+    (pending ? loadConversations() : Promise.resolve())
+      .catch(function () {})
+      .then(function () {
+        renderList();
+        if (state.openId) renderThreadHead();
+        setTimeout(tick, pending ? 5000 : 30000);
+      });
   }
 
   // ---------- sizes ----------
@@ -565,7 +651,9 @@
   function resizePanel() {
     if (surface !== 'panel') return;
     // Panels are 100–750 px high: fit the list, give a thread room to read and write.
-    var listHeight = ['start-menu', 'empty'].reduce(function (n, id) { return n + ($(id) && !$(id).hidden ? $(id).offsetHeight : 0); }, $('conversations').scrollHeight);
+    var listHeight = ['start-menu', 'empty'].reduce(function (n, id) {
+      return n + ($(id) && !$(id).hidden ? $(id).offsetHeight : 0);
+    }, $('conversations').scrollHeight);
     var chrome = document.querySelector('.bar').offsetHeight + ($('status').hidden ? 0 : $('status').offsetHeight);
     var h = state.openId ? 560 : Math.min(750, Math.max(120, chrome + listHeight + 12));
     if (Math.abs(h - lastHeight) < 8) return;
@@ -586,39 +674,53 @@
     $('files').value = '';
     renderPicked();
   });
-  document.addEventListener('visibilitychange', function () { if (document.visibilityState === 'visible') markRead(); });
+  document.addEventListener('visibilitychange', function () {
+    if (document.visibilityState === 'visible') markRead();
+  });
   renderPicked();
 
   var size0 = surface === 'panel' ? { height: 200 } : { width: 380, height: 560 };
-  W.initialize(size0).then(function () {
-    if (surface === 'inbox') {
-      // The window reports when it is shown or hidden: read receipts only while someone can read.
-      W.listen(W.Event.VISIBILITY, function (ev) {
-        state.visible = !(ev && ev.data && ev.data.is_visible === false);
-        if (state.visible) markRead();
+  W.initialize(size0)
+    .then(function () {
+      if (surface === 'inbox') {
+        // The window reports when it is shown or hidden: read receipts only while someone can read.
+        W.listen(W.Event.VISIBILITY, function (ev) {
+          state.visible = !(ev && ev.data && ev.data.is_visible === false);
+          if (state.visible) markRead();
+        });
+      }
+      setStatus('Loading…');
+      return W.api('GET', '/me');
+    })
+    .then(function (me) {
+      state.me = me;
+      state.channels = {};
+      (me.channels || []).forEach(function (c) {
+        state.channels[c.id] = c;
       });
-    }
-    setStatus('Loading…');
-    return W.api('GET', '/me');
-  }).then(function (me) {
-    state.me = me;
-    state.channels = {};
-    (me.channels || []).forEach(function (c) { state.channels[c.id] = c; });
-    if (record) {
-      $('title').textContent = baseTitle = 'Conversations';
-      document.title = 'Conversations about this ' + RECORD_NAMES[record.type];
-      renderStartMenu();
-    }
-    renderChannels();
-    return refresh();
-  }).then(function () {
-    setStatus('');
-    setTimeout(tick, 5000);
-    W.stream(handlers, function () { refresh().catch(function () {}); }, function (s) {
-      if (s === 'reconnecting') setStatus('Reconnecting…', 'warn');
-      else setStatus('');
+      if (record) {
+        $('title').textContent = baseTitle = 'Conversations';
+        document.title = 'Conversations about this ' + RECORD_NAMES[record.type];
+        renderStartMenu();
+      }
+      renderChannels();
+      return refresh();
+    })
+    .then(function () {
+      setStatus('');
+      setTimeout(tick, 5000);
+      W.stream(
+        handlers,
+        function () {
+          refresh().catch(function () {});
+        },
+        function (s) {
+          if (s === 'reconnecting') setStatus('Reconnecting…', 'warn');
+          else setStatus('');
+        },
+      );
+    })
+    .catch(function (err) {
+      setStatus(err.status === 401 ? 'Your Pipedrive sign-in expired. Reopen this window.' : err.message, 'err');
     });
-  }).catch(function (err) {
-    setStatus(err.status === 401 ? 'Your Pipedrive sign-in expired. Reopen this window.' : err.message, 'err');
-  });
 })();
