@@ -17,9 +17,9 @@ async function seedAt012(db: Knex, schemaName?: string): Promise<void> {
   }
   const now = Date.now();
   await db('channels').insert({ id: 'ch_1', provider_channel_id: 'airy-1', provider: 'airy', name: 'Old', config_enc: 'x', status: 'active', created_at: now, updated_at: now });
-  const [{ pk }] = (await db('conversations').insert({ id: 'conv-1', channel_id: 'ch_1', status: 'open', provider_ref: 'ref-1', provider_state: '{}', created_at: now, updated_at: now }, [
-    'pk',
-  ])) as Array<{ pk: number }>;
+  const [{ pk }] = (await db('conversations').insert({ id: 'conv-1', channel_id: 'ch_1', status: 'open', provider_ref: 'ref-1', provider_state: '{}', created_at: now, updated_at: now }, ['pk'])) as [
+    { pk: number },
+  ];
   await db('messages').insert([
     { id: 'm_in', conversation_pk: pk, channel_id: 'ch_1', provider_message_id: 'airy-msg-1', origin: 'provider', sender_id: 'a', text: 'hi', status: 'sent', created_at: now, updated_at: now },
     { id: 'm_out', conversation_pk: pk, channel_id: 'ch_1', provider_message_id: null, origin: 'pipedrive', sender_id: 'b', text: 'yo', status: 'pending', created_at: now, updated_at: now },
