@@ -124,7 +124,7 @@ export function transcriptJob(d: WorkspaceDeps): JobHandler<{ conversationPk: nu
       while (await assign(d, conversation, record, channelName)) {
         // assigned a full batch: look for more
       }
-      const target = { type: record.type as PipedriveRecordType, id: record.id };
+      const target = { type: record.type, id: record.id };
       for (const note of await unsyncedNotes(d.db, conversationPk)) {
         const content = renderHeader(note, channelName, record) + (await noteLines(d.db, note.pk)).join('');
         // A failure goes to the outbox as thrown: Pipedrive's carry their classification.

@@ -61,7 +61,10 @@ export class StompSubscriber extends EventEmitter<StompSubscriberEvents> {
 
   async stop(): Promise<void> {
     this.running = false;
-    for (const t of this.timers) (clearTimeout(t), clearInterval(t));
+    for (const t of this.timers) {
+      clearTimeout(t);
+      clearInterval(t);
+    }
     this.timers.clear();
     const ws = this.ws;
     this.ws = undefined;
@@ -140,7 +143,10 @@ export class StompSubscriber extends EventEmitter<StompSubscriberEvents> {
     // A refused upgrade (403: token not accepted) arrives here too, then 'close' retries.
     ws.on('error', (err) => this.opts.log.warn({ url: this.url, err: err.message }, 'airy websocket error'));
     ws.on('close', () => {
-      if (beat) (clearInterval(beat), this.timers.delete(beat));
+      if (beat) {
+        clearInterval(beat);
+        this.timers.delete(beat);
+      }
       this.emit('closed', this.url);
       if (this.ws === ws) this.ws = undefined;
       this.retryLater();
