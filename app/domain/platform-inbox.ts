@@ -1,6 +1,6 @@
 import { listChannels } from '../store/channels.ts';
 import { findChannelParticipant, bumpActivity, listParticipants } from '../store/conversations.ts';
-import type { Tx } from '../store/db.ts';
+import { isPg, type Tx } from '../store/db.ts';
 import { hasEventKey, recordEventKey } from '../store/events.ts';
 import { wakePendingJobs } from '../store/jobs.ts';
 import { findMessageByPlatformId, hasInboundWithPlatformId, insertMessage, setStatusWhere, updateMessage } from '../store/messages.ts';
@@ -9,6 +9,9 @@ import { JOB } from '../ground/job-kinds.ts';
 import { DEFAULT_GROUP_COMMIT, GroupCommit, type GroupCommitOptions } from './group-commit.ts';
 import { clean, newId, type InboxCore } from './inbox-core.ts';
 import type { ConversationPatch, ConversationSpec, InboundMessage, PlatformPort } from './platform-port.ts';
+
+/** Inbound batches PostgreSQL writes at once (of its pool of 10 connections). */
+const PG_LANES = 4;
 
 /** One inbound event waiting for its batch. */
 interface Inbound {
@@ -22,18 +25,27 @@ interface Inbound {
  * the other façade, `Inbox`.
  */
 export class PlatformInbox implements PlatformPort {
-  /** Concurrent recordInbound calls, grouped into one transaction each (group commit). */
-  private readonly inbound: GroupCommit<Inbound, Message | null>;
+  /**
+   * Concurrent recordInbound calls, grouped into one transaction each (group commit), in lanes
+   * by conversation: a conversation's events always take the same lane, so they commit in the
+   * order they came. sqlite has one writer connection, so one lane; PostgreSQL writes
+   * `PG_LANES` batches at once on separate connections.
+   */
+  private readonly lanes: Array<GroupCommit<Inbound, Message | null>>;
 
   constructor(
     private readonly core: InboxCore,
     groupCommit: GroupCommitOptions = DEFAULT_GROUP_COMMIT,
   ) {
-    this.inbound = new GroupCommit(
-      core.db,
-      (tx, { channel, m }) => this.storeInbound(tx, channel, m),
-      (results) => this.afterCommit(results),
-      groupCommit,
+    this.lanes = Array.from(
+      { length: isPg(core.db) ? PG_LANES : 1 },
+      () =>
+        new GroupCommit<Inbound, Message | null>(
+          core.db,
+          (tx, { channel, m }) => this.storeInbound(tx, channel, m),
+          (results) => this.afterCommit(results),
+          groupCommit,
+        ),
     );
   }
 
@@ -74,13 +86,13 @@ export class PlatformInbox implements PlatformPort {
       if (!message) this.core.emit('duplicate', m.dedupe.source);
       return message ? { message } : { duplicate: true };
     }
-    const message = await this.inbound.submit({ channel, m });
+    const message = await this.lanes[m.conversation.pk % this.lanes.length]!.submit({ channel, m });
     return message ? { message } : { duplicate: true };
   }
 
   /** Settles every inbound event submitted so far (at shutdown, before the database closes). */
-  drain(): Promise<void> {
-    return this.inbound.drain();
+  async drain(): Promise<void> {
+    await Promise.all(this.lanes.map((lane) => lane.drain()));
   }
 
   /** After a commit: one duplicate event per redelivery, one wake-up for what was stored. */
