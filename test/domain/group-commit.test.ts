@@ -154,7 +154,12 @@ test('one event that fails in a batch fails alone: its neighbours are stored and
     }
     assert.deepEqual(await textsOf(w, bad!), [], 'nothing of the failed event is stored');
     assert.equal(await count(w, 'inbound_events', { source: `airy:${ch.channel.id}`, event_key: 'airy-bad' }), 0, 'nor its event key');
-    for (const [i, c] of good.entries()) assert.deepEqual(await textsOf(w, c), [0, 1, 2].map((k) => `good ${i}.${k}`).sort());
+    // Concurrent requests have no order between them: each is stored once, in whatever order they came.
+    for (const [i, c] of good.entries())
+      assert.deepEqual(
+        (await textsOf(w, c)).sort(),
+        [0, 1, 2].map((k) => `good ${i}.${k}`),
+      );
     assert.equal(await count(w, 'jobs', { kind: 'pipedrive.receive' }), good.length * 3);
 
     // Airy redelivers the refused action once the cause is gone: stored once.
