@@ -1,4 +1,4 @@
-import type { Db, Tx } from '../store/db.ts';
+import { isDatabaseUnavailable, type Db, type Tx } from '../store/db.ts';
 
 /** How concurrent inbound events are grouped into one transaction (INGEST_BATCH_*). */
 export interface GroupCommitOptions {
@@ -27,7 +27,8 @@ interface Member<I, R> {
  *   order included), and a later write sees every earlier one (a redelivery in the same batch is
  *   a duplicate, as it would be sequentially).
  * - When a batch's transaction fails, nothing of it was stored: each member is then written
- *   again in its own transaction, in the same order, so one bad event fails only its own caller.
+ *   again in its own transaction, in the same order, so one bad event fails only its own caller
+ *   (unless the database itself is unavailable: then every member fails at once).
  * - `write` may be run more than once for one input (a batch retried, a busy sqlite transaction
  *   re-run): it must do nothing outside the transaction it is given. `settled` runs once per
  *   committed transaction with the results it holds, before their callers hear of them.
@@ -69,6 +70,8 @@ export class GroupCommit<I, R> {
     if (this.running || !this.queue.length) return;
     this.running = this.pump().finally(() => {
       this.running = undefined;
+      // Events submitted between the pump's last look and now (they saw it running) go at once.
+      if (this.queue.length) this.start();
     });
   }
 
@@ -88,8 +91,14 @@ export class GroupCommit<I, R> {
         for (const m of batch) out.push(await this.write(tx, m.input));
         return out;
       });
-    } catch {
-      // Nothing of the batch is stored: each member on its own, in arrival order.
+    } catch (err) {
+      // Nothing of the batch is stored. Alone, or with the database itself unavailable, its
+      // members fail as they are (their callers answer 5xx and the platform delivers again);
+      // otherwise one of them may be the cause: each on its own, in arrival order.
+      if (batch.length === 1 || isDatabaseUnavailable(err)) {
+        for (const m of batch) m.reject(err);
+        return;
+      }
       for (const m of batch) await this.alone(m.input).then(m.resolve, m.reject);
       return;
     }
