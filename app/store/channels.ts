@@ -31,17 +31,8 @@ export const toChannel = (r: ChannelRow): Channel => ({
   updatedAt: Number(r.updated_at),
 });
 
-export interface NewChannel {
-  id: string;
-  providerChannelId: string;
-  installationId: string | null;
-  platform: string;
-  name: string;
-  avatarUrl: string | null;
-  configEnc: string;
-  stateEnc: string | null;
-  status: ChannelStatus;
-}
+/** A channel as first stored: no error yet, timestamps set by insertChannel. */
+export type NewChannel = Omit<Channel, 'lastError' | 'createdAt' | 'updatedAt'>;
 
 export async function insertChannel(db: Tx, c: NewChannel, now: number): Promise<void> {
   await db('channels').insert({

@@ -29,8 +29,8 @@ test('GET /metrics: requests by route and status, webhook rejections, duplicates
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
     const text = await res.text();
-    assert.equal(metric(text, /^bridge_http_requests_total\{method="POST",route="\/webhooks\/:provider\/:channelId",status="200"\} (\d+)$/m), 2);
-    assert.equal(metric(text, /^bridge_http_requests_total\{method="POST",route="\/webhooks\/:provider\/:channelId",status="401"\} (\d+)$/m), 1);
+    assert.equal(metric(text, /^bridge_http_requests_total\{method="POST",route="\/webhooks\/:platform\/:channelId",status="200"\} (\d+)$/m), 2);
+    assert.equal(metric(text, /^bridge_http_requests_total\{method="POST",route="\/webhooks\/:platform\/:channelId",status="401"\} (\d+)$/m), 1);
     // Basic auth runs before routing, so a refused manifest call never reaches a route.
     assert.equal(metric(text, /^bridge_http_requests_total\{method="GET",route="unmatched",status="401"\} (\d+)$/m), 1);
     assert.equal(metric(text, /^bridge_http_requests_total\{method="GET",route="\/api\/channels\/:providerChannelId\/conversations",status="200"\} (\d+)$/m), 1);

@@ -32,7 +32,7 @@ describe('operations', () => {
       const env = { ...process.env, ...b.dbEnv };
       const list = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/dead-letters.ts', 'list'], { env, encoding: 'utf8' });
       assert.equal(list.status, 0, list.stderr);
-      assert.match(list.stdout, new RegExp(`^${job.id}\\tprovider\\.send\\tattempts=1\\t.*platform rejected the message`, 'm'));
+      assert.match(list.stdout, new RegExp(`^${job.id}\\tplatform\\.send\\tattempts=1\\t.*platform rejected the message`, 'm'));
 
       const replay = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/dead-letters.ts', 'replay', String(job.id)], { env, encoding: 'utf8' });
       // Armed after spawnSync: it blocks this process (the bridge included) for as long as the

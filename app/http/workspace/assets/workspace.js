@@ -147,6 +147,18 @@
   }
 
   // ---------- channels and list ----------
+  /** A channel's button: its platform's dot, its name and the platform's name; `attr` carries the channel id. */
+  function channelChip(id, className, attr) {
+    var c = state.channels[id];
+    var b = el('button', className);
+    b.type = 'button';
+    b.setAttribute(attr, id);
+    b.appendChild(el('span', 'dot ' + c.platform));
+    b.appendChild(el('span', 'chip-name', c.name));
+    b.appendChild(el('span', 'chip-platform', platformName(c.platform)));
+    return b;
+  }
+
   function renderChannels() {
     var nav = $('channels');
     if (!nav) return;
@@ -161,13 +173,7 @@
     });
     nav.appendChild(all);
     ids.forEach(function (id) {
-      var c = state.channels[id];
-      var b = el('button', 'chip' + (state.filter === id ? ' on' : ''));
-      b.type = 'button';
-      b.setAttribute('data-channel-id', id);
-      b.appendChild(el('span', 'dot ' + c.platform));
-      b.appendChild(el('span', 'chip-name', c.name));
-      b.appendChild(el('span', 'chip-platform', platformName(c.platform)));
+      var b = channelChip(id, 'chip' + (state.filter === id ? ' on' : ''), 'data-channel-id');
       b.addEventListener('click', function () {
         state.filter = id;
         renderChannels();
@@ -273,13 +279,7 @@
     menu.textContent = '';
     menu.appendChild(el('p', 'hint', 'Start a conversation about this ' + RECORD_NAMES[record.type] + ' on:'));
     ids.forEach(function (id) {
-      var c = state.channels[id];
-      var b = el('button', 'chip');
-      b.type = 'button';
-      b.setAttribute('data-start-channel', id);
-      b.appendChild(el('span', 'dot ' + c.platform));
-      b.appendChild(el('span', 'chip-name', c.name));
-      b.appendChild(el('span', 'chip-platform', platformName(c.platform)));
+      var b = channelChip(id, 'chip', 'data-start-channel');
       b.addEventListener('click', function () {
         menu.hidden = true;
         startConversation(id, b);
