@@ -4,6 +4,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import knex from 'knex';
 import type { Dialect } from './options.ts';
 import type { ReadyMessage, RequestName, Requests, ResponseMessage } from './protocol.ts';
@@ -35,15 +37,33 @@ async function dropSchema(url: string, schema: string): Promise<void> {
   }
 }
 
+/**
+ * Pipedrive's receive endpoint as far as the server under test can tell: reads the body, answers
+ * 200 with a small JSON. It runs in the bench process, so its CPU is not the server's.
+ */
+async function startPipedriveSink(): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.once('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"success":true,"data":{"ok":true}}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
 export async function startServer(dialect: Dialect, opts: { pgUrl: string; env?: Record<string, string> }): Promise<ServerUnderTest> {
   const schema = dialect === 'postgres' ? `bench_${randomBytes(5).toString('hex')}` : '';
   const execArgv = ['--expose-gc', '--import', 'tsx'];
+  const sink = await startPipedriveSink();
   const child: ChildProcess = spawn(process.execPath, [...execArgv, 'scripts/bench/server.ts'], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: {
       ...process.env,
       BENCH_DATABASE_URL: dialect === 'postgres' ? opts.pgUrl : '',
       BENCH_DATABASE_SCHEMA: schema,
+      BENCH_PIPEDRIVE_URL: sink.url,
       ...opts.env,
     },
   });
@@ -75,6 +95,7 @@ export async function startServer(dialect: Dialect, opts: { pgUrl: string; env?:
   try {
     await readyPromise;
   } catch (err) {
+    sink.server.close();
     if (schema) await dropSchema(opts.pgUrl, schema);
     throw err;
   }
@@ -112,6 +133,8 @@ export async function startServer(dialect: Dialect, opts: { pgUrl: string; env?:
           await exited;
           clearTimeout(timer);
         }
+        sink.server.closeAllConnections();
+        sink.server.close();
         if (schema) await dropSchema(opts.pgUrl, schema);
       })();
       return closing;

@@ -1,6 +1,6 @@
 /**
  * What one `npm run bench` does, from the environment (README "Benchmarks"):
- *   BENCH_QUICK=1        short runs, sizes 1k,10k, no manifest section: a sanity check in under a minute
+ *   BENCH_QUICK=1        short runs, sizes 1k,10k: a sanity check in a few minutes
  *   BENCH_DB             sqlite,postgres (default: both, postgres only when reachable)
  *   BENCH_PG_URL         default postgres://postgres@127.0.0.1:5432/test
  *   BENCH_SIZES          store sizes for getConversations, e.g. 1k,100k,1m
@@ -69,7 +69,7 @@ export function readOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions 
       return s;
     });
   const sections = new Set(
-    (env.BENCH_SECTIONS ?? (quick ? 'webhooks,pages,upload' : 'webhooks,pages,upload,manifest'))
+    (env.BENCH_SECTIONS ?? 'webhooks,pages,upload,manifest')
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean) as Section[],

@@ -23,6 +23,8 @@ export interface PageRun {
   max: number;
   /** Server CPU per request (user + system). */
   serverCpuMs: number;
+  /** SQL statements per request (each a round trip on PostgreSQL). */
+  statements: number;
 }
 
 export function get(agent: Agent, url: string): Promise<{ status: number; body: Buffer; ms: number }> {
@@ -39,7 +41,7 @@ export function get(agent: Agent, url: string): Promise<{ status: number; body: 
   });
 }
 
-export async function timeGets(url: string, warmup: number, count: number, cpu: () => Promise<{ ms: number }>): Promise<{ latencies: number[]; first: unknown; cpuBefore: number }> {
+export async function timeGets<T>(url: string, warmup: number, count: number, snapshot: () => Promise<T>): Promise<{ latencies: number[]; first: unknown; before: T }> {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   try {
     let first: unknown;
@@ -49,13 +51,13 @@ export async function timeGets(url: string, warmup: number, count: number, cpu: 
       first ??= JSON.parse(r.body.toString('utf8'));
     }
     const latencies: number[] = [];
-    const cpuBefore = (await cpu()).ms;
+    const before = await snapshot();
     for (let i = 0; i < count; i++) {
       const r = await get(agent, url);
       if (r.status !== 200) throw new Error(`GET ${url} answered ${r.status}`);
       latencies.push(r.ms);
     }
-    return { latencies, first, cpuBefore };
+    return { latencies, first, before };
   } finally {
     agent.destroy();
   }
@@ -69,16 +71,19 @@ export async function runPages(opts: BenchOptions, dialect: Dialect, log: (s: st
       const fx = await server.request('pages-fixtures', { messages: size, maxConversations: 1000 });
       log(`  ${dialect} seeded ${formatSize(size)} messages in ${fx.conversations} conversations (${fx.attachments} attachments) in ${(fx.seedMs / 1000).toFixed(1)} s`);
       const url = `${server.ready.bridge}/api/channels/${fx.providerChannelId}/conversations?conversations_limit=30&messages_limit=30`;
-      const { latencies, first, cpuBefore } = await server.profiled(opts.profilePath(`${dialect}-pages-${formatSize(size)}`), () =>
-        timeGets(url, Math.max(1, opts.pageWarmup), opts.pageRequests, () => server.request('cpu', {})),
+      const snapshot = async () => ({ cpu: (await server.request('cpu', {})).ms, statements: (await server.request('work', {})).requestStatements });
+      const { latencies, first, before } = await server.profiled(opts.profilePath(`${dialect}-pages-${formatSize(size)}`), () =>
+        timeGets(url, Math.max(1, opts.pageWarmup), opts.pageRequests, snapshot),
       );
-      const serverCpuMs = Math.round((((await server.request('cpu', {})).ms - cpuBefore) / latencies.length) * 100) / 100;
+      const after = await snapshot();
+      const serverCpuMs = Math.round(((after.cpu - before.cpu) / latencies.length) * 100) / 100;
+      const statements = Math.round(((after.statements - before.statements) / latencies.length) * 100) / 100;
       const data = (first as { data: Array<{ messages: unknown[] }> }).data;
       const shape = `${data.length}×${Math.min(...data.map((c) => c.messages.length))}`;
       const s = summarize(latencies);
-      log(`  ${dialect} getConversations 30×30 on ${formatSize(size)}: p50 ${s.p50} ms, p99 ${s.p99} ms (${shape}), server CPU ${serverCpuMs} ms/request`);
+      log(`  ${dialect} getConversations 30×30 on ${formatSize(size)}: p50 ${s.p50} ms, p99 ${s.p99} ms (${shape}), server CPU ${serverCpuMs} ms/request, ${statements} SQL statements/request`);
       const { providerChannelId: _p, conversationId: _c, messageId: _m, ...seed } = fx;
-      runs.push({ size, seed, requests: latencies.length, shape, ...s, serverCpuMs });
+      runs.push({ size, seed, requests: latencies.length, shape, ...s, serverCpuMs, statements });
     } finally {
       await server.close();
     }

@@ -45,6 +45,19 @@ export interface Counts {
   jobsByStatus: Record<string, number>;
 }
 
+export interface WorkCounts {
+  /** Statements run while answering an HTTP request of the bridge (webhooks, manifest endpoints). */
+  requestStatements: number;
+  /** Statements run outside any request: the outbox worker (claims, job handlers, bookkeeping), timers. */
+  workerStatements: number;
+  /** pipedrive.receive jobs the worker finished (done) since the start. */
+  delivered: number;
+  /** Jobs pending or running now (the queue is drained at 0). */
+  open: number;
+  /** Deliveries the Pipedrive sink answered (HTTP calls made by the gateway). */
+  pipedriveCalls: number;
+}
+
 export interface Requests {
   'webhook-fixtures': { args: { airySourceToken: string; alvariaPublicPem: string; conversations: number; jobHistory: number }; result: WebhookFixtures };
   'pages-fixtures': { args: { messages: number; maxConversations: number }; result: PagesFixtures };
@@ -52,6 +65,12 @@ export interface Requests {
   'rss-start': { args: { intervalMs: number }; result: { baselineMb: number } };
   'rss-stop': { args: Record<string, never>; result: RssReport };
   counts: { args: Record<string, never>; result: Counts };
+  /**
+   * What the server has done so far, for per-message figures: SQL statements (every statement
+   * knex runs, BEGIN and COMMIT included; on sqlite both the writer and the read pool) split by
+   * who ran them, delivery jobs finished by the worker, jobs not finished yet.
+   */
+  work: { args: Record<string, never>; result: WorkCounts };
   /** CPU time the server process has used so far (user + system), to charge a run per request. */
   cpu: { args: Record<string, never>; result: { ms: number } };
   /** A V8 CPU profile of the server between start and stop, written to `path` (BENCH_CPU_PROF=1). */

@@ -3,8 +3,11 @@
  * channel): the real bridge with the built-in platforms plus a bench platform that accepts
  * every send, a Pipedrive that accepts every receive, and a bare Koa JSON handler in the
  * same process as the baseline. Fixtures, seeding and RSS sampling are IPC requests.
- *   BENCH_DATABASE_URL, BENCH_DATABASE_SCHEMA, BENCH_MAX_UPLOAD_BYTES, BENCH_WORKER_CONCURRENCY
+ *   BENCH_DATABASE_URL, BENCH_DATABASE_SCHEMA, BENCH_MAX_UPLOAD_BYTES, BENCH_WORKER_CONCURRENCY,
+ *   BENCH_PIPEDRIVE_URL (where the Pipedrive gateway posts each receive body; the bench's sink),
+ *   BENCH_SQL_TRACE=N (prints the first N counted statements to stderr: who ran them, transaction, SQL)
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -20,6 +23,8 @@ import { loadConfig } from '../../app/ground/config.ts';
 import { createLogger } from '../../app/ground/log.ts';
 import { builtInPlatforms } from '../../app/platforms/registry.ts';
 import { benchChannel, uploadFixtures, webhookFixtures } from './fixtures.ts';
+import type { Channel } from '../../app/ground/records.ts';
+import type { ReceiveMessageBody } from '../../app/flows/channels-api/receive-job.ts';
 import type { Counts, ReadyMessage, RequestMessage, RequestName, Requests, ResponseMessage, RssReport } from './protocol.ts';
 import { seedStore } from './seed.ts';
 
@@ -44,9 +49,30 @@ const config = loadConfig({
   QUOTA_MESSAGES_PER_MINUTE: '0',
 });
 
+/**
+ * The Pipedrive gateway: each receive body goes as JSON over HTTP to the bench's sink (another
+ * process), so a delivery costs this process what a real one does from the presented message on
+ * (serialising, the HTTP call, reading the answer). Tokens and pacing of the real client are not
+ * in it. Without BENCH_PIPEDRIVE_URL the gateway accepts in-process.
+ */
+const sinkUrl = process.env.BENCH_PIPEDRIVE_URL;
+let pipedriveCalls = 0;
+const receiveMessage = async (channel: Channel, body: ReceiveMessageBody, opts?: { signal?: AbortSignal }): Promise<void> => {
+  pipedriveCalls++;
+  if (!sinkUrl) return;
+  const res = await fetch(`${sinkUrl}/v1/channels/messages/receive?channel=${encodeURIComponent(channel.providerChannelId)}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer bench' },
+    body: JSON.stringify(body),
+    ...(opts?.signal ? { signal: opts.signal } : {}),
+  });
+  await res.arrayBuffer();
+  if (!res.ok) throw new Error(`the Pipedrive sink answered ${res.status}`);
+};
+
 const bridge = await startBridge(config, {
   logger: createLogger('silent'),
-  pipedrive: { receiveMessage: async () => {} },
+  pipedrive: { receiveMessage },
   platforms: {
     ...builtInPlatforms,
     bench: () => ({
@@ -58,6 +84,51 @@ const bridge = await startBridge(config, {
       send: async (_ctx, m) => ({ platformMessageId: `b-${m.message.id}` }),
     }),
   },
+});
+
+/**
+ * Statements per message. Every statement knex runs emits 'query' on its client (BEGIN and COMMIT
+ * of a transaction too, through the transaction's client). On sqlite plain reads go to a second
+ * knex client (the read pool, app/store/db.ts): its runners pass through the writer's `runner`, so
+ * the first one seen hooks that client too. Who ran it comes from the async context: a request of
+ * the bridge's HTTP server, an IPC request of the bench (not counted), or neither (the worker).
+ */
+const context = new AsyncLocalStorage<'request' | 'ipc'>();
+let requestStatements = 0;
+let workerStatements = 0;
+let traceLeft = Number(process.env.BENCH_SQL_TRACE ?? 0);
+const countStatement = (q: { sql?: string; __knexTxId?: string }) => {
+  const who = context.getStore();
+  if (who === 'ipc') return;
+  if (who === 'request') requestStatements++;
+  else workerStatements++;
+  if (traceLeft > 0) {
+    traceLeft--;
+    process.stderr.write(`sql ${who ?? 'worker'}${q.__knexTxId ? ` ${q.__knexTxId}` : ''}: ${String(q.sql).replace(/\s+/g, ' ').slice(0, 160)}\n`);
+  }
+};
+type Counted = { on(event: 'query', listener: (q: { sql?: string; __knexTxId?: string }) => void): unknown };
+const hooked = new WeakSet<object>();
+const hook = (client: Counted) => {
+  if (hooked.has(client)) return;
+  hooked.add(client);
+  client.on('query', countStatement);
+};
+const writerClient = bridge.db.client as Counted & { runner(builder: unknown): { client: Counted } };
+hook(writerClient);
+const runner = writerClient.runner.bind(writerClient);
+writerClient.runner = (builder: unknown) => {
+  const r = runner(builder);
+  hook(r.client);
+  return r;
+};
+const requestListeners = bridge.server.listeners('request') as Array<(...args: unknown[]) => void>;
+bridge.server.removeAllListeners('request');
+bridge.server.on('request', (...args: unknown[]) => context.run('request', () => requestListeners.forEach((l) => l.apply(bridge.server, args))));
+
+let delivered = 0;
+bridge.outbox.on('done', (job) => {
+  if (job.kind === 'pipedrive.receive') delivered++;
 });
 
 // The baseline does what any JSON webhook receiver must: read the body, parse it, answer JSON.
@@ -128,6 +199,10 @@ const handlers: { [K in RequestName]: (args: Requests[K]['args']) => Promise<Req
     writeFileSync(path, JSON.stringify(profile));
     return null;
   },
+  async work() {
+    const [row] = await bridge.db('jobs').whereIn('status', ['pending', 'running']).count({ n: '*' });
+    return { requestStatements, workerStatements, delivered, open: Number(row?.n ?? 0), pipedriveCalls };
+  },
   async cpu() {
     const u = process.cpuUsage();
     return { ms: (u.user + u.system) / 1000 };
@@ -157,7 +232,7 @@ process.on('message', async (msg: RequestMessage) => {
   let reply: ResponseMessage;
   try {
     const handler = handlers[msg.name] as (args: unknown) => Promise<unknown>;
-    reply = { type: 'response', id: msg.id, ok: true, result: await handler(msg.args) };
+    reply = { type: 'response', id: msg.id, ok: true, result: await context.run('ipc', () => handler(msg.args)) };
   } catch (err) {
     // A failed bulk insert's message quotes the whole statement: keep the head.
     const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
