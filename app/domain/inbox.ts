@@ -9,7 +9,6 @@ import type { Db } from '../store/db.ts';
 import { replayDeadJobs } from '../store/jobs.ts';
 import type { FileStore } from '../store/files.ts';
 import { findMessage, findMessageById, insertMessage, type NewAttachment } from '../store/messages.ts';
-import type { GroupCommitOptions } from './group-commit.ts';
 import { conversationPage, listConversationPage } from './conversation-pages.ts';
 import { clean, findConversationByPkOrThrow, InboxCore, newId, type InboxEvents, type StoredHook } from './inbox-core.ts';
 import type { ConversationSpec } from './platform-port.ts';
@@ -32,9 +31,9 @@ export interface StagedFile {
  * manifest endpoints, the workspace surface, the flows), `platform` for what adapters and
  * the send job record. They share the stored-message hooks and the change events.
  */
-export function createInboxes(db: Db, secrets: Secrets, outbox: JobQueue, files: FileStore, log: Logger, quotas?: Quotas, groupCommit?: GroupCommitOptions): { inbox: Inbox; platform: PlatformInbox } {
+export function createInboxes(db: Db, secrets: Secrets, outbox: JobQueue, files: FileStore, log: Logger, quotas?: Quotas): { inbox: Inbox; platform: PlatformInbox } {
   const core = new InboxCore(db, outbox);
-  return { inbox: new Inbox(core, secrets, files, log, quotas), platform: new PlatformInbox(core, groupCommit) };
+  return { inbox: new Inbox(core, secrets, files, log, quotas), platform: new PlatformInbox(core) };
 }
 
 /**

@@ -1,23 +1,13 @@
 import { listChannels } from '../store/channels.ts';
 import { findChannelParticipant, bumpActivity, listParticipants } from '../store/conversations.ts';
-import { isPg, type Tx } from '../store/db.ts';
+import type { Tx } from '../store/db.ts';
 import { hasEventKey, recordEventKey } from '../store/events.ts';
 import { wakePendingJobs } from '../store/jobs.ts';
 import { findMessageByPlatformId, hasInboundWithPlatformId, insertMessage, setStatusWhere, updateMessage } from '../store/messages.ts';
 import type { Channel, Conversation, Message, MessageStatus, Participant } from '../ground/records.ts';
 import { JOB } from '../ground/job-kinds.ts';
-import { DEFAULT_GROUP_COMMIT, GroupCommit, type GroupCommitOptions } from './group-commit.ts';
 import { clean, newId, type InboxCore } from './inbox-core.ts';
 import type { ConversationPatch, ConversationSpec, InboundMessage, PlatformPort } from './platform-port.ts';
-
-/** Inbound batches PostgreSQL writes at once (of its pool of 10 connections). */
-const PG_LANES = 4;
-
-/** One inbound event waiting for its batch. */
-interface Inbound {
-  channel: Channel;
-  m: InboundMessage;
-}
 
 /**
  * The platform-facing side of the domain: what adapters (through `PlatformPort`) and the
@@ -25,29 +15,7 @@ interface Inbound {
  * the other façade, `Inbox`.
  */
 export class PlatformInbox implements PlatformPort {
-  /**
-   * Concurrent recordInbound calls, grouped into one transaction each (group commit), in lanes
-   * by conversation: a conversation's events always take the same lane, so they commit in the
-   * order they came. sqlite has one writer connection, so one lane; PostgreSQL writes
-   * `PG_LANES` batches at once on separate connections.
-   */
-  private readonly lanes: Array<GroupCommit<Inbound, Message | null>>;
-
-  constructor(
-    private readonly core: InboxCore,
-    groupCommit: GroupCommitOptions = DEFAULT_GROUP_COMMIT,
-  ) {
-    this.lanes = Array.from(
-      { length: isPg(core.db) ? PG_LANES : 1 },
-      () =>
-        new GroupCommit<Inbound, Message | null>(
-          core.db,
-          (tx, { channel, m }) => this.storeInbound(tx, channel, m),
-          (results) => this.afterCommit(results),
-          groupCommit,
-        ),
-    );
-  }
+  constructor(private readonly core: InboxCore) {}
 
   findConversation(channel: Channel, by: { id: string } | { platformRef: string } | { sourceUserKey: string }): Promise<Conversation | undefined> {
     return this.core.findConversation(channel, by);
@@ -76,63 +44,46 @@ export class PlatformInbox implements PlatformPort {
   /**
    * Stores a message from the platform side and queues its delivery to Pipedrive in one
    * transaction, deduplicated by the event key. Returns the stored message, or the
-   * `duplicate` marker when this delivery was seen before. Concurrent calls share one
-   * transaction (`GroupCommit`); each resolves only after the transaction holding it
-   * committed. Inside a caller's transaction (`tx`) the caller wakes the worker after its commit.
+   * `duplicate` marker when this delivery was seen before. Inside a caller's transaction
+   * (`tx`) the caller wakes the worker after its commit.
    */
   async recordInbound(channel: Channel, m: InboundMessage, tx?: Tx): Promise<{ message: Message } | { duplicate: true }> {
-    if (tx) {
-      const message = await this.storeInbound(tx, channel, m);
-      if (!message) this.core.emit('duplicate', m.dedupe.source);
-      return message ? { message } : { duplicate: true };
+    const run = async (t: Tx) => {
+      const now = Date.now();
+      if (!(await recordEventKey(t, m.dedupe.source, m.dedupe.key, now))) return null;
+      // The event key serialises concurrent deliveries; the stored platform id outlives its
+      // retention, so a replay after the keys were purged is still a duplicate.
+      if (m.platformMessageId !== null && (await hasInboundWithPlatformId(t, channel.id, m.platformMessageId))) return null;
+      const id = newId('m');
+      const stored = await insertMessage(
+        t,
+        {
+          id,
+          conversationPk: m.conversation.pk,
+          channelId: channel.id,
+          platformMessageId: m.platformMessageId,
+          origin: m.origin ?? 'platform',
+          senderId: clean(m.senderId),
+          text: clean(m.text),
+          status: 'sent',
+          createdAt: m.createdAt,
+        },
+        (m.attachments ?? []).map((a) => ({ id: newId('a'), name: clean(a.name).slice(0, 255), mimeType: clean(a.mimeType).slice(0, 255), size: a.size, remoteUrl: clean(a.url) })),
+        now,
+      );
+      await bumpActivity(t, m.conversation.pk, stored.seq, now);
+      await this.core.queueReceive(t, m.conversation, id);
+      await this.core.stored(t, m.conversation, stored);
+      return stored;
+    };
+    const message = tx ? await run(tx) : await this.core.db.transaction(run);
+    if (!message) {
+      this.core.emit('duplicate', m.dedupe.source);
+      return { duplicate: true };
     }
-    const message = await this.lanes[m.conversation.pk % this.lanes.length]!.submit({ channel, m });
-    return message ? { message } : { duplicate: true };
-  }
-
-  /** Settles every inbound event submitted so far (at shutdown, before the database closes). */
-  async drain(): Promise<void> {
-    await Promise.all(this.lanes.map((lane) => lane.drain()));
-  }
-
-  /** After a commit: one duplicate event per redelivery, one wake-up for what was stored. */
-  private afterCommit(results: ReadonlyArray<{ input: Inbound; result: Message | null }>): void {
-    let stored = false;
-    for (const { input, result } of results) {
-      if (result) stored = true;
-      else this.core.emit('duplicate', input.m.dedupe.source);
-    }
-    if (stored) this.core.committed();
-  }
-
-  /** One event's statements, inside the given transaction; null when it is a redelivery. */
-  private async storeInbound(t: Tx, channel: Channel, m: InboundMessage): Promise<Message | null> {
-    const now = Date.now();
-    if (!(await recordEventKey(t, m.dedupe.source, m.dedupe.key, now))) return null;
-    // The event key serialises concurrent deliveries; the stored platform id outlives its
-    // retention, so a replay after the keys were purged is still a duplicate.
-    if (m.platformMessageId !== null && (await hasInboundWithPlatformId(t, channel.id, m.platformMessageId))) return null;
-    const id = newId('m');
-    const stored = await insertMessage(
-      t,
-      {
-        id,
-        conversationPk: m.conversation.pk,
-        channelId: channel.id,
-        platformMessageId: m.platformMessageId,
-        origin: m.origin ?? 'platform',
-        senderId: clean(m.senderId),
-        text: clean(m.text),
-        status: 'sent',
-        createdAt: m.createdAt,
-      },
-      (m.attachments ?? []).map((a) => ({ id: newId('a'), name: clean(a.name).slice(0, 255), mimeType: clean(a.mimeType).slice(0, 255), size: a.size, remoteUrl: clean(a.url) })),
-      now,
-    );
-    await bumpActivity(t, m.conversation.pk, stored.seq, now);
-    await this.core.queueReceive(t, m.conversation, id);
-    await this.core.stored(t, m.conversation, stored);
-    return stored;
+    // Inside the caller's transaction the row is not committed yet: leave the kick to the caller.
+    if (!tx) this.core.committed();
+    return { message };
   }
 
   async eventSeen(source: string, key: string): Promise<boolean> {

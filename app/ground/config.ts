@@ -169,8 +169,6 @@ const EnvSchema = z.object({
   CONNECT_ATTEMPTS_PER_MINUTE: intFrom(10, 1, 10_000),
   ALVARIA_CALLBACK_MAX_AGE_SECONDS: intFrom(600, 10, 24 * 3600),
   TRANSCRIPT_FLUSH_SECONDS: intFrom(60, 0, 86_400),
-  INGEST_BATCH_MAX_EVENTS: intFrom(64, 1, 1000),
-  INGEST_BATCH_WAIT_MS: intFrom(2, 0, 100),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -238,12 +236,6 @@ export interface Config {
   };
   /** Oldest Alvaria callback JWT accepted, by its `iat`. */
   readonly alvariaCallbackMaxAgeSeconds: number;
-  /**
-   * Group commit of inbound platform events: at most `maxEvents` concurrent webhooks share one
-   * transaction, and an event waits at most `maxWaitMs` for others while the writer is idle
-   * (1 event = one transaction per webhook).
-   */
-  readonly ingest: { readonly maxEvents: number; readonly maxWaitMs: number };
 }
 
 /** Every invalid variable at once, so one restart fixes them all; the message is one line. */
@@ -319,7 +311,6 @@ export function loadConfig(env: Env = process.env): Config {
     },
     outbound: { allow: e.OUTBOUND_ALLOW, maxResponseBytes: e.OUTBOUND_MAX_RESPONSE_BYTES, connectAttemptsPerMinute: e.CONNECT_ATTEMPTS_PER_MINUTE },
     alvariaCallbackMaxAgeSeconds: e.ALVARIA_CALLBACK_MAX_AGE_SECONDS,
-    ingest: { maxEvents: e.INGEST_BATCH_MAX_EVENTS, maxWaitMs: e.INGEST_BATCH_WAIT_MS },
   };
   return deepFreeze(config);
 }

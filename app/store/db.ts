@@ -228,17 +228,6 @@ export function isTransientConnectError(err: unknown): boolean {
 }
 
 /**
- * The database as a whole cannot take a write now (sqlite still locked by another process
- * after the wait, a lost or refused PostgreSQL connection, the pool exhausted): no statement
- * of anyone's would succeed, so retrying the same writes one by one at once only waits longer.
- */
-export function isDatabaseUnavailable(err: unknown): boolean {
-  const e = err as { code?: unknown; name?: unknown } | null;
-  const code = typeof e?.code === 'string' ? e.code : '';
-  return isSqliteBusy(err) || isTransientConnectError(err) || code.startsWith('08') || code === '57P01' || code === '57P02' || e?.name === 'KnexTimeoutError';
-}
-
-/**
  * Waits until the database answers, retrying transient connection failures with a capped
  * backoff until `timeoutMs` has passed; then (or on any other error) throws the last error.
  */
