@@ -94,17 +94,27 @@ const RUNNABLE = `((j.status = 'pending' and j.run_at <= ?) or (j.status = 'runn
 const HEAD_OF_KEY = (a: string) => `not exists (select 1 from jobs e where e.ordering_key = ${a}.ordering_key and e.id < ${a}.id and e.status in ('pending', 'running'))`;
 
 /**
- * The fair pick, as ids. Each tenant with runnable work offers its first `perTenant` runnable
- * jobs in due order (walked on the (status, tenant, run_at) index, so a claim costs the number
- * of tenants, not the backlog); each offered job gets a slot number within its tenant (the
+ * The fair pick, as ids. The tenants are found by skipping from one to the next on the
+ * (status, tenant, run_at) index (a loose index scan: a seek per tenant with pending jobs; as
+ * `select distinct` over the due jobs it read the whole backlog, and a claim under a backlog of
+ * 3,000 jobs cost ~0.9 ms on sqlite instead of ~0.1), plus those with an expired lease. Each
+ * tenant offers its first `perTenant` runnable jobs in due order (walked on the same index, so
+ * a claim costs the number of tenants, not the backlog); each offered job gets a slot number within its tenant (the
  * jobs the tenant already has in flight, plus its rank), and jobs are taken in slot order. So
  * every tenant's next job comes before any tenant's second, a tenant that already holds slots
  * waits behind one that holds none, and no tenant passes `perTenant` jobs in flight: one
  * tenant's flood or slow host cannot hold every worker slot.
  */
 const FAIR_PICK = (pg: boolean) => `
-  with tenants as (
-    select distinct j.tenant from jobs j where ${RUNNABLE}
+  with recursive pending_tenants(tenant) as (
+    select (select tenant from jobs where status = 'pending' order by tenant limit 1)
+    union all
+    select (select tenant from jobs where status = 'pending' and tenant > p.tenant order by tenant limit 1) from pending_tenants p where p.tenant is not null
+  ),
+  tenants as (
+    select tenant from pending_tenants where tenant is not null
+    union
+    select tenant from jobs where status = 'running' and locked_until < ?
   ),
   busy as (
     select tenant, count(*) as n from jobs where status = 'running' and locked_until >= ? group by tenant
@@ -146,16 +156,20 @@ const OFFERED_SQLITE = `select x.id, x.run_at, x.tenant from tenants t join jobs
  * single UPDATE … RETURNING is atomic there.
  */
 export async function claimJobs(db: Tx, workerId: string, limit: number, now: number, leaseMs: number, perTenant = limit): Promise<Job[]> {
-  const pickBindings = [now, now, now, now, perTenant, now, perTenant, perTenant, limit];
+  const pickBindings = [now, now, now, perTenant, now, perTenant, perTenant, limit];
   const [pick, bindings] = isPg(db)
     ? [`select j.id from jobs j where j.id in (${FAIR_PICK(true)}) and ${RUNNABLE} for update skip locked`, [...pickBindings, now, now]]
     : [FAIR_PICK(false), pickBindings];
   // Plain SQL, not the query builder: it runs once per claim, and compiling the builder cost more CPU than the statement.
-  const result = await db.raw(
-    `update jobs set status = 'running', locked_by = ?, locked_until = ?, attempts = attempts + 1, updated_at = ? where id in (${pick}) returning *`,
-    [workerId, now + leaseMs, now, ...bindings],
-  );
-  return rowsOf<JobRow>(result).map(toJob).sort((a, b) => a.id - b.id);
+  const result = await db.raw(`update jobs set status = 'running', locked_by = ?, locked_until = ?, attempts = attempts + 1, updated_at = ? where id in (${pick}) returning *`, [
+    workerId,
+    now + leaseMs,
+    now,
+    ...bindings,
+  ]);
+  return rowsOf<JobRow>(result)
+    .map(toJob)
+    .sort((a, b) => a.id - b.id);
 }
 
 /** Rows of a raw statement with RETURNING: better-sqlite3 gives the array, pg a result with `rows`. */
@@ -180,10 +194,7 @@ export async function finishJobsDone(db: Tx, held: ReadonlyArray<{ id: number; l
     clauses.push(`(locked_by = ? and id in (${ids.map(() => '?').join(', ')}))`);
     bindings.push(token, ...ids);
   }
-  const result = await db.raw(
-    `update jobs set status = 'done', locked_by = null, locked_until = null, updated_at = ? where status = 'running' and (${clauses.join(' or ')}) returning id`,
-    bindings,
-  );
+  const result = await db.raw(`update jobs set status = 'done', locked_by = null, locked_until = null, updated_at = ? where status = 'running' and (${clauses.join(' or ')}) returning id`, bindings);
   return new Set(rowsOf<{ id: number }>(result).map((r) => Number(r.id)));
 }
 
