@@ -72,7 +72,11 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   private inflight = new Set<Promise<void>>();
   private wake: (() => void) | undefined;
   private loopDone: Promise<void> | undefined;
-  /** Signals since the loop last looked: a new job may exist (kicked), a local slot was given back (freed). */
+  /** Jobs claimed and not yet given back (a done job is given back when its finish committed). */
+  private active = 0;
+  /** Whether the loop runs: it marks succeeded jobs done itself, between claims. */
+  private looping = false;
+  /** Signals since the loop last looked: a new job may exist (kicked), a slot was given back or a job succeeded (freed). */
   private kicked = false;
   private freed = false;
   private lastClaimAt = 0;
@@ -124,11 +128,15 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   }
 
   private async loop(): Promise<void> {
+    this.looping = true;
     while (this.running) {
       this.kicked = false;
       this.freed = false;
+      // The jobs that succeeded since the last turn are marked done first (one statement for all
+      // of them), so their slots and their conversations' next jobs are free for the claim after it.
+      if (this.doneQueue.length) await this.flushDone(true);
       let claimed = 0;
-      const free = this.cfg.concurrency - this.inflight.size;
+      const free = this.cfg.concurrency - this.active;
       if (free > 0) {
         try {
           // A token per claim, so an attempt that outlived its lease cannot finish the re-claimed run.
@@ -136,20 +144,29 @@ export class Outbox extends EventEmitter<OutboxEvents> {
           this.lastClaimAt = Date.now();
           const jobs = await claimJobs(this.db, token, free, this.lastClaimAt, this.cfg.leaseMs, this.cfg.tenantConcurrency);
           claimed = jobs.length;
+          this.active += claimed;
           for (const job of jobs) {
-            const p = this.execute(job).finally(() => {
-              this.inflight.delete(p);
-              this.slotFreed();
-            });
+            const p = this.execute(job)
+              .catch(() => false)
+              .then((givenBack) => {
+                this.inflight.delete(p);
+                // A done job's slot was given back by the finish before the loop's claim.
+                if (givenBack) return;
+                this.active--;
+                this.slotFreed();
+              });
             this.inflight.add(p);
           }
         } catch (err) {
           this.log.warn({ err: String(err) }, 'outbox claim failed; retrying after the poll interval');
         }
       }
-      if (claimed > 0 && claimed === free) continue;
+      if (this.doneQueue.length || (claimed > 0 && claimed === free)) continue;
       await this.nextSignal();
     }
+    this.looping = false;
+    // Stopped: attempts still running are marked done without the loop (stop() waits for them).
+    if (this.doneQueue.length) void this.flushDone();
   }
 
   /**
@@ -169,7 +186,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       };
       const check = () => {
         if (!this.running || this.freed) return go();
-        if (!this.kicked || gapTimer || this.inflight.size >= this.cfg.concurrency) return;
+        if (!this.kicked || gapTimer || this.active >= this.cfg.concurrency) return;
         const wait = this.lastClaimAt + CLAIM_GAP_MS - Date.now();
         if (wait <= 0) return go();
         gapTimer = setTimeout(go, wait);
@@ -181,7 +198,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     });
   }
 
-  private async execute(job: Job): Promise<void> {
+  /** Runs one attempt and records its outcome; true when the slot was given back with a batched finish (markDone). */
+  private async execute(job: Job): Promise<boolean> {
     const handler = this.handlers[job.kind];
     // The lease bounds the attempt: when it runs out the signal aborts and the slot is given
     // back even if the handler ignores the signal (its late result is dropped; the finish
@@ -195,26 +213,28 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     try {
       if (!handler) throw new PermanentError(`no handler for job kind ${job.kind}`);
       await Promise.race([handler.run(job.payload, job, { signal: lease.signal }), expired]);
-      await this.markDone(job);
     } catch (err) {
+      clearTimeout(timer);
       if (err instanceof LeaseExpiredError) this.emit('expired', job);
       const outcome = jobOutcome(err);
       const { reason } = outcome;
       if (outcome.kind === 'defer') {
         await this.postpone(job, outcome.ms, reason);
-        return;
+        return false;
       }
       if (outcome.kind === 'dead' || job.attempts >= job.maxAttempts) {
         const why = outcome.kind === 'dead' ? reason : `gave up after ${job.attempts} attempts: ${reason}`;
         await this.kill(job, handler, why);
-        return;
+        return false;
       }
       const delay = backoffDelay(job.attempts, { baseMs: this.cfg.backoffBaseMs, capMs: this.cfg.backoffCapMs, retryAfterMs: outcome.retryAfterMs });
       this.log.info({ job: job.id, kind: job.kind, attempt: job.attempts, delay, reason }, 'job failed; will retry');
       await this.settle(job, { status: 'pending', runAt: Date.now() + delay, error: reason }, 'retry', reason);
-    } finally {
-      clearTimeout(timer);
+      return false;
     }
+    clearTimeout(timer);
+    await this.markDone(job);
+    return true;
   }
 
   private async postpone(job: Job, ms: number, reason: string): Promise<void> {
@@ -237,51 +257,58 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   }
 
   /**
-   * A succeeded attempt joins the jobs to be marked done: those that succeed while a finish
-   * statement runs (or in the same turn) are finished together by the next one. Resolves after
-   * that statement committed, so 'done' is only ever emitted for a finish that is stored; the
-   * slot is held until then, like a single finish held it.
+   * A succeeded attempt joins the jobs to be marked done: the loop finishes all that succeeded
+   * while its last statement ran in one statement, before its next claim. Resolves after that
+   * statement committed, so 'done' is only ever emitted for a finish that is stored; the slot is
+   * held until then, like a single finish held it. A crash before the commit leaves the job
+   * running under its lease, and it runs again: at least once, as before.
    */
   private markDone(job: Job): Promise<void> {
     return new Promise<void>((settled) => {
       this.doneQueue.push({ job, settled });
-      if (!this.flushing) {
-        this.flushing = true;
-        setImmediate(() => void this.flushDone());
-      }
+      if (this.looping) this.slotFreed();
+      else if (!this.flushing) setImmediate(() => void this.flushDone());
     });
   }
 
-  private async flushDone(): Promise<void> {
-    while (this.doneQueue.length) {
-      const batch = this.doneQueue.splice(0, DONE_BATCH_MAX);
-      let finished: Set<number> | undefined;
-      try {
-        finished = await finishJobsDone(
-          this.db,
-          batch.map(({ job }) => ({ id: job.id, lockedBy: job.lockedBy! })),
-          Date.now(),
-        );
-      } catch (err) {
-        // They stay running under their leases; when those end another claim runs them again.
-        this.log.error({ jobs: batch.map(({ job }) => job.id), err: String(err) }, 'could not record jobs as done; their leases will expire and they run again');
-      }
-      for (const { job, settled } of batch) {
+  /** Marks queued succeeded jobs done, `once` one batch (the loop's turn), else until none is left. */
+  private async flushDone(once = false): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      do {
+        const batch = this.doneQueue.splice(0, DONE_BATCH_MAX);
+        let finished: Set<number> | undefined;
         try {
-          if (!finished) continue;
-          if (finished.has(job.id)) this.emit('done', job);
-          else {
-            this.log.warn({ job: job.id }, 'job lease was lost before it finished; another worker owns it');
-            this.emit('lost', job);
-          }
+          finished = await finishJobsDone(
+            this.db,
+            batch.map(({ job }) => ({ id: job.id, lockedBy: job.lockedBy! })),
+            Date.now(),
+          );
         } catch (err) {
-          this.log.error({ job: job.id, err: String(err) }, 'a listener of the outbox failed');
-        } finally {
-          settled();
+          // They stay running under their leases; when those end another claim runs them again.
+          this.log.error({ jobs: batch.map(({ job }) => job.id), err: String(err) }, 'could not record jobs as done; their leases will expire and they run again');
         }
-      }
+        this.active -= batch.length;
+        for (const { job, settled } of batch) {
+          try {
+            if (!finished) continue;
+            if (finished.has(job.id)) this.emit('done', job);
+            else {
+              this.log.warn({ job: job.id }, 'job lease was lost before it finished; another worker owns it');
+              this.emit('lost', job);
+            }
+          } catch (err) {
+            this.log.error({ job: job.id, err: String(err) }, 'a listener of the outbox failed');
+          } finally {
+            settled();
+          }
+        }
+      } while (!once && this.doneQueue.length);
+    } finally {
+      this.flushing = false;
     }
-    this.flushing = false;
+    if (!this.looping && this.doneQueue.length) void this.flushDone();
   }
 
   private async settle(job: Job, outcome: Parameters<typeof finishJob>[3], event: 'done' | 'retry', reason?: string): Promise<void> {
