@@ -266,8 +266,12 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   private markDone(job: Job): Promise<void> {
     return new Promise<void>((settled) => {
       this.doneQueue.push({ job, settled });
-      if (this.looping) this.slotFreed();
-      else if (!this.flushing) setImmediate(() => void this.flushDone());
+      // Once per turn of the event loop: attempts whose answers arrived in the same turn share a finish.
+      if (this.doneQueue.length > 1) return;
+      setImmediate(() => {
+        if (this.looping) this.slotFreed();
+        else void this.flushDone();
+      });
     });
   }
 
