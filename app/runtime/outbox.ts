@@ -176,7 +176,6 @@ export class Outbox extends EventEmitter<OutboxEvents> {
    */
   private nextSignal(): Promise<void> {
     return new Promise<void>((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
       let gapTimer: NodeJS.Timeout | undefined;
       const go = () => {
         clearTimeout(timer);
@@ -191,7 +190,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         if (wait <= 0) return go();
         gapTimer = setTimeout(go, wait);
       };
-      timer = setTimeout(go, this.cfg.pollMs);
+      const timer = setTimeout(go, this.cfg.pollMs);
       this.wake = check;
       // Signals that came while the last claim ran count now.
       check();

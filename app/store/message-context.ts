@@ -3,6 +3,7 @@ import { toChannel, type ChannelRow } from './channels.ts';
 import { toConversation, toParticipant, type ConversationRow, type ParticipantRow } from './conversations.ts';
 import { readRows, type Tx } from './db.ts';
 import { toAttachment, toMessage, type AttachmentRow, type MessageRow } from './messages.ts';
+import type { Surface } from './workspace.ts';
 
 /** A message with what a job needs around it; a part that no longer exists is undefined. */
 export interface MessageContext {
@@ -11,6 +12,8 @@ export interface MessageContext {
   conversation: Conversation | undefined;
   /** The message's sender when that is the conversation's source_user (a Pipedrive user's message). */
   sender: Participant | undefined;
+  /** The surface the channel's installation chose, when it chose one (installation_surfaces). */
+  surface: Surface | undefined;
 }
 
 const CHANNEL_COLUMNS: Array<keyof ChannelRow> = [
@@ -60,18 +63,20 @@ function unprefix<R>(row: Record<string, unknown>, prefix: string, columns: Arra
  */
 const CONTEXT_SQL = `
   select m.*, ${aliased('c', 'c__', CHANNEL_COLUMNS)}, ${aliased('v', 'v__', CONVERSATION_COLUMNS)},
-    ${aliased('p', 'p__', PARTICIPANT_COLUMNS)}, ${aliased('a', 'a__', ATTACHMENT_COLUMNS)}
+    ${aliased('p', 'p__', PARTICIPANT_COLUMNS)}, ${aliased('a', 'a__', ATTACHMENT_COLUMNS)}, s.surface as s__surface
   from messages m
   left join channels c on c.id = m.channel_id
   left join conversations v on v.pk = m.conversation_pk
   left join participants p on p.conversation_pk = m.conversation_pk and p.id = m.sender_id and p.role = 'source_user'
   left join attachments a on a.message_seq = m.seq
+  left join installation_surfaces s on s.installation_id = c.installation_id
   where m.id = ?
   order by a.created_at`;
 
 /**
  * The context every message job starts from, in one joined read: the message with its
- * attachments, its channel, its conversation and, for a Pipedrive user's message, its sender.
+ * attachments, its channel, its conversation, for a Pipedrive user's message its sender, and
+ * the surface of the channel's installation (whether deliveries to Pipedrive's inbox go out).
  * Jobs read it at run time, so a retried job always sees the latest state.
  */
 export async function findMessageContext(db: Tx, messageId: string): Promise<MessageContext | undefined> {
@@ -91,5 +96,6 @@ export async function findMessageContext(db: Tx, messageId: string): Promise<Mes
     channel: channel && toChannel(channel),
     conversation: conversation && toConversation(conversation),
     sender: sender && toParticipant(sender),
+    surface: (row.s__surface as Surface | null) ?? undefined,
   };
 }
