@@ -74,9 +74,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   private loopDone: Promise<void> | undefined;
   /** Jobs claimed and not yet given back (a done job is given back when its finish committed). */
   private active = 0;
-  /** Whether the loop runs: it marks succeeded jobs done itself, between claims. */
-  private looping = false;
-  /** Signals since the loop last looked: a new job may exist (kicked), a slot was given back or a job succeeded (freed). */
+  /** Signals since the loop last looked: a new job may exist (kicked), a slot was given back (freed). */
   private kicked = false;
   private freed = false;
   private lastClaimAt = 0;
@@ -128,13 +126,9 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   }
 
   private async loop(): Promise<void> {
-    this.looping = true;
     while (this.running) {
       this.kicked = false;
       this.freed = false;
-      // The jobs that succeeded since the last turn are marked done first (one statement for all
-      // of them), so their slots and their conversations' next jobs are free for the claim after it.
-      if (this.doneQueue.length) await this.flushDone(true);
       let claimed = 0;
       const free = this.cfg.concurrency - this.active;
       if (free > 0) {
@@ -161,12 +155,9 @@ export class Outbox extends EventEmitter<OutboxEvents> {
           this.log.warn({ err: String(err) }, 'outbox claim failed; retrying after the poll interval');
         }
       }
-      if (this.doneQueue.length || (claimed > 0 && claimed === free)) continue;
+      if (claimed > 0 && claimed === free) continue;
       await this.nextSignal();
     }
-    this.looping = false;
-    // Stopped: attempts still running are marked done without the loop (stop() waits for them).
-    if (this.doneQueue.length) void this.flushDone();
   }
 
   /**
@@ -256,62 +247,58 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   }
 
   /**
-   * A succeeded attempt joins the jobs to be marked done: the loop finishes all that succeeded
-   * while its last statement ran in one statement, before its next claim. Resolves after that
-   * statement committed, so 'done' is only ever emitted for a finish that is stored; the slot is
-   * held until then, like a single finish held it. A crash before the commit leaves the job
-   * running under its lease, and it runs again: at least once, as before.
+   * A succeeded attempt joins the jobs to be marked done: those that succeed in the same turn of
+   * the event loop, or while a finish statement runs, are marked done by one statement. Resolves
+   * after that statement committed, so 'done' is only ever emitted for a finish that is stored;
+   * the slot is held until then, like a single finish held it. A crash before the commit leaves
+   * the job running under its lease, and it runs again: at least once, as before.
    */
   private markDone(job: Job): Promise<void> {
     return new Promise<void>((settled) => {
       this.doneQueue.push({ job, settled });
-      // Once per turn of the event loop: attempts whose answers arrived in the same turn share a finish.
-      if (this.doneQueue.length > 1) return;
-      setImmediate(() => {
-        if (this.looping) this.slotFreed();
-        else void this.flushDone();
-      });
+      // At the end of this turn of the event loop, unless a finish is under way (it takes these
+      // next): attempts whose answers arrived together share one statement.
+      if (this.flushing || this.doneQueue.length > 1) return;
+      setImmediate(() => void this.flushDone());
     });
   }
 
-  /** Marks queued succeeded jobs done, `once` one batch (the loop's turn), else until none is left. */
-  private async flushDone(once = false): Promise<void> {
+  /** Marks the queued succeeded jobs done, a batch per statement until none is left, and gives their slots back. */
+  private async flushDone(): Promise<void> {
     if (this.flushing) return;
     this.flushing = true;
-    try {
-      do {
-        const batch = this.doneQueue.splice(0, DONE_BATCH_MAX);
-        let finished: Set<number> | undefined;
+    while (this.doneQueue.length) {
+      const batch = this.doneQueue.splice(0, DONE_BATCH_MAX);
+      let finished: Set<number> | undefined;
+      try {
+        finished = await finishJobsDone(
+          this.db,
+          batch.map(({ job }) => ({ id: job.id, lockedBy: job.lockedBy! })),
+          Date.now(),
+        );
+      } catch (err) {
+        // They stay running under their leases; when those end another claim runs them again.
+        this.log.error({ jobs: batch.map(({ job }) => job.id), err: String(err) }, 'could not record jobs as done; their leases will expire and they run again');
+      }
+      this.active -= batch.length;
+      for (const { job, settled } of batch) {
         try {
-          finished = await finishJobsDone(
-            this.db,
-            batch.map(({ job }) => ({ id: job.id, lockedBy: job.lockedBy! })),
-            Date.now(),
-          );
-        } catch (err) {
-          // They stay running under their leases; when those end another claim runs them again.
-          this.log.error({ jobs: batch.map(({ job }) => job.id), err: String(err) }, 'could not record jobs as done; their leases will expire and they run again');
-        }
-        this.active -= batch.length;
-        for (const { job, settled } of batch) {
-          try {
-            if (!finished) continue;
-            if (finished.has(job.id)) this.emit('done', job);
-            else {
-              this.log.warn({ job: job.id }, 'job lease was lost before it finished; another worker owns it');
-              this.emit('lost', job);
-            }
-          } catch (err) {
-            this.log.error({ job: job.id, err: String(err) }, 'a listener of the outbox failed');
-          } finally {
-            settled();
+          if (!finished) continue;
+          if (finished.has(job.id)) this.emit('done', job);
+          else {
+            this.log.warn({ job: job.id }, 'job lease was lost before it finished; another worker owns it');
+            this.emit('lost', job);
           }
+        } catch (err) {
+          this.log.error({ job: job.id, err: String(err) }, 'a listener of the outbox failed');
+        } finally {
+          settled();
         }
-      } while (!once && this.doneQueue.length);
-    } finally {
-      this.flushing = false;
+      }
+      // The slots are free, and so are these jobs' conversations' next jobs: claim for them.
+      this.slotFreed();
     }
-    if (!this.looping && this.doneQueue.length) void this.flushDone();
+    this.flushing = false;
   }
 
   private async settle(job: Job, outcome: Parameters<typeof finishJob>[3], event: 'done' | 'retry', reason?: string): Promise<void> {
