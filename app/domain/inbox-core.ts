@@ -14,8 +14,18 @@ export const newId = (prefix: string) => `${prefix}_${randomUUID().replaceAll('-
 export const clean = (s: string) => (s.includes('\u0000') ? s.replaceAll('\u0000', '') : s);
 export const cleanParticipant = <P extends { name: string; id: string }>(p: P): P => ({ ...p, name: clean(p.name), id: clean(p.id) });
 
-/** Runs inside the transaction that stores a message, so what it writes commits (or not) with it. */
-export type StoredHook = (tx: Tx, conversation: Conversation, message: Message) => Promise<void>;
+/** A message just stored, with its conversation. */
+export interface StoredMessage {
+  conversation: Conversation;
+  message: Message;
+}
+
+/**
+ * Runs inside the transaction that stores messages, so what it writes commits (or not) with
+ * them: once per transaction with every message it stored (several when inbound events were
+ * written together, see PlatformInbox.recordInbound), in the order they were stored.
+ */
+export type StoredHook = (tx: Tx, stored: readonly StoredMessage[]) => Promise<void>;
 
 /** What the domain tells observers (metrics, live views); `duplicate` carries the dedupe source (`<platform>:<channel>`). */
 export interface InboxEvents {
@@ -45,7 +55,12 @@ export class InboxCore extends EventEmitter<InboxEvents> {
   }
 
   async stored(tx: Tx, conversation: Conversation, message: Message): Promise<void> {
-    for (const hook of this.storedHooks) await hook(tx, conversation, message);
+    await this.storedMany(tx, [{ conversation, message }]);
+  }
+
+  async storedMany(tx: Tx, stored: readonly StoredMessage[]): Promise<void> {
+    if (!stored.length) return;
+    for (const hook of this.storedHooks) await hook(tx, stored);
   }
 
   /** After a commit that queued jobs and changed messages: wake the worker and the live views. */
@@ -115,6 +130,15 @@ export class InboxCore extends EventEmitter<InboxEvents> {
     };
     const changed = opts.tx ? await run(opts.tx) : await this.db.transaction(run);
     if (changed && !opts.tx) this.committed();
+  }
+
+  /** queueReceive for several messages in one statement, in list order. */
+  async queueReceiveMany(tx: Tx, list: ReadonlyArray<{ conversation: Pick<Conversation, 'id' | 'channelId'>; messageId: string }>): Promise<void> {
+    if (!list.length) return;
+    await this.outbox.enqueueMany(
+      tx,
+      list.map(({ conversation, messageId }) => ({ kind: JOB.pipedriveReceive, payload: { messageId }, orderingKey: `pd:${conversation.id}`, channelId: conversation.channelId })),
+    );
   }
 
   /** Queues the delivery of a message (new or changed) to Pipedrive, in the conversation's order. */

@@ -10,13 +10,13 @@ import { replayDeadJobs } from '../store/jobs.ts';
 import type { FileStore } from '../store/files.ts';
 import { findMessage, findMessageById, insertMessage, type NewAttachment } from '../store/messages.ts';
 import { conversationPage, listConversationPage } from './conversation-pages.ts';
-import { clean, findConversationByPkOrThrow, InboxCore, newId, type InboxEvents, type StoredHook } from './inbox-core.ts';
+import { clean, findConversationByPkOrThrow, InboxCore, newId, type InboxEvents, type StoredHook, type StoredMessage } from './inbox-core.ts';
 import type { ConversationSpec } from './platform-port.ts';
-import { PlatformInbox } from './platform-inbox.ts';
+import { PlatformInbox, type IngestOptions } from './platform-inbox.ts';
 import type { Quotas } from './quotas.ts';
 import type { Channel, Conversation, Message, Participant, Template } from '../ground/records.ts';
 
-export { newId, type InboxEvents, type StoredHook };
+export { newId, type InboxEvents, type StoredHook, type StoredMessage };
 export type { InboundMessage } from './platform-port.ts';
 
 export interface StagedFile {
@@ -31,9 +31,9 @@ export interface StagedFile {
  * manifest endpoints, the workspace surface, the flows), `platform` for what adapters and
  * the send job record. They share the stored-message hooks and the change events.
  */
-export function createInboxes(db: Db, secrets: Secrets, outbox: JobQueue, files: FileStore, log: Logger, quotas?: Quotas): { inbox: Inbox; platform: PlatformInbox } {
+export function createInboxes(db: Db, secrets: Secrets, outbox: JobQueue, files: FileStore, log: Logger, quotas?: Quotas, ingest?: IngestOptions): { inbox: Inbox; platform: PlatformInbox } {
   const core = new InboxCore(db, outbox);
-  return { inbox: new Inbox(core, secrets, files, log, quotas), platform: new PlatformInbox(core) };
+  return { inbox: new Inbox(core, secrets, files, log, quotas), platform: new PlatformInbox(core, ingest) };
 }
 
 /**

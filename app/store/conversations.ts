@@ -1,5 +1,5 @@
 import type { Conversation, ConversationStatus, Participant, ParticipantRole } from '../ground/records.ts';
-import { readRows, type Tx } from './db.ts';
+import { isPg, jsonRowSet, readRows, runRows, type Tx } from './db.ts';
 
 export interface ConversationRow {
   pk: number;
@@ -96,6 +96,21 @@ export async function updateConversation(
 /** Moves a conversation to the front of "latest activity" (never backwards: seqs only grow). */
 export async function bumpActivity(db: Tx, pk: number, seq: number, now: number): Promise<void> {
   await db('conversations').where({ pk }).andWhere('last_seq', '<', seq).update({ last_seq: seq, updated_at: now });
+}
+
+const BUMP_ACTIVITIES = (pg: boolean) =>
+  `update conversations set last_seq = b.last_seq, updated_at = cast(? as bigint)
+   from ${jsonRowSet(pg, { pk: 'bigint', last_seq: 'bigint' })} b
+   where conversations.pk = b.pk and conversations.last_seq < b.last_seq`;
+const BUMP_ACTIVITIES_SQL = { pg: BUMP_ACTIVITIES(true), sqlite: BUMP_ACTIVITIES(false) };
+
+/** bumpActivity for several conversations in one statement (each with its newest seq of the batch). */
+export async function bumpActivities(db: Tx, list: ReadonlyArray<{ pk: number; seq: number }>, now: number): Promise<void> {
+  const newest = new Map<number, number>();
+  for (const { pk, seq } of list) newest.set(pk, Math.max(seq, newest.get(pk) ?? 0));
+  if (!newest.size) return;
+  const rows = [...newest].map(([pk, seq]) => ({ pk, last_seq: seq }));
+  await runRows(db, isPg(db) ? BUMP_ACTIVITIES_SQL.pg : BUMP_ACTIVITIES_SQL.sqlite, [now, JSON.stringify(rows)]);
 }
 
 export interface ActivityKey {

@@ -125,6 +125,35 @@ function sqliteKnex(filename: string, connections: number, readOnly: boolean, lo
   });
 }
 
+/** Column types of a row set passed as one JSON parameter (jsonRowSet). */
+export type RowSetColumns = Readonly<Record<string, 'text' | 'bigint'>>;
+
+/**
+ * A derived table of the rows in one JSON array parameter (one `?`, bind JSON.stringify(rows)):
+ * the dialect spot of the multi-row hot writes (app/store/ingest-batch.ts and insertJobs). One
+ * statement text serves every batch size, so sqlite keeps one prepared statement per
+ * operation (the per-connection cache below) instead of one per row count, and PostgreSQL
+ * gets one parameter instead of rows × columns. sqlite reads each object's members with
+ * `->>` (https://sqlite.org/json1.html#jptr), PostgreSQL with json_to_recordset
+ * (https://www.postgresql.org/docs/current/functions-json.html); both yield the rows in array order.
+ */
+export function jsonRowSet(pg: boolean, columns: RowSetColumns): string {
+  const names = Object.keys(columns);
+  return pg
+    ? `(select * from json_to_recordset(cast(? as json)) as r(${names.map((n) => `${n} ${columns[n]}`).join(', ')}))`
+    : `(select ${names.map((n) => `value ->> '${n}' as ${n}`).join(', ')} from json_each(?))`;
+}
+
+/**
+ * Runs one raw statement on the connection of `db` (a write: never routed to the read pool)
+ * and returns the rows it returned (RETURNING or a select), on either dialect.
+ */
+export async function runRows<T>(db: Tx, sql: string, bindings: readonly Knex.Value[]): Promise<T[]> {
+  const result = (await db.raw(sql, bindings as Knex.RawBinding[])) as unknown;
+  if (Array.isArray(result)) return result as T[];
+  return ((result as { rows?: T[] }).rows ?? []) as T[];
+}
+
 const READ_METHODS = new Set(['select', 'first', 'pluck']);
 /** Raw statements known to be plain selects (readRows): they may use the read pool like builder selects. */
 const RAW_READS = new WeakSet<object>();
@@ -225,6 +254,17 @@ export async function knownMigrations(): Promise<string[]> {
 export function isTransientConnectError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', '57P03', '53300'].includes(code);
+}
+
+/**
+ * The database as a whole cannot take a write now (sqlite still locked by another process
+ * after the wait, a lost or refused PostgreSQL connection, the pool exhausted): no statement
+ * of anyone's would succeed, so retrying the same writes one by one at once only waits longer.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: unknown; name?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  return isSqliteBusy(err) || isTransientConnectError(err) || code.startsWith('08') || code === '57P01' || code === '57P02' || e?.name === 'KnexTimeoutError';
 }
 
 /**

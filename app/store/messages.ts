@@ -1,5 +1,5 @@
 import type { Attachment, Message, MessageOrigin, MessageStatus } from '../ground/records.ts';
-import { readRows, type Tx } from './db.ts';
+import { isPg, jsonRowSet, readRows, runRows, type Tx } from './db.ts';
 
 export interface MessageRow {
   seq: number;
@@ -121,6 +121,109 @@ export async function insertMessage(db: Tx, m: NewMessage, attachments: NewAttac
     attachments: attachments.map((a) => ({ id: a.id, messageSeq: seq, name: a.name, mimeType: a.mimeType, size: a.size, storageKey: a.storageKey ?? null, remoteUrl: a.remoteUrl ?? null })),
   };
 }
+
+/** A message of a batch with its attachments (insertMessages). */
+export interface NewMessageWithAttachments {
+  message: NewMessage;
+  attachments: NewAttachment[];
+}
+
+const MESSAGE_COLUMNS = {
+  n: 'bigint',
+  id: 'text',
+  conversation_pk: 'bigint',
+  channel_id: 'text',
+  platform_message_id: 'text',
+  origin: 'text',
+  sender_id: 'text',
+  text: 'text',
+  status: 'text',
+  created_at: 'bigint',
+} as const;
+const ATTACHMENT_COLUMNS = { n: 'bigint', id: 'text', message_seq: 'bigint', name: 'text', mime_type: 'text', size: 'bigint', storage_key: 'text', remote_url: 'text' } as const;
+
+// Rows go in in list order (`order by n`): seq, like the jobs' ids, follows the callers'
+// order, which is the order of each conversation. Both dialects number an INSERT … SELECT's
+// rows in the order the SELECT yields them.
+const INSERT_MESSAGES = (pg: boolean) =>
+  `insert into messages (id, conversation_pk, channel_id, platform_message_id, origin, sender_id, text, status, created_at, updated_at)
+   select m.id, m.conversation_pk, m.channel_id, m.platform_message_id, m.origin, m.sender_id, m.text, m.status, m.created_at, cast(? as bigint)
+   from ${jsonRowSet(pg, MESSAGE_COLUMNS)} m order by m.n returning seq, id`;
+const INSERT_ATTACHMENTS = (pg: boolean) =>
+  `insert into attachments (id, message_seq, name, mime_type, size, storage_key, remote_url, created_at)
+   select a.id, a.message_seq, a.name, a.mime_type, a.size, a.storage_key, a.remote_url, cast(? as bigint)
+   from ${jsonRowSet(pg, ATTACHMENT_COLUMNS)} a order by a.n`;
+const INBOUND_PLATFORM_IDS = (pg: boolean) =>
+  `select m.channel_id, m.platform_message_id from ${jsonRowSet(pg, { channel_id: 'text', platform_message_id: 'text' })} p
+   join messages m on m.channel_id = p.channel_id and m.platform_message_id = p.platform_message_id
+   where m.origin <> 'pipedrive'`;
+const BATCH_SQL = {
+  pg: { insertMessages: INSERT_MESSAGES(true), insertAttachments: INSERT_ATTACHMENTS(true), inboundPlatformIds: INBOUND_PLATFORM_IDS(true) },
+  sqlite: { insertMessages: INSERT_MESSAGES(false), insertAttachments: INSERT_ATTACHMENTS(false), inboundPlatformIds: INBOUND_PLATFORM_IDS(false) },
+};
+const batchSql = (db: Tx) => (isPg(db) ? BATCH_SQL.pg : BATCH_SQL.sqlite);
+
+/**
+ * Inserts several messages with their attachments in two statements (one without
+ * attachments), in list order, and returns them as stored (no read back).
+ */
+export async function insertMessages(db: Tx, list: readonly NewMessageWithAttachments[], now: number): Promise<Message[]> {
+  if (!list.length) return [];
+  const sql = batchSql(db);
+  const rows = list.map(({ message: m }, n) => ({
+    n,
+    id: m.id,
+    conversation_pk: m.conversationPk,
+    channel_id: m.channelId,
+    platform_message_id: m.platformMessageId ?? null,
+    origin: m.origin,
+    sender_id: m.senderId,
+    text: m.text,
+    status: m.status,
+    created_at: m.createdAt,
+  }));
+  const returned = await runRows<{ seq: number; id: string }>(db, sql.insertMessages, [now, JSON.stringify(rows)]);
+  const seqOf = new Map(returned.map((r) => [r.id, Number(r.seq)]));
+  const stored = list.map(({ message: m, attachments }): Message => {
+    const seq = seqOf.get(m.id);
+    if (seq === undefined) throw new Error(`message ${m.id} was not inserted`);
+    return {
+      seq,
+      id: m.id,
+      conversationPk: m.conversationPk,
+      channelId: m.channelId,
+      platformMessageId: m.platformMessageId ?? null,
+      origin: m.origin,
+      senderId: m.senderId,
+      text: m.text,
+      status: m.status,
+      error: null,
+      createdAt: m.createdAt,
+      updatedAt: now,
+      attachments: attachments.map((a) => ({ id: a.id, messageSeq: seq, name: a.name, mimeType: a.mimeType, size: a.size, storageKey: a.storageKey ?? null, remoteUrl: a.remoteUrl ?? null })),
+    };
+  });
+  const attachmentRows = stored.flatMap((m) =>
+    m.attachments.map((a) => ({ id: a.id, message_seq: m.seq, name: a.name, mime_type: a.mimeType, size: a.size, storage_key: a.storageKey, remote_url: a.remoteUrl })),
+  );
+  if (attachmentRows.length) await runRows(db, sql.insertAttachments, [now, JSON.stringify(attachmentRows.map((a, n) => ({ n, ...a })))]);
+  return stored;
+}
+
+/**
+ * Which of these (channel, platform id) pairs a platform-side message was already stored
+ * under, in one statement: hasInboundWithPlatformId for many. Answers `channelId\u0000platformMessageId` keys.
+ */
+export async function findInboundPlatformIds(db: Tx, pairs: ReadonlyArray<{ channelId: string; platformMessageId: string }>): Promise<Set<string>> {
+  if (!pairs.length) return new Set();
+  const rows = await runRows<{ channel_id: string; platform_message_id: string }>(db, batchSql(db).inboundPlatformIds, [
+    JSON.stringify(pairs.map((p) => ({ channel_id: p.channelId, platform_message_id: p.platformMessageId }))),
+  ]);
+  return new Set(rows.map((r) => platformIdKey(r.channel_id, r.platform_message_id)));
+}
+
+/** The key findInboundPlatformIds answers with. */
+export const platformIdKey = (channelId: string, platformMessageId: string) => `${channelId}\u0000${platformMessageId}`;
 
 export async function withAttachments(db: Tx, rows: MessageRow[]): Promise<Message[]> {
   if (!rows.length) return [];
