@@ -70,7 +70,14 @@ export class GroupCommit<I, R> {
     let results: R[];
     try {
       results = await this.db.transaction(async (tx) => {
-        batch ??= this.queue.splice(0, this.maxBatch);
+        if (!batch) {
+          // Holding the transaction (on sqlite the only writer connection), let the event loop
+          // finish serving what has already arrived: every request it carries that reaches
+          // `submit` joins this batch. No fixed wait: one turn of the loop, which a flood of
+          // other work on the writer cannot hold back, since that work now waits for us.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          batch = this.queue.splice(0, this.maxBatch);
+        }
         return this.writeBatch(
           tx,
           batch.map((m) => m.input),
