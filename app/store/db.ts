@@ -151,7 +151,7 @@ export function jsonRowSet(pg: boolean, columns: RowSetColumns): string {
 export async function runRows<T>(db: Tx, sql: string, bindings: readonly Knex.Value[]): Promise<T[]> {
   const result = (await db.raw(sql, bindings as Knex.RawBinding[])) as unknown;
   if (Array.isArray(result)) return result as T[];
-  return ((result as { rows?: T[] }).rows ?? []) as T[];
+  return (result as { rows?: T[] }).rows ?? [];
 }
 
 const READ_METHODS = new Set(['select', 'first', 'pluck']);

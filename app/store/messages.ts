@@ -212,7 +212,9 @@ export async function insertMessages(db: Tx, list: readonly NewMessageWithAttach
 
 /**
  * Which of these (channel, platform id) pairs a platform-side message was already stored
- * under, in one statement: hasInboundWithPlatformId for many. Answers `channelId\u0000platformMessageId` keys.
+ * under, in one statement (answers platformIdKey keys): the permanent dedupe behind the
+ * event keys, which are purged after days (a signed Airy action carries no timestamp, so its
+ * replay is valid forever).
  */
 export async function findInboundPlatformIds(db: Tx, pairs: ReadonlyArray<{ channelId: string; platformMessageId: string }>): Promise<Set<string>> {
   if (!pairs.length) return new Set();
@@ -343,16 +345,6 @@ export async function findMessageById(db: Tx, id: string): Promise<Message | und
 export async function findMessageByPlatformId(db: Tx, channelId: string, platformMessageId: string): Promise<Message | undefined> {
   const row = await db<MessageRow>('messages').where({ channel_id: channelId, platform_message_id: platformMessageId }).first();
   return row ? (await withAttachments(db, [row]))[0] : undefined;
-}
-
-/**
- * Whether the channel already stored a platform-side message under this platform id: the
- * permanent dedupe behind the event keys, which are purged after days (a signed Airy action
- * carries no timestamp, so its replay is valid forever).
- */
-export async function hasInboundWithPlatformId(db: Tx, channelId: string, platformMessageId: string): Promise<boolean> {
-  const row = await db('messages').select('seq').where({ channel_id: channelId, platform_message_id: platformMessageId }).whereNot('origin', 'pipedrive').first();
-  return Boolean(row);
 }
 
 /** One conversation's messages of one origin whose status is one of `statuses` (oldest first). */
