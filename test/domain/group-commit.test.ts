@@ -9,8 +9,10 @@ import { airyUuid } from '../../app/platforms/airy/ids.ts';
 import type { AiryState } from '../../app/platforms/airy/schema.ts';
 import { startAiryWorld, type AiryWorld } from '../support/airy.ts';
 import { startAlvariaRig } from '../support/alvaria.ts';
-import { waitFor } from '../support/harness.ts';
-import { seedConversation } from '../support/seed.ts';
+import { seedChannel, seedConversation } from '../support/seed.ts';
+import { startTestBridge, waitFor } from '../support/harness.ts';
+import { TestPlatform } from '../support/test-provider.ts';
+import { upsertInstallation } from '../../app/store/installations.ts';
 import type { FakeSession } from '../../fakes/alvaria/server.ts';
 
 /**
@@ -307,5 +309,50 @@ test('concurrent Alvaria callbacks, each delivered twice at once: each stored on
     assert.deepEqual(texts.sort(), payloads.map((p) => p.message.text).sort());
   } finally {
     await r.close();
+  }
+});
+
+test("a batch across channels: each delivery job carries its channel's tenant (the owning company, else the channel)", async () => {
+  const b = await startTestBridge({ platforms: { test: new TestPlatform().factory() }, env: { WORKER_CONCURRENCY: '0' } });
+  try {
+    const profile = (userId: number) => ({
+      companyId: 42,
+      userId,
+      apiDomain: 'https://acme.pipedrive.com',
+      userName: `admin ${userId}`,
+      userEmail: null,
+      companyName: 'Acme',
+      companyDomain: 'acme',
+      isAdmin: true,
+      iconUrl: null,
+    });
+    const sealed = { accessTokenEnc: 'x', refreshTokenEnc: 'y', expiresAt: Date.now() + 3_600_000 };
+    // Two admins of one company (one tenant), and a channel of no company.
+    const [first, second] = [await upsertInstallation(b.db, 'inst-1', profile(1), sealed, Date.now()), await upsertInstallation(b.db, 'inst-2', profile(2), sealed, Date.now())];
+    const connect = async (installationId: string) =>
+      (await b.flows.connectChannel({ platform: 'test', name: 'Company channel', avatarUrl: null, config: { secret: 's3cret' }, templates: [], installationId })).channel;
+    const channels = [await connect(first.id), await connect(second.id), await seedChannel(b)];
+    const conversations = await Promise.all(channels.map((c) => seedConversation(b, c)));
+    const results = await Promise.all(channels.flatMap((c, i) => [0, 1].map((k) => b.platform.recordInbound(c, inbound(conversations[i]!, `t${i}-${k}`, `t${i}-${k}`, `line ${i}.${k}`)))));
+    assert.ok(results.every((r) => 'message' in r));
+    const jobs = (await b.db('jobs').where({ kind: 'pipedrive.receive' }).orderBy('id')) as Array<{ channel_id: string; tenant: string; payload: string }>;
+    assert.deepEqual(
+      jobs.map((j) => [j.channel_id, j.tenant]),
+      [
+        [channels[0]!.id, 'company:42'],
+        [channels[0]!.id, 'company:42'],
+        [channels[1]!.id, 'company:42'],
+        [channels[1]!.id, 'company:42'],
+        [channels[2]!.id, `channel:${channels[2]!.id}`],
+        [channels[2]!.id, `channel:${channels[2]!.id}`],
+      ],
+    );
+    // Job ids follow the order the events came in.
+    assert.deepEqual(
+      jobs.map((j) => (JSON.parse(j.payload) as { messageId: string }).messageId),
+      results.map((r) => ('message' in r ? r.message.id : '')),
+    );
+  } finally {
+    await b.close();
   }
 });
