@@ -3,7 +3,7 @@ import { bumpActivities, findChannelParticipant, listParticipants } from '../sto
 import type { Tx } from '../store/db.ts';
 import { hasEventKey, recordEventKey, recordEventKeys } from '../store/events.ts';
 import { wakePendingJobs } from '../store/jobs.ts';
-import { findInboundPlatformIds, findMessageByPlatformId, insertMessages, platformIdKey, setStatusWhere, updateMessage, type NewMessageWithAttachments } from '../store/messages.ts';
+import { findMessageByPlatformId, insertInboundMessages, platformIdKey, setStatusWhere, updateMessage, type NewMessageWithAttachments } from '../store/messages.ts';
 import type { Channel, Conversation, Message, MessageStatus, Participant } from '../ground/records.ts';
 import { JOB } from '../ground/job-kinds.ts';
 import { GroupCommit } from './group-commit.ts';
@@ -108,8 +108,9 @@ export class PlatformInbox implements PlatformPort {
 
   /**
    * Inbound events' statements, inside the given transaction, a few per batch whatever its
-   * size: the event keys, the platform ids already stored, the messages, their attachments,
-   * the conversations' activity and the delivery jobs, each one multi-row statement. Each
+   * size: the event keys, the messages (less those whose platform id was stored before),
+   * their attachments, the conversations' activity and the delivery jobs, each one multi-row
+   * statement, then the stored-message hooks once for the batch. Each
    * event gets the result it would get written alone, after the ones before it: its message,
    * or null when it is a redelivery (its key recorded before or earlier in the batch, or its
    * platform id stored before or earlier in the batch).
@@ -122,16 +123,17 @@ export class PlatformInbox implements PlatformPort {
       now,
     );
     // The event key serialises concurrent deliveries; the stored platform id outlives its
-    // retention, so a replay after the keys were purged is still a duplicate.
-    const withPlatformId = events.flatMap((e, i) => (fresh[i] && e.m.platformMessageId !== null ? [{ channelId: e.channel.id, platformMessageId: e.m.platformMessageId }] : []));
-    const taken = await findInboundPlatformIds(tx, withPlatformId);
-    const toStore: Array<{ index: number; conversation: Conversation; row: NewMessageWithAttachments }> = [];
+    // retention, so a replay after the keys were purged is still a duplicate: the insert
+    // leaves out what the channel stored before, and here the batch keeps the first of a
+    // platform id it holds twice.
+    const inBatch = new Set<string>();
+    const candidates: Array<{ index: number; conversation: Conversation; row: NewMessageWithAttachments }> = [];
     events.forEach(({ channel, m }, index) => {
       if (!fresh[index]) return;
       if (m.platformMessageId !== null) {
         const key = platformIdKey(channel.id, m.platformMessageId);
-        if (taken.has(key)) return;
-        taken.add(key);
+        if (inBatch.has(key)) return;
+        inBatch.add(key);
       }
       const row: NewMessageWithAttachments = {
         message: {
@@ -147,16 +149,18 @@ export class PlatformInbox implements PlatformPort {
         },
         attachments: (m.attachments ?? []).map((a) => ({ id: newId('a'), name: clean(a.name).slice(0, 255), mimeType: clean(a.mimeType).slice(0, 255), size: a.size, remoteUrl: clean(a.url) })),
       };
-      toStore.push({ index, conversation: m.conversation, row });
+      candidates.push({ index, conversation: m.conversation, row });
     });
     const results: Array<Message | null> = events.map(() => null);
-    if (!toStore.length) return results;
-    const messages = await insertMessages(
+    if (!candidates.length) return results;
+    const inserted = await insertInboundMessages(
       tx,
-      toStore.map((s) => s.row),
+      candidates.map((s) => s.row),
       now,
     );
-    const stored = toStore.map((s, i) => ({ conversation: s.conversation, message: messages[i]! }));
+    const toStore = candidates.flatMap((c, i) => (inserted[i] ? [{ ...c, message: inserted[i] }] : []));
+    if (!toStore.length) return results;
+    const stored = toStore.map((s) => ({ conversation: s.conversation, message: s.message }));
     await bumpActivities(
       tx,
       stored.map((s) => ({ pk: s.conversation.pk, seq: s.message.seq })),
@@ -167,7 +171,7 @@ export class PlatformInbox implements PlatformPort {
       stored.map((s) => ({ conversation: s.conversation, messageId: s.message.id })),
     );
     await this.core.storedMany(tx, stored);
-    toStore.forEach((s, i) => (results[s.index] = messages[i]!));
+    for (const s of toStore) results[s.index] = s.message;
     return results;
   }
 

@@ -144,30 +144,34 @@ const ATTACHMENT_COLUMNS = { n: 'bigint', id: 'text', message_seq: 'bigint', nam
 
 // Rows go in in list order (`order by n`): seq, like the jobs' ids, follows the callers'
 // order, which is the order of each conversation. Both dialects number an INSERT … SELECT's
-// rows in the order the SELECT yields them.
-const INSERT_MESSAGES = (pg: boolean) =>
+// rows in the order the SELECT yields them. A row whose platform id the channel already
+// stored on the platform side is left out (the permanent dedupe behind the event keys, which
+// are purged after days: a signed Airy action carries no timestamp, so its replay is valid
+// forever); the index on (channel_id, platform_message_id) answers it.
+const INSERT_INBOUND_MESSAGES = (pg: boolean) =>
   `insert into messages (id, conversation_pk, channel_id, platform_message_id, origin, sender_id, text, status, created_at, updated_at)
    select m.id, m.conversation_pk, m.channel_id, m.platform_message_id, m.origin, m.sender_id, m.text, m.status, m.created_at, cast(? as bigint)
-   from ${jsonRowSet(pg, MESSAGE_COLUMNS)} m order by m.n returning seq, id`;
+   from ${jsonRowSet(pg, MESSAGE_COLUMNS)} m
+   where not exists (select 1 from messages x where x.channel_id = m.channel_id and x.platform_message_id = m.platform_message_id and x.origin <> 'pipedrive')
+   order by m.n returning seq, id`;
 const INSERT_ATTACHMENTS = (pg: boolean) =>
   `insert into attachments (id, message_seq, name, mime_type, size, storage_key, remote_url, created_at)
    select a.id, a.message_seq, a.name, a.mime_type, a.size, a.storage_key, a.remote_url, cast(? as bigint)
    from ${jsonRowSet(pg, ATTACHMENT_COLUMNS)} a order by a.n`;
-const INBOUND_PLATFORM_IDS = (pg: boolean) =>
-  `select m.channel_id, m.platform_message_id from ${jsonRowSet(pg, { channel_id: 'text', platform_message_id: 'text' })} p
-   join messages m on m.channel_id = p.channel_id and m.platform_message_id = p.platform_message_id
-   where m.origin <> 'pipedrive'`;
 const BATCH_SQL = {
-  pg: { insertMessages: INSERT_MESSAGES(true), insertAttachments: INSERT_ATTACHMENTS(true), inboundPlatformIds: INBOUND_PLATFORM_IDS(true) },
-  sqlite: { insertMessages: INSERT_MESSAGES(false), insertAttachments: INSERT_ATTACHMENTS(false), inboundPlatformIds: INBOUND_PLATFORM_IDS(false) },
+  pg: { insertInboundMessages: INSERT_INBOUND_MESSAGES(true), insertAttachments: INSERT_ATTACHMENTS(true) },
+  sqlite: { insertInboundMessages: INSERT_INBOUND_MESSAGES(false), insertAttachments: INSERT_ATTACHMENTS(false) },
 };
 const batchSql = (db: Tx) => (isPg(db) ? BATCH_SQL.pg : BATCH_SQL.sqlite);
 
 /**
- * Inserts several messages with their attachments in two statements (one without
- * attachments), in list order, and returns them as stored (no read back).
+ * Inserts platform-side messages with their attachments in two statements (one without
+ * attachments), in list order, and returns them as stored (no read back), each in its place;
+ * null for a message whose platform id its channel had already stored from the platform side
+ * (a redelivery). The list must not hold one (channel, platform id) twice: the statement
+ * checks against what was stored before it.
  */
-export async function insertMessages(db: Tx, list: readonly NewMessageWithAttachments[], now: number): Promise<Message[]> {
+export async function insertInboundMessages(db: Tx, list: readonly NewMessageWithAttachments[], now: number): Promise<Array<Message | null>> {
   if (!list.length) return [];
   const sql = batchSql(db);
   const rows = list.map(({ message: m }, n) => ({
@@ -182,11 +186,11 @@ export async function insertMessages(db: Tx, list: readonly NewMessageWithAttach
     status: m.status,
     created_at: m.createdAt,
   }));
-  const returned = await runRows<{ seq: number; id: string }>(db, sql.insertMessages, [now, JSON.stringify(rows)]);
+  const returned = await runRows<{ seq: number; id: string }>(db, sql.insertInboundMessages, [now, JSON.stringify(rows)]);
   const seqOf = new Map(returned.map((r) => [r.id, Number(r.seq)]));
-  const stored = list.map(({ message: m, attachments }): Message => {
+  const stored = list.map(({ message: m, attachments }): Message | null => {
     const seq = seqOf.get(m.id);
-    if (seq === undefined) throw new Error(`message ${m.id} was not inserted`);
+    if (seq === undefined) return null;
     return {
       seq,
       id: m.id,
@@ -204,27 +208,13 @@ export async function insertMessages(db: Tx, list: readonly NewMessageWithAttach
     };
   });
   const attachmentRows = stored.flatMap((m) =>
-    m.attachments.map((a) => ({ id: a.id, message_seq: m.seq, name: a.name, mime_type: a.mimeType, size: a.size, storage_key: a.storageKey, remote_url: a.remoteUrl })),
+    (m?.attachments ?? []).map((a) => ({ id: a.id, message_seq: a.messageSeq, name: a.name, mime_type: a.mimeType, size: a.size, storage_key: a.storageKey, remote_url: a.remoteUrl })),
   );
   if (attachmentRows.length) await runRows(db, sql.insertAttachments, [now, JSON.stringify(attachmentRows.map((a, n) => ({ n, ...a })))]);
   return stored;
 }
 
-/**
- * Which of these (channel, platform id) pairs a platform-side message was already stored
- * under, in one statement (answers platformIdKey keys): the permanent dedupe behind the
- * event keys, which are purged after days (a signed Airy action carries no timestamp, so its
- * replay is valid forever).
- */
-export async function findInboundPlatformIds(db: Tx, pairs: ReadonlyArray<{ channelId: string; platformMessageId: string }>): Promise<Set<string>> {
-  if (!pairs.length) return new Set();
-  const rows = await runRows<{ channel_id: string; platform_message_id: string }>(db, batchSql(db).inboundPlatformIds, [
-    JSON.stringify(pairs.map((p) => ({ channel_id: p.channelId, platform_message_id: p.platformMessageId }))),
-  ]);
-  return new Set(rows.map((r) => platformIdKey(r.channel_id, r.platform_message_id)));
-}
-
-/** The key findInboundPlatformIds answers with. */
+/** A (channel, platform message id) pair as one key. */
 export const platformIdKey = (channelId: string, platformMessageId: string) => `${channelId}\u0000${platformMessageId}`;
 
 export async function withAttachments(db: Tx, rows: MessageRow[]): Promise<Message[]> {
