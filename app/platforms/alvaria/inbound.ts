@@ -117,8 +117,10 @@ async function apply(d: CallbackDeps, { channel }: ChannelContext<AlvariaConfig,
     const failThrough = outcome === 'failed' ? ((await current())?.lastSeq ?? null) : null;
     const r = await d.repo.settleSession(channel.id, e.sessionId, outcome, e.statusMessage ?? null, failThrough, d.now());
     if (r.result === 'parked') log.info({ channel: channel.id, session: e.sessionId }, 'NEW_SESSION for a session not recorded yet: parked');
-    // The sends deferred behind this session go now (or fail, for FAILED).
-    if (conversation) await domain.wakePlatformSends(conversation);
+    // The sends deferred behind this session go now (or fail, for FAILED); the session may have
+    // been recorded with its conversation since we looked it up.
+    const waiting = conversation ?? (r.session.conversationId ? await domain.knownConversation(channel, { id: r.session.conversationId }) : undefined);
+    if (waiting) await domain.wakePlatformSends(waiting);
     return done();
   }
 
