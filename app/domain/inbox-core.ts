@@ -7,7 +7,7 @@ import type { Db, Tx } from '../store/db.ts';
 import { findMessageById, updateMessage } from '../store/messages.ts';
 import type { Channel, Conversation, Message, MessageStatus, Participant } from '../ground/records.ts';
 import { ChannelCache } from './channel-cache.ts';
-import { LookupCache, LOOKUP_TTL_MS } from './lookup-cache.ts';
+import { CONVERSATION_TTL_MS, LookupCache } from './lookup-cache.ts';
 import type { ConversationPatch, ConversationSpec } from './platform-port.ts';
 
 export const newId = (prefix: string) => `${prefix}_${randomUUID().replaceAll('-', '')}`;
@@ -40,9 +40,9 @@ export class InboxCore extends EventEmitter<InboxEvents> {
    * Conversations as the hot webhook paths look them up (by the platform's id, or by ours
    * through a session): keys carry the channel, entries are filed under `conv:<pk>`.
    */
-  private readonly conversations = new LookupCache<Conversation>({ max: 20_000, ttlMs: LOOKUP_TTL_MS });
+  private readonly conversations = new LookupCache<Conversation>({ max: 20_000, ttlMs: CONVERSATION_TTL_MS });
   /** A conversation's participants, filed under the same tag. */
-  private readonly participantLists = new LookupCache<readonly Participant[]>({ max: 20_000, ttlMs: LOOKUP_TTL_MS });
+  private readonly participantLists = new LookupCache<readonly Participant[]>({ max: 20_000, ttlMs: CONVERSATION_TTL_MS });
 
   constructor(
     readonly db: Db,
@@ -72,7 +72,7 @@ export class InboxCore extends EventEmitter<InboxEvents> {
 
   /**
    * The same lookup, answered from the cache when it can. Which conversation it is (pk, id,
-   * channel) is exact. The other fields are as of the read: up to LOOKUP_TTL_MS behind a change
+   * channel) is exact. The other fields are as of the read: up to CONVERSATION_TTL_MS behind a change
    * made by another process (this process's updateConversation forgets the entry at once), and
    * the activity (lastSeq, seen, updatedAt), which every message moves, is not kept current at
    * all. For the hot webhook paths, which need to know which conversation; a decision on its
@@ -90,7 +90,7 @@ export class InboxCore extends EventEmitter<InboxEvents> {
     );
   }
 
-  /** Participants of a conversation, oldest first; through the cache (a participant's name may be up to LOOKUP_TTL_MS old). */
+  /** Participants of a conversation, oldest first; through the cache (a participant's name may be up to CONVERSATION_TTL_MS old). */
   async participants(conversation: Pick<Conversation, 'pk' | 'channelId'>): Promise<readonly Participant[]> {
     const list = await this.participantLists.get(
       `${conversation.channelId}\u0000${conversation.pk}`,

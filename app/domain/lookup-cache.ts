@@ -7,6 +7,13 @@ import { LRUCache } from 'lru-cache';
  */
 export const LOOKUP_TTL_MS = 2_000;
 
+/**
+ * The same for conversations and their participants on the webhook paths, which use them to
+ * know *which* conversation and who answers in it: fixed facts, so they may live longer (a name
+ * another process changed shows this much later at most).
+ */
+export const CONVERSATION_TTL_MS = 30_000;
+
 interface Entry<V> {
   value: V;
   tags: readonly string[];
