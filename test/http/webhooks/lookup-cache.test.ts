@@ -130,3 +130,42 @@ test('an Airy conversation whose platform id changed is found under the new one,
     await w.close();
   }
 });
+
+test('two channels whose conversations carry the same platform id are each answered from their own entry', async () => {
+  const w = await startAiryWorld();
+  try {
+    const one = await w.connect('One');
+    const two = await w.connect('Two');
+    const ref = airyUuid('shared', 'conversation');
+    const convOne = await seedConversation(w.b, one.channel);
+    const convTwo = await seedConversation(w.b, two.channel);
+    await w.b.platform.updateConversation(convOne, { platformRef: ref });
+    await w.b.platform.updateConversation(convTwo, { platformRef: ref });
+    const action = (c: { channel: { id: string }; state: { source_token: string } }, id: string) => {
+      const body = JSON.stringify({ type: 'message.send', payload: { message: { id, content: { text: id }, sent_at: new Date().toISOString() }, conversation: { id: ref } } });
+      return w.b.call(`/webhooks/airy/${c.channel.id}`, {
+        auth: false,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-airy-content-signature': createHmac('sha256', c.state.source_token).update(body).digest('hex') },
+        body,
+      });
+    };
+    for (const [c, id] of [
+      [one, 'to-one-1'],
+      [two, 'to-two-1'],
+      [one, 'to-one-2'],
+      [two, 'to-two-2'],
+    ] as const) {
+      assert.equal((await action(c, id)).status, 200);
+    }
+    const rows = await w.b.db('messages').orderBy('seq').select('text', 'conversation_pk', 'channel_id');
+    assert.deepEqual(rows, [
+      { text: 'to-one-1', conversation_pk: convOne.pk, channel_id: one.channel.id },
+      { text: 'to-two-1', conversation_pk: convTwo.pk, channel_id: two.channel.id },
+      { text: 'to-one-2', conversation_pk: convOne.pk, channel_id: one.channel.id },
+      { text: 'to-two-2', conversation_pk: convTwo.pk, channel_id: two.channel.id },
+    ]);
+  } finally {
+    await w.close();
+  }
+});
