@@ -1,5 +1,5 @@
 import { listChannels } from '../store/channels.ts';
-import { bumpActivities, findChannelParticipant, listParticipants } from '../store/conversations.ts';
+import { bumpActivities, findChannelParticipant } from '../store/conversations.ts';
 import type { Tx } from '../store/db.ts';
 import { hasEventKey, recordEventKey, recordEventKeys } from '../store/events.ts';
 import { wakePendingJobs } from '../store/jobs.ts';
@@ -53,6 +53,10 @@ export class PlatformInbox implements PlatformPort {
     return this.core.findConversation(channel, by);
   }
 
+  knownConversation(channel: Channel, by: { id: string } | { platformRef: string }): Promise<Conversation | undefined> {
+    return this.core.knownConversation(channel, by);
+  }
+
   ensureConversation(channel: Channel, spec: ConversationSpec): Promise<Conversation> {
     return this.core.ensureConversation(channel, spec);
   }
@@ -61,8 +65,8 @@ export class PlatformInbox implements PlatformPort {
     return this.core.updateConversation(conversation, patch);
   }
 
-  participants(conversation: Conversation): Promise<Participant[]> {
-    return listParticipants(this.core.db, [conversation.pk]);
+  participants(conversation: Conversation): Promise<readonly Participant[]> {
+    return this.core.participants(conversation);
   }
 
   findParticipant(channel: Channel, participantId: string): Promise<Participant | undefined> {
