@@ -104,12 +104,22 @@ export interface ActivityKey {
 }
 
 /**
- * The marks a conversations walk starts from, in one statement: the newest message seq and
- * conversation pk (0 on an empty store).
+ * The first page of a channel's conversations walk and the marks the walk starts from (the
+ * newest message seq and conversation pk, 0 on an empty store), in one statement: read
+ * together, nothing can have moved between the marks and the page, so the page is simply the
+ * newest activity first through conversations_activity_idx (see pageConversationsAt for the
+ * later pages). An empty page carries no marks (nothing is walked from it).
  */
-export async function activitySnapshot(db: Tx): Promise<{ seq: number; convPk: number }> {
-  const [row] = await readRows<{ s: number | string | null; cp: number | string | null }>(db, 'select (select max(seq) from messages) as s, (select max(pk) from conversations) as cp', []);
-  return { seq: Number(row?.s ?? 0), convPk: Number(row?.cp ?? 0) };
+export async function firstConversationsPage(db: Tx, channelId: string, limit: number): Promise<{ snapshot: { seq: number; convPk: number }; page: Conversation[] }> {
+  const rows = await readRows<ConversationRow & { snap_seq: number | string | null; snap_cp: number | string | null }>(
+    db,
+    `select c.*, (select max(seq) from messages) as snap_seq, (select max(pk) from conversations) as snap_cp
+     from conversations c where c.channel_id = ?
+     order by c.last_seq desc, c.pk desc limit ?`,
+    [channelId, limit],
+  );
+  const first = rows[0];
+  return { snapshot: { seq: Number(first?.snap_seq ?? 0), convPk: Number(first?.snap_cp ?? 0) }, page: rows.map(toConversation) };
 }
 
 /**
