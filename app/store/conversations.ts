@@ -65,6 +65,20 @@ export async function findConversation(db: Tx, channelId: string, id: string): P
   return row && toConversation(row);
 }
 
+/**
+ * A conversation of the channel by our id with the id of its source user (its first
+ * source_user participant, the sender of what Pipedrive users post), in one statement.
+ */
+export async function findConversationWithSourceUser(db: Tx, channelId: string, id: string): Promise<{ conversation: Conversation; sourceUserId: string | undefined } | undefined> {
+  const [row] = await readRows<ConversationRow & { source_user_id: string | null }>(
+    db,
+    `select c.*, (select p.id from participants p where p.conversation_pk = c.pk and p.role = 'source_user' order by p.pk limit 1) as source_user_id
+     from conversations c where c.channel_id = ? and c.id = ?`,
+    [channelId, id],
+  );
+  return row && { conversation: toConversation(row), sourceUserId: row.source_user_id ?? undefined };
+}
+
 export async function findConversationByPk(db: Tx, pk: number): Promise<Conversation | undefined> {
   const row = await db<ConversationRow>('conversations').where({ pk }).first();
   return row && toConversation(row);
@@ -96,6 +110,14 @@ export async function updateConversation(
 /** Moves a conversation to the front of "latest activity" (never backwards: seqs only grow). */
 export async function bumpActivity(db: Tx, pk: number, seq: number, now: number): Promise<void> {
   await db('conversations').where({ pk }).andWhere('last_seq', '<', seq).update({ last_seq: seq, updated_at: now });
+}
+
+/**
+ * What a message posted by a Pipedrive user does to its conversation, in one statement:
+ * bumpActivity (the activity only moves forward) and unseen from this commit on.
+ */
+export async function postedTo(db: Tx, pk: number, seq: number, now: number): Promise<void> {
+  await db.raw('update conversations set last_seq = case when last_seq < ? then ? else last_seq end, seen = ?, updated_at = ? where pk = ?', [seq, seq, false, now, pk]);
 }
 
 export interface ActivityKey {
