@@ -1,12 +1,12 @@
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, NoSuchKey, NotFound, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { FileStore } from './files.ts';
-import { checkStorageKey } from './files.ts';
+import { checkStorageKey, sweepStagingDir } from './files.ts';
 import type { S3Settings } from '../ground/config.ts';
 
 export type { S3Settings };
@@ -83,16 +83,7 @@ export class S3FileStore implements FileStore {
   }
 
   async sweepStaged(maxAgeMs: number, now = Date.now()): Promise<number> {
-    let removed = 0;
-    for (const name of this.stagingDir ? await readdir(this.stagingDir) : []) {
-      const path = join(this.stagingDir, name);
-      const st = await stat(path).catch(() => null);
-      if (st?.isFile() && now - st.mtimeMs > maxAgeMs) {
-        await rm(path, { force: true });
-        removed++;
-      }
-    }
-    return removed;
+    return this.stagingDir ? sweepStagingDir(this.stagingDir, maxAgeMs, now) : 0;
   }
 
   async close(): Promise<void> {

@@ -11,6 +11,24 @@ export function checkStorageKey(storageKey: string): string {
   return storageKey;
 }
 
+/**
+ * Removes the files in a staging folder older than `maxAgeMs` (both file stores stage uploads
+ * on local disk): a crash mid-request leaves them behind, and nothing else ever will. Younger
+ * ones may be another process's upload in flight. Answers how many went.
+ */
+export async function sweepStagingDir(dir: string, maxAgeMs: number, now: number): Promise<number> {
+  let removed = 0;
+  for (const name of await readdir(dir)) {
+    const path = join(dir, name);
+    const st = await stat(path).catch(() => null);
+    if (st?.isFile() && now - st.mtimeMs > maxAgeMs) {
+      await rm(path, { force: true });
+      removed++;
+    }
+  }
+  return removed;
+}
+
 /** Attachment bytes on local disk under FILES_STORE: `tmp/` for uploads being received, `<key>` after. */
 export class LocalFileStore implements FileStore {
   readonly stagingDir: string;
@@ -22,22 +40,9 @@ export class LocalFileStore implements FileStore {
     await mkdir(this.stagingDir, { recursive: true });
   }
 
-  /**
-   * Removes staged uploads older than `maxAgeMs`: a crash mid-request leaves them behind, and
-   * nothing else ever will. Younger ones may be another process's upload in flight. Answers
-   * how many went.
-   */
-  async sweepStaged(maxAgeMs: number, now = Date.now()): Promise<number> {
-    let removed = 0;
-    for (const name of await readdir(this.stagingDir)) {
-      const path = join(this.stagingDir, name);
-      const st = await stat(path).catch(() => null);
-      if (st?.isFile() && now - st.mtimeMs > maxAgeMs) {
-        await rm(path, { force: true });
-        removed++;
-      }
-    }
-    return removed;
+  /** Removes staged uploads older than `maxAgeMs` (sweepStagingDir). */
+  sweepStaged(maxAgeMs: number, now = Date.now()): Promise<number> {
+    return sweepStagingDir(this.stagingDir, maxAgeMs, now);
   }
 
   /** Moves a staged upload into place under its storage key (same filesystem: a rename). */
