@@ -71,7 +71,7 @@ test('a conversation is presented byte for byte as before: key order, omitted fi
       conversationPk: i,
       senderId: k % 2 ? 'a' : 'c',
       text,
-      status: (['sent', 'delivered', 'read', 'failed'] as const)[k % 4],
+      status: (['sent', 'delivered', 'read', 'failed'] as const)[k % 4]!,
       createdAt: 1_700_000_000_000 + k * 86_399_999,
       attachments: k % 3 ? [] : [att('s', { storageKey: 'k', size: null }), att('r', { remoteUrl: 'https://r/x?a=1&b="2"', size: 0 }), att('n', {})],
     })),
