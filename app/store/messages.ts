@@ -1,5 +1,5 @@
 import type { Attachment, Message, MessageOrigin, MessageStatus } from '../ground/records.ts';
-import { readRows, type Tx } from './db.ts';
+import { isPg, readRows, type Tx } from './db.ts';
 
 export interface MessageRow {
   seq: number;
@@ -191,19 +191,21 @@ export async function pageMessagesOf(db: Tx, conversationPks: number[], opts: { 
   const bounds: number[] = [];
   if (opts.maxSeq !== undefined) bounds.push(opts.maxSeq);
   if (opts.beforeSeq !== undefined) bounds.push(opts.beforeSeq);
-  const rows = await readRows<PageRow>(
-    db,
-    `select m.seq, m.conversation_pk, m.id, m.sender_id, m.text, m.status, m.created_at,
+  const floors = `select c.pk, coalesce((select x.seq from messages x where x.conversation_pk = c.pk${bound('x')} order by x.seq desc limit 1 offset ?), 0) as floor_seq
+       from conversations c where c.pk in (${conversationPks.map(() => '?').join(', ')})`;
+  const page = `select m.seq, m.conversation_pk, m.id, m.sender_id, m.text, m.status, m.created_at,
        a.id as a_id, a.name as a_name, a.mime_type as a_mime_type, a.size as a_size, a.storage_key as a_storage_key, a.remote_url as a_remote_url
-     from (
-       select c.pk, coalesce((select x.seq from messages x where x.conversation_pk = c.pk${bound('x')} order by x.seq desc limit 1 offset ?), 0) as floor_seq
-       from conversations c where c.pk in (${conversationPks.map(() => '?').join(', ')})
-     ) f
+     from FLOORS
      join messages m on m.conversation_pk = f.pk and m.seq >= f.floor_seq${bound('m')}
      left join attachments a on a.message_seq = m.seq
-     order by f.pk, m.seq, a.created_at`,
-    [...bounds, opts.limit - 1, ...conversationPks, ...bounds],
-  );
+     order by f.pk, m.seq, a.created_at`;
+  // The dialect spot: PostgreSQL pulls a plain subquery up into the join and then ran the
+  // floor's subquery once per joined message instead of once per conversation (EXPLAIN ANALYZE
+  // on 30 × 40 messages: loops=1200, 5-10× the time of loops=30); materialized, the floors are
+  // computed first, 30 of them. sqlite keeps the subquery as the outer loop and would sort a
+  // materialized one (USE TEMP B-TREE FOR ORDER BY).
+  const sql = isPg(db) ? `with f as materialized (${floors}) ${page.replace('FLOORS', 'f')}` : page.replace('FLOORS', `(${floors}) f`);
+  const rows = await readRows<PageRow>(db, sql, [...bounds, opts.limit - 1, ...conversationPks, ...bounds]);
   let last: PageMessage | undefined;
   let list: PageMessage[] | undefined;
   let listPk = -1;
