@@ -193,18 +193,22 @@ export async function pageMessagesOf(db: Tx, conversationPks: number[], opts: { 
   if (opts.beforeSeq !== undefined) bounds.push(opts.beforeSeq);
   const floors = `select c.pk, coalesce((select x.seq from messages x where x.conversation_pk = c.pk${bound('x')} order by x.seq desc limit 1 offset ?), 0) as floor_seq
        from conversations c where c.pk in (${conversationPks.map(() => '?').join(', ')})`;
-  const page = `select m.seq, m.conversation_pk, m.id, m.sender_id, m.text, m.status, m.created_at,
+  const page = (floorsFrom: string, attachmentsFrom: string) => `select m.seq, m.conversation_pk, m.id, m.sender_id, m.text, m.status, m.created_at,
        a.id as a_id, a.name as a_name, a.mime_type as a_mime_type, a.size as a_size, a.storage_key as a_storage_key, a.remote_url as a_remote_url
-     from FLOORS
+     from ${floorsFrom}
      join messages m on m.conversation_pk = f.pk and m.seq >= f.floor_seq${bound('m')}
-     left join attachments a on a.message_seq = m.seq
+     left join ${attachmentsFrom}
      order by f.pk, m.seq, a.created_at`;
-  // The dialect spot: PostgreSQL pulls a plain subquery up into the join and then ran the
+  // The dialect spot. PostgreSQL pulls a plain subquery up into the join and then ran the
   // floor's subquery once per joined message instead of once per conversation (EXPLAIN ANALYZE
-  // on 30 × 40 messages: loops=1200, 5-10× the time of loops=30); materialized, the floors are
-  // computed first, 30 of them. sqlite keeps the subquery as the outer loop and would sort a
-  // materialized one (USE TEMP B-TREE FOR ORDER BY).
-  const sql = isPg(db) ? `with f as materialized (${floors}) ${page.replace('FLOORS', 'f')}` : page.replace('FLOORS', `(${floors}) f`);
+  // on 30 × 40 messages: loops=1200, 5-10× the time of loops=30): materialized, the 30 floors
+  // come first. It then hashed the whole attachments table for ~900 messages (a seq scan that
+  // grows with the store); lateral, each message looks its attachments up in the index.
+  // sqlite keeps the subquery as the outer loop, already probes the index per message, and
+  // would sort a materialized one (USE TEMP B-TREE FOR ORDER BY).
+  const sql = isPg(db)
+    ? `with f as materialized (${floors}) ${page('f', 'lateral (select a.id, a.name, a.mime_type, a.size, a.storage_key, a.remote_url, a.created_at from attachments a where a.message_seq = m.seq) a on true')}`
+    : page(`(${floors}) f`, 'attachments a on a.message_seq = m.seq');
   const rows = await readRows<PageRow>(db, sql, [...bounds, opts.limit - 1, ...conversationPks, ...bounds]);
   let last: PageMessage | undefined;
   let list: PageMessage[] | undefined;
