@@ -99,7 +99,7 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
   // domain, the platforms, Pipedrive, the flows, then the job table and the worker that runs it.
   const queue = new JobQueue(config.worker);
   const { inbox, platform } = createInboxes(db, secrets, queue, files, log, new Quotas(db, config.quotas));
-  const directory = new Directory(db);
+  const directory = new Directory(db, inbox.channels);
   const registry = createRegistry(opts.platforms ?? builtInPlatforms, {
     config,
     domain: platform,

@@ -3,7 +3,8 @@ import type { Logger } from '../ground/log.ts';
 import { JOB } from '../ground/job-kinds.ts';
 import type { JobQueue } from '../runtime/job-queue.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
-import { findChannelByProviderChannelId, listTemplates, markChannelDeleted } from '../store/channels.ts';
+import { listTemplates, markChannelDeleted } from '../store/channels.ts';
+import type { ChannelCache } from './channel-cache.ts';
 import { findChannelParticipant, findConversation, findConversationWithSourceUser, postedTo } from '../store/conversations.ts';
 import type { Db } from '../store/db.ts';
 import { replayDeadJobs } from '../store/jobs.ts';
@@ -72,11 +73,24 @@ export class Inbox {
     this.core.closedHooks.push(hook);
   }
 
-  /** An active channel by the id Pipedrive uses, or NOT_FOUND. */
+  /**
+   * An active channel by the id Pipedrive uses, or NOT_FOUND. Through the channel cache: a
+   * deletion in this process is seen at once, one in another process within LOOKUP_TTL_MS.
+   */
   async activeChannel(providerChannelId: string): Promise<Channel> {
-    const channel = await findChannelByProviderChannelId(this.db, providerChannelId);
+    const channel = await this.core.channels.byProviderChannelId(providerChannelId);
     if (!channel || channel.status === 'deleted') throw notFound('Channel');
     return channel;
+  }
+
+  /** Tells the lookups that a channel's row changed or went, after the commit. */
+  channelChanged(channelId: string): void {
+    this.core.channels.changed(channelId);
+  }
+
+  /** The channel cache, for the other lookups by our id (the Directory). */
+  get channels(): ChannelCache {
+    return this.core.channels;
   }
 
   listConversations(channel: Channel, opts: { conversationsLimit: number; messagesLimit: number; after: string | undefined }) {
@@ -197,6 +211,7 @@ export class Inbox {
       }
       return changed;
     });
+    this.core.channels.changed(channel.id);
     if (queued) this.outbox.kick();
   }
 }

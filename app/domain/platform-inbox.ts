@@ -1,5 +1,5 @@
 import { listChannels } from '../store/channels.ts';
-import { findChannelParticipant, bumpActivity, listParticipants } from '../store/conversations.ts';
+import { findChannelParticipant, bumpActivity } from '../store/conversations.ts';
 import type { Tx } from '../store/db.ts';
 import { hasEventKey, recordEventKey } from '../store/events.ts';
 import { wakePendingJobs } from '../store/jobs.ts';
@@ -21,6 +21,10 @@ export class PlatformInbox implements PlatformPort {
     return this.core.findConversation(channel, by);
   }
 
+  knownConversation(channel: Channel, by: { id: string } | { platformRef: string }): Promise<Conversation | undefined> {
+    return this.core.knownConversation(channel, by);
+  }
+
   ensureConversation(channel: Channel, spec: ConversationSpec): Promise<Conversation> {
     return this.core.ensureConversation(channel, spec);
   }
@@ -29,8 +33,8 @@ export class PlatformInbox implements PlatformPort {
     return this.core.updateConversation(conversation, patch);
   }
 
-  participants(conversation: Conversation): Promise<Participant[]> {
-    return listParticipants(this.core.db, [conversation.pk]);
+  participants(conversation: Conversation): Promise<readonly Participant[]> {
+    return this.core.participants(conversation);
   }
 
   findParticipant(channel: Channel, participantId: string): Promise<Participant | undefined> {
