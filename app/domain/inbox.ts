@@ -5,7 +5,7 @@ import type { JobQueue } from '../runtime/job-queue.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
 import { listTemplates, markChannelDeleted } from '../store/channels.ts';
 import type { ChannelCache } from './channel-cache.ts';
-import { bumpActivity, findChannelParticipant, findConversation, listParticipants, updateConversation } from '../store/conversations.ts';
+import { findChannelParticipant, findConversation, findConversationWithSourceUser, postedTo } from '../store/conversations.ts';
 import type { Db } from '../store/db.ts';
 import { replayDeadJobs } from '../store/jobs.ts';
 import type { FileStore } from '../store/files.ts';
@@ -140,15 +140,14 @@ export class Inbox {
   async postMessage(channel: Channel, input: { conversationId: string; text: string; files: StagedFile[] }): Promise<Message> {
     const adopted: string[] = [];
     try {
-      const conversation = await findConversation(this.db, channel.id, input.conversationId);
-      if (!conversation) throw notFound('Conversation');
+      const found = await findConversationWithSourceUser(this.db, channel.id, input.conversationId);
+      if (!found) throw notFound('Conversation');
+      const { conversation, sourceUserId } = found;
       await this.quotas?.admitPost(
         channel,
         input.files.reduce((n, f) => n + f.size, 0),
       );
-      const participants = await listParticipants(this.db, [conversation.pk]);
-      const sourceUser = participants.find((p) => p.role === 'source_user');
-      if (!sourceUser) throw new AppError('INVALID_BODY', 'This conversation has no source_user to send as');
+      if (sourceUserId === undefined) throw new AppError('INVALID_BODY', 'This conversation has no source_user to send as');
 
       const attachments: NewAttachment[] = [];
       for (const f of input.files) {
@@ -162,16 +161,15 @@ export class Inbox {
       const message = await this.db.transaction(async (tx) => {
         const stored = await insertMessage(
           tx,
-          { id, conversationPk: conversation.pk, channelId: channel.id, origin: 'pipedrive', senderId: sourceUser.id, text: input.text, status: 'sent', createdAt: now },
+          { id, conversationPk: conversation.pk, channelId: channel.id, origin: 'pipedrive', senderId: sourceUserId, text: input.text, status: 'sent', createdAt: now },
           attachments,
           now,
         );
-        await bumpActivity(tx, conversation.pk, stored.seq, now);
-        // A new message from the source user is one the end user has not seen yet, so the
-        // conversation is unseen from this commit on. Leaving it to the platform's unread
-        // signal (Airy's unread_count) let getConversations report `seen: true` next to a
-        // message nobody had read, until that event happened to be processed.
-        await updateConversation(tx, conversation.pk, { seen: false }, now);
+        // Its activity moves, and, as a new message from the source user is one the end user
+        // has not seen yet, the conversation is unseen from this commit on. Leaving that to the
+        // platform's unread signal (Airy's unread_count) let getConversations report
+        // `seen: true` next to a message nobody had read, until that event happened to be processed.
+        await postedTo(tx, conversation.pk, stored.seq, now);
         await this.outbox.enqueue(tx, { kind: JOB.platformSend, payload: { messageId: id }, orderingKey: `send:${conversation.id}`, channelId: channel.id });
         await this.core.stored(tx, conversation, stored);
         return stored;

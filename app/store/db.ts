@@ -97,6 +97,8 @@ const isSqliteBusy = (err: unknown) => /^SQLITE_BUSY/.test(String((err as { code
 
 /** Read connections per process on sqlite. */
 const READ_CONNECTIONS = 4;
+/** How much of the database file each read connection maps (address space, not memory: the OS page cache backs it). */
+const READ_MMAP_BYTES = 1024 * 1024 * 1024;
 
 function sqliteKnex(filename: string, connections: number, readOnly: boolean, log?: Pick<Logger, 'warn' | 'debug'>): Knex {
   return knex({
@@ -115,6 +117,12 @@ function sqliteKnex(filename: string, connections: number, readOnly: boolean, lo
           conn.pragma('synchronous = NORMAL');
           // A read connection that tried to write would take the write lock behind the writer's back.
           if (readOnly) conn.pragma('query_only = ON');
+          // Readers map the file (https://www.sqlite.org/mmap.html) instead of copying each page
+          // they touch through read() into their own 2 MB cache: a 30×30 page visits ~900 rows
+          // spread over the messages table, and with four readers cycling, most were a syscall
+          // and a copy. Writes still go through write(), so a crash loses nothing it would not
+          // have; the mapping only bounds how much of the file is read that way.
+          if (readOnly) conn.pragma(`mmap_size = ${READ_MMAP_BYTES}`);
           cacheStatements(conn);
           done(null, conn);
         } catch (err) {
