@@ -98,8 +98,8 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
   // Built in dependency order, each once: the queue (what the domain writes jobs with), the
   // domain, the platforms, Pipedrive, the flows, then the job table and the worker that runs it.
   const queue = new JobQueue(config.worker);
-  const { inbox, platform } = createInboxes(db, secrets, queue, files, log, new Quotas(db, config.quotas));
-  const directory = new Directory(db);
+  const { inbox, platform } = createInboxes(db, secrets, queue, files, log, new Quotas(db, config.quotas), config.ingest);
+  const directory = new Directory(db, inbox.channels);
   const registry = createRegistry(opts.platforms ?? builtInPlatforms, {
     config,
     domain: platform,
@@ -203,6 +203,8 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
         });
         await singletons.stop();
         await outbox.stop();
+        // Inbound events already in a batch are written (or failed) before the database closes.
+        await platform.drain();
         await db.destroy();
         await files.close();
       })();

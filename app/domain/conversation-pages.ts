@@ -1,10 +1,10 @@
 import { AppError, notFound } from '../ground/failures.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
-import { activitySnapshot, findConversation, listParticipants, pageConversationsAt, type ActivityKey } from '../store/conversations.ts';
+import { findConversation, firstConversationsPage, listParticipants, pageConversationsAt, type ActivityKey } from '../store/conversations.ts';
 import type { Db } from '../store/db.ts';
-import { pageMessagesOf } from '../store/messages.ts';
+import { pageMessagesOf, type PageMessage } from '../store/messages.ts';
 import { decodeConversationsCursor, decodeMessagesCursor, encodeCursor } from './cursor.ts';
-import type { Channel, Conversation, Message, Participant } from '../ground/records.ts';
+import type { Channel, Conversation, Participant } from '../ground/records.ts';
 
 /** The largest page either limit may ask for; larger values are clamped (README). */
 export const MAX_PAGE_LIMIT = 100;
@@ -14,7 +14,7 @@ export interface ConversationView {
   conversation: Conversation;
   participants: Participant[];
   /** Oldest first within the page; the page holds the newest messages not yet returned. */
-  messages: Message[];
+  messages: PageMessage[];
   nextMessagesCursor: string | undefined;
 }
 
@@ -31,26 +31,28 @@ export async function listConversationPage(
   channel: Channel,
   opts: { conversationsLimit: number; messagesLimit: number; after: string | undefined },
 ): Promise<{ items: ConversationView[]; after: string | undefined }> {
+  const limit = opts.conversationsLimit;
   let snapshot: { seq: number; convPk: number };
-  let before: ActivityKey | null = null;
+  let candidates: Array<{ conversation: Conversation; keySeq: number }>;
   if (opts.after) {
     const c = decodeConversationsCursor(secrets, opts.after);
     if (c.ch !== channel.id) throw new AppError('INVALID_BODY', 'This cursor belongs to another channel');
     snapshot = { seq: c.s, convPk: c.cp };
-    before = { seq: c.q, pk: c.p };
+    const before: ActivityKey = { seq: c.q, pk: c.p };
+    // Both candidate lists in one statement: the stable page, and conversations that moved
+    // since the snapshot, placed by their activity as of it.
+    candidates = (await pageConversationsAt(db, channel.id, snapshot, before, limit + 1))
+      .filter(({ conversation, keySeq }) => conversation.lastSeq <= snapshot.seq || keySeq < before.seq || (keySeq === before.seq && conversation.pk < before.pk))
+      .sort((a, b) => b.keySeq - a.keySeq || b.conversation.pk - a.conversation.pk);
   } else {
-    snapshot = await activitySnapshot(db);
+    // The walk starts here: its marks are read with the page, so nothing has moved yet.
+    const first = await firstConversationsPage(db, channel.id, limit + 1);
+    snapshot = first.snapshot;
+    candidates = first.page.map((conversation) => ({ conversation, keySeq: conversation.lastSeq }));
   }
 
-  const limit = opts.conversationsLimit;
-  // Both candidate lists in one statement: the stable page, and conversations that moved
-  // since the snapshot, placed by their activity as of it.
-  const merged = (await pageConversationsAt(db, channel.id, snapshot, before, limit + 1))
-    .filter(({ conversation, keySeq }) => conversation.lastSeq <= snapshot.seq || !before || keySeq < before.seq || (keySeq === before.seq && conversation.pk < before.pk))
-    .sort((a, b) => b.keySeq - a.keySeq || b.conversation.pk - a.conversation.pk);
-
-  const page = merged.slice(0, limit);
-  const hasMore = merged.length > limit;
+  const page = candidates.slice(0, limit);
+  const hasMore = candidates.length > limit;
   const last = page[page.length - 1];
   const items = await viewsFor(
     db,

@@ -1,6 +1,6 @@
 import type { Attachment, Channel, Installation, WorkspaceUser } from '../ground/records.ts';
-import { findChannel } from '../store/channels.ts';
 import type { Db } from '../store/db.ts';
+import type { ChannelCache } from './channel-cache.ts';
 import { bumpSessionGeneration, findInstallation, findInstallationByUser, listCompanyInstallations } from '../store/installations.ts';
 import { findAttachment } from '../store/messages.ts';
 import { findWorkspaceUser, listCompanyChannels, upsertWorkspaceUser } from '../store/workspace.ts';
@@ -11,7 +11,10 @@ import { findWorkspaceUser, listCompanyChannels, upsertWorkspaceUser } from '../
  * so request handlers never hold the database.
  */
 export class Directory {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly channels: ChannelCache,
+  ) {}
 
   installation(id: string): Promise<Installation | undefined> {
     return findInstallation(this.db, id);
@@ -45,8 +48,9 @@ export class Directory {
     return listCompanyChannels(this.db, companyId);
   }
 
+  /** Through the channel cache: changes made in this process are seen at once, others' within LOOKUP_TTL_MS. */
   channel(id: string): Promise<Channel | undefined> {
-    return findChannel(this.db, id);
+    return this.channels.byId(id);
   }
 
   attachment(id: string): Promise<Attachment | undefined> {

@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { JOB } from '../ground/job-kinds.ts';
 import type { JobQueue } from '../runtime/job-queue.ts';
-import { findConversation, findConversationBy, findConversationByPk, insertConversation, updateConversation, upsertParticipant } from '../store/conversations.ts';
+import { findConversation, findConversationBy, findConversationByPk, insertConversation, listParticipants, updateConversation, upsertParticipant } from '../store/conversations.ts';
 import type { Db, Tx } from '../store/db.ts';
 import { findMessageById, updateMessage } from '../store/messages.ts';
 import type { Channel, Conversation, Message, MessageStatus, Participant } from '../ground/records.ts';
+import { ChannelCache } from './channel-cache.ts';
+import { CONVERSATION_TTL_MS, LookupCache } from './lookup-cache.ts';
 import type { ConversationPatch, ConversationSpec } from './platform-port.ts';
 
 export const newId = (prefix: string) => `${prefix}_${randomUUID().replaceAll('-', '')}`;
@@ -14,8 +16,18 @@ export const newId = (prefix: string) => `${prefix}_${randomUUID().replaceAll('-
 export const clean = (s: string) => (s.includes('\u0000') ? s.replaceAll('\u0000', '') : s);
 export const cleanParticipant = <P extends { name: string; id: string }>(p: P): P => ({ ...p, name: clean(p.name), id: clean(p.id) });
 
-/** Runs inside the transaction that stores a message, so what it writes commits (or not) with it. */
-export type StoredHook = (tx: Tx, conversation: Conversation, message: Message) => Promise<void>;
+/** A message just stored, with its conversation. */
+export interface StoredMessage {
+  conversation: Conversation;
+  message: Message;
+}
+
+/**
+ * Runs inside the transaction that stores messages, so what it writes commits (or not) with
+ * them: once per transaction with every message it stored (several when inbound events were
+ * written together, see PlatformInbox.recordInbound), in the order they were stored.
+ */
+export type StoredHook = (tx: Tx, stored: readonly StoredMessage[]) => Promise<void>;
 
 /** What the domain tells observers (metrics, live views); `duplicate` carries the dedupe source (`<platform>:<channel>`). */
 export interface InboxEvents {
@@ -32,12 +44,22 @@ export interface InboxEvents {
 export class InboxCore extends EventEmitter<InboxEvents> {
   private readonly storedHooks: StoredHook[] = [];
   readonly closedHooks: Array<(conversation: Conversation) => Promise<void>> = [];
+  /** Channels by either id, for the webhooks and the Channels API (one cache per process). */
+  readonly channels: ChannelCache;
+  /**
+   * Conversations as the hot webhook paths look them up (by the platform's id, or by ours
+   * through a session): keys carry the channel, entries are filed under `conv:<pk>`.
+   */
+  private readonly conversations = new LookupCache<Conversation>({ max: 20_000, ttlMs: CONVERSATION_TTL_MS });
+  /** A conversation's participants, filed under the same tag. */
+  private readonly participantLists = new LookupCache<readonly Participant[]>({ max: 20_000, ttlMs: CONVERSATION_TTL_MS });
 
   constructor(
     readonly db: Db,
     readonly outbox: JobQueue,
   ) {
     super();
+    this.channels = new ChannelCache(db);
   }
 
   onStored(hook: StoredHook): void {
@@ -45,7 +67,12 @@ export class InboxCore extends EventEmitter<InboxEvents> {
   }
 
   async stored(tx: Tx, conversation: Conversation, message: Message): Promise<void> {
-    for (const hook of this.storedHooks) await hook(tx, conversation, message);
+    await this.storedMany(tx, [{ conversation, message }]);
+  }
+
+  async storedMany(tx: Tx, stored: readonly StoredMessage[]): Promise<void> {
+    if (!stored.length) return;
+    for (const hook of this.storedHooks) await hook(tx, stored);
   }
 
   /** After a commit that queued jobs and changed messages: wake the worker and the live views. */
@@ -56,6 +83,43 @@ export class InboxCore extends EventEmitter<InboxEvents> {
 
   findConversation(channel: Channel, by: { id: string } | { platformRef: string } | { sourceUserKey: string }): Promise<Conversation | undefined> {
     return 'id' in by ? findConversation(this.db, channel.id, by.id) : findConversationBy(this.db, channel.id, by);
+  }
+
+  /**
+   * The same lookup, answered from the cache when it can. Which conversation it is (pk, id,
+   * channel) is exact. The other fields are as of the read: up to CONVERSATION_TTL_MS behind a change
+   * made by another process (this process's updateConversation forgets the entry at once), and
+   * the activity (lastSeq, seen, updatedAt), which every message moves, is not kept current at
+   * all. For the hot webhook paths, which need to know which conversation; a decision on its
+   * state reads it with findConversation.
+   */
+  knownConversation(channel: Channel, by: { id: string } | { platformRef: string }): Promise<Conversation | undefined> {
+    const key = 'id' in by ? `${channel.id}\u0000id\u0000${by.id}` : `${channel.id}\u0000ref\u0000${by.platformRef}`;
+    return this.conversations.get(
+      key,
+      async () => {
+        const c = await this.findConversation(channel, by);
+        return c && Object.freeze(c);
+      },
+      (c) => [conversationTag(c.pk)],
+    );
+  }
+
+  /** Participants of a conversation, oldest first; through the cache (a participant's name may be up to CONVERSATION_TTL_MS old). */
+  async participants(conversation: Pick<Conversation, 'pk' | 'channelId'>): Promise<readonly Participant[]> {
+    const list = await this.participantLists.get(
+      `${conversation.channelId}\u0000${conversation.pk}`,
+      async () => Object.freeze((await listParticipants(this.db, [conversation.pk])).map((p) => Object.freeze(p))),
+      () => [conversationTag(conversation.pk)],
+    );
+    return list ?? [];
+  }
+
+  /** A conversation's row or participants changed (after the commit): the next lookup reads them again. */
+  conversationChanged(pk: number): void {
+    const tag = conversationTag(pk);
+    this.conversations.forget(tag);
+    this.participantLists.forget(tag);
   }
 
   /**
@@ -95,12 +159,20 @@ export class InboxCore extends EventEmitter<InboxEvents> {
   }
 
   async updateConversation(conversation: Conversation, patch: ConversationPatch): Promise<void> {
-    await updateConversation(this.db, conversation.pk, patch, Date.now());
+    try {
+      await updateConversation(this.db, conversation.pk, patch, Date.now());
+    } finally {
+      this.conversationChanged(conversation.pk);
+    }
     if (patch.status === 'closed') for (const hook of this.closedHooks) await hook(conversation);
   }
 
   async upsertParticipant(conversation: Conversation, p: Omit<Participant, 'conversationPk'>): Promise<void> {
-    await upsertParticipant(this.db, { ...cleanParticipant(p), conversationPk: conversation.pk }, Date.now());
+    try {
+      await upsertParticipant(this.db, { ...cleanParticipant(p), conversationPk: conversation.pk }, Date.now());
+    } finally {
+      this.conversationChanged(conversation.pk);
+    }
   }
 
   /** Changes a message's status (delivered/read/failed) and re-sends it to Pipedrive with the same id. */
@@ -117,6 +189,15 @@ export class InboxCore extends EventEmitter<InboxEvents> {
     if (changed && !opts.tx) this.committed();
   }
 
+  /** queueReceive for several messages in one statement, in list order. */
+  async queueReceiveMany(tx: Tx, list: ReadonlyArray<{ conversation: Pick<Conversation, 'id' | 'channelId'>; messageId: string }>): Promise<void> {
+    if (!list.length) return;
+    await this.outbox.enqueueMany(
+      tx,
+      list.map(({ conversation, messageId }) => ({ kind: JOB.pipedriveReceive, payload: { messageId }, orderingKey: `pd:${conversation.id}`, channelId: conversation.channelId })),
+    );
+  }
+
   /** Queues the delivery of a message (new or changed) to Pipedrive, in the conversation's order. */
   async queueReceive(tx: Tx, conversation: Pick<Conversation, 'id' | 'channelId'>, messageId: string): Promise<void> {
     await this.outbox.enqueue(tx, {
@@ -127,6 +208,8 @@ export class InboxCore extends EventEmitter<InboxEvents> {
     });
   }
 }
+
+const conversationTag = (pk: number) => `conv:${pk}`;
 
 export async function findConversationByPkOrThrow(tx: Tx, pk: number): Promise<Conversation> {
   const c = await findConversationByPk(tx, pk);

@@ -3,20 +3,21 @@ import type { Logger } from '../ground/log.ts';
 import { JOB } from '../ground/job-kinds.ts';
 import type { JobQueue } from '../runtime/job-queue.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
-import { findChannelByProviderChannelId, listTemplates, markChannelDeleted } from '../store/channels.ts';
-import { bumpActivity, findChannelParticipant, findConversation, listParticipants, updateConversation } from '../store/conversations.ts';
+import { listTemplates, markChannelDeleted } from '../store/channels.ts';
+import type { ChannelCache } from './channel-cache.ts';
+import { findChannelParticipant, findConversation, findConversationWithSourceUser, postedTo } from '../store/conversations.ts';
 import type { Db } from '../store/db.ts';
 import { replayDeadJobs } from '../store/jobs.ts';
 import type { FileStore } from '../store/files.ts';
 import { findMessage, findMessageById, insertMessage, type NewAttachment } from '../store/messages.ts';
 import { conversationPage, listConversationPage } from './conversation-pages.ts';
-import { clean, findConversationByPkOrThrow, InboxCore, newId, type InboxEvents, type StoredHook } from './inbox-core.ts';
+import { clean, findConversationByPkOrThrow, InboxCore, newId, type InboxEvents, type StoredHook, type StoredMessage } from './inbox-core.ts';
 import type { ConversationSpec } from './platform-port.ts';
-import { PlatformInbox } from './platform-inbox.ts';
+import { PlatformInbox, type IngestOptions } from './platform-inbox.ts';
 import type { Quotas } from './quotas.ts';
 import type { Channel, Conversation, Message, Participant, Template } from '../ground/records.ts';
 
-export { newId, type InboxEvents, type StoredHook };
+export { newId, type InboxEvents, type StoredHook, type StoredMessage };
 export type { InboundMessage } from './platform-port.ts';
 
 export interface StagedFile {
@@ -31,9 +32,9 @@ export interface StagedFile {
  * manifest endpoints, the workspace surface, the flows), `platform` for what adapters and
  * the send job record. They share the stored-message hooks and the change events.
  */
-export function createInboxes(db: Db, secrets: Secrets, outbox: JobQueue, files: FileStore, log: Logger, quotas?: Quotas): { inbox: Inbox; platform: PlatformInbox } {
+export function createInboxes(db: Db, secrets: Secrets, outbox: JobQueue, files: FileStore, log: Logger, quotas?: Quotas, ingest?: IngestOptions): { inbox: Inbox; platform: PlatformInbox } {
   const core = new InboxCore(db, outbox);
-  return { inbox: new Inbox(core, secrets, files, log, quotas), platform: new PlatformInbox(core) };
+  return { inbox: new Inbox(core, secrets, files, log, quotas), platform: new PlatformInbox(core, ingest) };
 }
 
 /**
@@ -72,11 +73,24 @@ export class Inbox {
     this.core.closedHooks.push(hook);
   }
 
-  /** An active channel by the id Pipedrive uses, or NOT_FOUND. */
+  /**
+   * An active channel by the id Pipedrive uses, or NOT_FOUND. Through the channel cache: a
+   * deletion in this process is seen at once, one in another process within LOOKUP_TTL_MS.
+   */
   async activeChannel(providerChannelId: string): Promise<Channel> {
-    const channel = await findChannelByProviderChannelId(this.db, providerChannelId);
+    const channel = await this.core.channels.byProviderChannelId(providerChannelId);
     if (!channel || channel.status === 'deleted') throw notFound('Channel');
     return channel;
+  }
+
+  /** Tells the lookups that a channel's row changed or went, after the commit. */
+  channelChanged(channelId: string): void {
+    this.core.channels.changed(channelId);
+  }
+
+  /** The channel cache, for the other lookups by our id (the Directory). */
+  get channels(): ChannelCache {
+    return this.core.channels;
   }
 
   listConversations(channel: Channel, opts: { conversationsLimit: number; messagesLimit: number; after: string | undefined }) {
@@ -126,15 +140,14 @@ export class Inbox {
   async postMessage(channel: Channel, input: { conversationId: string; text: string; files: StagedFile[] }): Promise<Message> {
     const adopted: string[] = [];
     try {
-      const conversation = await findConversation(this.db, channel.id, input.conversationId);
-      if (!conversation) throw notFound('Conversation');
+      const found = await findConversationWithSourceUser(this.db, channel.id, input.conversationId);
+      if (!found) throw notFound('Conversation');
+      const { conversation, sourceUserId } = found;
       await this.quotas?.admitPost(
         channel,
         input.files.reduce((n, f) => n + f.size, 0),
       );
-      const participants = await listParticipants(this.db, [conversation.pk]);
-      const sourceUser = participants.find((p) => p.role === 'source_user');
-      if (!sourceUser) throw new AppError('INVALID_BODY', 'This conversation has no source_user to send as');
+      if (sourceUserId === undefined) throw new AppError('INVALID_BODY', 'This conversation has no source_user to send as');
 
       const attachments: NewAttachment[] = [];
       for (const f of input.files) {
@@ -148,16 +161,15 @@ export class Inbox {
       const message = await this.db.transaction(async (tx) => {
         const stored = await insertMessage(
           tx,
-          { id, conversationPk: conversation.pk, channelId: channel.id, origin: 'pipedrive', senderId: sourceUser.id, text: input.text, status: 'sent', createdAt: now },
+          { id, conversationPk: conversation.pk, channelId: channel.id, origin: 'pipedrive', senderId: sourceUserId, text: input.text, status: 'sent', createdAt: now },
           attachments,
           now,
         );
-        await bumpActivity(tx, conversation.pk, stored.seq, now);
-        // A new message from the source user is one the end user has not seen yet, so the
-        // conversation is unseen from this commit on. Leaving it to the platform's unread
-        // signal (Airy's unread_count) let getConversations report `seen: true` next to a
-        // message nobody had read, until that event happened to be processed.
-        await updateConversation(tx, conversation.pk, { seen: false }, now);
+        // Its activity moves, and, as a new message from the source user is one the end user
+        // has not seen yet, the conversation is unseen from this commit on. Leaving that to the
+        // platform's unread signal (Airy's unread_count) let getConversations report
+        // `seen: true` next to a message nobody had read, until that event happened to be processed.
+        await postedTo(tx, conversation.pk, stored.seq, now);
         await this.outbox.enqueue(tx, { kind: JOB.platformSend, payload: { messageId: id }, orderingKey: `send:${conversation.id}`, channelId: channel.id });
         await this.core.stored(tx, conversation, stored);
         return stored;
@@ -199,6 +211,7 @@ export class Inbox {
       }
       return changed;
     });
+    this.core.channels.changed(channel.id);
     if (queued) this.outbox.kick();
   }
 }

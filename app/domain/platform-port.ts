@@ -8,10 +8,17 @@ import type { Channel, Conversation, ConversationStatus, Message, MessageStatus,
 export interface PlatformPort {
   // ── conversations and participants ──
   findConversation(channel: Channel, by: { id: string } | { platformRef: string } | { sourceUserKey: string }): Promise<Conversation | undefined>;
+  /**
+   * The same lookup from a short-lived cache, for the hot webhook paths: which conversation it
+   * is (pk, id, channel) is exact, its other fields may be up to 30 s old and its
+   * activity (lastSeq, seen) is not current. Decide on state with `findConversation`.
+   */
+  knownConversation(channel: Channel, by: { id: string } | { platformRef: string }): Promise<Conversation | undefined>;
   /** Finds or creates a conversation with its participants (one source_user, at least one end_user). */
   ensureConversation(channel: Channel, spec: ConversationSpec): Promise<Conversation>;
   updateConversation(conversation: Conversation, patch: ConversationPatch): Promise<void>;
-  participants(conversation: Conversation): Promise<Participant[]>;
+  /** Oldest first. Cached: a participant another process added or renamed may show up to 30 s late. */
+  participants(conversation: Conversation): Promise<readonly Participant[]>;
   /** The channel's most recently seen participant with this id, in any conversation. */
   findParticipant(channel: Channel, participantId: string): Promise<Participant | undefined>;
   upsertParticipant(conversation: Conversation, p: Omit<Participant, 'conversationPk'>): Promise<void>;

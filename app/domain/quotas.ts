@@ -29,7 +29,8 @@ export class Quotas {
 
   /** Throws 429 (messages per minute) or 413 (stored bytes) before a message with `incomingBytes` of files is stored. */
   async admitPost(channel: Channel, incomingBytes: number): Promise<void> {
-    if (!this.cfg.messagesPerMinute && !this.cfg.attachmentBytes) return;
+    // Without a per-minute budget only stored bytes are counted, and a message without files adds none.
+    if (!this.cfg.messagesPerMinute && (!this.cfg.attachmentBytes || incomingBytes <= 0)) return;
     const tenant = await tenantOf(this.db, channel.id);
     const wait = this.posts.take(tenant.key);
     if (wait > 0) {

@@ -41,7 +41,7 @@ export interface ConnectRequest {
 }
 
 /** What the platform side of connect needs: a subset of the bridge's services. */
-export type ConnectDeps = Pick<BridgeServices, 'db' | 'secrets' | 'registry' | 'config'>;
+export type ConnectDeps = Pick<BridgeServices, 'db' | 'secrets' | 'registry' | 'config' | 'inbox'>;
 
 export const webhookUrl = (appUrl: string, platform: string, channelId: string) => `${appUrl}/webhooks/${platform}/${channelId}`;
 
@@ -128,6 +128,8 @@ export async function reconfigureChannel(deps: ConnectDeps, channel: Channel, re
     },
     Date.now(),
   );
+  // New credentials (an Airy source token, Alvaria's callback keys) count from this commit on.
+  deps.inbox.channelChanged(channel.id);
   return { channel: (await findChannel(deps.db, channel.id))!, notes: { webhook_url: hook, ...result.notes } };
 }
 
@@ -191,6 +193,7 @@ async function rollback(s: BridgeServices, channel: Channel): Promise<void> {
     s.log.warn({ channel: channel.id, err: err instanceof Error ? err.message : String(err) }, 'rollback: platform disconnect failed');
   }
   await purgeChannel(s.db, channel.id);
+  s.inbox.channelChanged(channel.id);
 }
 
 /**

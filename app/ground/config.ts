@@ -169,6 +169,7 @@ const EnvSchema = z.object({
   CONNECT_ATTEMPTS_PER_MINUTE: intFrom(10, 1, 10_000),
   ALVARIA_CALLBACK_MAX_AGE_SECONDS: intFrom(600, 10, 24 * 3600),
   TRANSCRIPT_FLUSH_SECONDS: intFrom(60, 0, 86_400),
+  INGEST_BATCH_MAX_EVENTS: intFrom(64, 1, 1000),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -236,6 +237,11 @@ export interface Config {
   };
   /** Oldest Alvaria callback JWT accepted, by its `iat`. */
   readonly alvariaCallbackMaxAgeSeconds: number;
+  /**
+   * Group commit of inbound platform events: concurrent webhooks share one transaction of at
+   * most `maxBatch` events (1 = one transaction per event).
+   */
+  readonly ingest: { readonly maxBatch: number };
 }
 
 /** Every invalid variable at once, so one restart fixes them all; the message is one line. */
@@ -311,6 +317,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     outbound: { allow: e.OUTBOUND_ALLOW, maxResponseBytes: e.OUTBOUND_MAX_RESPONSE_BYTES, connectAttemptsPerMinute: e.CONNECT_ATTEMPTS_PER_MINUTE },
     alvariaCallbackMaxAgeSeconds: e.ALVARIA_CALLBACK_MAX_AGE_SECONDS,
+    ingest: { maxBatch: e.INGEST_BATCH_MAX_EVENTS },
   };
   return deepFreeze(config);
 }

@@ -10,6 +10,8 @@ import type { Context, Next } from 'koa';
  * families are matched case-insensitively, exactly like @koa/router's default matching.
  */
 export function canonicalPath(raw: string): string {
+  // Most requests are spelled canonically already: nothing encoded, doubled, dotted or trailing.
+  if (!SPECIAL.test(raw) && raw.startsWith('/')) return raw;
   let p = raw.replace(/%([0-9A-Fa-f]{2})/g, (m, hex: string) => {
     const c = String.fromCharCode(parseInt(hex, 16));
     return /[A-Za-z0-9\-._~]/.test(c) ? c : m.toUpperCase();
@@ -25,6 +27,9 @@ export function canonicalPath(raw: string): string {
   if (p.length > 1 && p.endsWith('/')) p = p.slice(0, -1);
   return p;
 }
+
+/** What canonicalPath may change: a percent sign, a run of slashes, a segment starting with a dot, a trailing slash. */
+const SPECIAL = /%|\/\/|\/\.|.\/$/;
 
 export type RouteFamily = 'admin-api' | 'admin' | 'manifest' | 'webhook' | 'oauth' | 'files' | 'ui-api' | 'ui' | 'other';
 

@@ -74,7 +74,10 @@ export async function settleSession(
       .where({ channel_id: channelId, session_id: sessionId, status: 'provisional' })
       .update({ status: outcome, status_message: statusMessage, fail_through_seq: failThroughSeq, updated_at: now });
     const existing = await findSession(db, channelId, sessionId);
-    if (existing) return { result: n > 0 ? 'applied' : 'unchanged', session: existing };
+    // Still provisional after an update that changed nothing: the creator recorded it between
+    // the two statements; apply to its row (next turn) rather than lose the outcome.
+    if (existing && (n > 0 || existing.status !== 'provisional')) return { result: n > 0 ? 'applied' : 'unchanged', session: existing };
+    if (existing) continue;
     const inserted = await db('alvaria_sessions')
       .insert({ channel_id: channelId, session_id: sessionId, conversation_id: null, status: outcome, status_message: statusMessage, created_at: now, updated_at: now })
       .onConflict(['channel_id', 'session_id'])

@@ -1,5 +1,5 @@
 import type { Conversation, ConversationStatus, Participant, ParticipantRole } from '../ground/records.ts';
-import { readRows, type Tx } from './db.ts';
+import { isPg, jsonRowSet, readRows, runRows, type Tx } from './db.ts';
 
 export interface ConversationRow {
   pk: number;
@@ -65,6 +65,20 @@ export async function findConversation(db: Tx, channelId: string, id: string): P
   return row && toConversation(row);
 }
 
+/**
+ * A conversation of the channel by our id with the id of its source user (its first
+ * source_user participant, the sender of what Pipedrive users post), in one statement.
+ */
+export async function findConversationWithSourceUser(db: Tx, channelId: string, id: string): Promise<{ conversation: Conversation; sourceUserId: string | undefined } | undefined> {
+  const [row] = await readRows<ConversationRow & { source_user_id: string | null }>(
+    db,
+    `select c.*, (select p.id from participants p where p.conversation_pk = c.pk and p.role = 'source_user' order by p.pk limit 1) as source_user_id
+     from conversations c where c.channel_id = ? and c.id = ?`,
+    [channelId, id],
+  );
+  return row && { conversation: toConversation(row), sourceUserId: row.source_user_id ?? undefined };
+}
+
 export async function findConversationByPk(db: Tx, pk: number): Promise<Conversation | undefined> {
   const row = await db<ConversationRow>('conversations').where({ pk }).first();
   return row && toConversation(row);
@@ -98,18 +112,51 @@ export async function bumpActivity(db: Tx, pk: number, seq: number, now: number)
   await db('conversations').where({ pk }).andWhere('last_seq', '<', seq).update({ last_seq: seq, updated_at: now });
 }
 
+const BUMP_ACTIVITIES = (pg: boolean) =>
+  `update conversations set last_seq = b.last_seq, updated_at = cast(? as bigint)
+   from ${jsonRowSet(pg, { pk: 'bigint', last_seq: 'bigint' })} b
+   where conversations.pk = b.pk and conversations.last_seq < b.last_seq`;
+const BUMP_ACTIVITIES_SQL = { pg: BUMP_ACTIVITIES(true), sqlite: BUMP_ACTIVITIES(false) };
+
+/** bumpActivity for several conversations in one statement (each with its newest seq of the batch). */
+export async function bumpActivities(db: Tx, list: ReadonlyArray<{ pk: number; seq: number }>, now: number): Promise<void> {
+  const newest = new Map<number, number>();
+  for (const { pk, seq } of list) newest.set(pk, Math.max(seq, newest.get(pk) ?? 0));
+  if (!newest.size) return;
+  const rows = [...newest].map(([pk, seq]) => ({ pk, last_seq: seq }));
+  await runRows(db, isPg(db) ? BUMP_ACTIVITIES_SQL.pg : BUMP_ACTIVITIES_SQL.sqlite, [now, JSON.stringify(rows)]);
+}
+
+/**
+ * What a message posted by a Pipedrive user does to its conversation, in one statement:
+ * bumpActivity (the activity only moves forward) and unseen from this commit on.
+ */
+export async function postedTo(db: Tx, pk: number, seq: number, now: number): Promise<void> {
+  await db.raw('update conversations set last_seq = case when last_seq < ? then ? else last_seq end, seen = ?, updated_at = ? where pk = ?', [seq, seq, false, now, pk]);
+}
+
 export interface ActivityKey {
   seq: number;
   pk: number;
 }
 
 /**
- * The marks a conversations walk starts from, in one statement: the newest message seq and
- * conversation pk (0 on an empty store).
+ * The first page of a channel's conversations walk and the marks the walk starts from (the
+ * newest message seq and conversation pk, 0 on an empty store), in one statement: read
+ * together, nothing can have moved between the marks and the page, so the page is simply the
+ * newest activity first through conversations_activity_idx (see pageConversationsAt for the
+ * later pages). An empty page carries no marks (nothing is walked from it).
  */
-export async function activitySnapshot(db: Tx): Promise<{ seq: number; convPk: number }> {
-  const [row] = await readRows<{ s: number | string | null; cp: number | string | null }>(db, 'select (select max(seq) from messages) as s, (select max(pk) from conversations) as cp', []);
-  return { seq: Number(row?.s ?? 0), convPk: Number(row?.cp ?? 0) };
+export async function firstConversationsPage(db: Tx, channelId: string, limit: number): Promise<{ snapshot: { seq: number; convPk: number }; page: Conversation[] }> {
+  const rows = await readRows<ConversationRow & { snap_seq: number | string | null; snap_cp: number | string | null }>(
+    db,
+    `select c.*, (select max(seq) from messages) as snap_seq, (select max(pk) from conversations) as snap_cp
+     from conversations c where c.channel_id = ?
+     order by c.last_seq desc, c.pk desc limit ?`,
+    [channelId, limit],
+  );
+  const first = rows[0];
+  return { snapshot: { seq: Number(first?.snap_seq ?? 0), convPk: Number(first?.snap_cp ?? 0) }, page: rows.map(toConversation) };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { isPg, type Tx } from './db.ts';
+import { isPg, jsonRowSet, runRows, type Tx } from './db.ts';
 
 export type JobStatus = 'pending' | 'running' | 'done' | 'dead';
 
@@ -60,32 +60,73 @@ export interface NewJob {
   maxAttempts: number;
 }
 
-/** Inserts a job; with an idempotency key a second insert is a no-op. Returns the id, or null when deduplicated. */
-export async function insertJob(db: Tx, job: NewJob, now: number): Promise<number | null> {
-  const rows = await db('jobs')
-    .insert({
-      kind: job.kind,
-      payload: JSON.stringify(job.payload ?? null),
-      ordering_key: job.orderingKey ?? null,
-      idempotency_key: job.idempotencyKey ?? null,
-      status: 'pending',
-      attempts: 0,
-      max_attempts: job.maxAttempts,
-      run_at: job.runAt ?? now,
-      channel_id: job.channelId ?? null,
-      tenant: job.channelId ? db.raw(`coalesce((${TENANT_OF_CHANNEL}), '')`, [job.channelId]) : '',
-      created_at: now,
-      updated_at: now,
-    })
-    .onConflict('idempotency_key')
-    .ignore()
-    .returning('id');
-  const row = rows[0] as { id: number } | undefined;
-  return row ? Number(row.id) : null;
+/**
+ * Inserts jobs in one statement, in list order (their ids follow it: per ordering key, jobs
+ * run in id order). With an idempotency key a second insert is a no-op. Returns each job's
+ * id, or null when deduplicated. Each job's tenant (TENANTS_OF_CHANNELS) is looked up once
+ * per distinct channel of the list, not once per row.
+ */
+export async function insertJobs(db: Tx, jobs: readonly NewJob[], now: number): Promise<Array<number | null>> {
+  if (!jobs.length) return [];
+  const rows = jobs.map((job, n) => ({
+    n,
+    kind: job.kind,
+    payload: JSON.stringify(job.payload ?? null),
+    ordering_key: job.orderingKey ?? null,
+    idempotency_key: job.idempotencyKey ?? null,
+    max_attempts: job.maxAttempts,
+    run_at: job.runAt ?? now,
+    channel_id: job.channelId ?? null,
+  }));
+  const channels = [...new Set(jobs.flatMap((j) => (j.channelId ? [j.channelId] : [])))].map((id) => ({ id }));
+  const returned = await runRows<{ id: number; idempotency_key: string | null }>(db, isPg(db) ? INSERT_JOBS_SQL.pg : INSERT_JOBS_SQL.sqlite, [
+    JSON.stringify(channels),
+    now,
+    now,
+    JSON.stringify(rows),
+  ]);
+  // RETURNING has no order: keyed jobs are found by key, the others are the remaining ids in order.
+  const byKey = new Map<string, number>();
+  const unkeyed: number[] = [];
+  for (const r of returned) {
+    if (r.idempotency_key === null) unkeyed.push(Number(r.id));
+    else byKey.set(r.idempotency_key, Number(r.id));
+  }
+  unkeyed.sort((a, b) => a - b);
+  let next = 0;
+  return rows.map((r) => {
+    if (r.idempotency_key === null) return unkeyed[next++] ?? null;
+    const id = byKey.get(r.idempotency_key);
+    byKey.delete(r.idempotency_key);
+    return id ?? null;
+  });
 }
 
-/** A job's tenant: the company owning its channel (several admins of one company are one tenant), else the channel. */
-const TENANT_OF_CHANNEL = `select coalesce('company:' || cast(i.pd_company_id as text), 'channel:' || c.id) from channels c left join installations i on i.id = c.installation_id where c.id = ?`;
+/** Inserts a job; with an idempotency key a second insert is a no-op. Returns the id, or null when deduplicated. */
+export async function insertJob(db: Tx, job: NewJob, now: number): Promise<number | null> {
+  const [id] = await insertJobs(db, [job], now);
+  return id ?? null;
+}
+
+/**
+ * A job's tenant: the company owning its channel (several admins of one company are one
+ * tenant), else the channel; '' for a job of no channel. Here for each distinct channel of
+ * a JSON list of `{id}`.
+ */
+const TENANTS_OF_CHANNELS = (pg: boolean) =>
+  `select c.id, coalesce('company:' || cast(i.pd_company_id as text), 'channel:' || c.id) as tenant
+   from channels c left join installations i on i.id = c.installation_id
+   where c.id in (select x.id from ${jsonRowSet(pg, { id: 'text' })} x)`;
+
+const INSERT_JOBS = (pg: boolean) =>
+  `with tenants as (${TENANTS_OF_CHANNELS(pg)})
+   insert into jobs (kind, payload, ordering_key, idempotency_key, status, attempts, max_attempts, run_at, channel_id, tenant, created_at, updated_at)
+   select j.kind, j.payload, j.ordering_key, j.idempotency_key, 'pending', 0, j.max_attempts, j.run_at, j.channel_id, coalesce(t.tenant, ''), cast(? as bigint), cast(? as bigint)
+   from ${jsonRowSet(pg, { n: 'bigint', kind: 'text', payload: 'text', ordering_key: 'text', idempotency_key: 'text', max_attempts: 'bigint', run_at: 'bigint', channel_id: 'text' })} j
+   left join tenants t on t.id = j.channel_id
+   where true order by j.n
+   on conflict (idempotency_key) do nothing returning id, idempotency_key`;
+const INSERT_JOBS_SQL = { pg: INSERT_JOBS(true), sqlite: INSERT_JOBS(false) };
 
 /** Runnable: pending and due, or running with an expired lease. */
 const RUNNABLE = `((j.status = 'pending' and j.run_at <= ?) or (j.status = 'running' and j.locked_until < ?))`;

@@ -8,6 +8,7 @@ import * as m008 from './008_runtime_bounds.ts';
 import * as m011 from './011_workspace.ts';
 import * as m012 from './012_transcripts.ts';
 import * as m013 from './013_platform_naming.ts';
+import * as m014 from './014_attachments_page_order.ts';
 
 /**
  * Migrations are listed here explicitly (no directory scan), so they load the same way
@@ -28,6 +29,7 @@ const migrations: Record<string, Knex.Migration> = {
   '011_workspace': m011,
   '012_transcripts': m012,
   '013_platform_naming': m013,
+  '014_attachments_page_order': m014,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -61,8 +61,8 @@ test('migration 013 renames the platform columns, job kinds and message origin, 
     // The unique key on (channel, platform ref) came along with the rename.
     await assert.rejects(db('conversations').insert({ id: 'conv-2', channel_id: 'ch_1', status: 'open', platform_ref: 'ref-1', created_at: 1, updated_at: 1 }));
 
-    // And back down again, for an operator who rolls back.
-    await db.migrate.down({ migrationSource, schemaName });
+    // And 013 back down again, for an operator who rolls back (later migrations stay: none depends on it).
+    await db.migrate.down({ migrationSource, schemaName, name: '013_platform_naming' });
     assert.deepEqual(await db('channels').select('provider'), [{ provider: 'airy' }]);
     assert.equal((await db('jobs').where({ idempotency_key: 'k1' }).first()).kind, 'provider.send');
     assert.equal((await db('messages').where({ id: 'm_in' }).first()).origin, 'provider');

@@ -23,7 +23,7 @@ import {
   untranscribedMessages,
   type TranscriptNote,
 } from '../../store/transcripts.ts';
-import { findRecordLink, type RecordLink } from '../../store/workspace.ts';
+import { findRecordLink, listRecordLinks, type RecordLink } from '../../store/workspace.ts';
 import type { WorkspaceDeps } from './deps.ts';
 
 export { TRANSCRIPT_JOB };
@@ -90,10 +90,16 @@ export function scheduleTranscripts(d: WorkspaceDeps): void {
     if (await rescheduleTranscriptJob(tx, conversation.pk, runAt, MAX_WAIT_FACTOR * d.config.transcriptFlushMs, now)) return;
     await d.queue.enqueue(tx, { kind: TRANSCRIPT_JOB, payload: { conversationPk: conversation.pk }, orderingKey: transcriptOrderingKey(conversation.pk), channelId: conversation.channelId, runAt });
   };
-  d.inbox.onStored(async (tx, conversation) => {
-    if (!(await findRecordLink(tx, conversation.pk))) return;
-    const current = await findConversationByPk(tx, conversation.pk);
-    await schedule(tx, conversation, current?.status === 'closed' ? Date.now() : Date.now() + d.config.transcriptFlushMs);
+  // Once per transaction: one read finds which of its conversations are about a record, and
+  // each of those is (re)scheduled once, however many of its lines the transaction stored.
+  d.inbox.onStored(async (tx, stored) => {
+    const conversations = new Map(stored.map((s) => [s.conversation.pk, s.conversation]));
+    const linked = await listRecordLinks(tx, [...conversations.keys()]);
+    for (const [pk, conversation] of conversations) {
+      if (!linked.has(pk)) continue;
+      const current = await findConversationByPk(tx, pk);
+      await schedule(tx, conversation, current?.status === 'closed' ? Date.now() : Date.now() + d.config.transcriptFlushMs);
+    }
   });
   d.inbox.onClosed(async (conversation) => {
     if (!(await findRecordLink(d.db, conversation.pk))) return;

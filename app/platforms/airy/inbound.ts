@@ -87,7 +87,8 @@ async function resolveConversation(
   const { domain } = services;
   const { message, conversation } = action.payload;
   if (conversation) {
-    const found = await domain.findConversation(channel, { platformRef: conversation.id });
+    // Which conversation is all this path needs: the cached lookup will do.
+    const found = await domain.knownConversation(channel, { platformRef: conversation.id });
     if (found) return { conversation: found };
     if (!message.source_recipient_id) return { error: fail(404, `Unknown conversation ${conversation.id}`) };
   }
@@ -95,7 +96,7 @@ async function resolveConversation(
   if (!recipient) return { error: fail(400, 'A message to a new conversation needs source_recipient_id') };
   const airyConversationId = airyIds.conversation(state.source_id, recipient);
   if (conversation && conversation.id !== airyConversationId) return { error: fail(404, `Unknown conversation ${conversation.id}`) };
-  const known = await domain.findConversation(channel, { platformRef: airyConversationId });
+  const known = await domain.knownConversation(channel, { platformRef: airyConversationId });
   if (known) return { conversation: known };
   // One of ours that has not written to Airy yet but would land in that Airy conversation.
   const same = await domain.findConversation(channel, { id: recipient });

@@ -4,7 +4,7 @@ import { LRUCache } from 'lru-cache';
 import { classifyHttpError } from '../../ground/failures.ts';
 import { bodyForLog, NO_ANSWER, OutboundPolicy, outboundFailure, RefusedSettingError, refusedByPolicy } from '../../ground/security/outbound-policy.ts';
 import { PlatformError, type AdapterFactory, type ChannelContext, type PlatformAdapter, type PlatformServices } from '../contract.ts';
-import { handleCallback } from './inbound.ts';
+import { handleCallback, knownSessions } from './inbound.ts';
 import { AlvariaClient } from './client.ts';
 import { AlvariaConfigSchema, type AlvariaConfig, type AlvariaState } from './schema.ts';
 import { sendMessage } from './outbound.ts';
@@ -54,6 +54,7 @@ export function createAlvariaAdapter(services: PlatformServices, opts: AlvariaOp
     provisionalTimeoutMs: opts.provisionalTimeoutMs ?? 10 * 60_000,
   });
   const deferMs = opts.deferMs ?? { min: 250, max: 30_000 };
+  const callbackSessions = knownSessions();
 
   // One token cache per set of credentials, shared by every send of the channel. Credentials
   // are tenant input: the least recently used cache goes (its next send fetches a token).
@@ -130,7 +131,7 @@ export function createAlvariaAdapter(services: PlatformServices, opts: AlvariaOp
     },
 
     webhook(ctx: Ctx, request) {
-      return handleCallback({ services, repo, now, maxAgeSeconds: opts.callbackMaxAgeSeconds ?? services.config.alvariaCallbackMaxAgeSeconds }, ctx, request);
+      return handleCallback({ services, repo, sessions: callbackSessions, now, maxAgeSeconds: opts.callbackMaxAgeSeconds ?? services.config.alvariaCallbackMaxAgeSeconds }, ctx, request);
     },
   };
 }

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import type { Conversation, Participant } from '../../ground/records.ts';
 import type { ChannelContext, PlatformServices, WebhookReply, WebhookRequest } from '../contract.ts';
@@ -5,9 +6,18 @@ import type { AlvariaSessionRepository } from './sessions.ts';
 import { verifyCallbackJwt } from './verify.ts';
 import { CallbackSchema, describeAttachment, type AlvariaConfig, type AlvariaState, type Callback } from './schema.ts';
 
+/**
+ * (channel, Alvaria session id) → our session row and its conversation. Fixed once the session
+ * is recorded with its conversation (a parked one, without, is not kept), so only bounded,
+ * never expired. Keys carry the channel: one channel's sessions never answer for another's.
+ */
+export type KnownSessions = LRUCache<string, { pk: number; conversationId: string }>;
+export const knownSessions = (max = 20_000): KnownSessions => new LRUCache({ max });
+
 export interface CallbackDeps {
   services: PlatformServices;
   repo: AlvariaSessionRepository;
+  sessions: KnownSessions;
   now: () => number;
   /** Oldest callback token accepted, by its `iat`. */
   maxAgeSeconds: number;
@@ -57,7 +67,10 @@ export async function handleCallback(d: CallbackDeps, ctx: ChannelContext<Alvari
 
   const source = `alvaria:${channel.id}`;
   try {
-    if (await domain.eventSeen(source, parsed.data.eventId)) return { status: 200, body: { duplicate: true } };
+    // A MESSAGE is deduplicated where it is stored (recordInbound checks the event key in its
+    // transaction) and does nothing before that a redelivery could repeat harmfully, so the
+    // busiest callback skips the pre-check's round trip. The others act before recording.
+    if (eventName !== 'MESSAGE' && (await domain.eventSeen(source, parsed.data.eventId))) return { status: 200, body: { duplicate: true } };
     const outcome = await apply(d, ctx, source, parsed.data);
     return { status: 200, body: outcome };
   } catch (err) {
@@ -74,8 +87,10 @@ async function apply(d: CallbackDeps, { channel }: ChannelContext<AlvariaConfig,
     await domain.recordEvent(source, e.eventId);
     return o;
   };
-  const session = await d.repo.findSession(channel.id, e.sessionId);
-  const conversation = session?.conversationId ? await domain.findConversation(channel, { id: session.conversationId }) : undefined;
+  const session = await knownSession(d, channel.id, e.sessionId);
+  // Which conversation (cached); the branches that decide on its state read it afresh.
+  const conversation = session?.conversationId ? await domain.knownConversation(channel, { id: session.conversationId }) : undefined;
+  const current = async () => (conversation ? await domain.findConversation(channel, { id: conversation.id }) : undefined);
 
   // A line from the platform side, deduplicated under the event's key.
   const line = async (
@@ -99,10 +114,13 @@ async function apply(d: CallbackDeps, { channel }: ChannelContext<AlvariaConfig,
 
   if (e.event === 'NEW_SESSION') {
     const outcome = e.status === 'SUCCESS' ? 'live' : 'failed';
-    const r = await d.repo.settleSession(channel.id, e.sessionId, outcome, e.statusMessage ?? null, outcome === 'failed' ? (conversation?.lastSeq ?? null) : null, d.now());
+    const failThrough = outcome === 'failed' ? ((await current())?.lastSeq ?? null) : null;
+    const r = await d.repo.settleSession(channel.id, e.sessionId, outcome, e.statusMessage ?? null, failThrough, d.now());
     if (r.result === 'parked') log.info({ channel: channel.id, session: e.sessionId }, 'NEW_SESSION for a session not recorded yet: parked');
-    // The sends deferred behind this session go now (or fail, for FAILED).
-    if (conversation) await domain.wakePlatformSends(conversation);
+    // The sends deferred behind this session go now (or fail, for FAILED); the session may have
+    // been recorded with its conversation since we looked it up.
+    const waiting = conversation ?? (r.session.conversationId ? await domain.knownConversation(channel, { id: r.session.conversationId }) : undefined);
+    if (waiting) await domain.wakePlatformSends(waiting);
     return done();
   }
 
@@ -139,7 +157,8 @@ async function apply(d: CallbackDeps, { channel }: ChannelContext<AlvariaConfig,
       // Only the conversation's current session closes it: an old session's late end does not.
       const latest = await d.repo.latestSession(channel.id, conversation.id);
       if (latest?.pk !== session.pk) return done();
-      if (conversation.status !== 'closed') await domain.updateConversation(conversation, { status: 'closed' });
+      const now = (await current()) ?? conversation;
+      if (now.status !== 'closed') await domain.updateConversation(now, { status: 'closed' });
       return line(conversation, agent.id, e.from === 'SYSTEM' ? 'The session was closed by Alvaria' : 'The session has ended');
     }
     default: {
@@ -155,6 +174,15 @@ async function apply(d: CallbackDeps, { channel }: ChannelContext<AlvariaConfig,
       return line(conversation, agent.id, text, { origin: 'platform', attachments });
     }
   }
+}
+
+async function knownSession(d: CallbackDeps, channelId: string, sessionId: string): Promise<{ pk: number; conversationId: string | null } | undefined> {
+  const key = `${channelId}\u0000${sessionId}`;
+  const hit = d.sessions.get(key);
+  if (hit) return hit;
+  const s = await d.repo.findSession(channelId, sessionId);
+  if (s?.conversationId) d.sessions.set(key, { pk: s.pk, conversationId: s.conversationId });
+  return s;
 }
 
 /** The conversation's end_user (whoever answers on Alvaria); created if the conversation lacks one. */

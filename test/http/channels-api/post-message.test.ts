@@ -4,7 +4,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertMatchesSpec } from '../../../fakes/pipedrive/contract.ts';
 import { startTestBridge, waitFor, type TestBridge } from '../../support/harness.ts';
-import { seedChannel, seedConversation } from '../../support/seed.ts';
+import { seedChannel, seedConversation, seedInbound } from '../../support/seed.ts';
 import { TestPlatform } from '../../support/test-provider.ts';
 import type { Channel, Conversation } from '../../../app/ground/records.ts';
 import type { Job } from '../../../app/store/jobs.ts';
@@ -139,6 +139,39 @@ describe('postMessage', () => {
     const countAfter = await b.db('messages').count({ n: '*' }).first();
     assert.equal(Number(countAfter?.n), Number(countBefore?.n), 'no message stored');
     assert.equal(readdirSync(join(b.dir, 'files', 'tmp')).length, tmpBefore, 'no staged file left behind');
+  });
+
+  test('answers once stored and queued: the conversation leads getConversations, unseen, ending with the message', async () => {
+    const other = await seedConversation(b, channel);
+    await seedInbound(b, channel, other, 'newer activity elsewhere');
+    await b.db('conversations').where({ pk: conv.pk }).update({ seen: true });
+    const res = await b.call(path, { method: 'POST', body: form({ message: 'Posted last', conversationId: conv.id }) });
+    const { data } = await res.json();
+    assert.equal(res.status, 200);
+    // Nothing waited for the worker: what the answer promised is in the store already.
+    const job = await b
+      .db('jobs')
+      .where({ kind: 'platform.send', ordering_key: `send:${conv.id}` })
+      .andWhere('payload', 'like', `%${data.id}%`)
+      .first();
+    assert.ok(job, 'the delivery is queued');
+    const page = await (await b.call(`/api/channels/${channel.providerChannelId}/conversations`)).json();
+    await assertMatchesSpec('GET', `/api/channels/${channel.providerChannelId}/conversations`, 200, page);
+    const first = page.data[0];
+    assert.equal(first.id, conv.id, 'its activity moved it to the front');
+    assert.equal(first.seen, false);
+    assert.deepEqual(first.messages.at(-1), { ...first.messages.at(-1), id: data.id, message: 'Posted last', sender_id: `pd-user-${conv.id}`, status: 'sent' });
+  });
+
+  test('a conversation without a source_user is refused and nothing is stored', async () => {
+    const now = Date.now();
+    await b.db('conversations').insert({ id: 'no-source-user', channel_id: channel.id, status: 'open', seen: false, link: '', last_seq: 0, created_at: now, updated_at: now });
+    const before = await b.db('messages').count({ n: '*' }).first();
+    const res = await b.call(path, { method: 'POST', body: form({ message: 'hi', conversationId: 'no-source-user' }) });
+    assert.equal(res.status, 400);
+    assert.equal((await res.json()).data.code, 'INVALID_BODY');
+    const after = await b.db('messages').count({ n: '*' }).first();
+    assert.equal(Number(after?.n), Number(before?.n));
   });
 
   test('unknown channel → 404 before any upload is accepted', async () => {

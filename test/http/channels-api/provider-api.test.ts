@@ -56,6 +56,17 @@ describe('manifest endpoints', () => {
     assert.match(c.messages[0].created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   });
 
+  test('both conversation reads answer JSON with its exact length, as for any JSON body', async () => {
+    for (const path of [`/api/channels/${channel.providerChannelId}/conversations`, `/api/channels/${channel.providerChannelId}/conversations/${conv.id}`]) {
+      const res = await b.call(path);
+      const bytes = Buffer.from(await res.arrayBuffer());
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8');
+      assert.equal(Number(res.headers.get('content-length')), bytes.length);
+      assert.equal(JSON.parse(bytes.toString('utf8')).success, true);
+    }
+  });
+
   test('getConversationById pages older messages with next_messages_cursor', async () => {
     const base = `/api/channels/${channel.providerChannelId}/conversations/${conv.id}`;
     const first = await getJson(b, `${base}?messages_limit=1`);

@@ -21,6 +21,9 @@ function fakePort() {
     async findConversation(_channel, by) {
       return conversations.find((c) => ('id' in by ? c.id === by.id : 'platformRef' in by ? c.platformRef === by.platformRef : c.sourceUserKey === by.sourceUserKey));
     },
+    knownConversation(channel, by) {
+      return port.findConversation(channel, by);
+    },
     async ensureConversation(channel, spec) {
       const found = conversations.find((c) => c.id === spec.id);
       if (found) return found;
