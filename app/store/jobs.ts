@@ -202,19 +202,14 @@ export async function claimJobs(db: Tx, workerId: string, limit: number, now: nu
     ? [`select j.id from jobs j where j.id in (${FAIR_PICK(true)}) and ${RUNNABLE} for update skip locked`, [...pickBindings, now, now]]
     : [FAIR_PICK(false), pickBindings];
   // Plain SQL, not the query builder: it runs once per claim, and compiling the builder cost more CPU than the statement.
-  const result = await db.raw(`update jobs set status = 'running', locked_by = ?, locked_until = ?, attempts = attempts + 1, updated_at = ? where id in (${pick}) returning *`, [
+  const rows = await runRows<JobRow>(db, `update jobs set status = 'running', locked_by = ?, locked_until = ?, attempts = attempts + 1, updated_at = ? where id in (${pick}) returning *`, [
     workerId,
     now + leaseMs,
     now,
     ...bindings,
   ]);
-  return rowsOf<JobRow>(result)
-    .map(toJob)
-    .sort((a, b) => a.id - b.id);
+  return rows.map(toJob).sort((a, b) => a.id - b.id);
 }
-
-/** Rows of a raw statement with RETURNING: better-sqlite3 gives the array, pg a result with `rows`. */
-const rowsOf = <T>(result: unknown): T[] => (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
 
 /**
  * Marks many claimed jobs done in one statement: each only while the claim named with it still
@@ -235,8 +230,12 @@ export async function finishJobsDone(db: Tx, held: ReadonlyArray<{ id: number; l
     clauses.push(`(locked_by = ? and id in (${ids.map(() => '?').join(', ')}))`);
     bindings.push(token, ...ids);
   }
-  const result = await db.raw(`update jobs set status = 'done', locked_by = null, locked_until = null, updated_at = ? where status = 'running' and (${clauses.join(' or ')}) returning id`, bindings);
-  return new Set(rowsOf<{ id: number }>(result).map((r) => Number(r.id)));
+  const rows = await runRows<{ id: number }>(
+    db,
+    `update jobs set status = 'done', locked_by = null, locked_until = null, updated_at = ? where status = 'running' and (${clauses.join(' or ')}) returning id`,
+    bindings,
+  );
+  return new Set(rows.map((r) => Number(r.id)));
 }
 
 type Finish = { status: 'done' } | { status: 'pending'; runAt: number; error: string | null; refundAttempt?: boolean } | { status: 'dead'; error: string };
