@@ -91,8 +91,8 @@ interface CachedMessage {
   createdAt: number;
   text: string;
   senderId: string;
-  /** `{"id":…,"status":…,"created_at":…,"message":…,"sender_id":…` — the message's JSON up to its attachments. */
-  head: string;
+  /** `{"id":…,"status":…,"created_at":…,"message":…,"sender_id":…` — the message's JSON up to its attachments, as UTF-8. */
+  head: Buffer;
 }
 
 /** What an entry costs besides its strings (the entry object, the map slot, the strings' headers). */
@@ -116,7 +116,7 @@ export class MessageJsonCache {
 
   constructor(readonly maxBytes = 32 * 1024 * 1024) {}
 
-  head(m: PresentableMessage & { seq: number }): string {
+  head(m: PresentableMessage & { seq: number }): Buffer {
     const e = this.entries.get(m.seq);
     if (e !== undefined && e.id === m.id && e.status === m.status && e.createdAt === m.createdAt && e.text === m.text && e.senderId === m.senderId) {
       this.hits++;
@@ -124,7 +124,7 @@ export class MessageJsonCache {
     }
     this.misses++;
     const json = JSON.stringify({ id: m.id, status: m.status, created_at: isoTime(m.createdAt), message: m.text, sender_id: m.senderId });
-    const head = json.slice(0, -1);
+    const head = Buffer.from(json.slice(0, -1));
     if (e !== undefined) {
       this.entries.delete(m.seq);
       this.bytes -= sizeOf(e);
@@ -152,34 +152,45 @@ export class MessageJsonCache {
   }
 }
 
-const sizeOf = (e: CachedMessage) => ENTRY_OVERHEAD_BYTES + 2 * (e.id.length + e.status.length + e.text.length + e.senderId.length + e.head.length);
+const sizeOf = (e: CachedMessage) => ENTRY_OVERHEAD_BYTES + 2 * (e.id.length + e.status.length + e.text.length + e.senderId.length) + e.head.length;
+
+const COMMA = Buffer.from(',');
+const NO_ATTACHMENTS = Buffer.from(',"attachments":[]}');
 
 /**
  * A page of conversations as the bytes JSON.stringify would write for
- * `{ success: true, data: views.map(presentConversation), additional_data }`, the same
- * characters in the same order, with each message's head from the cache.
+ * `{ success: true, data: views.map(presentConversation), additional_data }` (UTF-8), the
+ * same characters in the same order, with each message's head from the cache: the page is
+ * copied together from bytes already encoded instead of a string built, flattened and encoded.
  */
-export function presentConversationsJson(views: readonly ConversationView[], additionalData: Record<string, string>, deps: PresentDeps, cache: MessageJsonCache): string {
-  let out = '{"success":true,"data":[';
+export function presentConversationsJson(views: readonly ConversationView[], additionalData: Record<string, string>, deps: PresentDeps, cache: MessageJsonCache): Buffer {
+  const parts: Buffer[] = [Buffer.from('{"success":true,"data":[')];
   for (let i = 0; i < views.length; i++) {
-    if (i > 0) out += ',';
-    out += conversationJson(views[i]!, deps, cache);
+    if (i > 0) parts.push(COMMA);
+    conversationParts(views[i]!, deps, cache, parts);
   }
-  return `${out}],"additional_data":${JSON.stringify(additionalData)}}`;
+  parts.push(Buffer.from(`],"additional_data":${JSON.stringify(additionalData)}}`));
+  return Buffer.concat(parts);
 }
 
 /** One conversation as JSON.stringify(presentConversation(v, deps)) writes it. */
-export function conversationJson(v: ConversationView, deps: PresentDeps, cache: MessageJsonCache): string {
+export function conversationJson(v: ConversationView, deps: PresentDeps, cache: MessageJsonCache): Buffer {
+  const parts: Buffer[] = [];
+  conversationParts(v, deps, cache, parts);
+  return Buffer.concat(parts);
+}
+
+function conversationParts(v: ConversationView, deps: PresentDeps, cache: MessageJsonCache, parts: Buffer[]): void {
   const c = v.conversation;
-  let out = `{"id":${JSON.stringify(c.id)},"link":${JSON.stringify(c.link)},"status":${JSON.stringify(c.status)},"seen":${JSON.stringify(c.seen)}`;
-  if (v.nextMessagesCursor) out += `,"next_messages_cursor":${JSON.stringify(v.nextMessagesCursor)}`;
-  out += ',"messages":[';
+  let open = `{"id":${JSON.stringify(c.id)},"link":${JSON.stringify(c.link)},"status":${JSON.stringify(c.status)},"seen":${JSON.stringify(c.seen)}`;
+  if (v.nextMessagesCursor) open += `,"next_messages_cursor":${JSON.stringify(v.nextMessagesCursor)}`;
+  parts.push(Buffer.from(`${open},"messages":[`));
   const messages = v.messages;
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i]!;
-    if (i > 0) out += ',';
-    out += cache.head(m);
-    out += m.attachments.length ? `,"attachments":${JSON.stringify(m.attachments.map((a) => presentAttachment(a, deps)))}}` : ',"attachments":[]}';
+    if (i > 0) parts.push(COMMA);
+    parts.push(cache.head(m));
+    parts.push(m.attachments.length ? Buffer.from(`,"attachments":${JSON.stringify(m.attachments.map((a) => presentAttachment(a, deps)))}}`) : NO_ATTACHMENTS);
   }
-  return `${out}],"participants":${JSON.stringify(v.participants.map(presentParticipant))}}`;
+  parts.push(Buffer.from(`],"participants":${JSON.stringify(v.participants.map(presentParticipant))}}`));
 }

@@ -39,7 +39,7 @@ export function channelsApiRouter(deps: { config: Config; inbox: Inbox; files: F
       messagesLimit: limit(q.messages_limit, 'messages_limit'),
       after: q.after || undefined,
     });
-    jsonText(ctx, presentConversationsJson(page.items, page.after ? { after: page.after } : {}, present, messageJson));
+    jsonBytes(ctx, presentConversationsJson(page.items, page.after ? { after: page.after } : {}, present, messageJson));
   });
 
   router.get('/:providerChannelId/conversations/:sourceConversationId', async (ctx) => {
@@ -49,7 +49,14 @@ export function channelsApiRouter(deps: { config: Config; inbox: Inbox; files: F
       messagesLimit: limit(q.messages_limit, 'messages_limit'),
       after: q.after || undefined,
     });
-    jsonText(ctx, `{"success":true,"data":${conversationJson(view, present, messageJson)},"additional_data":${JSON.stringify(view.nextMessagesCursor ? { after: view.nextMessagesCursor } : {})}}`);
+    jsonBytes(
+      ctx,
+      Buffer.concat([
+        Buffer.from('{"success":true,"data":'),
+        conversationJson(view, present, messageJson),
+        Buffer.from(`,"additional_data":${JSON.stringify(view.nextMessagesCursor ? { after: view.nextMessagesCursor } : {})}}`),
+      ]),
+    );
   });
 
   const upload = stagedUploads(config.uploads, files);
@@ -122,10 +129,10 @@ const PostMessageForm = z.object({
  * charset=utf-8`, Content-Length): a 30×30 page is ~270 KB, and as a string koa measures its
  * UTF-8 length in one pass and the socket encodes it in another.
  */
-/** A JSON answer already written as text, sent as bytes (koa would otherwise stringify a body object itself). */
-function jsonText(ctx: Context, json: string): void {
+/** A JSON answer already written as UTF-8 bytes (koa would otherwise stringify a body object itself). */
+function jsonBytes(ctx: Context, json: Buffer): void {
   ctx.type = 'json';
-  ctx.body = Buffer.from(json);
+  ctx.body = json;
 }
 
 function param(ctx: Context, name: string): string {
