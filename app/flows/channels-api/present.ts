@@ -132,7 +132,11 @@ export class MessageJsonCache {
     }
     this.misses++;
     const whole = JSON.stringify({ id: m.id, status: m.status, created_at: isoTime(m.createdAt), message: m.text, sender_id: m.senderId });
-    const json = Buffer.from(hasAttachments ? whole.slice(0, -1) : `${whole.slice(0, -1)},"attachments":[]}`);
+    const text = hasAttachments ? whole.slice(0, -1) : `${whole.slice(0, -1)},"attachments":[]}`;
+    // Its own memory, not a slice of Buffer's shared 8 KB pool: a kept slice would keep the
+    // whole pool chunk alive, and the byte bound would not hold.
+    const json = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
+    json.write(text);
     if (e !== undefined) {
       this.entries.delete(m.seq);
       this.bytes -= sizeOf(e);
