@@ -5,13 +5,16 @@ export type { Surface };
 
 export const SURFACES: readonly Surface[] = ['channels', 'workspace', 'both'];
 
+/** The surface of an installation that never chose one. */
+export const DEFAULT_SURFACE: Surface = 'both';
+
 /**
  * Which Pipedrive surface an installation's channels use: the Messaging inbox (Channels API),
  * the workspace (floating window, record panels, notes), or both. New installations start on
  * both; the first answer of Pipedrive that the Channels API is gone moves them to the workspace.
  */
 export async function surfaceOf(db: Tx, installationId: string): Promise<{ surface: Surface; reason: string | null }> {
-  return (await findSurface(db, installationId)) ?? { surface: 'both', reason: null };
+  return (await findSurface(db, installationId)) ?? { surface: DEFAULT_SURFACE, reason: null };
 }
 
 export async function setSurface(db: Tx, installationId: string, surface: Surface, reason: string | null): Promise<void> {

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../ground/config.ts';
 import type { Logger } from '../ground/log.ts';
 import type { Db, Tx } from '../store/db.ts';
-import { claimJobs, finishJob, insertJob, type Job, type NewJob } from '../store/jobs.ts';
+import { claimJobs, finishJob, finishJobsDone, insertJob, type Job, type NewJob } from '../store/jobs.ts';
 import { backoffDelay } from './backoff.ts';
 import { jobOutcome, PermanentError } from '../ground/failures.ts';
 
@@ -49,6 +49,18 @@ export class LeaseExpiredError extends Error {
 type WorkerConfig = Config['worker'];
 
 /**
+ * After a claim that found less work than it had slots for, a nudge from a new job (`kick()`)
+ * claims no sooner than this after it. Under a stream of webhooks every commit nudges, and most
+ * of those claims found nothing (the tenant already had its share in flight): they cost a
+ * statement each. A slot freed by a finished job claims at once, and an idle worker claims at
+ * once; only a worker that claimed within the last few ms waits up to this long.
+ */
+export const CLAIM_GAP_MS = 20;
+
+/** Most jobs one finish statement marks done (bounds its bindings). */
+const DONE_BATCH_MAX = 200;
+
+/**
  * The durable outbox: jobs are rows written in the same transaction as the domain change
  * (`enqueue(tx, …)`), and a bounded loop per process claims and runs them. Delivery is at
  * least once; handlers make their outside calls idempotent with our stable ids.
@@ -60,6 +72,15 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   private inflight = new Set<Promise<void>>();
   private wake: (() => void) | undefined;
   private loopDone: Promise<void> | undefined;
+  /** Jobs claimed and not yet given back (a done job is given back when its finish committed). */
+  private active = 0;
+  /** Signals since the loop last looked: a new job may exist (kicked), a slot was given back (freed). */
+  private kicked = false;
+  private freed = false;
+  private lastClaimAt = 0;
+  /** Jobs whose attempt succeeded, waiting to be marked done together (flushDone). */
+  private doneQueue: Array<{ job: Job; settled: () => void }> = [];
+  private flushing = false;
 
   constructor(
     private readonly db: Db,
@@ -78,6 +99,13 @@ export class Outbox extends EventEmitter<OutboxEvents> {
 
   /** Tells the local loop there may be work now (saves waiting for the next poll). */
   kick(): void {
+    this.kicked = true;
+    this.wake?.();
+  }
+
+  /** A local slot was given back: claim for it at once. */
+  private slotFreed(): void {
+    this.freed = true;
     this.wake?.();
   }
 
@@ -99,19 +127,28 @@ export class Outbox extends EventEmitter<OutboxEvents> {
 
   private async loop(): Promise<void> {
     while (this.running) {
+      this.kicked = false;
+      this.freed = false;
       let claimed = 0;
-      const free = this.cfg.concurrency - this.inflight.size;
+      const free = this.cfg.concurrency - this.active;
       if (free > 0) {
         try {
           // A token per claim, so an attempt that outlived its lease cannot finish the re-claimed run.
           const token = `${this.workerId}:${++this.claims}`;
-          const jobs = await claimJobs(this.db, token, free, Date.now(), this.cfg.leaseMs, this.cfg.tenantConcurrency);
+          this.lastClaimAt = Date.now();
+          const jobs = await claimJobs(this.db, token, free, this.lastClaimAt, this.cfg.leaseMs, this.cfg.tenantConcurrency);
           claimed = jobs.length;
+          this.active += claimed;
           for (const job of jobs) {
-            const p = this.execute(job).finally(() => {
-              this.inflight.delete(p);
-              this.kick();
-            });
+            const p = this.execute(job)
+              .catch(() => false)
+              .then((givenBack) => {
+                this.inflight.delete(p);
+                // A done job's slot was given back by the finish before the loop's claim.
+                if (givenBack) return;
+                this.active--;
+                this.slotFreed();
+              });
             this.inflight.add(p);
           }
         } catch (err) {
@@ -119,18 +156,40 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         }
       }
       if (claimed > 0 && claimed === free) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.cfg.pollMs);
-        this.wake = () => {
-          clearTimeout(timer);
-          this.wake = undefined;
-          resolve();
-        };
-      });
+      await this.nextSignal();
     }
   }
 
-  private async execute(job: Job): Promise<void> {
+  /**
+   * Waits for a reason to claim again: a local slot given back (at once), a new job (at once,
+   * or CLAIM_GAP_MS after the last claim, which found no more work), the poll interval (work
+   * that became due, leases that expired, other processes' finishes), or stop().
+   */
+  private nextSignal(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let gapTimer: NodeJS.Timeout | undefined;
+      const go = () => {
+        clearTimeout(timer);
+        clearTimeout(gapTimer);
+        this.wake = undefined;
+        resolve();
+      };
+      const check = () => {
+        if (!this.running || this.freed) return go();
+        if (!this.kicked || gapTimer || this.active >= this.cfg.concurrency) return;
+        const wait = this.lastClaimAt + CLAIM_GAP_MS - Date.now();
+        if (wait <= 0) return go();
+        gapTimer = setTimeout(go, wait);
+      };
+      const timer = setTimeout(go, this.cfg.pollMs);
+      this.wake = check;
+      // Signals that came while the last claim ran count now.
+      check();
+    });
+  }
+
+  /** Runs one attempt and records its outcome; true when the slot was given back with a batched finish (markDone). */
+  private async execute(job: Job): Promise<boolean> {
     const handler = this.handlers[job.kind];
     // The lease bounds the attempt: when it runs out the signal aborts and the slot is given
     // back even if the handler ignores the signal (its late result is dropped; the finish
@@ -144,26 +203,28 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     try {
       if (!handler) throw new PermanentError(`no handler for job kind ${job.kind}`);
       await Promise.race([handler.run(job.payload, job, { signal: lease.signal }), expired]);
-      await this.settle(job, { status: 'done' }, 'done');
     } catch (err) {
+      clearTimeout(timer);
       if (err instanceof LeaseExpiredError) this.emit('expired', job);
       const outcome = jobOutcome(err);
       const { reason } = outcome;
       if (outcome.kind === 'defer') {
         await this.postpone(job, outcome.ms, reason);
-        return;
+        return false;
       }
       if (outcome.kind === 'dead' || job.attempts >= job.maxAttempts) {
         const why = outcome.kind === 'dead' ? reason : `gave up after ${job.attempts} attempts: ${reason}`;
         await this.kill(job, handler, why);
-        return;
+        return false;
       }
       const delay = backoffDelay(job.attempts, { baseMs: this.cfg.backoffBaseMs, capMs: this.cfg.backoffCapMs, retryAfterMs: outcome.retryAfterMs });
       this.log.info({ job: job.id, kind: job.kind, attempt: job.attempts, delay, reason }, 'job failed; will retry');
       await this.settle(job, { status: 'pending', runAt: Date.now() + delay, error: reason }, 'retry', reason);
-    } finally {
-      clearTimeout(timer);
+      return false;
     }
+    clearTimeout(timer);
+    await this.markDone(job);
+    return true;
   }
 
   private async postpone(job: Job, ms: number, reason: string): Promise<void> {
@@ -183,6 +244,61 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       // The job stays running under our lease; when the lease ends another claim retries it.
       this.log.error({ job: job.id, err: String(err) }, 'could not dead-letter job');
     }
+  }
+
+  /**
+   * A succeeded attempt joins the jobs to be marked done: those that succeed in the same turn of
+   * the event loop, or while a finish statement runs, are marked done by one statement. Resolves
+   * after that statement committed, so 'done' is only ever emitted for a finish that is stored;
+   * the slot is held until then, like a single finish held it. A crash before the commit leaves
+   * the job running under its lease, and it runs again: at least once, as before.
+   */
+  private markDone(job: Job): Promise<void> {
+    return new Promise<void>((settled) => {
+      this.doneQueue.push({ job, settled });
+      // At the end of this turn of the event loop, unless a finish is under way (it takes these
+      // next): attempts whose answers arrived together share one statement.
+      if (this.flushing || this.doneQueue.length > 1) return;
+      setImmediate(() => void this.flushDone());
+    });
+  }
+
+  /** Marks the queued succeeded jobs done, a batch per statement until none is left, and gives their slots back. */
+  private async flushDone(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    while (this.doneQueue.length) {
+      const batch = this.doneQueue.splice(0, DONE_BATCH_MAX);
+      let finished: Set<number> | undefined;
+      try {
+        finished = await finishJobsDone(
+          this.db,
+          batch.map(({ job }) => ({ id: job.id, lockedBy: job.lockedBy! })),
+          Date.now(),
+        );
+      } catch (err) {
+        // They stay running under their leases; when those end another claim runs them again.
+        this.log.error({ jobs: batch.map(({ job }) => job.id), err: String(err) }, 'could not record jobs as done; their leases will expire and they run again');
+      }
+      this.active -= batch.length;
+      for (const { job, settled } of batch) {
+        try {
+          if (!finished) continue;
+          if (finished.has(job.id)) this.emit('done', job);
+          else {
+            this.log.warn({ job: job.id }, 'job lease was lost before it finished; another worker owns it');
+            this.emit('lost', job);
+          }
+        } catch (err) {
+          this.log.error({ job: job.id, err: String(err) }, 'a listener of the outbox failed');
+        } finally {
+          settled();
+        }
+      }
+      // The slots are free, and so are these jobs' conversations' next jobs: claim for them.
+      this.slotFreed();
+    }
+    this.flushing = false;
   }
 
   private async settle(job: Job, outcome: Parameters<typeof finishJob>[3], event: 'done' | 'retry', reason?: string): Promise<void> {

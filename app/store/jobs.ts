@@ -135,17 +135,27 @@ const RUNNABLE = `((j.status = 'pending' and j.run_at <= ?) or (j.status = 'runn
 const HEAD_OF_KEY = (a: string) => `not exists (select 1 from jobs e where e.ordering_key = ${a}.ordering_key and e.id < ${a}.id and e.status in ('pending', 'running'))`;
 
 /**
- * The fair pick, as ids. Each tenant with runnable work offers its first `perTenant` runnable
- * jobs in due order (walked on the (status, tenant, run_at) index, so a claim costs the number
- * of tenants, not the backlog); each offered job gets a slot number within its tenant (the
+ * The fair pick, as ids. The tenants are found by skipping from one to the next on the
+ * (status, tenant, run_at) index (a loose index scan: a seek per tenant with pending jobs; as
+ * `select distinct` over the due jobs it read the whole backlog, and a claim under a backlog of
+ * 3,000 jobs cost ~0.9 ms on sqlite instead of ~0.1), plus those with an expired lease. Each
+ * tenant offers its first `perTenant` runnable jobs in due order (walked on the same index, so
+ * a claim costs the number of tenants, not the backlog); each offered job gets a slot number within its tenant (the
  * jobs the tenant already has in flight, plus its rank), and jobs are taken in slot order. So
  * every tenant's next job comes before any tenant's second, a tenant that already holds slots
  * waits behind one that holds none, and no tenant passes `perTenant` jobs in flight: one
  * tenant's flood or slow host cannot hold every worker slot.
  */
 const FAIR_PICK = (pg: boolean) => `
-  with tenants as (
-    select distinct j.tenant from jobs j where ${RUNNABLE}
+  with recursive pending_tenants(tenant) as (
+    select (select tenant from jobs where status = 'pending' order by tenant limit 1)
+    union all
+    select (select tenant from jobs where status = 'pending' and tenant > p.tenant order by tenant limit 1) from pending_tenants p where p.tenant is not null
+  ),
+  tenants as (
+    select tenant from pending_tenants where tenant is not null
+    union
+    select tenant from jobs where status = 'running' and locked_until < ?
   ),
   busy as (
     select tenant, count(*) as n from jobs where status = 'running' and locked_until >= ? group by tenant
@@ -187,21 +197,45 @@ const OFFERED_SQLITE = `select x.id, x.run_at, x.tenant from tenants t join jobs
  * single UPDATE … RETURNING is atomic there.
  */
 export async function claimJobs(db: Tx, workerId: string, limit: number, now: number, leaseMs: number, perTenant = limit): Promise<Job[]> {
-  const pickBindings = [now, now, now, now, perTenant, now, perTenant, perTenant, limit];
+  const pickBindings = [now, now, now, perTenant, now, perTenant, perTenant, limit];
   const [pick, bindings] = isPg(db)
     ? [`select j.id from jobs j where j.id in (${FAIR_PICK(true)}) and ${RUNNABLE} for update skip locked`, [...pickBindings, now, now]]
     : [FAIR_PICK(false), pickBindings];
-  const rows = await db('jobs')
-    .whereRaw(`id in (${pick})`, bindings)
-    .update({
-      status: 'running',
-      locked_by: workerId,
-      locked_until: now + leaseMs,
-      attempts: db.raw('attempts + 1'),
-      updated_at: now,
-    })
-    .returning('*');
-  return (rows as JobRow[]).map(toJob).sort((a, b) => a.id - b.id);
+  // Plain SQL, not the query builder: it runs once per claim, and compiling the builder cost more CPU than the statement.
+  const rows = await runRows<JobRow>(db, `update jobs set status = 'running', locked_by = ?, locked_until = ?, attempts = attempts + 1, updated_at = ? where id in (${pick}) returning *`, [
+    workerId,
+    now + leaseMs,
+    now,
+    ...bindings,
+  ]);
+  return rows.map(toJob).sort((a, b) => a.id - b.id);
+}
+
+/**
+ * Marks many claimed jobs done in one statement: each only while the claim named with it still
+ * holds it (status running, locked_by its token), so an attempt that outlived its lease cannot
+ * finish a run another claim now owns. Returns the ids it finished; the others' leases were lost.
+ */
+export async function finishJobsDone(db: Tx, held: ReadonlyArray<{ id: number; lockedBy: string }>, now: number): Promise<Set<number>> {
+  if (!held.length) return new Set();
+  const byToken = new Map<string, number[]>();
+  for (const h of held) {
+    const ids = byToken.get(h.lockedBy);
+    if (ids) ids.push(h.id);
+    else byToken.set(h.lockedBy, [h.id]);
+  }
+  const clauses: string[] = [];
+  const bindings: Array<string | number> = [now];
+  for (const [token, ids] of byToken) {
+    clauses.push(`(locked_by = ? and id in (${ids.map(() => '?').join(', ')}))`);
+    bindings.push(token, ...ids);
+  }
+  const rows = await runRows<{ id: number }>(
+    db,
+    `update jobs set status = 'done', locked_by = null, locked_until = null, updated_at = ? where status = 'running' and (${clauses.join(' or ')}) returning id`,
+    bindings,
+  );
+  return new Set(rows.map((r) => Number(r.id)));
 }
 
 type Finish = { status: 'done' } | { status: 'pending'; runAt: number; error: string | null; refundAttempt?: boolean } | { status: 'dead'; error: string };

@@ -1,8 +1,9 @@
-import type { Channel, Conversation, Message, Participant } from '../ground/records.ts';
+import type { Attachment, Channel, Conversation, Message, Participant } from '../ground/records.ts';
 import { toChannel, type ChannelRow } from './channels.ts';
 import { toConversation, toParticipant, type ConversationRow, type ParticipantRow } from './conversations.ts';
-import type { Tx } from './db.ts';
-import { withAttachments, type MessageRow } from './messages.ts';
+import { readRows, type Tx } from './db.ts';
+import { toAttachment, toMessage, type AttachmentRow, type MessageRow } from './messages.ts';
+import type { Surface } from './workspace.ts';
 
 /** A message with what a job needs around it; a part that no longer exists is undefined. */
 export interface MessageContext {
@@ -11,6 +12,8 @@ export interface MessageContext {
   conversation: Conversation | undefined;
   /** The message's sender when that is the conversation's source_user (a Pipedrive user's message). */
   sender: Participant | undefined;
+  /** The surface the channel's installation chose, when it chose one (installation_surfaces). */
+  surface: Surface | undefined;
 }
 
 const CHANNEL_COLUMNS: Array<keyof ChannelRow> = [
@@ -43,7 +46,9 @@ const CONVERSATION_COLUMNS: Array<keyof ConversationRow> = [
 ];
 const PARTICIPANT_COLUMNS: Array<keyof ParticipantRow> = ['conversation_pk', 'id', 'role', 'name', 'avatar_url', 'email'];
 
-const aliased = <K extends string>(table: string, prefix: string, columns: K[]) => columns.map((c) => `${table}.${c} as ${prefix}${c}`);
+const ATTACHMENT_COLUMNS: Array<keyof AttachmentRow> = ['id', 'message_seq', 'name', 'mime_type', 'size', 'storage_key', 'remote_url'];
+
+const aliased = (table: string, prefix: string, columns: readonly string[]) => columns.map((c) => `${table}.${c} as ${prefix}${c}`).join(', ');
 
 function unprefix<R>(row: Record<string, unknown>, prefix: string, columns: Array<keyof R & string>): R | undefined {
   if (row[`${prefix}${columns[0]!}`] === null || row[`${prefix}${columns[0]!}`] === undefined) return undefined;
@@ -51,33 +56,46 @@ function unprefix<R>(row: Record<string, unknown>, prefix: string, columns: Arra
 }
 
 /**
- * The context every message job starts from, in one joined read (plus the attachments): the
- * message, its channel, its conversation and, for a Pipedrive user's message, its sender.
+ * One statement for the whole context, attachments included: the attachments are a LEFT JOIN
+ * too, so a message with n attachments comes back as n rows (one row with null attachment
+ * columns when it has none) instead of costing a second read. Plain SQL rather than the query
+ * builder: every delivery job runs it, and building it with knex cost more CPU than the read.
+ */
+const CONTEXT_SQL = `
+  select m.*, ${aliased('c', 'c__', CHANNEL_COLUMNS)}, ${aliased('v', 'v__', CONVERSATION_COLUMNS)},
+    ${aliased('p', 'p__', PARTICIPANT_COLUMNS)}, ${aliased('a', 'a__', ATTACHMENT_COLUMNS)}, s.surface as s__surface
+  from messages m
+  left join channels c on c.id = m.channel_id
+  left join conversations v on v.pk = m.conversation_pk
+  left join participants p on p.conversation_pk = m.conversation_pk and p.id = m.sender_id and p.role = 'source_user'
+  left join attachments a on a.message_seq = m.seq
+  left join installation_surfaces s on s.installation_id = c.installation_id
+  where m.id = ?
+  order by a.created_at`;
+
+/**
+ * The context every message job starts from, in one joined read: the message with its
+ * attachments, its channel, its conversation, for a Pipedrive user's message its sender, and
+ * the surface of the channel's installation (whether deliveries to Pipedrive's inbox go out).
  * Jobs read it at run time, so a retried job always sees the latest state.
  */
 export async function findMessageContext(db: Tx, messageId: string): Promise<MessageContext | undefined> {
-  const row = await db('messages as m')
-    .leftJoin('channels as c', 'c.id', 'm.channel_id')
-    .leftJoin('conversations as v', 'v.pk', 'm.conversation_pk')
-    .leftJoin('participants as p', function () {
-      this.on('p.conversation_pk', '=', 'm.conversation_pk').andOn('p.id', '=', 'm.sender_id').andOnVal('p.role', '=', 'source_user');
-    })
-    .where('m.id', messageId)
-    .first<(MessageRow & Record<string, unknown>) | undefined>([
-      'm.*',
-      ...aliased('c', 'c__', CHANNEL_COLUMNS),
-      ...aliased('v', 'v__', CONVERSATION_COLUMNS),
-      ...aliased('p', 'p__', PARTICIPANT_COLUMNS),
-    ]);
+  const rows = await readRows<MessageRow & Record<string, unknown>>(db, CONTEXT_SQL, [messageId]);
+  const row = rows[0];
   if (!row) return undefined;
-  const [message] = await withAttachments(db, [row]);
+  const attachments: Attachment[] = [];
+  for (const r of rows) {
+    const a = unprefix<AttachmentRow>(r, 'a__', ATTACHMENT_COLUMNS);
+    if (a) attachments.push(toAttachment(a));
+  }
   const channel = unprefix<ChannelRow>(row, 'c__', CHANNEL_COLUMNS);
   const conversation = unprefix<ConversationRow>(row, 'v__', CONVERSATION_COLUMNS);
   const sender = unprefix<ParticipantRow>(row, 'p__', PARTICIPANT_COLUMNS);
   return {
-    message: message!,
+    message: toMessage(row, attachments),
     channel: channel && toChannel(channel),
     conversation: conversation && toConversation(conversation),
     sender: sender && toParticipant(sender),
+    surface: (row.s__surface as Surface | null) ?? undefined,
   };
 }

@@ -16,7 +16,7 @@ export interface MessageRow {
   updated_at: number;
 }
 
-interface AttachmentRow {
+export interface AttachmentRow {
   id: string;
   message_seq: number;
   name: string;
@@ -26,7 +26,7 @@ interface AttachmentRow {
   remote_url: string | null;
 }
 
-const toAttachment = (r: AttachmentRow): Attachment => ({
+export const toAttachment = (r: AttachmentRow): Attachment => ({
   id: r.id,
   messageSeq: Number(r.message_seq),
   name: r.name,
@@ -36,7 +36,7 @@ const toAttachment = (r: AttachmentRow): Attachment => ({
   remoteUrl: r.remote_url,
 });
 
-const toMessage = (r: MessageRow, attachments: Attachment[]): Message => ({
+export const toMessage = (r: MessageRow, attachments: Attachment[]): Message => ({
   seq: Number(r.seq),
   id: r.id,
   conversationPk: Number(r.conversation_pk),

@@ -33,6 +33,30 @@ test('a job reads its message, channel, conversation and sender in one joined re
     assert.equal(inContext.sender, undefined);
     assert.equal(inContext.conversation?.pk, conversation.pk);
 
+    // Attachments come with the same read.
+    const withFiles = await b.platform.recordInbound(channel, {
+      dedupe: { source: 'seed', key: 'with-files' },
+      conversation,
+      senderId: 'agent-1',
+      text: 'two files',
+      platformMessageId: null,
+      createdAt: Date.now(),
+      attachments: [
+        { name: 'a.png', mimeType: 'image/png', size: 10, url: 'https://example.com/a.png' },
+        { name: 'b.pdf', mimeType: 'application/pdf', size: null, url: 'https://example.com/b.pdf' },
+      ],
+    });
+    assert.ok('message' in withFiles);
+    const files = await findMessageContext(b.db, withFiles.message.id);
+    assert.deepEqual(files?.message.attachments.map((a) => [a.name, a.mimeType, a.size, a.remoteUrl, a.messageSeq]).sort(), [
+      ['a.png', 'image/png', 10, 'https://example.com/a.png', withFiles.message.seq],
+      ['b.pdf', 'application/pdf', null, 'https://example.com/b.pdf', withFiles.message.seq],
+    ]);
+    assert.equal(files?.message.text, 'two files');
+
+    // The installation's surface, when it chose one (none here: the channel has no installation).
+    assert.equal(out.surface, undefined);
+
     // A deleted channel is still read (the job names the reason), with its status.
     await b.inbox.deleteChannel(channel);
     assert.equal((await findMessageContext(b.db, posted.id))?.channel?.status, 'deleted');

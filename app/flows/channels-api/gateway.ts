@@ -16,10 +16,11 @@ export function installationGateway(client: PipedriveClient, db?: Db): Pipedrive
       if (!channel.installationId) return unlinkedGateway.receiveMessage(channel, body);
       // On the workspace surface nobody reads the Messaging inbox, and Pipedrive removed its API:
       // nothing is sent there, so nothing is retried or dead-lettered against it.
-      if (db && !usesChannelsApi((await surfaceOf(db, channel.installationId)).surface)) return;
+      const { surface, ...call } = opts;
+      if (db && !usesChannelsApi(surface ?? (await surfaceOf(db, channel.installationId)).surface)) return;
       try {
         // From a worker slot: a pacing wait gives the slot back (DeferError) instead of sleeping in it.
-        await client.receiveMessage(channel.installationId, body, { ...opts, inWorker: true });
+        await client.receiveMessage(channel.installationId, body, { ...call, inWorker: true });
       } catch (err) {
         if (db && isChannelsApiRemoved(err, true)) {
           await channelsApiRemoved(db, channel.installationId, (err as PipedriveApiError).status);

@@ -4,6 +4,7 @@ import type { Db } from '../../store/db.ts';
 import { findMessageContext } from '../../store/message-context.ts';
 import type { ReceiveMessageBody } from '../../pipedrive/client.ts';
 import type { Channel } from '../../ground/records.ts';
+import { DEFAULT_SURFACE, type Surface } from '../../domain/surface.ts';
 import { presentMessage, type PresentDeps } from './present.ts';
 
 export type { ReceiveMessageBody };
@@ -13,8 +14,11 @@ export type { ReceiveMessageBody };
  * classify failures with RetryableError/PermanentError (429 and 5xx retried).
  */
 export interface PipedriveGateway {
-  /** `signal` aborts the call (the job's lease ran out); the caller is a worker slot, so waits defer. */
-  receiveMessage(channel: Channel, body: ReceiveMessageBody, opts?: { signal?: AbortSignal }): Promise<void>;
+  /**
+   * `signal` aborts the call (the job's lease ran out); the caller is a worker slot, so waits defer.
+   * `surface` is the installation's surface as the job read it with the message (absent: the gateway reads it).
+   */
+  receiveMessage(channel: Channel, body: ReceiveMessageBody, opts?: { signal?: AbortSignal; surface?: Surface }): Promise<void>;
 }
 
 /** Until an installation is linked there is nobody to deliver to: the job is dead-lettered with that reason. */
@@ -33,7 +37,7 @@ export function pipedriveReceiveJob(db: Db, gateway: PipedriveGateway, present: 
     async run({ messageId }, _job, { signal }) {
       const loaded = await findMessageContext(db, messageId);
       if (!loaded) throw new PermanentError(`message ${messageId} no longer exists`);
-      const { message, channel, conversation } = loaded;
+      const { message, channel, conversation, surface } = loaded;
       if (!channel || channel.status === 'deleted') throw new PermanentError('the channel was deleted');
       if (!conversation) throw new PermanentError('the conversation no longer exists');
       const m = presentMessage(message, present);
@@ -50,7 +54,7 @@ export function pipedriveReceiveJob(db: Db, gateway: PipedriveGateway, present: 
           ...(conversation.link ? { conversation_link: conversation.link } : {}),
           attachments: m.attachments,
         },
-        { signal },
+        { signal, surface: surface ?? DEFAULT_SURFACE },
       );
     },
   };

@@ -1,0 +1,130 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { startTestBridge, waitFor, type TestBridge } from '../support/harness.ts';
+import { seedChannel, seedConversation, seedInbound } from '../support/seed.ts';
+import { TestPlatform } from '../support/test-provider.ts';
+import type { Channel } from '../../app/ground/records.ts';
+import type { Job } from '../../app/store/jobs.ts';
+import type { PipedriveGateway } from '../../app/flows/channels-api/receive-job.ts';
+
+/** A Pipedrive that holds every delivery until `release()`, which answers them all in one turn. */
+class HeldGateway implements PipedriveGateway {
+  readonly held = new EventEmitter<{ held: [string] }>();
+  private waiting: Array<() => void> = [];
+  count = 0;
+
+  async receiveMessage(_channel: Channel, body: { id: string }): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.waiting.push(resolve);
+      this.count++;
+      this.held.emit('held', body.id);
+    });
+  }
+
+  release(): void {
+    for (const answer of this.waiting.splice(0)) answer();
+  }
+}
+
+const isReceive = (job: Job) => job.kind === 'pipedrive.receive';
+
+describe('succeeded jobs are marked done together', () => {
+  const gateway = new HeldGateway();
+  let b: TestBridge;
+  let channel: Channel;
+  /** The statements that marked jobs done, with their bindings. */
+  const finishes: Array<{ sql: string; bindings: unknown[] }> = [];
+
+  before(async () => {
+    // Four slots, all usable by the one tenant of this test.
+    b = await startTestBridge({ platforms: { test: new TestPlatform().factory() }, pipedrive: gateway, env: { WORKER_CONCURRENCY: '4', WORKER_TENANT_CONCURRENCY: '4' } });
+    channel = await seedChannel(b);
+    b.db.on('query', (q: { sql: string; bindings?: unknown[] }) => {
+      if (/^update jobs set status = 'done'/.test(q.sql)) finishes.push({ sql: q.sql, bindings: q.bindings ?? [] });
+    });
+  });
+  after(() => b.close());
+
+  /** Three inbound messages in three conversations, each held in flight by the gateway. */
+  async function holdThree(): Promise<void> {
+    let held = 0;
+    const allHeld = waitFor(gateway.held, 'held', () => ++held === 3);
+    for (let i = 0; i < 3; i++) await seedInbound(b, channel, await seedConversation(b, channel), `together ${i}`);
+    await allHeld;
+  }
+
+  test('three deliveries answered in the same turn are finished by one statement, and each emits done once', async () => {
+    await holdThree();
+    const inFlight = await b.db('jobs').where({ kind: 'pipedrive.receive', status: 'running' }).select('id');
+    assert.equal(inFlight.length, 3);
+    const done: number[] = [];
+    const onDone = (job: Job) => isReceive(job) && done.push(job.id);
+    b.outbox.on('done', onDone);
+    let n = 0;
+    const allDone = waitFor(b.outbox, 'done', (job: Job) => isReceive(job) && ++n === 3);
+    finishes.length = 0;
+    gateway.release();
+    await allDone;
+    b.outbox.off('done', onDone);
+
+    assert.equal(finishes.length, 1, 'one statement finished all three');
+    const ids = inFlight.map((r: { id: number }) => Number(r.id)).sort((x, y) => x - y);
+    assert.deepEqual(
+      [...done].sort((x, y) => x - y),
+      ids,
+      'each job emitted done exactly once',
+    );
+    for (const id of ids) assert.ok(finishes[0]!.bindings.includes(id));
+    const rows = await b.db('jobs').whereIn('id', ids).select('status', 'locked_by');
+    assert.deepEqual(
+      rows.map((r: { status: string; locked_by: string | null }) => [r.status, r.locked_by]),
+      ids.map(() => ['done', null]),
+    );
+  });
+
+  test('a job among them whose lease another claim took over is reported lost and keeps that claim; the others finish', async () => {
+    await holdThree();
+    const inFlight = (await b.db('jobs').where({ kind: 'pipedrive.receive', status: 'running' }).orderBy('id').select('id')).map((r: { id: number }) => Number(r.id));
+    assert.equal(inFlight.length, 3);
+    const stolen = inFlight[1]!;
+    // As if its lease had run out and another worker had claimed it again.
+    await b.db('jobs').where({ id: stolen }).update({ locked_by: 'another-worker:1' });
+    const events: Array<[string, number]> = [];
+    let settle!: () => void;
+    const settled = new Promise<void>((resolve) => (settle = resolve));
+    const record = (kind: string) => (job: Job) => {
+      if (isReceive(job) && events.push([kind, job.id]) === 3) settle();
+    };
+    const onDone = record('done');
+    const onLost = record('lost');
+    b.outbox.on('done', onDone);
+    b.outbox.on('lost', onLost);
+    finishes.length = 0;
+    gateway.release();
+    await settled;
+    b.outbox.off('done', onDone);
+    b.outbox.off('lost', onLost);
+
+    assert.equal(finishes.length, 1, 'one statement for the three');
+    assert.deepEqual(
+      events.filter(([, id]) => id === stolen),
+      [['lost', stolen]],
+    );
+    assert.deepEqual(
+      events
+        .filter(([kind]) => kind === 'done')
+        .map(([, id]) => id)
+        .sort((x, y) => x - y),
+      [inFlight[0], inFlight[2]],
+    );
+    const row = await b.db('jobs').where({ id: stolen }).first();
+    assert.equal(row.status, 'running', 'the late attempt did not finish the job another claim holds');
+    assert.equal(row.locked_by, 'another-worker:1');
+    const others = await b.db('jobs').whereIn('id', [inFlight[0]!, inFlight[2]!]).select('status');
+    assert.deepEqual(
+      others.map((r: { status: string }) => r.status),
+      ['done', 'done'],
+    );
+  });
+});
