@@ -6,7 +6,7 @@ import { AppError, badRequest } from '../../ground/failures.ts';
 import type { Inbox } from '../../domain/inbox.ts';
 import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from '../../domain/conversation-pages.ts';
 import type { Channel } from '../../ground/records.ts';
-import { presentConversation, presentMessage, presentSender, presentTemplates, type PresentDeps } from '../../flows/channels-api/present.ts';
+import { conversationJson, MessageJsonCache, presentMessage, presentSender, presentTemplates, presentConversationsJson, type PresentDeps } from '../../flows/channels-api/present.ts';
 import type { FileStore } from '../../ground/file-store.ts';
 import { pipedriveBasicAuth } from '../basic-auth.ts';
 import { familyOf } from '../paths.ts';
@@ -26,6 +26,8 @@ export function channelsApiGuard(config: Config) {
 export function channelsApiRouter(deps: { config: Config; inbox: Inbox; files: FileStore; present: PresentDeps }): Router {
   const { config, inbox, files, present } = deps;
   const router = new Router({ prefix: '/api/channels' });
+  // The pages' message JSON, per app (present.ts): entries are checked against every row read.
+  const messageJson = new MessageJsonCache();
 
   const channelOf = (ctx: Context): Promise<Channel> => inbox.activeChannel(param(ctx, 'providerChannelId'));
 
@@ -37,11 +39,7 @@ export function channelsApiRouter(deps: { config: Config; inbox: Inbox; files: F
       messagesLimit: limit(q.messages_limit, 'messages_limit'),
       after: q.after || undefined,
     });
-    jsonBody(ctx, {
-      success: true,
-      data: page.items.map((v) => presentConversation(v, present)),
-      additional_data: page.after ? { after: page.after } : {},
-    });
+    jsonBytes(ctx, presentConversationsJson(page.items, page.after ? { after: page.after } : {}, present, messageJson));
   });
 
   router.get('/:providerChannelId/conversations/:sourceConversationId', async (ctx) => {
@@ -51,11 +49,14 @@ export function channelsApiRouter(deps: { config: Config; inbox: Inbox; files: F
       messagesLimit: limit(q.messages_limit, 'messages_limit'),
       after: q.after || undefined,
     });
-    jsonBody(ctx, {
-      success: true,
-      data: presentConversation(view, present),
-      additional_data: view.nextMessagesCursor ? { after: view.nextMessagesCursor } : {},
-    });
+    jsonBytes(
+      ctx,
+      Buffer.concat([
+        Buffer.from('{"success":true,"data":'),
+        conversationJson(view, present, messageJson),
+        Buffer.from(`,"additional_data":${JSON.stringify(view.nextMessagesCursor ? { after: view.nextMessagesCursor } : {})}}`),
+      ]),
+    );
   });
 
   const upload = stagedUploads(config.uploads, files);
@@ -128,9 +129,10 @@ const PostMessageForm = z.object({
  * charset=utf-8`, Content-Length): a 30×30 page is ~270 KB, and as a string koa measures its
  * UTF-8 length in one pass and the socket encodes it in another.
  */
-function jsonBody(ctx: Context, value: unknown): void {
+/** A JSON answer already written as UTF-8 bytes (koa would otherwise stringify a body object itself). */
+function jsonBytes(ctx: Context, json: Buffer): void {
   ctx.type = 'json';
-  ctx.body = Buffer.from(JSON.stringify(value));
+  ctx.body = json;
 }
 
 function param(ctx: Context, name: string): string {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isoTime, presentConversation, presentMessage } from '../../../app/flows/channels-api/present.ts';
+import { conversationJson, isoTime, MessageJsonCache, presentConversation, presentConversationsJson, presentMessage } from '../../../app/flows/channels-api/present.ts';
 import type { ConversationView } from '../../../app/domain/conversation-pages.ts';
 import type { Attachment, Participant } from '../../../app/ground/records.ts';
 
@@ -44,7 +44,7 @@ function reference(v: ConversationView, fileUrl: (id: string) => string) {
   };
 }
 
-test('a conversation is presented byte for byte as before: key order, omitted fields, signed and remote URLs', () => {
+function sampleViews(): { views: ConversationView[]; fileUrl: (id: string) => string } {
   const fileUrl = (id: string) => `https://bridge.example/files/${encodeURIComponent(id)}?exp=1&sig=x`;
   const att = (id: string, over: Partial<Attachment>): Attachment => ({ id, messageSeq: 1, name: `${id} "ä"`, mimeType: 'image/png', size: 10, storageKey: null, remoteUrl: null, ...over });
   const person = (id: string, avatarUrl: string | null): Participant => ({ conversationPk: 1, id, role: 'end_user', name: `N ${id} \u2028`, avatarUrl, email: null });
@@ -77,7 +77,39 @@ test('a conversation is presented byte for byte as before: key order, omitted fi
     })),
     nextMessagesCursor: more ? 'cursor.sig' : undefined,
   }));
+  return { views, fileUrl };
+}
+
+test('a conversation is presented byte for byte as before: key order, omitted fields, signed and remote URLs', () => {
+  const { views, fileUrl } = sampleViews();
   for (const v of views) assert.equal(JSON.stringify(presentConversation(v, { fileUrl })), JSON.stringify(reference(v, fileUrl)));
   const m = views[0]!.messages[0]!;
   assert.equal(JSON.stringify(presentMessage(m, { fileUrl })), JSON.stringify(reference(views[0]!, fileUrl).messages[0]));
+});
+
+test('pages written from cached message heads are the bytes JSON.stringify writes, and a changed field is never answered from the cache', () => {
+  const { views, fileUrl } = sampleViews();
+  const expected = (vs: ConversationView[], extra: Record<string, string>) => Buffer.from(JSON.stringify({ success: true, data: vs.map((v) => reference(v, fileUrl)), additional_data: extra }));
+  const cache = new MessageJsonCache();
+  for (const extra of [{}, { after: 'next "page"' }, {}] as Array<Record<string, string>>) assert.deepEqual(presentConversationsJson(views, extra, { fileUrl }, cache), expected(views, extra));
+  assert.ok(cache.hits > 0);
+  for (const v of views) assert.deepEqual(conversationJson(v, { fileUrl }, cache), Buffer.from(JSON.stringify(reference(v, fileUrl))));
+  // The same seq with any shown field changed (a receipt, a reused seq): the answer follows the row.
+  // Retention deleting a message's stored files too.
+  for (const change of [{ status: 'read' as const }, { id: 'other' }, { text: 'edited' }, { senderId: 'z' }, { createdAt: 1 }, { attachments: [] }]) {
+    const changed = views.map((v) => ({ ...v, messages: v.messages.map((m) => ({ ...m, ...change })) }));
+    assert.deepEqual(presentConversationsJson(changed, {}, { fileUrl }, cache), expected(changed, {}));
+  }
+  assert.deepEqual(presentConversationsJson([], {}, { fileUrl }, cache), expected([], {}));
+});
+
+test('the message head cache stays within its byte bound', () => {
+  const { views, fileUrl } = sampleViews();
+  const cache = new MessageJsonCache(2000);
+  for (let round = 0; round < 3; round++) {
+    const shifted = views.map((v) => ({ ...v, messages: v.messages.map((m) => ({ ...m, seq: m.seq + round * 100 })) }));
+    assert.deepEqual(presentConversationsJson(shifted, {}, { fileUrl }, cache), Buffer.from(JSON.stringify({ success: true, data: shifted.map((v) => reference(v, fileUrl)), additional_data: {} })));
+    assert.ok(cache.sizeBytes <= 2000, String(cache.sizeBytes));
+  }
+  assert.ok(cache.size > 0);
 });

@@ -163,6 +163,33 @@ describe('postMessage', () => {
     assert.deepEqual(first.messages.at(-1), { ...first.messages.at(-1), id: data.id, message: 'Posted last', sender_id: `pd-user-${conv.id}`, status: 'sent' });
   });
 
+  test('both conversation reads show a message status as stored now, after earlier reads showed the old one (receipts, a failed send)', async () => {
+    const conversation = await seedConversation(b, channel);
+    const list = `/api/channels/${channel.providerChannelId}/conversations?conversations_limit=100`;
+    const one = `/api/channels/${channel.providerChannelId}/conversations/${encodeURIComponent(conversation.id)}`;
+    const statusOf = async (id: string) => {
+      const listed = await (await b.call(list)).json();
+      const fromList = listed.data.find((c: { id: string }) => c.id === conversation.id).messages.find((m: { id: string }) => m.id === id).status;
+      const alone = (await (await b.call(one)).json()).data.messages.find((m: { id: string }) => m.id === id).status;
+      assert.equal(fromList, alone);
+      return alone;
+    };
+    const sent = nextSend();
+    const res = await b.call(path, { method: 'POST', body: form({ message: 'shown, then delivered, read, failed', conversationId: conversation.id }) });
+    const id = (await res.json()).data.id as string;
+    await sent;
+    // Read twice: the second answer is built from what the first one left behind.
+    assert.equal(await statusOf(id), 'sent');
+    assert.equal(await statusOf(id), 'sent');
+    await b.platform.setMessageStatus(id, 'delivered');
+    assert.equal(await statusOf(id), 'delivered');
+    // A read receipt moves every sent/delivered message of the conversation in one statement.
+    assert.equal(await b.platform.markOutgoingRead(conversation), 1);
+    assert.equal(await statusOf(id), 'read');
+    await b.platform.setMessageStatus(id, 'failed', { error: 'platform rejected the message' });
+    assert.equal(await statusOf(id), 'failed');
+  });
+
   test('a conversation without a source_user is refused and nothing is stored', async () => {
     const now = Date.now();
     await b.db('conversations').insert({ id: 'no-source-user', channel_id: channel.id, status: 'open', seen: false, link: '', last_seq: 0, created_at: now, updated_at: now });
