@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../app/ground/log.ts';
+import { JOB } from '../../app/ground/job-kinds.ts';
+import { outboxEvent } from '../support/airy.ts';
 import { startTestBridge } from '../support/harness.ts';
 import { startPipedriveRig } from '../support/pipedrive-rig.ts';
 import { sign } from '../support/test-provider.ts';
@@ -16,6 +18,8 @@ test('GET /metrics: requests by route and status, webhook rejections, duplicates
   const rig = await startPipedriveRig({ fake: { burst: { limit: 3, windowMs: 2000 } }, env: { PIPEDRIVE_BURST_LIMIT: '100' } });
   try {
     const { bridge, channel } = rig;
+    // The job's own finish, not the fake's receipt: the worker records it done just after the call.
+    const finished = outboxEvent(bridge, 'done', JOB.pipedriveReceive);
     const first = await rig.inbound('hello', 'ev-dup');
     assert.equal(first.status, 200);
     assert.deepEqual((await rig.inbound('hello', 'ev-dup')).body, { duplicate: true });
@@ -24,6 +28,7 @@ test('GET /metrics: requests by route and status, webhook rejections, duplicates
     assert.equal(forged.status, 401);
     await fetch(`${bridge.url}/api/channels/${channel.provider_channel_id}/conversations`);
     if (!rig.fake.state.messages.has(first.body.id!)) await rig.fake.next('message', (m) => m.id === first.body.id);
+    await finished;
 
     const res = await fetch(`${bridge.url}/metrics`);
     assert.equal(res.status, 200);
