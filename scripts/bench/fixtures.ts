@@ -14,7 +14,6 @@ import type { AlvariaConfig } from '../../app/platforms/alvaria/schema.ts';
 import { sealJson } from '../../app/platforms/context.ts';
 import { recordSession, settleSession } from '../../app/store/alvaria-sessions.ts';
 import { findChannel, insertChannel } from '../../app/store/channels.ts';
-import { isPg } from '../../app/store/db.ts';
 import type { WebhookFixtures } from './protocol.ts';
 import { insertBatched } from './seed.ts';
 
@@ -116,9 +115,6 @@ export async function webhookFixtures(b: Bridge, args: { airySourceToken: string
   }
   await jobHistory(b, airy.id, airyIdsList, Math.ceil(args.jobHistory / 2));
   await jobHistory(b, alvaria.id, alvariaIdsList, Math.floor(args.jobHistory / 2));
-  // What autovacuum does within a minute of 100 k new rows: without statistics PostgreSQL plans
-  // the claim as if the jobs table were empty (a sort instead of the index walk).
-  if (isPg(b.db)) await b.db.raw('analyze');
   return { airy: { channelId: airy.id, conversationRefs }, alvaria: { channelId: alvaria.id, sessionIds } };
 }
 
