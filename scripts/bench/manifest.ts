@@ -1,6 +1,6 @@
 /**
  * The manifest endpoints Pipedrive calls, at fixed concurrency on a modest store (200
- * conversations × 40 messages), the store of ISSUE-14's figures: getConversations 30×30 and
+ * conversations × 40 messages), the store of the performance targets' figures: getConversations 30×30 and
  * postMessage have targets against the req/s quoted there (report.ts); the others are for
  * reference. Server CPU and SQL statements are charged per request sent.
  */

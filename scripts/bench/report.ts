@@ -29,7 +29,7 @@ export interface Row {
   target: string;
 }
 
-/** ISSUE-14's targets. Ratios to "today" are against the figures the issue quotes (its table, measured on main before the work). */
+/** The performance targets. Ratios to "today" are against the figures measured on main before the work (README, Benchmarks). */
 const TARGETS = {
   webhookShare: { sqlite: 0.25, postgres: 0.15 } as Record<Dialect, number>,
   cpuPerMessageMs: 0.35,
