@@ -74,6 +74,25 @@ export interface NewAttachment {
 }
 
 /** Inserts a message with its attachments; returns its seq (the global insertion order). */
+/** The message a successful insert stored, as the insert's caller sees it (nothing is read back). */
+function storedMessage(m: NewMessage, attachments: readonly NewAttachment[], seq: number, now: number): Message {
+  return {
+    seq,
+    id: m.id,
+    conversationPk: m.conversationPk,
+    channelId: m.channelId,
+    platformMessageId: m.platformMessageId ?? null,
+    origin: m.origin,
+    senderId: m.senderId,
+    text: m.text,
+    status: m.status,
+    error: null,
+    createdAt: m.createdAt,
+    updatedAt: now,
+    attachments: attachments.map((a) => ({ id: a.id, messageSeq: seq, name: a.name, mimeType: a.mimeType, size: a.size, storageKey: a.storageKey ?? null, remoteUrl: a.remoteUrl ?? null })),
+  };
+}
+
 /** Inserts a message with its attachments and returns it as stored (no read back: the caller's write is the truth). */
 export async function insertMessage(db: Tx, m: NewMessage, attachments: NewAttachment[], now: number): Promise<Message> {
   const [row] = await db('messages')
@@ -105,21 +124,7 @@ export async function insertMessage(db: Tx, m: NewMessage, attachments: NewAttac
       })),
     );
   }
-  return {
-    seq,
-    id: m.id,
-    conversationPk: m.conversationPk,
-    channelId: m.channelId,
-    platformMessageId: m.platformMessageId ?? null,
-    origin: m.origin,
-    senderId: m.senderId,
-    text: m.text,
-    status: m.status,
-    error: null,
-    createdAt: m.createdAt,
-    updatedAt: now,
-    attachments: attachments.map((a) => ({ id: a.id, messageSeq: seq, name: a.name, mimeType: a.mimeType, size: a.size, storageKey: a.storageKey ?? null, remoteUrl: a.remoteUrl ?? null })),
-  };
+  return storedMessage(m, attachments, seq, now);
 }
 
 /** A message of a batch with its attachments (insertMessages). */
@@ -191,21 +196,7 @@ export async function insertInboundMessages(db: Tx, list: readonly NewMessageWit
   const stored = list.map(({ message: m, attachments }): Message | null => {
     const seq = seqOf.get(m.id);
     if (seq === undefined) return null;
-    return {
-      seq,
-      id: m.id,
-      conversationPk: m.conversationPk,
-      channelId: m.channelId,
-      platformMessageId: m.platformMessageId ?? null,
-      origin: m.origin,
-      senderId: m.senderId,
-      text: m.text,
-      status: m.status,
-      error: null,
-      createdAt: m.createdAt,
-      updatedAt: now,
-      attachments: attachments.map((a) => ({ id: a.id, messageSeq: seq, name: a.name, mimeType: a.mimeType, size: a.size, storageKey: a.storageKey ?? null, remoteUrl: a.remoteUrl ?? null })),
-    };
+    return storedMessage(m, attachments, seq, now);
   });
   const attachmentRows = stored.flatMap((m) =>
     (m?.attachments ?? []).map((a) => ({ id: a.id, message_seq: a.messageSeq, name: a.name, mime_type: a.mimeType, size: a.size, storage_key: a.storageKey, remote_url: a.remoteUrl })),
