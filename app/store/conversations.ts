@@ -107,18 +107,16 @@ export async function updateConversation(
   await db('conversations').where({ pk }).update(row);
 }
 
-/** Moves a conversation to the front of "latest activity" (never backwards: seqs only grow). */
-export async function bumpActivity(db: Tx, pk: number, seq: number, now: number): Promise<void> {
-  await db('conversations').where({ pk }).andWhere('last_seq', '<', seq).update({ last_seq: seq, updated_at: now });
-}
-
 const BUMP_ACTIVITIES = (pg: boolean) =>
   `update conversations set last_seq = b.last_seq, updated_at = cast(? as bigint)
    from ${jsonRowSet(pg, { pk: 'bigint', last_seq: 'bigint' })} b
    where conversations.pk = b.pk and conversations.last_seq < b.last_seq`;
 const BUMP_ACTIVITIES_SQL = { pg: BUMP_ACTIVITIES(true), sqlite: BUMP_ACTIVITIES(false) };
 
-/** bumpActivity for several conversations in one statement (each with its newest seq of the batch). */
+/**
+ * Moves conversations to the front of "latest activity", each to its newest seq of the batch, in
+ * one statement (never backwards: seqs only grow).
+ */
 export async function bumpActivities(db: Tx, list: ReadonlyArray<{ pk: number; seq: number }>, now: number): Promise<void> {
   const newest = new Map<number, number>();
   for (const { pk, seq } of list) newest.set(pk, Math.max(seq, newest.get(pk) ?? 0));
@@ -129,7 +127,7 @@ export async function bumpActivities(db: Tx, list: ReadonlyArray<{ pk: number; s
 
 /**
  * What a message posted by a Pipedrive user does to its conversation, in one statement:
- * bumpActivity (the activity only moves forward) and unseen from this commit on.
+ * its activity moves forward (as in bumpActivities) and it is unseen from this commit on.
  */
 export async function postedTo(db: Tx, pk: number, seq: number, now: number): Promise<void> {
   await db.raw('update conversations set last_seq = case when last_seq < ? then ? else last_seq end, seen = ?, updated_at = ? where pk = ?', [seq, seq, false, now, pk]);
