@@ -128,11 +128,25 @@ const INSERT_JOBS = (pg: boolean) =>
    on conflict (idempotency_key) do nothing returning id, idempotency_key`;
 const INSERT_JOBS_SQL = { pg: INSERT_JOBS(true), sqlite: INSERT_JOBS(false) };
 
-/** Runnable: pending and due, or running with an expired lease. */
-const RUNNABLE = `((j.status = 'pending' and j.run_at <= ?) or (j.status = 'running' and j.locked_until < ?))`;
+/**
+ * Runnable: pending and due, or running with an expired lease. PostgreSQL re-checks it on the
+ * rows it locked, found by id. Written as a CASE so the planner cannot match it to an index on
+ * status: with statistics from when few jobs were pending it took a status index (or the
+ * partial index of unfinished jobs) for "one row" and walked the whole backlog to find a
+ * handful of ids, where the primary key finds each at once.
+ */
+const RUNNABLE = `(case j.status when 'pending' then j.run_at <= ? when 'running' then j.locked_until < ? else false end)`;
 
-/** No earlier job of the same ordering key (conversation) is unfinished: per-conversation order. */
-const HEAD_OF_KEY = (a: string) => `not exists (select 1 from jobs e where e.ordering_key = ${a}.ordering_key and e.id < ${a}.id and e.status in ('pending', 'running'))`;
+/**
+ * No earlier job of the same ordering key (conversation) is unfinished: per-conversation order.
+ * On PostgreSQL `offset 0` keeps it a per-row probe of the partial index of unfinished jobs
+ * (jobs_unfinished_key_idx): pulled up into an anti join, the planner (again trusting statistics
+ * in which almost nothing was pending) paired every job of a tenant's backlog with every
+ * unfinished job, ~10 ms per claim under a backlog of a few thousand. sqlite probes
+ * jobs_ordering_status_id_idx per row either way.
+ */
+const HEAD_OF_KEY = (a: string, pg: boolean) =>
+  `not exists (select 1 from jobs e where e.ordering_key = ${a}.ordering_key and e.id < ${a}.id and e.status in ('pending', 'running')${pg ? ' offset 0' : ''})`;
 
 /**
  * The fair pick, as ids. The tenants are found by skipping from one to the next on the
@@ -168,18 +182,18 @@ const FAIR_PICK = (pg: boolean) => `
   select id from ranked where slot <= ? order by slot, run_at, id limit ?`;
 
 /** A tenant's first runnable jobs in due order: due pending ones, and running ones whose lease expired. */
-const TENANT_HEAD = (what: 'id' | 'all') => {
+const TENANT_HEAD = (what: 'id' | 'all', pg: boolean) => {
   const cols = what === 'id' ? 'y.id' : 'y.id, y.run_at, y.tenant';
   return `
     select * from (
       select ${cols} from jobs y
-      where y.tenant = t.tenant and y.status = 'pending' and y.run_at <= ? and ${HEAD_OF_KEY('y')}
+      where y.tenant = t.tenant and y.status = 'pending' and y.run_at <= ? and ${HEAD_OF_KEY('y', pg)}
       order by y.run_at, y.id limit ?
     ) due
     union all
     select * from (
       select ${cols} from jobs y
-      where y.tenant = t.tenant and y.status = 'running' and y.locked_until < ? and ${HEAD_OF_KEY('y')}
+      where y.tenant = t.tenant and y.status = 'running' and y.locked_until < ? and ${HEAD_OF_KEY('y', pg)}
       order by y.run_at, y.id limit ?
     ) expired`;
 };
@@ -187,19 +201,20 @@ const TENANT_HEAD = (what: 'id' | 'all') => {
 // The one dialect difference of the claim: PostgreSQL runs the per-tenant walk as a LATERAL
 // join (as a correlated IN it re-ran it for every job row); sqlite has no LATERAL and runs
 // the correlated IN once per tenant.
-const OFFERED_PG = `select x.id, x.run_at, x.tenant from tenants t cross join lateral (${TENANT_HEAD('all')}) x`;
-const OFFERED_SQLITE = `select x.id, x.run_at, x.tenant from tenants t join jobs x on x.id in (${TENANT_HEAD('id')})`;
+const OFFERED_PG = `select x.id, x.run_at, x.tenant from tenants t cross join lateral (${TENANT_HEAD('all', true)}) x`;
+const OFFERED_SQLITE = `select x.id, x.run_at, x.tenant from tenants t join jobs x on x.id in (${TENANT_HEAD('id', false)})`;
 
 /**
  * Claims up to `limit` runnable jobs in one statement, fairly across tenants (FAIR_PICK).
- * PostgreSQL locks the picked rows with SKIP LOCKED and re-checks that they are still
- * runnable (a concurrent claimer may have taken them); sqlite serialises writers, so the
+ * PostgreSQL picks the ids first (`= any(array(…))` runs the pick once, as a correlated IN it
+ * was re-scanned per candidate row), locks them with SKIP LOCKED and re-checks that they are
+ * still runnable (a concurrent claimer may have taken them); sqlite serialises writers, so the
  * single UPDATE … RETURNING is atomic there.
  */
 export async function claimJobs(db: Tx, workerId: string, limit: number, now: number, leaseMs: number, perTenant = limit): Promise<Job[]> {
   const pickBindings = [now, now, now, perTenant, now, perTenant, perTenant, limit];
   const [pick, bindings] = isPg(db)
-    ? [`select j.id from jobs j where j.id in (${FAIR_PICK(true)}) and ${RUNNABLE} for update skip locked`, [...pickBindings, now, now]]
+    ? [`select j.id from jobs j where j.id = any(array(${FAIR_PICK(true)})) and ${RUNNABLE} for update skip locked`, [...pickBindings, now, now]]
     : [FAIR_PICK(false), pickBindings];
   // Plain SQL, not the query builder: it runs once per claim, and compiling the builder cost more CPU than the statement.
   const rows = await runRows<JobRow>(db, `update jobs set status = 'running', locked_by = ?, locked_until = ?, attempts = attempts + 1, updated_at = ? where id in (${pick}) returning *`, [

@@ -9,6 +9,7 @@ import * as m011 from './011_workspace.ts';
 import * as m012 from './012_transcripts.ts';
 import * as m013 from './013_platform_naming.ts';
 import * as m014 from './014_attachments_page_order.ts';
+import * as m015 from './015_jobs_claim_plan.ts';
 
 /**
  * Migrations are listed here explicitly (no directory scan), so they load the same way
@@ -30,6 +31,7 @@ const migrations: Record<string, Knex.Migration> = {
   '012_transcripts': m012,
   '013_platform_naming': m013,
   '014_attachments_page_order': m014,
+  '015_jobs_claim_plan': m015,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
