@@ -21,8 +21,8 @@ const HOSTILE_COMPANY = 666;
  * Pipedrive with a p99 under 2 s, every one of them, in order, and the app's RSS stays under
  * 400 MB. Everything is on loopback: the private-address hosts are refused before any
  * connection (they count the requests that reach them: none may). The app runs with the
- * default per-tenant cap (half of its 4 slots): the drip sends hold two slots at most and
- * leave two to everyone else.
+ * default per-tenant cap (half of its 16 slots): the drip sends hold eight slots at most and
+ * leave eight to everyone else.
  */
 export async function hostileScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
   const { hostile: size } = ctx.size;
