@@ -11,7 +11,7 @@ import type { PlatformRegistry } from '../platforms/registry.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
 import { findChannel } from '../store/channels.ts';
 import type { Db } from '../store/db.ts';
-import { findMessageContext } from '../store/message-context.ts';
+import { MessageContexts } from './message-contexts.ts';
 import { pipedriveReceiveJob, type PipedriveGateway } from './channels-api/receive-job.ts';
 import type { PresentDeps } from './channels-api/present.ts';
 import { conversationContext } from './workspace/record-panels.ts';
@@ -36,10 +36,11 @@ export interface JobDeps {
 }
 
 /** Delivers a Pipedrive user's message through the channel's adapter. */
-function platformSend(d: JobDeps): JobHandler<{ messageId: string }> {
+function platformSend(d: JobDeps, contexts: MessageContexts): JobHandler<{ messageId: string }> {
   return {
-    async run({ messageId }, _job, { signal }) {
-      const loaded = await findMessageContext(d.db, messageId);
+    prefetch: (jobs) => contexts.prefetch(jobs),
+    async run({ messageId }, job, { signal }) {
+      const loaded = await contexts.load(job, messageId);
       if (!loaded) throw new PermanentError(`message ${messageId} no longer exists`);
       const { message, channel, conversation, sender } = loaded;
       if (!channel || channel.status === 'deleted') throw new PermanentError('the channel was deleted before the message went out');
@@ -100,10 +101,12 @@ function platformDisconnect(d: JobDeps): JobHandler<{ channelId: string }> {
  * kind without its handler (or the reverse) does not compile; the outbox is built with it.
  */
 export function createJobTable(d: JobDeps): Record<JobKind, JobHandler<any>> {
+  // The message jobs of one claim read their contexts together (JobHandler.prefetch).
+  const contexts = new MessageContexts(d.db);
   return {
-    [JOB.platformSend]: platformSend(d),
+    [JOB.platformSend]: platformSend(d, contexts),
     [JOB.platformDisconnect]: platformDisconnect(d),
-    [JOB.pipedriveReceive]: pipedriveReceiveJob(d.db, d.pipedrive, d.present),
+    [JOB.pipedriveReceive]: pipedriveReceiveJob(contexts, d.pipedrive, d.present),
     [JOB.workspaceTranscript]: transcriptJob(d.workspace),
   };
 }

@@ -25,6 +25,13 @@ export interface JobHandler<P = unknown> {
   run(payload: P, job: Job, ctx: JobContext): Promise<void>;
   /** Runs in the same transaction that marks the job dead (e.g. mark the message failed). */
   onDead?(payload: P, reason: string, tx: Tx, job: Job): Promise<void>;
+  /**
+   * Called with the jobs of this kind one claim took, just before their attempts start: a
+   * handler may read what they all need in one statement instead of one each (their `run`s
+   * follow at once). It must not fail the jobs: a failure here is logged and each `run` reads
+   * for itself.
+   */
+  prefetch?(jobs: readonly Job[]): Promise<void>;
 }
 
 export type JobHandlers = Record<string, JobHandler<any>>;
@@ -139,6 +146,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
           const jobs = await claimJobs(this.db, token, free, this.lastClaimAt, this.cfg.leaseMs, this.cfg.tenantConcurrency);
           claimed = jobs.length;
           this.active += claimed;
+          await this.prefetch(jobs);
           for (const job of jobs) {
             const p = this.execute(job)
               .catch(() => false)
@@ -186,6 +194,24 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       // Signals that came while the last claim ran count now.
       check();
     });
+  }
+
+  /** Lets each kind's handler read ahead for the jobs of this claim (JobHandler.prefetch). */
+  private async prefetch(jobs: readonly Job[]): Promise<void> {
+    const byKind = new Map<string, Job[]>();
+    for (const job of jobs) {
+      if (!this.handlers[job.kind]?.prefetch) continue;
+      const list = byKind.get(job.kind);
+      if (list) list.push(job);
+      else byKind.set(job.kind, [job]);
+    }
+    for (const [kind, list] of byKind) {
+      try {
+        await this.handlers[kind]!.prefetch!(list);
+      } catch (err) {
+        this.log.warn({ kind, jobs: list.length, err: String(err) }, 'reading ahead for claimed jobs failed; each reads for itself');
+      }
+    }
   }
 
   /** Runs one attempt and records its outcome; true when the slot was given back with a batched finish (markDone). */

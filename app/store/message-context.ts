@@ -1,7 +1,7 @@
 import type { Attachment, Channel, Conversation, Message, Participant } from '../ground/records.ts';
 import { toChannel, type ChannelRow } from './channels.ts';
 import { toConversation, toParticipant, type ConversationRow, type ParticipantRow } from './conversations.ts';
-import { readRows, type Tx } from './db.ts';
+import { isPg, jsonRowSet, readRows, type Tx } from './db.ts';
 import { toAttachment, toMessage, type AttachmentRow, type MessageRow } from './messages.ts';
 import type { Surface } from './workspace.ts';
 
@@ -60,8 +60,10 @@ function unprefix<R>(row: Record<string, unknown>, prefix: string, columns: Arra
  * too, so a message with n attachments comes back as n rows (one row with null attachment
  * columns when it has none) instead of costing a second read. Plain SQL rather than the query
  * builder: every delivery job runs it, and building it with knex cost more CPU than the read.
+ * The messages are named by one JSON list (jsonRowSet), so one statement text serves one
+ * message or a whole claim's worth.
  */
-const CONTEXT_SQL = `
+const CONTEXT_SQL = (pg: boolean) => `
   select m.*, ${aliased('c', 'c__', CHANNEL_COLUMNS)}, ${aliased('v', 'v__', CONVERSATION_COLUMNS)},
     ${aliased('p', 'p__', PARTICIPANT_COLUMNS)}, ${aliased('a', 'a__', ATTACHMENT_COLUMNS)}, s.surface as s__surface
   from messages m
@@ -70,8 +72,9 @@ const CONTEXT_SQL = `
   left join participants p on p.conversation_pk = m.conversation_pk and p.id = m.sender_id and p.role = 'source_user'
   left join attachments a on a.message_seq = m.seq
   left join installation_surfaces s on s.installation_id = c.installation_id
-  where m.id = ?
-  order by a.created_at`;
+  where m.id in (select x.id from ${jsonRowSet(pg, { id: 'text' })} x)
+  order by m.seq, a.created_at`;
+const CONTEXT_STATEMENTS = { pg: CONTEXT_SQL(true), sqlite: CONTEXT_SQL(false) };
 
 /**
  * The context every message job starts from, in one joined read: the message with its
@@ -80,22 +83,33 @@ const CONTEXT_SQL = `
  * Jobs read it at run time, so a retried job always sees the latest state.
  */
 export async function findMessageContext(db: Tx, messageId: string): Promise<MessageContext | undefined> {
-  const rows = await readRows<MessageRow & Record<string, unknown>>(db, CONTEXT_SQL, [messageId]);
-  const row = rows[0];
-  if (!row) return undefined;
-  const attachments: Attachment[] = [];
-  for (const r of rows) {
-    const a = unprefix<AttachmentRow>(r, 'a__', ATTACHMENT_COLUMNS);
-    if (a) attachments.push(toAttachment(a));
+  return (await findMessageContexts(db, [messageId])).get(messageId);
+}
+
+/** The contexts of several messages in one statement (the jobs of one claim), by message id; a message that no longer exists is absent. */
+export async function findMessageContexts(db: Tx, messageIds: readonly string[]): Promise<Map<string, MessageContext>> {
+  const out = new Map<string, MessageContext>();
+  if (!messageIds.length) return out;
+  const ids = [...new Set(messageIds)].map((id) => ({ id }));
+  const rows = await readRows<MessageRow & Record<string, unknown>>(db, isPg(db) ? CONTEXT_STATEMENTS.pg : CONTEXT_STATEMENTS.sqlite, [JSON.stringify(ids)]);
+  // Rows come grouped by message (ordered by seq), each message's attachments in order.
+  for (let i = 0; i < rows.length;) {
+    const row = rows[i]!;
+    const attachments: Attachment[] = [];
+    for (; i < rows.length && rows[i]!.id === row.id; i++) {
+      const a = unprefix<AttachmentRow>(rows[i]!, 'a__', ATTACHMENT_COLUMNS);
+      if (a) attachments.push(toAttachment(a));
+    }
+    const channel = unprefix<ChannelRow>(row, 'c__', CHANNEL_COLUMNS);
+    const conversation = unprefix<ConversationRow>(row, 'v__', CONVERSATION_COLUMNS);
+    const sender = unprefix<ParticipantRow>(row, 'p__', PARTICIPANT_COLUMNS);
+    out.set(row.id, {
+      message: toMessage(row, attachments),
+      channel: channel && toChannel(channel),
+      conversation: conversation && toConversation(conversation),
+      sender: sender && toParticipant(sender),
+      surface: (row.s__surface as Surface | null) ?? undefined,
+    });
   }
-  const channel = unprefix<ChannelRow>(row, 'c__', CHANNEL_COLUMNS);
-  const conversation = unprefix<ConversationRow>(row, 'v__', CONVERSATION_COLUMNS);
-  const sender = unprefix<ParticipantRow>(row, 'p__', PARTICIPANT_COLUMNS);
-  return {
-    message: toMessage(row, attachments),
-    channel: channel && toChannel(channel),
-    conversation: conversation && toConversation(conversation),
-    sender: sender && toParticipant(sender),
-    surface: (row.s__surface as Surface | null) ?? undefined,
-  };
+  return out;
 }

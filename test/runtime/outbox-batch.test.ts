@@ -13,8 +13,11 @@ class HeldGateway implements PipedriveGateway {
   readonly held = new EventEmitter<{ held: [string] }>();
   private waiting: Array<() => void> = [];
   count = 0;
+  /** What each delivery carried: message id → text. */
+  readonly sent = new Map<string, string>();
 
-  async receiveMessage(_channel: Channel, body: { id: string }): Promise<void> {
+  async receiveMessage(_channel: Channel, body: { id: string; message: string }): Promise<void> {
+    this.sent.set(body.id, body.message);
     await new Promise<void>((resolve) => {
       this.waiting.push(resolve);
       this.count++;
@@ -126,5 +129,57 @@ describe('succeeded jobs are marked done together', () => {
       others.map((r: { status: string }) => r.status),
       ['done', 'done'],
     );
+  });
+});
+
+/** Calls `onSql` for every statement the bridge runs, the sqlite read pool's included (its runners pass through the writer's client). */
+function watchStatements(b: TestBridge, onSql: (q: { sql: string; bindings?: unknown[] }) => void): void {
+  type Client = { on(event: 'query', fn: typeof onSql): unknown; runner(builder: unknown): { client: Client } };
+  const seen = new WeakSet<object>();
+  const hook = (client: Client) => {
+    if (seen.has(client)) return;
+    seen.add(client);
+    client.on('query', onSql);
+  };
+  const writer = b.db.client as Client;
+  hook(writer);
+  const runner = writer.runner.bind(writer);
+  writer.runner = (builder: unknown) => {
+    const r = runner(builder);
+    hook(r.client);
+    return r;
+  };
+}
+
+describe('the message jobs of one claim read their messages together', () => {
+  test('three deliveries claimed together cost one context read, and each sends its own message', async () => {
+    const gateway = new HeldGateway();
+    const b = await startTestBridge({ platforms: { test: new TestPlatform().factory() }, pipedrive: gateway, env: { WORKER_CONCURRENCY: '4', WORKER_TENANT_CONCURRENCY: '4' } });
+    try {
+      const channel = await seedChannel(b);
+      // Queued while no worker runs, so that one claim takes all three.
+      await b.outbox.stop();
+      const messages = [];
+      for (const text of ['ahead one', 'ahead two', 'ahead three']) messages.push(await seedInbound(b, channel, await seedConversation(b, channel), text));
+      const reads: unknown[][] = [];
+      watchStatements(b, (q) => {
+        if (/from messages m\s+left join channels c/.test(q.sql)) reads.push(q.bindings ?? []);
+      });
+      let held = 0;
+      const allHeld = waitFor(gateway.held, 'held', () => ++held === 3);
+      b.outbox.start();
+      await allHeld;
+
+      assert.equal(reads.length, 1, 'one statement read the three messages with their context');
+      for (const m of messages) assert.ok(String(reads[0]![0]).includes(m.id), `the read named ${m.id}`);
+      assert.deepEqual(
+        messages.map((m) => gateway.sent.get(m.id)),
+        ['ahead one', 'ahead two', 'ahead three'],
+        'each delivery carried its own message',
+      );
+      gateway.release();
+    } finally {
+      await b.close();
+    }
   });
 });

@@ -1,7 +1,6 @@
 import type { JobHandler } from '../../runtime/outbox.ts';
 import { PermanentError } from '../../ground/failures.ts';
-import type { Db } from '../../store/db.ts';
-import { findMessageContext } from '../../store/message-context.ts';
+import type { MessageContexts } from '../message-contexts.ts';
 import type { ReceiveMessageBody } from '../../pipedrive/client.ts';
 import type { Channel } from '../../ground/records.ts';
 import { DEFAULT_SURFACE, type Surface } from '../../domain/surface.ts';
@@ -32,10 +31,11 @@ export const unlinkedGateway: PipedriveGateway = {
  * Pushes a message (new, or with a changed status) to Pipedrive. The message is read at run
  * time, so a retried job always sends the latest status under the same id (Pipedrive upserts).
  */
-export function pipedriveReceiveJob(db: Db, gateway: PipedriveGateway, present: PresentDeps): JobHandler<{ messageId: string }> {
+export function pipedriveReceiveJob(contexts: MessageContexts, gateway: PipedriveGateway, present: PresentDeps): JobHandler<{ messageId: string }> {
   return {
-    async run({ messageId }, _job, { signal }) {
-      const loaded = await findMessageContext(db, messageId);
+    prefetch: (jobs) => contexts.prefetch(jobs),
+    async run({ messageId }, job, { signal }) {
+      const loaded = await contexts.load(job, messageId);
       if (!loaded) throw new PermanentError(`message ${messageId} no longer exists`);
       const { message, channel, conversation, surface } = loaded;
       if (!channel || channel.status === 'deleted') throw new PermanentError('the channel was deleted');
