@@ -75,6 +75,7 @@ export async function findConversationWithSourceUser(db: Tx, channelId: string, 
     `select c.*, (select p.id from participants p where p.conversation_pk = c.pk and p.role = 'source_user' order by p.pk limit 1) as source_user_id
      from conversations c where c.channel_id = ? and c.id = ?`,
     [channelId, id],
+    { hot: true },
   );
   return row && { conversation: toConversation(row), sourceUserId: row.source_user_id ?? undefined };
 }
@@ -122,7 +123,7 @@ export async function bumpActivities(db: Tx, list: ReadonlyArray<{ pk: number; s
   for (const { pk, seq } of list) newest.set(pk, Math.max(seq, newest.get(pk) ?? 0));
   if (!newest.size) return;
   const rows = [...newest].map(([pk, seq]) => ({ pk, last_seq: seq }));
-  await runRows(db, isPg(db) ? BUMP_ACTIVITIES_SQL.pg : BUMP_ACTIVITIES_SQL.sqlite, [now, JSON.stringify(rows)]);
+  await runRows(db, isPg(db) ? BUMP_ACTIVITIES_SQL.pg : BUMP_ACTIVITIES_SQL.sqlite, [now, JSON.stringify(rows)], { hot: true });
 }
 
 /**

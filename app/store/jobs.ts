@@ -79,12 +79,12 @@ export async function insertJobs(db: Tx, jobs: readonly NewJob[], now: number): 
     channel_id: job.channelId ?? null,
   }));
   const channels = [...new Set(jobs.flatMap((j) => (j.channelId ? [j.channelId] : [])))].map((id) => ({ id }));
-  const returned = await runRows<{ id: number; idempotency_key: string | null }>(db, isPg(db) ? INSERT_JOBS_SQL.pg : INSERT_JOBS_SQL.sqlite, [
-    JSON.stringify(channels),
-    now,
-    now,
-    JSON.stringify(rows),
-  ]);
+  const returned = await runRows<{ id: number; idempotency_key: string | null }>(
+    db,
+    isPg(db) ? INSERT_JOBS_SQL.pg : INSERT_JOBS_SQL.sqlite,
+    [JSON.stringify(channels), now, now, JSON.stringify(rows)],
+    { hot: true },
+  );
   // RETURNING has no order: keyed jobs are found by key, the others are the remaining ids in order.
   const byKey = new Map<string, number>();
   const unkeyed: number[] = [];
@@ -205,19 +205,19 @@ const DUE_SQLITE = `select x.id, x.run_at, x.tenant from pending_tenants t join 
  * single UPDATE … RETURNING is atomic there.
  */
 export async function claimJobs(db: Tx, workerId: string, limit: number, now: number, leaseMs: number, perTenant = limit): Promise<Job[]> {
-  const pickBindings = [now, perTenant, now, now, perTenant, limit];
-  const [pick, bindings] = isPg(db)
-    ? [`select j.id from jobs j where j.id = any(array(${FAIR_PICK(true)})) and ${RUNNABLE} for update skip locked`, [...pickBindings, now, now]]
-    : [FAIR_PICK(false), pickBindings];
+  const pick = [now, perTenant, now, now, perTenant, limit];
   // Plain SQL, not the query builder: it runs once per claim, and compiling the builder cost more CPU than the statement.
-  const rows = await runRows<JobRow>(db, `update jobs set status = 'running', locked_by = ?, locked_until = ?, attempts = attempts + 1, updated_at = ? where id in (${pick}) returning *`, [
-    workerId,
-    now + leaseMs,
-    now,
-    ...bindings,
-  ]);
+  const rows = isPg(db)
+    ? await runRows<JobRow>(db, CLAIM_SQL.pg, [workerId, now + leaseMs, now, ...pick, now, now], { hot: true })
+    : await runRows<JobRow>(db, CLAIM_SQL.sqlite, [workerId, now + leaseMs, now, ...pick], { hot: true });
   return rows.map(toJob).sort((a, b) => a.id - b.id);
 }
+
+const CLAIM = (pick: string) => `update jobs set status = 'running', locked_by = ?, locked_until = ?, attempts = attempts + 1, updated_at = ? where id in (${pick}) returning *`;
+const CLAIM_SQL = {
+  pg: CLAIM(`select j.id from jobs j where j.id = any(array(${FAIR_PICK(true)})) and ${RUNNABLE} for update skip locked`),
+  sqlite: CLAIM(FAIR_PICK(false)),
+};
 
 /**
  * Marks many claimed jobs done in one statement: each only while the claim named with it still
@@ -226,25 +226,17 @@ export async function claimJobs(db: Tx, workerId: string, limit: number, now: nu
  */
 export async function finishJobsDone(db: Tx, held: ReadonlyArray<{ id: number; lockedBy: string }>, now: number): Promise<Set<number>> {
   if (!held.length) return new Set();
-  const byToken = new Map<string, number[]>();
-  for (const h of held) {
-    const ids = byToken.get(h.lockedBy);
-    if (ids) ids.push(h.id);
-    else byToken.set(h.lockedBy, [h.id]);
-  }
-  const clauses: string[] = [];
-  const bindings: Array<string | number> = [now];
-  for (const [token, ids] of byToken) {
-    clauses.push(`(locked_by = ? and id in (${ids.map(() => '?').join(', ')}))`);
-    bindings.push(token, ...ids);
-  }
-  const rows = await runRows<{ id: number }>(
-    db,
-    `update jobs set status = 'done', locked_by = null, locked_until = null, updated_at = ? where status = 'running' and (${clauses.join(' or ')}) returning id`,
-    bindings,
-  );
+  const rows = await runRows<{ id: number }>(db, isPg(db) ? FINISH_DONE_SQL.pg : FINISH_DONE_SQL.sqlite, [now, JSON.stringify(held.map((h) => ({ id: h.id, locked_by: h.lockedBy })))], { hot: true });
   return new Set(rows.map((r) => Number(r.id)));
 }
+
+/** The jobs and their claims' tokens as one JSON list (jsonRowSet): one statement text for any number of jobs. */
+const FINISH_DONE = (pg: boolean) =>
+  `update jobs set status = 'done', locked_by = null, locked_until = null, updated_at = ?
+   from ${jsonRowSet(pg, { id: 'bigint', locked_by: 'text' })} h
+   where jobs.id = h.id and jobs.locked_by = h.locked_by and jobs.status = 'running'
+   returning jobs.id`;
+const FINISH_DONE_SQL = { pg: FINISH_DONE(true), sqlite: FINISH_DONE(false) };
 
 type Finish = { status: 'done' } | { status: 'pending'; runAt: number; error: string | null; refundAttempt?: boolean } | { status: 'dead'; error: string };
 

@@ -191,7 +191,7 @@ export async function insertInboundMessages(db: Tx, list: readonly NewMessageWit
     status: m.status,
     created_at: m.createdAt,
   }));
-  const returned = await runRows<{ seq: number; id: string }>(db, sql.insertInboundMessages, [now, JSON.stringify(rows)]);
+  const returned = await runRows<{ seq: number; id: string }>(db, sql.insertInboundMessages, [now, JSON.stringify(rows)], { hot: true });
   const seqOf = new Map(returned.map((r) => [r.id, Number(r.seq)]));
   const stored = list.map(({ message: m, attachments }): Message | null => {
     const seq = seqOf.get(m.id);
@@ -201,7 +201,7 @@ export async function insertInboundMessages(db: Tx, list: readonly NewMessageWit
   const attachmentRows = stored.flatMap((m) =>
     (m?.attachments ?? []).map((a) => ({ id: a.id, message_seq: a.messageSeq, name: a.name, mime_type: a.mimeType, size: a.size, storage_key: a.storageKey, remote_url: a.remoteUrl })),
   );
-  if (attachmentRows.length) await runRows(db, sql.insertAttachments, [now, JSON.stringify(attachmentRows.map((a, n) => ({ n, ...a })))]);
+  if (attachmentRows.length) await runRows(db, sql.insertAttachments, [now, JSON.stringify(attachmentRows.map((a, n) => ({ n, ...a })))], { hot: true });
   return stored;
 }
 

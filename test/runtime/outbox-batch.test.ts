@@ -78,7 +78,9 @@ describe('succeeded jobs are marked done together', () => {
       ids,
       'each job emitted done exactly once',
     );
-    for (const id of ids) assert.ok(finishes[0]!.bindings.includes(id));
+    // The statement names its jobs with their claims' tokens as one JSON list.
+    const named = (JSON.parse(String(finishes[0]!.bindings.at(-1))) as Array<{ id: number }>).map((h) => Number(h.id)).sort((x, y) => x - y);
+    assert.deepEqual(named, ids);
     const rows = await b.db('jobs').whereIn('id', ids).select('status', 'locked_by');
     assert.deepEqual(
       rows.map((r: { status: string; locked_by: string | null }) => [r.status, r.locked_by]),
