@@ -203,8 +203,8 @@ export async function startBridge(config: Config, opts: BridgeOptions = {}): Pro
         });
         await singletons.stop();
         await outbox.stop();
-        // Inbound events already in a batch are written (or failed) before the database closes.
-        await platform.drain();
+        // Inbound events and posts already in a batch are written (or failed) before the database closes.
+        await Promise.all([platform.drain(), inbox.drain()]);
         await db.destroy();
         await files.close();
       })();

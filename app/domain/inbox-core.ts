@@ -2,7 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { JOB } from '../ground/job-kinds.ts';
 import type { JobQueue } from '../runtime/job-queue.ts';
-import { findConversation, findConversationBy, findConversationByPk, insertConversation, listParticipants, updateConversation, upsertParticipant } from '../store/conversations.ts';
+import {
+  findConversation,
+  findConversationBy,
+  findConversationByPk,
+  findConversationWithSourceUser,
+  insertConversation,
+  listParticipants,
+  updateConversation,
+  upsertParticipant,
+} from '../store/conversations.ts';
 import type { Db, Tx } from '../store/db.ts';
 import { findMessageById, updateMessage } from '../store/messages.ts';
 import type { Channel, Conversation, Message, MessageStatus, Participant } from '../ground/records.ts';
@@ -15,6 +24,12 @@ export const newId = (prefix: string) => `${prefix}_${randomUUID().replaceAll('-
 /** Platform text may carry NUL bytes, which PostgreSQL text columns reject: drop them. */
 export const clean = (s: string) => (s.includes('\u0000') ? s.replaceAll('\u0000', '') : s);
 export const cleanParticipant = <P extends { name: string; id: string }>(p: P): P => ({ ...p, name: clean(p.name), id: clean(p.id) });
+
+/** Where a Pipedrive user's message goes: the conversation, and the source user it is sent as. */
+export interface PostTarget {
+  conversation: Conversation;
+  sourceUserId: string | undefined;
+}
 
 /** A message just stored, with its conversation. */
 export interface StoredMessage {
@@ -53,6 +68,8 @@ export class InboxCore extends EventEmitter<InboxEvents> {
   private readonly conversations = new LookupCache<Conversation>({ max: 20_000, ttlMs: CONVERSATION_TTL_MS });
   /** A conversation's participants, filed under the same tag. */
   private readonly participantLists = new LookupCache<readonly Participant[]>({ max: 20_000, ttlMs: CONVERSATION_TTL_MS });
+  /** Where postMessage writes, by channel and our conversation id, filed under the same tag. */
+  private readonly postTargets = new LookupCache<PostTarget>({ max: 20_000, ttlMs: CONVERSATION_TTL_MS });
 
   constructor(
     readonly db: Db,
@@ -64,10 +81,6 @@ export class InboxCore extends EventEmitter<InboxEvents> {
 
   onStored(hook: StoredHook): void {
     this.storedHooks.push(hook);
-  }
-
-  async stored(tx: Tx, conversation: Conversation, message: Message): Promise<void> {
-    await this.storedMany(tx, [{ conversation, message }]);
   }
 
   async storedMany(tx: Tx, stored: readonly StoredMessage[]): Promise<void> {
@@ -105,6 +118,29 @@ export class InboxCore extends EventEmitter<InboxEvents> {
     );
   }
 
+  /**
+   * The conversation a Pipedrive user posts to, with the source user the message is sent as,
+   * answered from the cache when it can. Only fixed facts are used from it: which conversation
+   * it is (pk, id, channel), and its first source user, which stays the first (participants
+   * are never removed, and a later one comes after it in pk order). A conversation without a
+   * source user is not kept, so one added later is found at once. As with knownConversation,
+   * the activity fields may be old: postMessage's writes do not read them.
+   */
+  async postTarget(channel: Channel, conversationId: string): Promise<PostTarget | undefined> {
+    let incomplete: PostTarget | undefined;
+    const target = await this.postTargets.get(
+      `${channel.id}\u0000${conversationId}`,
+      async () => {
+        const found = await findConversationWithSourceUser(this.db, channel.id, conversationId);
+        if (found?.sourceUserId !== undefined) return Object.freeze({ conversation: Object.freeze(found.conversation), sourceUserId: found.sourceUserId });
+        incomplete = found;
+        return undefined;
+      },
+      (t) => [conversationTag(t.conversation.pk)],
+    );
+    return target ?? incomplete;
+  }
+
   /** Participants of a conversation, oldest first; through the cache (a participant's name may be up to CONVERSATION_TTL_MS old). */
   async participants(conversation: Pick<Conversation, 'pk' | 'channelId'>): Promise<readonly Participant[]> {
     const list = await this.participantLists.get(
@@ -120,6 +156,7 @@ export class InboxCore extends EventEmitter<InboxEvents> {
     const tag = conversationTag(pk);
     this.conversations.forget(tag);
     this.participantLists.forget(tag);
+    this.postTargets.forget(tag);
   }
 
   /**

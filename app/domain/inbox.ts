@@ -5,15 +5,16 @@ import type { JobQueue } from '../runtime/job-queue.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
 import { listTemplates, markChannelDeleted } from '../store/channels.ts';
 import type { ChannelCache } from './channel-cache.ts';
-import { findChannelParticipant, findConversation, findConversationWithSourceUser, postedTo } from '../store/conversations.ts';
-import type { Db } from '../store/db.ts';
+import { findChannelParticipant, findConversation, postedTo } from '../store/conversations.ts';
+import type { Db, Tx } from '../store/db.ts';
 import { replayDeadJobs } from '../store/jobs.ts';
 import type { FileStore } from '../store/files.ts';
-import { findMessage, findMessageById, insertMessage, type NewAttachment } from '../store/messages.ts';
+import { findMessage, findMessageById, insertMessages, type NewAttachment, type NewMessage } from '../store/messages.ts';
 import { conversationPage, listConversationPage } from './conversation-pages.ts';
+import { GroupCommit } from './group-commit.ts';
 import { clean, findConversationByPkOrThrow, InboxCore, newId, type InboxEvents, type StoredHook, type StoredMessage } from './inbox-core.ts';
 import type { ConversationSpec } from './platform-port.ts';
-import { PlatformInbox, type IngestOptions } from './platform-inbox.ts';
+import { DEFAULT_INGEST, PlatformInbox, type IngestOptions } from './platform-inbox.ts';
 import type { Quotas } from './quotas.ts';
 import type { Channel, Conversation, Message, Participant, Template } from '../ground/records.ts';
 
@@ -34,7 +35,15 @@ export interface StagedFile {
  */
 export function createInboxes(db: Db, secrets: Secrets, outbox: JobQueue, files: FileStore, log: Logger, quotas?: Quotas, ingest?: IngestOptions): { inbox: Inbox; platform: PlatformInbox } {
   const core = new InboxCore(db, outbox);
-  return { inbox: new Inbox(core, secrets, files, log, quotas), platform: new PlatformInbox(core, ingest) };
+  return { inbox: new Inbox(core, secrets, files, log, quotas, ingest), platform: new PlatformInbox(core, ingest) };
+}
+
+/** One message a Pipedrive user posted, waiting for its batch. */
+interface Post {
+  channel: Channel;
+  conversation: Conversation;
+  message: NewMessage;
+  attachments: NewAttachment[];
 }
 
 /**
@@ -45,6 +54,12 @@ export function createInboxes(db: Db, secrets: Secrets, outbox: JobQueue, files:
 export class Inbox {
   private readonly db: Db;
   private readonly outbox: JobQueue;
+  /**
+   * Concurrent postMessage calls, grouped into one transaction each (group commit, as the
+   * inbound events in PlatformInbox, with the same bound), one batch at a time in arrival
+   * order, so each conversation's delivery jobs are queued in the order its posts came.
+   */
+  private readonly posts: GroupCommit<Post, Message>;
 
   constructor(
     private readonly core: InboxCore,
@@ -52,9 +67,16 @@ export class Inbox {
     private readonly files: FileStore,
     private readonly log: Logger,
     private readonly quotas?: Quotas,
+    ingest: IngestOptions = DEFAULT_INGEST,
   ) {
     this.db = core.db;
     this.outbox = core.outbox;
+    this.posts = new GroupCommit<Post, Message>(
+      core.db,
+      ingest.maxBatch,
+      (tx, posts) => this.storePosts(tx, posts),
+      () => this.core.committed(),
+    );
   }
 
   /** Listens to what the domain tells observers (`changed`, `duplicate`). */
@@ -133,14 +155,20 @@ export class Inbox {
 
   /**
    * Stores a message a Pipedrive user wrote, adopts its staged files, and queues the
-   * delivery to the platform, all before answering Pipedrive. Files adopted for a message
-   * that is not stored are removed again; files still staged are the caller's (the HTTP
-   * upload reader removes them when the request ends).
+   * delivery to the platform, all before answering Pipedrive. Concurrent posts share one
+   * transaction (group commit, `GroupCommit`); each resolves only after the transaction
+   * holding it committed, and a post of a failed batch is written again alone, so only a post
+   * that cannot be stored fails. Files adopted for a message that is not stored are removed
+   * again; files still staged are the caller's (the HTTP upload reader removes them when the
+   * request ends).
    */
   async postMessage(channel: Channel, input: { conversationId: string; text: string; files: StagedFile[] }): Promise<Message> {
     const adopted: string[] = [];
     try {
-      const found = await findConversationWithSourceUser(this.db, channel.id, input.conversationId);
+      // The conversation and its source user are fixed facts, so they come through the lookup
+      // cache: read each time, they were a round trip of their own per post on PostgreSQL,
+      // more than a post's share of its whole batch under load.
+      const found = await this.core.postTarget(channel, input.conversationId);
       if (!found) throw notFound('Conversation');
       const { conversation, sourceUserId } = found;
       await this.quotas?.admitPost(
@@ -156,31 +184,60 @@ export class Inbox {
         adopted.push(id);
         attachments.push({ id, name: clean(f.originalName).slice(0, 255) || 'file', mimeType: clean(f.mimeType).slice(0, 255) || 'application/octet-stream', size: f.size, storageKey: id });
       }
-      const now = Date.now();
-      const id = newId('m');
-      const message = await this.db.transaction(async (tx) => {
-        const stored = await insertMessage(
-          tx,
-          { id, conversationPk: conversation.pk, channelId: channel.id, origin: 'pipedrive', senderId: sourceUserId, text: input.text, status: 'sent', createdAt: now },
-          attachments,
-          now,
-        );
-        // Its activity moves, and, as a new message from the source user is one the end user
-        // has not seen yet, the conversation is unseen from this commit on. Leaving that to the
-        // platform's unread signal (Airy's unread_count) let getConversations report
-        // `seen: true` next to a message nobody had read, until that event happened to be processed.
-        await postedTo(tx, conversation.pk, stored.seq, now);
-        await this.outbox.enqueue(tx, { kind: JOB.platformSend, payload: { messageId: id }, orderingKey: `send:${conversation.id}`, channelId: channel.id });
-        await this.core.stored(tx, conversation, stored);
-        return stored;
-      });
-      this.core.committed();
-      return message;
+      const message: NewMessage = {
+        id: newId('m'),
+        conversationPk: conversation.pk,
+        channelId: channel.id,
+        origin: 'pipedrive',
+        senderId: sourceUserId,
+        text: input.text,
+        status: 'sent',
+        createdAt: Date.now(),
+      };
+      return await this.posts.submit({ channel, conversation, message, attachments });
     } catch (err) {
       // Best effort: a failing store (e.g. the bucket unreachable) must not hide the original error.
       await Promise.allSettled(adopted.map((key) => this.files.remove(key)));
       throw err;
     }
+  }
+
+  /** Settles every post submitted so far (at shutdown, before the database closes). */
+  async drain(): Promise<void> {
+    await this.posts.drain();
+  }
+
+  /**
+   * Posts' statements, inside the given transaction, a few per batch whatever its size: the
+   * messages (in arrival order, so seq follows it) and their attachments, the conversations'
+   * activity and unseen mark, the delivery jobs (ids in arrival order: per conversation, the
+   * order of its posts), then the stored-message hooks once for the batch.
+   */
+  private async storePosts(tx: Tx, posts: readonly Post[]): Promise<Message[]> {
+    const now = Date.now();
+    const stored = await insertMessages(
+      tx,
+      posts.map((p) => ({ message: p.message, attachments: p.attachments })),
+      now,
+    );
+    // Its activity moves, and, as a new message from the source user is one the end user
+    // has not seen yet, the conversation is unseen from this commit on. Leaving that to the
+    // platform's unread signal (Airy's unread_count) let getConversations report
+    // `seen: true` next to a message nobody had read, until that event happened to be processed.
+    await postedTo(
+      tx,
+      posts.map((p, i) => ({ pk: p.conversation.pk, seq: stored[i]!.seq })),
+      now,
+    );
+    await this.outbox.enqueueMany(
+      tx,
+      posts.map((p) => ({ kind: JOB.platformSend, payload: { messageId: p.message.id }, orderingKey: `send:${p.conversation.id}`, channelId: p.channel.id })),
+    );
+    await this.core.storedMany(
+      tx,
+      posts.map((p, i) => ({ conversation: p.conversation, message: stored[i]! })),
+    );
+    return stored;
   }
 
   /**

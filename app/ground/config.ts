@@ -243,7 +243,8 @@ export interface Config {
   readonly alvariaCallbackMaxAgeSeconds: number;
   /**
    * Group commit of inbound platform events: concurrent webhooks share one transaction of at
-   * most `maxBatch` events (1 = one transaction per event).
+   * most `maxBatch` events (1 = one transaction per event). Concurrent postMessage calls are
+   * grouped the same way, in batches of their own with the same bound.
    */
   readonly ingest: { readonly maxBatch: number };
 }

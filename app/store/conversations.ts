@@ -126,12 +126,24 @@ export async function bumpActivities(db: Tx, list: ReadonlyArray<{ pk: number; s
   await runRows(db, isPg(db) ? BUMP_ACTIVITIES_SQL.pg : BUMP_ACTIVITIES_SQL.sqlite, [now, JSON.stringify(rows)], { hot: true });
 }
 
+const POSTED_TO = (pg: boolean) =>
+  `update conversations set last_seq = case when conversations.last_seq < b.last_seq then b.last_seq else conversations.last_seq end, seen = false, updated_at = cast(? as bigint)
+   from ${jsonRowSet(pg, { pk: 'bigint', last_seq: 'bigint' })} b
+   where conversations.pk = b.pk`;
+const POSTED_TO_SQL = { pg: POSTED_TO(true), sqlite: POSTED_TO(false) };
+
 /**
- * What a message posted by a Pipedrive user does to its conversation, in one statement:
- * its activity moves forward (as in bumpActivities) and it is unseen from this commit on.
+ * What messages posted by Pipedrive users do to their conversations, in one statement: each
+ * conversation's activity moves forward to its newest seq of the list (as in bumpActivities)
+ * and it is unseen from this commit on. One row per conversation: an UPDATE … FROM that
+ * matched a row twice would take either.
  */
-export async function postedTo(db: Tx, pk: number, seq: number, now: number): Promise<void> {
-  await db.raw('update conversations set last_seq = case when last_seq < ? then ? else last_seq end, seen = ?, updated_at = ? where pk = ?', [seq, seq, false, now, pk]);
+export async function postedTo(db: Tx, list: ReadonlyArray<{ pk: number; seq: number }>, now: number): Promise<void> {
+  const newest = new Map<number, number>();
+  for (const { pk, seq } of list) newest.set(pk, Math.max(seq, newest.get(pk) ?? 0));
+  if (!newest.size) return;
+  const rows = [...newest].map(([pk, seq]) => ({ pk, last_seq: seq }));
+  await runRows(db, isPg(db) ? POSTED_TO_SQL.pg : POSTED_TO_SQL.sqlite, [now, JSON.stringify(rows)], { hot: true });
 }
 
 export interface ActivityKey {

@@ -73,7 +73,6 @@ export interface NewAttachment {
   remoteUrl?: string | null;
 }
 
-/** Inserts a message with its attachments; returns its seq (the global insertion order). */
 /** The message a successful insert stored, as the insert's caller sees it (nothing is read back). */
 function storedMessage(m: NewMessage, attachments: readonly NewAttachment[], seq: number, now: number): Message {
   return {
@@ -91,40 +90,6 @@ function storedMessage(m: NewMessage, attachments: readonly NewAttachment[], seq
     updatedAt: now,
     attachments: attachments.map((a) => ({ id: a.id, messageSeq: seq, name: a.name, mimeType: a.mimeType, size: a.size, storageKey: a.storageKey ?? null, remoteUrl: a.remoteUrl ?? null })),
   };
-}
-
-/** Inserts a message with its attachments and returns it as stored (no read back: the caller's write is the truth). */
-export async function insertMessage(db: Tx, m: NewMessage, attachments: NewAttachment[], now: number): Promise<Message> {
-  const [row] = await db('messages')
-    .insert({
-      id: m.id,
-      conversation_pk: m.conversationPk,
-      channel_id: m.channelId,
-      platform_message_id: m.platformMessageId ?? null,
-      origin: m.origin,
-      sender_id: m.senderId,
-      text: m.text,
-      status: m.status,
-      created_at: m.createdAt,
-      updated_at: now,
-    })
-    .returning('seq');
-  const seq = Number(typeof row === 'object' ? (row as { seq: number }).seq : row);
-  if (attachments.length) {
-    await db('attachments').insert(
-      attachments.map((a) => ({
-        id: a.id,
-        message_seq: seq,
-        name: a.name,
-        mime_type: a.mimeType,
-        size: a.size,
-        storage_key: a.storageKey ?? null,
-        remote_url: a.remoteUrl ?? null,
-        created_at: now,
-      })),
-    );
-  }
-  return storedMessage(m, attachments, seq, now);
 }
 
 /** A message of a batch with its attachments (insertMessages). */
@@ -159,13 +124,20 @@ const INSERT_INBOUND_MESSAGES = (pg: boolean) =>
    from ${jsonRowSet(pg, MESSAGE_COLUMNS)} m
    where not exists (select 1 from messages x where x.channel_id = m.channel_id and x.platform_message_id = m.platform_message_id and x.origin <> 'pipedrive')
    order by m.n returning seq, id`;
+// The same for messages a Pipedrive user posted: they carry no platform id, so there is
+// nothing to leave out.
+const INSERT_MESSAGES = (pg: boolean) =>
+  `insert into messages (id, conversation_pk, channel_id, platform_message_id, origin, sender_id, text, status, created_at, updated_at)
+   select m.id, m.conversation_pk, m.channel_id, m.platform_message_id, m.origin, m.sender_id, m.text, m.status, m.created_at, cast(? as bigint)
+   from ${jsonRowSet(pg, MESSAGE_COLUMNS)} m
+   order by m.n returning seq, id`;
 const INSERT_ATTACHMENTS = (pg: boolean) =>
   `insert into attachments (id, message_seq, name, mime_type, size, storage_key, remote_url, created_at)
    select a.id, a.message_seq, a.name, a.mime_type, a.size, a.storage_key, a.remote_url, cast(? as bigint)
    from ${jsonRowSet(pg, ATTACHMENT_COLUMNS)} a order by a.n`;
 const BATCH_SQL = {
-  pg: { insertInboundMessages: INSERT_INBOUND_MESSAGES(true), insertAttachments: INSERT_ATTACHMENTS(true) },
-  sqlite: { insertInboundMessages: INSERT_INBOUND_MESSAGES(false), insertAttachments: INSERT_ATTACHMENTS(false) },
+  pg: { insertInboundMessages: INSERT_INBOUND_MESSAGES(true), insertMessages: INSERT_MESSAGES(true), insertAttachments: INSERT_ATTACHMENTS(true) },
+  sqlite: { insertInboundMessages: INSERT_INBOUND_MESSAGES(false), insertMessages: INSERT_MESSAGES(false), insertAttachments: INSERT_ATTACHMENTS(false) },
 };
 const batchSql = (db: Tx) => (isPg(db) ? BATCH_SQL.pg : BATCH_SQL.sqlite);
 
@@ -176,9 +148,24 @@ const batchSql = (db: Tx) => (isPg(db) ? BATCH_SQL.pg : BATCH_SQL.sqlite);
  * (a redelivery). The list must not hold one (channel, platform id) twice: the statement
  * checks against what was stored before it.
  */
-export async function insertInboundMessages(db: Tx, list: readonly NewMessageWithAttachments[], now: number): Promise<Array<Message | null>> {
+export function insertInboundMessages(db: Tx, list: readonly NewMessageWithAttachments[], now: number): Promise<Array<Message | null>> {
+  return insertRows(db, batchSql(db).insertInboundMessages, list, now);
+}
+
+/**
+ * Inserts messages a Pipedrive user posted (no platform id) with their attachments, in two
+ * statements (one without attachments), in list order, and returns them as stored.
+ */
+export async function insertMessages(db: Tx, list: readonly NewMessageWithAttachments[], now: number): Promise<Message[]> {
+  const stored = await insertRows(db, batchSql(db).insertMessages, list, now);
+  return stored.map((m, i) => {
+    if (!m) throw new Error(`message ${list[i]!.message.id} was not inserted`);
+    return m;
+  });
+}
+
+async function insertRows(db: Tx, insert: string, list: readonly NewMessageWithAttachments[], now: number): Promise<Array<Message | null>> {
   if (!list.length) return [];
-  const sql = batchSql(db);
   const rows = list.map(({ message: m }, n) => ({
     n,
     id: m.id,
@@ -191,7 +178,7 @@ export async function insertInboundMessages(db: Tx, list: readonly NewMessageWit
     status: m.status,
     created_at: m.createdAt,
   }));
-  const returned = await runRows<{ seq: number; id: string }>(db, sql.insertInboundMessages, [now, JSON.stringify(rows)], { hot: true });
+  const returned = await runRows<{ seq: number; id: string }>(db, insert, [now, JSON.stringify(rows)], { hot: true });
   const seqOf = new Map(returned.map((r) => [r.id, Number(r.seq)]));
   const stored = list.map(({ message: m, attachments }): Message | null => {
     const seq = seqOf.get(m.id);
@@ -201,7 +188,7 @@ export async function insertInboundMessages(db: Tx, list: readonly NewMessageWit
   const attachmentRows = stored.flatMap((m) =>
     (m?.attachments ?? []).map((a) => ({ id: a.id, message_seq: a.messageSeq, name: a.name, mime_type: a.mimeType, size: a.size, storage_key: a.storageKey, remote_url: a.remoteUrl })),
   );
-  if (attachmentRows.length) await runRows(db, sql.insertAttachments, [now, JSON.stringify(attachmentRows.map((a, n) => ({ n, ...a })))], { hot: true });
+  if (attachmentRows.length) await runRows(db, batchSql(db).insertAttachments, [now, JSON.stringify(attachmentRows.map((a, n) => ({ n, ...a })))], { hot: true });
   return stored;
 }
 

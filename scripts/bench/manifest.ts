@@ -58,14 +58,16 @@ export async function runManifest(opts: BenchOptions, dialect: Dialect, log: (s:
     const seconds = Math.max(2, Math.round(opts.seconds / 2));
     for (const s of scenarios) {
       const before = { cpu: (await server.request('cpu', {})).ms, statements: (await server.request('work', {})).requestStatements };
-      const r = await autocannon({
-        url: server.ready.bridge + s.path,
-        method: s.method ?? 'GET',
-        ...(s.body ? { body: s.body } : {}),
-        headers: { authorization: BASIC, ...s.headers },
-        connections: opts.connections,
-        duration: seconds,
-      });
+      const r = await server.profiled(opts.profilePath(`${dialect}-manifest-${s.endpoint.split(' ')[0]}`), () =>
+        autocannon({
+          url: server.ready.bridge + s.path,
+          method: s.method ?? 'GET',
+          ...(s.body ? { body: s.body } : {}),
+          headers: { authorization: BASIC, ...s.headers },
+          connections: opts.connections,
+          duration: seconds,
+        }),
+      );
       // Requests still in flight when the run stops are finished by the server: wait until its
       // statement count stops moving, then charge CPU and statements per request sent.
       let last = -1;
