@@ -61,7 +61,10 @@ function unprefix<R>(row: Record<string, unknown>, prefix: string, columns: Arra
  * columns when it has none) instead of costing a second read. Plain SQL rather than the query
  * builder: every delivery job runs it, and building it with knex cost more CPU than the read.
  * The messages are named by one JSON list (jsonRowSet), so one statement text serves one
- * message or a whole claim's worth.
+ * message or a whole claim's worth. A message's attachments share their created_at (they are
+ * stored together), so the row's place (ctid, sqlite's rowid: the order they were inserted in)
+ * breaks the tie; PostgreSQL's sort is not stable, and without it a message's files came back
+ * in any order.
  */
 const CONTEXT_SQL = (pg: boolean) => `
   select m.*, ${aliased('c', 'c__', CHANNEL_COLUMNS)}, ${aliased('v', 'v__', CONVERSATION_COLUMNS)},
@@ -73,7 +76,7 @@ const CONTEXT_SQL = (pg: boolean) => `
   left join attachments a on a.message_seq = m.seq
   left join installation_surfaces s on s.installation_id = c.installation_id
   where m.id in (select x.id from ${jsonRowSet(pg, { id: 'text' })} x)
-  order by m.seq, a.created_at`;
+  order by m.seq, a.created_at, ${pg ? 'a.ctid' : 'a.rowid'}`;
 const CONTEXT_STATEMENTS = { pg: CONTEXT_SQL(true), sqlite: CONTEXT_SQL(false) };
 
 /**

@@ -90,3 +90,25 @@ export async function startTestBridge(opts: BridgeOptions & { env?: Record<strin
     },
   };
 }
+
+/**
+ * Resolves once no job of the channel is pending or running: every outcome the outbox reports
+ * is a moment to look again (listening before looking, so an outcome between the two is not
+ * missed). For a test that must act only after the outbox has finished a channel's work, e.g.
+ * a job queued by another job's dead letter.
+ */
+export async function outboxSettled(b: Pick<Bridge, 'db' | 'outbox'>, channelId: string): Promise<void> {
+  const outcomes = ['done', 'dead', 'retry', 'lost'] as const;
+  for (;;) {
+    let wake!: () => void;
+    const next = new Promise<void>((resolve) => (wake = resolve));
+    for (const o of outcomes) b.outbox.on(o, wake);
+    try {
+      const unfinished = await b.db('jobs').where({ channel_id: channelId }).whereIn('status', ['pending', 'running']).count({ n: '*' }).first();
+      if (Number(unfinished?.n ?? 0) === 0) return;
+      await next;
+    } finally {
+      for (const o of outcomes) b.outbox.off(o, wake);
+    }
+  }
+}
