@@ -75,7 +75,6 @@ export async function findConversationWithSourceUser(db: Tx, channelId: string, 
     `select c.*, (select p.id from participants p where p.conversation_pk = c.pk and p.role = 'source_user' order by p.pk limit 1) as source_user_id
      from conversations c where c.channel_id = ? and c.id = ?`,
     [channelId, id],
-    { hot: true },
   );
   return row && { conversation: toConversation(row), sourceUserId: row.source_user_id ?? undefined };
 }
@@ -123,7 +122,7 @@ export async function bumpActivities(db: Tx, list: ReadonlyArray<{ pk: number; s
   for (const { pk, seq } of list) newest.set(pk, Math.max(seq, newest.get(pk) ?? 0));
   if (!newest.size) return;
   const rows = [...newest].map(([pk, seq]) => ({ pk, last_seq: seq }));
-  await runRows(db, isPg(db) ? BUMP_ACTIVITIES_SQL.pg : BUMP_ACTIVITIES_SQL.sqlite, [now, JSON.stringify(rows)], { hot: true });
+  await runRows(db, isPg(db) ? BUMP_ACTIVITIES_SQL.pg : BUMP_ACTIVITIES_SQL.sqlite, [now, JSON.stringify(rows)]);
 }
 
 const POSTED_TO = (pg: boolean) =>
@@ -143,7 +142,7 @@ export async function postedTo(db: Tx, list: ReadonlyArray<{ pk: number; seq: nu
   for (const { pk, seq } of list) newest.set(pk, Math.max(seq, newest.get(pk) ?? 0));
   if (!newest.size) return;
   const rows = [...newest].map(([pk, seq]) => ({ pk, last_seq: seq }));
-  await runRows(db, isPg(db) ? POSTED_TO_SQL.pg : POSTED_TO_SQL.sqlite, [now, JSON.stringify(rows)], { hot: true });
+  await runRows(db, isPg(db) ? POSTED_TO_SQL.pg : POSTED_TO_SQL.sqlite, [now, JSON.stringify(rows)]);
 }
 
 export interface ActivityKey {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import knex, { type Knex } from 'knex';
@@ -153,42 +152,12 @@ export function jsonRowSet(pg: boolean, columns: RowSetColumns): string {
     : `(select ${names.map((n) => `value ->> '${n}' as ${n}`).join(', ')} from json_each(?))`;
 }
 
-export interface StatementOptions {
-  /**
-   * The text is one of the few fixed statements every message runs (no variable-length lists):
-   * on PostgreSQL it goes out as a named prepared statement, parsed once per connection and
-   * planned from a cached plan once PostgreSQL finds its generic plan as good as the custom
-   * ones (https://www.postgresql.org/docs/current/sql-prepare.html). Statements whose text
-   * varies must not set it: each distinct text would stay prepared on every connection.
-   * sqlite's connections cache every prepared statement anyway (cacheStatements).
-   */
-  hot?: boolean;
-}
-
-/** The name of each hot statement's text (a digest, so the same text always gets the same name). */
-const HOT_NAMES = new Map<string, string>();
-/** A bound in case a caller marks a varying text hot by mistake: past it, statements go out unnamed. */
-const HOT_NAMES_MAX = 64;
-
-function statement(db: Tx, sql: string, bindings: readonly Knex.Value[], opts: StatementOptions): Knex.Raw {
-  const raw = db.raw(sql, bindings as Knex.RawBinding[]);
-  if (!opts.hot || !isPg(db)) return raw;
-  let name = HOT_NAMES.get(sql);
-  if (name === undefined) {
-    if (HOT_NAMES.size >= HOT_NAMES_MAX) return raw;
-    name = `hot_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`;
-    HOT_NAMES.set(sql, name);
-  }
-  // knex hands a raw statement's options to pg's query config (dialects/postgres `_query`).
-  return raw.options({ name });
-}
-
 /**
  * Runs one raw statement on the connection of `db` (a write: never routed to the read pool)
  * and returns the rows it returned (RETURNING or a select), on either dialect.
  */
-export async function runRows<T>(db: Tx, sql: string, bindings: readonly Knex.Value[], opts: StatementOptions = {}): Promise<T[]> {
-  const result = (await statement(db, sql, bindings, opts)) as unknown;
+export async function runRows<T>(db: Tx, sql: string, bindings: readonly Knex.Value[]): Promise<T[]> {
+  const result = (await db.raw(sql, bindings as Knex.RawBinding[])) as unknown;
   if (Array.isArray(result)) return result as T[];
   return (result as { rows?: T[] }).rows ?? [];
 }
@@ -202,8 +171,8 @@ const RAW_READS = new WeakSet<object>();
  * compiling knex's query builder costs more CPU than running the statement; outside a
  * transaction it runs on the read pool on sqlite, like any builder select.
  */
-export async function readRows<T>(db: Tx, sql: string, bindings: readonly Knex.Value[], opts: StatementOptions = {}): Promise<T[]> {
-  const raw = statement(db, sql, bindings, opts);
+export async function readRows<T>(db: Tx, sql: string, bindings: readonly Knex.Value[]): Promise<T[]> {
+  const raw = db.raw(sql, bindings as Knex.RawBinding[]);
   RAW_READS.add(raw);
   const result = (await raw) as unknown;
   return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];

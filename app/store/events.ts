@@ -29,7 +29,7 @@ export async function recordEventKeys(db: Tx, keys: readonly EventKey[], now: nu
     rows.push({ source: k.source, event_key: k.key });
   });
   if (!rows.length) return [];
-  const inserted = await runRows<{ source: string; event_key: string }>(db, isPg(db) ? RECORD_EVENT_KEYS_SQL.pg : RECORD_EVENT_KEYS_SQL.sqlite, [now, JSON.stringify(rows)], { hot: true });
+  const inserted = await runRows<{ source: string; event_key: string }>(db, isPg(db) ? RECORD_EVENT_KEYS_SQL.pg : RECORD_EVENT_KEYS_SQL.sqlite, [now, JSON.stringify(rows)]);
   const fresh = new Set(inserted.map((r) => keyOf(r.source, r.event_key)));
   return keys.map((k, i) => {
     const id = keyOf(k.source, k.key);

@@ -79,12 +79,12 @@ export async function insertJobs(db: Tx, jobs: readonly NewJob[], now: number): 
     channel_id: job.channelId ?? null,
   }));
   const channels = [...new Set(jobs.flatMap((j) => (j.channelId ? [j.channelId] : [])))].map((id) => ({ id }));
-  const returned = await runRows<{ id: number; idempotency_key: string | null }>(
-    db,
-    isPg(db) ? INSERT_JOBS_SQL.pg : INSERT_JOBS_SQL.sqlite,
-    [JSON.stringify(channels), now, now, JSON.stringify(rows)],
-    { hot: true },
-  );
+  const returned = await runRows<{ id: number; idempotency_key: string | null }>(db, isPg(db) ? INSERT_JOBS_SQL.pg : INSERT_JOBS_SQL.sqlite, [
+    JSON.stringify(channels),
+    now,
+    now,
+    JSON.stringify(rows),
+  ]);
   // RETURNING has no order: keyed jobs are found by key, the others are the remaining ids in order.
   const byKey = new Map<string, number>();
   const unkeyed: number[] = [];
@@ -208,8 +208,8 @@ export async function claimJobs(db: Tx, workerId: string, limit: number, now: nu
   const pick = [now, perTenant, now, now, perTenant, limit];
   // Plain SQL, not the query builder: it runs once per claim, and compiling the builder cost more CPU than the statement.
   const rows = isPg(db)
-    ? await runRows<JobRow>(db, CLAIM_SQL.pg, [workerId, now + leaseMs, now, ...pick, now, now], { hot: true })
-    : await runRows<JobRow>(db, CLAIM_SQL.sqlite, [workerId, now + leaseMs, now, ...pick], { hot: true });
+    ? await runRows<JobRow>(db, CLAIM_SQL.pg, [workerId, now + leaseMs, now, ...pick, now, now])
+    : await runRows<JobRow>(db, CLAIM_SQL.sqlite, [workerId, now + leaseMs, now, ...pick]);
   return rows.map(toJob).sort((a, b) => a.id - b.id);
 }
 
@@ -226,7 +226,7 @@ const CLAIM_SQL = {
  */
 export async function finishJobsDone(db: Tx, held: ReadonlyArray<{ id: number; lockedBy: string }>, now: number): Promise<Set<number>> {
   if (!held.length) return new Set();
-  const rows = await runRows<{ id: number }>(db, isPg(db) ? FINISH_DONE_SQL.pg : FINISH_DONE_SQL.sqlite, [now, JSON.stringify(held.map((h) => ({ id: h.id, locked_by: h.lockedBy })))], { hot: true });
+  const rows = await runRows<{ id: number }>(db, isPg(db) ? FINISH_DONE_SQL.pg : FINISH_DONE_SQL.sqlite, [now, JSON.stringify(held.map((h) => ({ id: h.id, locked_by: h.lockedBy })))]);
   return new Set(rows.map((r) => Number(r.id)));
 }
 

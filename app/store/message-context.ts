@@ -94,7 +94,7 @@ export async function findMessageContexts(db: Tx, messageIds: readonly string[])
   const out = new Map<string, MessageContext>();
   if (!messageIds.length) return out;
   const ids = [...new Set(messageIds)].map((id) => ({ id }));
-  const rows = await readRows<MessageRow & Record<string, unknown>>(db, isPg(db) ? CONTEXT_STATEMENTS.pg : CONTEXT_STATEMENTS.sqlite, [JSON.stringify(ids)], { hot: true });
+  const rows = await readRows<MessageRow & Record<string, unknown>>(db, isPg(db) ? CONTEXT_STATEMENTS.pg : CONTEXT_STATEMENTS.sqlite, [JSON.stringify(ids)]);
   // Rows come grouped by message (ordered by seq), each message's attachments in order.
   for (let i = 0; i < rows.length;) {
     const row = rows[i]!;

@@ -178,7 +178,7 @@ async function insertRows(db: Tx, insert: string, list: readonly NewMessageWithA
     status: m.status,
     created_at: m.createdAt,
   }));
-  const returned = await runRows<{ seq: number; id: string }>(db, insert, [now, JSON.stringify(rows)], { hot: true });
+  const returned = await runRows<{ seq: number; id: string }>(db, insert, [now, JSON.stringify(rows)]);
   const seqOf = new Map(returned.map((r) => [r.id, Number(r.seq)]));
   const stored = list.map(({ message: m, attachments }): Message | null => {
     const seq = seqOf.get(m.id);
@@ -188,7 +188,7 @@ async function insertRows(db: Tx, insert: string, list: readonly NewMessageWithA
   const attachmentRows = stored.flatMap((m) =>
     (m?.attachments ?? []).map((a) => ({ id: a.id, message_seq: a.messageSeq, name: a.name, mime_type: a.mimeType, size: a.size, storage_key: a.storageKey, remote_url: a.remoteUrl })),
   );
-  if (attachmentRows.length) await runRows(db, batchSql(db).insertAttachments, [now, JSON.stringify(attachmentRows.map((a, n) => ({ n, ...a })))], { hot: true });
+  if (attachmentRows.length) await runRows(db, batchSql(db).insertAttachments, [now, JSON.stringify(attachmentRows.map((a, n) => ({ n, ...a })))]);
   return stored;
 }
 
