@@ -118,11 +118,15 @@ const BUMP_ACTIVITIES_SQL = { pg: BUMP_ACTIVITIES(true), sqlite: BUMP_ACTIVITIES
  * one statement (never backwards: seqs only grow).
  */
 export async function bumpActivities(db: Tx, list: ReadonlyArray<{ pk: number; seq: number }>, now: number): Promise<void> {
+  const rows = newestPerConversation(list);
+  if (rows) await runRows(db, isPg(db) ? BUMP_ACTIVITIES_SQL.pg : BUMP_ACTIVITIES_SQL.sqlite, [now, rows]);
+}
+
+/** Each conversation of the list once, with its newest seq, as the JSON rows of an UPDATE … FROM (which must not match a row twice); null for an empty list. */
+function newestPerConversation(list: ReadonlyArray<{ pk: number; seq: number }>): string | null {
   const newest = new Map<number, number>();
   for (const { pk, seq } of list) newest.set(pk, Math.max(seq, newest.get(pk) ?? 0));
-  if (!newest.size) return;
-  const rows = [...newest].map(([pk, seq]) => ({ pk, last_seq: seq }));
-  await runRows(db, isPg(db) ? BUMP_ACTIVITIES_SQL.pg : BUMP_ACTIVITIES_SQL.sqlite, [now, JSON.stringify(rows)]);
+  return newest.size ? JSON.stringify([...newest].map(([pk, seq]) => ({ pk, last_seq: seq }))) : null;
 }
 
 const POSTED_TO = (pg: boolean) =>
@@ -138,11 +142,8 @@ const POSTED_TO_SQL = { pg: POSTED_TO(true), sqlite: POSTED_TO(false) };
  * matched a row twice would take either.
  */
 export async function postedTo(db: Tx, list: ReadonlyArray<{ pk: number; seq: number }>, now: number): Promise<void> {
-  const newest = new Map<number, number>();
-  for (const { pk, seq } of list) newest.set(pk, Math.max(seq, newest.get(pk) ?? 0));
-  if (!newest.size) return;
-  const rows = [...newest].map(([pk, seq]) => ({ pk, last_seq: seq }));
-  await runRows(db, isPg(db) ? POSTED_TO_SQL.pg : POSTED_TO_SQL.sqlite, [now, JSON.stringify(rows)]);
+  const rows = newestPerConversation(list);
+  if (rows) await runRows(db, isPg(db) ? POSTED_TO_SQL.pg : POSTED_TO_SQL.sqlite, [now, rows]);
 }
 
 export interface ActivityKey {

@@ -27,6 +27,7 @@ import type { Channel } from '../../app/ground/records.ts';
 import type { ReceiveMessageBody } from '../../app/flows/channels-api/receive-job.ts';
 import type { Counts, ReadyMessage, RequestMessage, RequestName, Requests, ResponseMessage, RssReport } from './protocol.ts';
 import { seedStore } from './seed.ts';
+import { watchStatements, type RanStatement } from '../lib/statements.ts';
 
 if (!process.send) throw new Error('scripts/bench/server.ts is started by `npm run bench` (it needs an IPC channel)');
 
@@ -87,17 +88,15 @@ const bridge = await startBridge(config, {
 });
 
 /**
- * Statements per message. Every statement knex runs emits 'query' on its client (BEGIN and COMMIT
- * of a transaction too, through the transaction's client). On sqlite plain reads go to a second
- * knex client (the read pool, app/store/db.ts): its runners pass through the writer's `runner`, so
- * the first one seen hooks that client too. Who ran it comes from the async context: a request of
- * the bridge's HTTP server, an IPC request of the bench (not counted), or neither (the worker).
+ * Statements per message: every statement knex runs (watchStatements: BEGIN and COMMIT included,
+ * and on sqlite the read pool's). Who ran it comes from the async context: a request of the
+ * bridge's HTTP server, an IPC request of the bench (not counted), or neither (the worker).
  */
 const context = new AsyncLocalStorage<'request' | 'ipc'>();
 let requestStatements = 0;
 let workerStatements = 0;
 let traceLeft = Number(process.env.BENCH_SQL_TRACE ?? 0);
-const countStatement = (q: { sql?: string; __knexTxId?: string }) => {
+const countStatement = (q: RanStatement) => {
   const who = context.getStore();
   if (who === 'ipc') return;
   if (who === 'request') requestStatements++;
@@ -107,21 +106,7 @@ const countStatement = (q: { sql?: string; __knexTxId?: string }) => {
     process.stderr.write(`sql ${who ?? 'worker'}${q.__knexTxId ? ` ${q.__knexTxId}` : ''}: ${String(q.sql).replace(/\s+/g, ' ').slice(0, 160)}\n`);
   }
 };
-type Counted = { on(event: 'query', listener: (q: { sql?: string; __knexTxId?: string }) => void): unknown };
-const hooked = new WeakSet<object>();
-const hook = (client: Counted) => {
-  if (hooked.has(client)) return;
-  hooked.add(client);
-  client.on('query', countStatement);
-};
-const writerClient = bridge.db.client as Counted & { runner(builder: unknown): { client: Counted } };
-hook(writerClient);
-const runner = writerClient.runner.bind(writerClient);
-writerClient.runner = (builder: unknown) => {
-  const r = runner(builder);
-  hook(r.client);
-  return r;
-};
+watchStatements(bridge.db, countStatement);
 const requestListeners = bridge.server.listeners('request') as Array<(...args: unknown[]) => void>;
 bridge.server.removeAllListeners('request');
 bridge.server.on('request', (...args: unknown[]) => context.run('request', () => requestListeners.forEach((l) => l.apply(bridge.server, args))));

@@ -7,6 +7,7 @@ import { TestPlatform } from '../support/test-provider.ts';
 import type { Channel } from '../../app/ground/records.ts';
 import type { Job } from '../../app/store/jobs.ts';
 import type { PipedriveGateway } from '../../app/flows/channels-api/receive-job.ts';
+import { watchStatements } from '../../scripts/lib/statements.ts';
 
 /** A Pipedrive that holds every delivery until `release()`, which answers them all in one turn. */
 class HeldGateway implements PipedriveGateway {
@@ -134,25 +135,6 @@ describe('succeeded jobs are marked done together', () => {
   });
 });
 
-/** Calls `onSql` for every statement the bridge runs, the sqlite read pool's included (its runners pass through the writer's client). */
-function watchStatements(b: TestBridge, onSql: (q: { sql: string; bindings?: unknown[] }) => void): void {
-  type Client = { on(event: 'query', fn: typeof onSql): unknown; runner(builder: unknown): { client: Client } };
-  const seen = new WeakSet<object>();
-  const hook = (client: Client) => {
-    if (seen.has(client)) return;
-    seen.add(client);
-    client.on('query', onSql);
-  };
-  const writer = b.db.client as Client;
-  hook(writer);
-  const runner = writer.runner.bind(writer);
-  writer.runner = (builder: unknown) => {
-    const r = runner(builder);
-    hook(r.client);
-    return r;
-  };
-}
-
 describe('the message jobs of one claim read their messages together', () => {
   test('three deliveries claimed together cost one context read, and each sends its own message', async () => {
     const gateway = new HeldGateway();
@@ -164,8 +146,8 @@ describe('the message jobs of one claim read their messages together', () => {
       const messages = [];
       for (const text of ['ahead one', 'ahead two', 'ahead three']) messages.push(await seedInbound(b, channel, await seedConversation(b, channel), text));
       const reads: unknown[][] = [];
-      watchStatements(b, (q) => {
-        if (/from messages m\s+left join channels c/.test(q.sql)) reads.push(q.bindings ?? []);
+      watchStatements(b.db, (q) => {
+        if (/from messages m\s+left join channels c/.test(q.sql ?? '')) reads.push(q.bindings ?? []);
       });
       let held = 0;
       const allHeld = waitFor(gateway.held, 'held', () => ++held === 3);
