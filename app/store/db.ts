@@ -153,6 +153,17 @@ export function jsonRowSet(pg: boolean, columns: RowSetColumns): string {
 }
 
 /**
+ * A row's place in its table, as a last sort key: for rows sharing every other key, the order
+ * they were inserted in (PostgreSQL's ctid, sqlite's rowid; neither moves for rows that are
+ * never updated, like attachments). A message's attachments are stored together and share
+ * their created_at; PostgreSQL's sort is not stable, and without this it gave them back in
+ * any order.
+ */
+export function insertionOrder(pg: boolean, alias: string): string {
+  return pg ? `${alias}.ctid` : `${alias}.rowid`;
+}
+
+/**
  * Runs one raw statement on the connection of `db` (a write: never routed to the read pool)
  * and returns the rows it returned (RETURNING or a select), on either dialect.
  */

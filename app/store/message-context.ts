@@ -1,7 +1,7 @@
 import type { Attachment, Channel, Conversation, Message, Participant } from '../ground/records.ts';
 import { toChannel, type ChannelRow } from './channels.ts';
 import { toConversation, toParticipant, type ConversationRow, type ParticipantRow } from './conversations.ts';
-import { isPg, jsonRowSet, readRows, type Tx } from './db.ts';
+import { insertionOrder, isPg, jsonRowSet, readRows, type Tx } from './db.ts';
 import { toAttachment, toMessage, type AttachmentRow, type MessageRow } from './messages.ts';
 import type { Surface } from './workspace.ts';
 
@@ -61,10 +61,8 @@ function unprefix<R>(row: Record<string, unknown>, prefix: string, columns: Arra
  * columns when it has none) instead of costing a second read. Plain SQL rather than the query
  * builder: every delivery job runs it, and building it with knex cost more CPU than the read.
  * The messages are named by one JSON list (jsonRowSet), so one statement text serves one
- * message or a whole claim's worth. A message's attachments share their created_at (they are
- * stored together), so the row's place (ctid, sqlite's rowid: the order they were inserted in)
- * breaks the tie; PostgreSQL's sort is not stable, and without it a message's files came back
- * in any order.
+ * message or a whole claim's worth. A message's attachments share their created_at, so
+ * insertionOrder breaks the tie.
  */
 const CONTEXT_SQL = (pg: boolean) => `
   select m.*, ${aliased('c', 'c__', CHANNEL_COLUMNS)}, ${aliased('v', 'v__', CONVERSATION_COLUMNS)},
@@ -76,7 +74,7 @@ const CONTEXT_SQL = (pg: boolean) => `
   left join attachments a on a.message_seq = m.seq
   left join installation_surfaces s on s.installation_id = c.installation_id
   where m.id in (select x.id from ${jsonRowSet(pg, { id: 'text' })} x)
-  order by m.seq, a.created_at, ${pg ? 'a.ctid' : 'a.rowid'}`;
+  order by m.seq, a.created_at, ${insertionOrder(pg, 'a')}`;
 const CONTEXT_STATEMENTS = { pg: CONTEXT_SQL(true), sqlite: CONTEXT_SQL(false) };
 
 /**

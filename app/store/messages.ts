@@ -1,5 +1,5 @@
 import type { Attachment, Message, MessageOrigin, MessageStatus } from '../ground/records.ts';
-import { isPg, jsonRowSet, readRows, runRows, type Tx } from './db.ts';
+import { insertionOrder, isPg, jsonRowSet, readRows, runRows, type Tx } from './db.ts';
 
 export interface MessageRow {
   seq: number;
@@ -202,7 +202,8 @@ export async function withAttachments(db: Tx, rows: MessageRow[]): Promise<Messa
       'message_seq',
       rows.map((r) => r.seq),
     )
-    .orderBy('created_at');
+    .orderBy('created_at')
+    .orderByRaw(insertionOrder(isPg(db), 'attachments'));
   const by = new Map<number, Attachment[]>();
   for (const a of atts.map(toAttachment)) {
     const list = by.get(a.messageSeq) ?? [];
@@ -266,12 +267,12 @@ export async function pageMessagesOf(db: Tx, conversationPks: number[], opts: { 
   if (opts.beforeSeq !== undefined) bounds.push(opts.beforeSeq);
   const floors = `select c.pk, coalesce((select x.seq from messages x where x.conversation_pk = c.pk${bound('x')} order by x.seq desc limit 1 offset ?), 0) as floor_seq
        from conversations c where c.pk in (${conversationPks.map(() => '?').join(', ')})`;
-  const page = (floorsFrom: string, attachmentsFrom: string) => `select m.seq, m.conversation_pk, m.id, m.sender_id, m.text, m.status, m.created_at,
+  const page = (floorsFrom: string, attachmentsFrom: string, attachmentOrder: string) => `select m.seq, m.conversation_pk, m.id, m.sender_id, m.text, m.status, m.created_at,
        a.id as a_id, a.name as a_name, a.mime_type as a_mime_type, a.size as a_size, a.storage_key as a_storage_key, a.remote_url as a_remote_url
      from ${floorsFrom}
      join messages m on m.conversation_pk = f.pk and m.seq >= f.floor_seq${bound('m')}
      left join ${attachmentsFrom}
-     order by f.pk, m.seq, a.created_at`;
+     order by f.pk, m.seq, a.created_at, ${attachmentOrder}`;
   // The dialect spot. PostgreSQL pulls a plain subquery up into the join and then ran the
   // floor's subquery once per joined message instead of once per conversation (EXPLAIN ANALYZE
   // on 30 × 40 messages: loops=1200, 5-10× the time of loops=30): materialized, the 30 floors
@@ -280,8 +281,8 @@ export async function pageMessagesOf(db: Tx, conversationPks: number[], opts: { 
   // sqlite keeps the subquery as the outer loop, already probes the index per message, and
   // would sort a materialized one (USE TEMP B-TREE FOR ORDER BY).
   const sql = isPg(db)
-    ? `with f as materialized (${floors}) ${page('f', 'lateral (select a.id, a.name, a.mime_type, a.size, a.storage_key, a.remote_url, a.created_at from attachments a where a.message_seq = m.seq) a on true')}`
-    : page(`(${floors}) f`, 'attachments a on a.message_seq = m.seq');
+    ? `with f as materialized (${floors}) ${page('f', `lateral (select a.id, a.name, a.mime_type, a.size, a.storage_key, a.remote_url, a.created_at, ${insertionOrder(true, 'a')} as place from attachments a where a.message_seq = m.seq) a on true`, 'a.place')}`
+    : page(`(${floors}) f`, 'attachments a on a.message_seq = m.seq', insertionOrder(false, 'a'));
   const rows = await readRows<PageRow>(db, sql, [...bounds, opts.limit - 1, ...conversationPks, ...bounds]);
   let last: PageMessage | undefined;
   let list: PageMessage[] | undefined;

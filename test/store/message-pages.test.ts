@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isPg } from '../../app/store/db.ts';
-import { pageMessagesOf } from '../../app/store/messages.ts';
+import { findMessageById, pageMessagesOf } from '../../app/store/messages.ts';
+import { findMessageContext } from '../../app/store/message-context.ts';
 import { startTestBridge } from '../support/harness.ts';
 import { seedChannel, seedConversation, seedInbound } from '../support/seed.ts';
 import { TestPlatform } from '../support/test-provider.ts';
@@ -57,6 +58,37 @@ test('a page of messages comes with each message’s attachments in created_at o
       assert.doesNotMatch(details, /TEMP B-TREE/, details);
       assert.match(details, /attachments_message_seq_created_at_index/, details);
     }
+  } finally {
+    await b.close();
+  }
+});
+
+test('attachments stored together (one created_at) come back in the order they were stored, in every read of a message', async () => {
+  const b = await startTestBridge({ platforms: { test: new TestPlatform().factory() } });
+  try {
+    const channel = await seedChannel(b);
+    const conversation = await seedConversation(b, channel);
+    const m = await seedInbound(b, channel, conversation, 'eight files');
+    // Ids neither sorted nor reverse-sorted, so no other key could give this order by chance.
+    const ids = ['att-q', 'att-c', 'att-x', 'att-a', 'att-m', 'att-z', 'att-f', 'att-k'];
+    for (const id of ids) await b.db('attachments').insert({ id, message_seq: m.seq, name: `${id}.txt`, mime_type: 'text/plain', size: 1, storage_key: null, remote_url: null, created_at: 5000 });
+
+    const page = (await pageMessagesOf(b.db, [conversation.pk], { limit: 10 })).get(conversation.pk)!;
+    assert.deepEqual(
+      page[0]!.attachments.map((a) => a.id),
+      ids,
+      'getConversations / getConversationById page',
+    );
+    assert.deepEqual(
+      (await findMessageById(b.db, m.id))!.attachments.map((a) => a.id),
+      ids,
+      'getMessageById',
+    );
+    assert.deepEqual(
+      (await findMessageContext(b.db, m.id))!.message.attachments.map((a) => a.id),
+      ids,
+      'the delivery job',
+    );
   } finally {
     await b.close();
   }
