@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { parseAllowList } from './security/outbound-policy.ts';
+import { deepFreeze } from './freeze.ts';
 
 /** Where an S3-compatible bucket keeps attachment bytes (FILES_STORE=s3). */
 export interface S3Settings {
@@ -348,9 +349,4 @@ function filesStore(e: z.infer<typeof EnvSchema>): Config['files'] {
       forcePathStyle: /^(true|1)$/i.test(e.S3_FORCE_PATH_STYLE ?? ''),
     },
   };
-}
-
-function deepFreeze<T extends object>(o: T): T {
-  for (const v of Object.values(o)) if (v && typeof v === 'object') deepFreeze(v);
-  return Object.freeze(o);
 }

@@ -2,6 +2,7 @@ import { LRUCache } from 'lru-cache';
 import type { Channel } from '../ground/records.ts';
 import type { Secrets } from '../ground/security/crypto.ts';
 import type { ChannelContext } from './contract.ts';
+import { deepFreeze } from '../ground/freeze.ts';
 
 interface Opened {
   config: unknown;
@@ -46,12 +47,4 @@ function open(channel: Channel, secrets: Secrets): Opened {
 
 export function sealJson(secrets: Secrets, value: unknown): string {
   return secrets.encrypt(JSON.stringify(value ?? null));
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
 }
