@@ -164,8 +164,9 @@ export function insertionOrder(pg: boolean, alias: string): string {
 }
 
 /**
- * Runs one raw statement on the connection of `db` (a write: never routed to the read pool)
- * and returns the rows it returned (RETURNING or a select), on either dialect.
+ * Runs one raw statement on the connection of `db` (never routed to the read pool: a write, or
+ * a read that wants the writer's warm page cache) and returns the rows it returned (RETURNING
+ * or a select), on either dialect.
  */
 export async function runRows<T>(db: Tx, sql: string, bindings: readonly Knex.Value[]): Promise<T[]> {
   const result = (await db.raw(sql, bindings as Knex.RawBinding[])) as unknown;
