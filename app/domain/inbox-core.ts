@@ -13,6 +13,7 @@ import {
   upsertParticipant,
 } from '../store/conversations.ts';
 import type { Db, Tx } from '../store/db.ts';
+import type { NewJob } from '../store/jobs.ts';
 import { findMessageById, updateMessage } from '../store/messages.ts';
 import type { Channel, Conversation, Message, MessageStatus, Participant } from '../ground/records.ts';
 import { ChannelCache } from './channel-cache.ts';
@@ -226,23 +227,14 @@ export class InboxCore extends EventEmitter<InboxEvents> {
     if (changed && !opts.tx) this.committed();
   }
 
-  /** queueReceive for several messages in one statement, in list order. */
-  async queueReceiveMany(tx: Tx, list: ReadonlyArray<{ conversation: Pick<Conversation, 'id' | 'channelId'>; messageId: string }>): Promise<void> {
-    if (!list.length) return;
-    await this.outbox.enqueueMany(
-      tx,
-      list.map(({ conversation, messageId }) => ({ kind: JOB.pipedriveReceive, payload: { messageId }, orderingKey: `pd:${conversation.id}`, channelId: conversation.channelId })),
-    );
+  /** The job that delivers a message (new or changed) to Pipedrive, in the conversation's order. */
+  receiveJob(conversation: Pick<Conversation, 'id' | 'channelId'>, messageId: string): NewJob {
+    return this.outbox.row({ kind: JOB.pipedriveReceive, payload: { messageId }, orderingKey: `pd:${conversation.id}`, channelId: conversation.channelId });
   }
 
   /** Queues the delivery of a message (new or changed) to Pipedrive, in the conversation's order. */
   async queueReceive(tx: Tx, conversation: Pick<Conversation, 'id' | 'channelId'>, messageId: string): Promise<void> {
-    await this.outbox.enqueue(tx, {
-      kind: JOB.pipedriveReceive,
-      payload: { messageId },
-      orderingKey: `pd:${conversation.id}`,
-      channelId: conversation.channelId,
-    });
+    await this.outbox.enqueue(tx, this.receiveJob(conversation, messageId));
   }
 }
 

@@ -1,9 +1,10 @@
 import { listChannels } from '../store/channels.ts';
-import { bumpActivities, findChannelParticipant } from '../store/conversations.ts';
+import { findChannelParticipant } from '../store/conversations.ts';
 import type { Tx } from '../store/db.ts';
-import { hasEventKey, recordEventKey, recordEventKeys } from '../store/events.ts';
+import { hasEventKey, recordEventKey } from '../store/events.ts';
+import { storeInboundBatch, type InboundRow } from '../store/ingest-batch.ts';
 import { wakePendingJobs } from '../store/jobs.ts';
-import { findMessageByPlatformId, insertInboundMessages, platformIdKey, setStatusWhere, updateMessage, type NewMessageWithAttachments } from '../store/messages.ts';
+import { findMessageByPlatformId, setStatusWhere, updateMessage } from '../store/messages.ts';
 import type { Channel, Conversation, Message, MessageStatus, Participant } from '../ground/records.ts';
 import { JOB } from '../ground/job-kinds.ts';
 import { GroupCommit } from './group-commit.ts';
@@ -111,37 +112,19 @@ export class PlatformInbox implements PlatformPort {
   }
 
   /**
-   * Inbound events' statements, inside the given transaction, a few per batch whatever its
-   * size: the event keys, the messages (less those whose platform id was stored before),
-   * their attachments, the conversations' activity and the delivery jobs, each one multi-row
-   * statement, then the stored-message hooks once for the batch. Each
-   * event gets the result it would get written alone, after the ones before it: its message,
-   * or null when it is a redelivery (its key recorded before or earlier in the batch, or its
-   * platform id stored before or earlier in the batch).
+   * Inbound events' writes, inside the given transaction (storeInboundBatch: on PostgreSQL one
+   * statement whatever the batch's size), then the stored-message hooks once for the batch.
+   * Each event gets the result it would get written alone, after the ones before it: its
+   * message, or null when it is a redelivery (its key recorded before or earlier in the batch,
+   * or its platform id stored before or earlier in the batch).
    */
   private async storeInbound(tx: Tx, events: readonly Inbound[]): Promise<Array<Message | null>> {
-    const now = Date.now();
-    const fresh = await recordEventKeys(
-      tx,
-      events.map((e) => e.m.dedupe),
-      now,
-    );
-    // The event key serialises concurrent deliveries; the stored platform id outlives its
-    // retention, so a replay after the keys were purged is still a duplicate: the insert
-    // leaves out what the channel stored before, and here the batch keeps the first of a
-    // platform id it holds twice.
-    const inBatch = new Set<string>();
-    const candidates: Array<{ index: number; conversation: Conversation; row: NewMessageWithAttachments }> = [];
-    events.forEach(({ channel, m }, index) => {
-      if (!fresh[index]) return;
-      if (m.platformMessageId !== null) {
-        const key = platformIdKey(channel.id, m.platformMessageId);
-        if (inBatch.has(key)) return;
-        inBatch.add(key);
-      }
-      const row: NewMessageWithAttachments = {
+    const rows = events.map(({ channel, m }): InboundRow => {
+      const id = newId('m');
+      return {
+        key: m.dedupe,
         message: {
-          id: newId('m'),
+          id,
           conversationPk: m.conversation.pk,
           channelId: channel.id,
           platformMessageId: m.platformMessageId,
@@ -152,30 +135,12 @@ export class PlatformInbox implements PlatformPort {
           createdAt: m.createdAt,
         },
         attachments: (m.attachments ?? []).map((a) => ({ id: newId('a'), name: clean(a.name).slice(0, 255), mimeType: clean(a.mimeType).slice(0, 255), size: a.size, remoteUrl: clean(a.url) })),
+        job: this.core.receiveJob(m.conversation, id),
       };
-      candidates.push({ index, conversation: m.conversation, row });
     });
-    const results: Array<Message | null> = events.map(() => null);
-    if (!candidates.length) return results;
-    const inserted = await insertInboundMessages(
-      tx,
-      candidates.map((s) => s.row),
-      now,
-    );
-    const toStore = candidates.flatMap((c, i) => (inserted[i] ? [{ ...c, message: inserted[i] }] : []));
-    if (!toStore.length) return results;
-    const stored = toStore.map((s) => ({ conversation: s.conversation, message: s.message }));
-    await bumpActivities(
-      tx,
-      stored.map((s) => ({ pk: s.conversation.pk, seq: s.message.seq })),
-      now,
-    );
-    await this.core.queueReceiveMany(
-      tx,
-      stored.map((s) => ({ conversation: s.conversation, messageId: s.message.id })),
-    );
+    const results = await storeInboundBatch(tx, rows, Date.now());
+    const stored = results.flatMap((message, i) => (message ? [{ conversation: events[i]!.m.conversation, message }] : []));
     await this.core.storedMany(tx, stored);
-    for (const s of toStore) results[s.index] = s.message;
     return results;
   }
 

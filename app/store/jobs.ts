@@ -108,13 +108,16 @@ export async function insertJob(db: Tx, job: NewJob, now: number): Promise<numbe
   return id ?? null;
 }
 
+/** The tenant (below) of channel row `c` with its installation row `i` LEFT JOINed: null when there is no channel. */
+export const tenantOf = (c: string, i: string) => `coalesce('company:' || cast(${i}.pd_company_id as text), 'channel:' || ${c}.id)`;
+
 /**
  * A job's tenant: the company owning its channel (several admins of one company are one
  * tenant), else the channel; '' for a job of no channel. Here for each distinct channel of
  * a JSON list of `{id}`.
  */
 const TENANTS_OF_CHANNELS = (pg: boolean) =>
-  `select c.id, coalesce('company:' || cast(i.pd_company_id as text), 'channel:' || c.id) as tenant
+  `select c.id, ${tenantOf('c', 'i')} as tenant
    from channels c left join installations i on i.id = c.installation_id
    where c.id in (select x.id from ${jsonRowSet(pg, { id: 'text' })} x)`;
 

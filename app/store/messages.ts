@@ -74,7 +74,7 @@ export interface NewAttachment {
 }
 
 /** The message a successful insert stored, as the insert's caller sees it (nothing is read back). */
-function storedMessage(m: NewMessage, attachments: readonly NewAttachment[], seq: number, now: number): Message {
+export function storedMessage(m: NewMessage, attachments: readonly NewAttachment[], seq: number, now: number): Message {
   return {
     seq,
     id: m.id,
