@@ -10,10 +10,11 @@ import type { AiryState } from '../../app/platforms/airy/schema.ts';
 import { startAiryWorld, type AiryWorld } from '../support/airy.ts';
 import { startAlvariaRig } from '../support/alvaria.ts';
 import { seedChannel, seedConversation } from '../support/seed.ts';
-import { startTestBridge, waitFor } from '../support/harness.ts';
+import { DIALECT, startTestBridge, waitFor } from '../support/harness.ts';
 import { TestPlatform } from '../support/test-provider.ts';
 import { upsertInstallation } from '../../app/store/installations.ts';
 import type { FakeSession } from '../../fakes/alvaria/server.ts';
+import { watchStatements } from '../../scripts/lib/statements.ts';
 
 /**
  * Group commit of inbound events (app/domain/group-commit.ts, PlatformInbox.recordInbound),
@@ -140,6 +141,36 @@ test('events submitted together share one transaction, at most INGEST_BATCH_MAX_
     assert.deepEqual(sizes, [1, 1, 1], '1 turns grouping off');
   } finally {
     await alone.close();
+  }
+});
+
+test("a batch costs the same statements whatever its size; on PostgreSQL one statement writes it (BEGIN, the batch, the transcript hook's read, COMMIT)", async () => {
+  const w = await startAiryWorld();
+  try {
+    const { channel } = await w.connect();
+    const conv = await seedConversation(w.b, channel);
+    const sizes = transactionSizes(w);
+    // The statements of each transaction (BEGIN and COMMIT included), by knex's transaction id.
+    const byTx = new Map<string, string[]>();
+    watchStatements(w.b.db, (q) => {
+      if (q.__knexTxId) byTx.set(q.__knexTxId, [...(byTx.get(q.__knexTxId) ?? []), String(q.sql)]);
+    });
+    const batch = async (keys: string[]) => {
+      byTx.clear();
+      const results = await Promise.all(keys.map((k) => w.b.platform.recordInbound(channel, inbound(conv, k, `p-${k}`, `line ${k}`))));
+      assert.ok(results.every((r) => 'message' in r));
+      const writes = [...byTx.values()].filter((list) => list.some((sql) => /inbound_events/.test(sql)));
+      assert.equal(writes.length, 1, 'one transaction wrote the batch');
+      return writes[0]!;
+    };
+    const one = await batch(['s1']);
+    const eight = await batch(['s2', 's3', 's4', 's5', 's6', 's7', 's8', 's9']);
+    assert.deepEqual(sizes, [1, 8], 'each call was one transaction');
+    assert.equal(eight.length, one.length, 'eight events cost what one costs');
+    if (DIALECT === 'postgres') assert.equal(one.length, 4, `BEGIN, the batch, the hook's read, COMMIT; ran: ${one.join(' | ')}`);
+    assert.equal(await count(w, 'jobs', { kind: 'pipedrive.receive' }), 9);
+  } finally {
+    await w.close();
   }
 });
 
