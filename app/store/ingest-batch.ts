@@ -2,8 +2,8 @@ import type { Message } from '../ground/records.ts';
 import { bumpActivities } from './conversations.ts';
 import { isPg, runRows, type Tx } from './db.ts';
 import { recordEventKeys, type EventKey } from './events.ts';
-import { insertJobs, tenantOf, type NewJob } from './jobs.ts';
-import { insertInboundMessages, platformIdKey, storedMessage, type NewMessageWithAttachments } from './messages.ts';
+import { insertJobs, jobRow, tenantOf, type NewJob } from './jobs.ts';
+import { insertInboundMessages, messageRow, platformIdKey, storedMessage, type NewMessageWithAttachments } from './messages.ts';
 
 /** One inbound event of a batch: its key, the message it would store, and that message's delivery job. */
 export interface InboundRow extends NewMessageWithAttachments {
@@ -136,26 +136,21 @@ const STORE_PG = `
 
 async function storePg(db: Tx, rows: readonly InboundRow[], now: number): Promise<Array<Message | null>> {
   for (const r of rows) if (r.job.idempotencyKey) throw new Error('an inbound delivery job carries no idempotency key');
-  const input = rows.map(({ key, message: m, job }, n) => ({
-    n,
-    source: key.source,
-    event_key: key.key,
-    id: m.id,
-    conversation_pk: m.conversationPk,
-    channel_id: m.channelId,
-    platform_message_id: m.platformMessageId ?? null,
-    origin: m.origin,
-    sender_id: m.senderId,
-    text: m.text,
-    status: m.status,
-    created_at: m.createdAt,
-    job_kind: job.kind,
-    job_payload: JSON.stringify(job.payload ?? null),
-    job_ordering_key: job.orderingKey ?? null,
-    job_max_attempts: job.maxAttempts,
-    job_run_at: job.runAt ?? now,
-    job_channel_id: job.channelId ?? null,
-  }));
+  const input = rows.map(({ key, message: m, job }, n) => {
+    const j = jobRow(job, now);
+    return {
+      n,
+      source: key.source,
+      event_key: key.key,
+      ...messageRow(m),
+      job_kind: j.kind,
+      job_payload: j.payload,
+      job_ordering_key: j.ordering_key,
+      job_max_attempts: j.max_attempts,
+      job_run_at: j.run_at,
+      job_channel_id: j.channel_id,
+    };
+  });
   const attachments = rows.flatMap(({ message: m, attachments }) =>
     attachments.map((a) => ({ message_id: m.id, id: a.id, name: a.name, mime_type: a.mimeType, size: a.size, storage_key: a.storageKey ?? null, remote_url: a.remoteUrl ?? null })),
   );

@@ -60,6 +60,17 @@ export interface NewJob {
   maxAttempts: number;
 }
 
+/** A new job's columns as a row of a JSON row set (jsonRowSet); due now unless it says when. */
+export const jobRow = (job: NewJob, now: number) => ({
+  kind: job.kind,
+  payload: JSON.stringify(job.payload ?? null),
+  ordering_key: job.orderingKey ?? null,
+  idempotency_key: job.idempotencyKey ?? null,
+  max_attempts: job.maxAttempts,
+  run_at: job.runAt ?? now,
+  channel_id: job.channelId ?? null,
+});
+
 /**
  * Inserts jobs in one statement, in list order (their ids follow it: per ordering key, jobs
  * run in id order). With an idempotency key a second insert is a no-op. Returns each job's
@@ -68,16 +79,7 @@ export interface NewJob {
  */
 export async function insertJobs(db: Tx, jobs: readonly NewJob[], now: number): Promise<Array<number | null>> {
   if (!jobs.length) return [];
-  const rows = jobs.map((job, n) => ({
-    n,
-    kind: job.kind,
-    payload: JSON.stringify(job.payload ?? null),
-    ordering_key: job.orderingKey ?? null,
-    idempotency_key: job.idempotencyKey ?? null,
-    max_attempts: job.maxAttempts,
-    run_at: job.runAt ?? now,
-    channel_id: job.channelId ?? null,
-  }));
+  const rows = jobs.map((job, n) => ({ n, ...jobRow(job, now) }));
   const channels = [...new Set(jobs.flatMap((j) => (j.channelId ? [j.channelId] : [])))].map((id) => ({ id }));
   const returned = await runRows<{ id: number; idempotency_key: string | null }>(db, isPg(db) ? INSERT_JOBS_SQL.pg : INSERT_JOBS_SQL.sqlite, [
     JSON.stringify(channels),

@@ -164,20 +164,22 @@ export async function insertMessages(db: Tx, list: readonly NewMessageWithAttach
   });
 }
 
+/** A new message's columns as a row of a JSON row set (jsonRowSet), `updated_at` left to the statement. */
+export const messageRow = (m: NewMessage) => ({
+  id: m.id,
+  conversation_pk: m.conversationPk,
+  channel_id: m.channelId,
+  platform_message_id: m.platformMessageId ?? null,
+  origin: m.origin,
+  sender_id: m.senderId,
+  text: m.text,
+  status: m.status,
+  created_at: m.createdAt,
+});
+
 async function insertRows(db: Tx, insert: string, list: readonly NewMessageWithAttachments[], now: number): Promise<Array<Message | null>> {
   if (!list.length) return [];
-  const rows = list.map(({ message: m }, n) => ({
-    n,
-    id: m.id,
-    conversation_pk: m.conversationPk,
-    channel_id: m.channelId,
-    platform_message_id: m.platformMessageId ?? null,
-    origin: m.origin,
-    sender_id: m.senderId,
-    text: m.text,
-    status: m.status,
-    created_at: m.createdAt,
-  }));
+  const rows = list.map(({ message: m }, n) => ({ n, ...messageRow(m) }));
   const returned = await runRows<{ seq: number; id: string }>(db, insert, [now, JSON.stringify(rows)]);
   const seqOf = new Map(returned.map((r) => [r.id, Number(r.seq)]));
   const stored = list.map(({ message: m, attachments }): Message | null => {
