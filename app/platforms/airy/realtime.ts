@@ -49,6 +49,12 @@ export class AiryRealtime {
    */
   private readonly gone = new LRUCache<string, true>({ max: 10_000, ttl: 60 * 60_000 });
   private running = false;
+  /**
+   * Hosts of channels connected while this process did not subscribe (not the leader yet, or
+   * starting): start() subscribes them. Without this, a channel connected while start() read the
+   * channels (its row not committed yet) waited for the next rescan.
+   */
+  private readonly announced: LRUCache<string, AiryConfig>;
   private served: Served[] | undefined;
   private rescan: NodeJS.Timeout | undefined;
 
@@ -56,6 +62,7 @@ export class AiryRealtime {
     private readonly services: PlatformServices,
     private readonly opts: RealtimeOptions = {},
   ) {
+    this.announced = new LRUCache<string, AiryConfig>({ max: opts.maxHosts ?? 1000 });
     this.hosts = new LRUCache<string, StompSubscriber>({
       max: opts.maxHosts ?? 1000,
       dispose: (sub, apiUrl, reason) => {
@@ -73,6 +80,8 @@ export class AiryRealtime {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    for (const config of [...this.announced.values()].reverse()) this.ensureHost(config);
+    this.announced.clear();
     await this.subscribeAll();
     this.rescan = setInterval(() => {
       this.subscribeAll().catch((err) => this.services.log.warn({ err: String(err) }, 'airy realtime: rescan of channels failed'));
@@ -101,6 +110,7 @@ export class AiryRealtime {
     this.served = undefined;
     this.releases++;
     this.gone.set(channelId, true);
+    this.announced.delete(apiUrl);
     if (!this.hosts.has(apiUrl)) return;
     const others = (await this.refresh()).some((s) => s.config.api_url === apiUrl && s.channel.id !== channelId);
     if (!others) this.hosts.delete(apiUrl);
@@ -119,7 +129,11 @@ export class AiryRealtime {
   /** Called when a channel connects: subscribe to its host if nobody does yet. */
   ensureHost(config: AiryConfig): void {
     this.served = undefined;
-    if (!this.running || this.hosts.has(config.api_url)) return;
+    if (!this.running) {
+      this.announced.set(config.api_url, config);
+      return;
+    }
+    if (this.hosts.has(config.api_url)) return;
     const sub = new StompSubscriber({
       apiUrl: config.api_url,
       token: config.system_token,
