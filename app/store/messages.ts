@@ -252,13 +252,10 @@ export type PageMessage = Pick<Message, 'seq' | 'id' | 'conversationPk' | 'sende
 /**
  * The same pages as pageMessagesMany for a set of conversations sharing one bound, with their
  * attachments, in one statement whatever the number of conversations; each page oldest first.
- * Each conversation's page starts at its floor, the seq `limit` messages down its
- * (conversation_pk, seq) index (or 0 when it holds fewer), so every conversation costs two
- * short index range scans, never its whole history: a window function over the
- * conversations' messages would number every message they hold. On sqlite the loop order
- * (conversation, seq, then attachments on (message_seq, created_at)) already is the requested
- * order, so nothing is sorted (migration 014). Only the columns a page shows are read: a row
- * of a 900-message page costs its columns' conversion to JS values, twice as many with `m.*`.
+ * Every conversation costs one short index range scan of its (conversation_pk, seq) index,
+ * never its whole history: a window function over the conversations' messages would number
+ * every message they hold. Only the columns a page shows are read: a row of a 900-message page
+ * costs its columns' conversion to JS values, twice as many with `m.*`.
  */
 export async function pageMessagesOf(db: Tx, conversationPks: number[], opts: { limit: number; maxSeq?: number | undefined; beforeSeq?: number | undefined }): Promise<Map<number, PageMessage[]>> {
   const out = new Map<number, PageMessage[]>(conversationPks.map((pk) => [pk, []]));
@@ -267,25 +264,43 @@ export async function pageMessagesOf(db: Tx, conversationPks: number[], opts: { 
   const bounds: number[] = [];
   if (opts.maxSeq !== undefined) bounds.push(opts.maxSeq);
   if (opts.beforeSeq !== undefined) bounds.push(opts.beforeSeq);
-  const floors = `select c.pk, coalesce((select x.seq from messages x where x.conversation_pk = c.pk${bound('x')} order by x.seq desc limit 1 offset ?), 0) as floor_seq
-       from conversations c where c.pk in (${conversationPks.map(() => '?').join(', ')})`;
-  const page = (floorsFrom: string, attachmentsFrom: string, attachmentOrder: string) => `select m.seq, m.conversation_pk, m.id, m.sender_id, m.text, m.status, m.created_at,
-       a.id as a_id, a.name as a_name, a.mime_type as a_mime_type, a.size as a_size, a.storage_key as a_storage_key, a.remote_url as a_remote_url
-     from ${floorsFrom}
+  const pks = conversationPks.map(() => '?').join(', ');
+  const columns = `m.seq, m.conversation_pk, m.id, m.sender_id, m.text, m.status, m.created_at,
+       a.id as a_id, a.name as a_name, a.mime_type as a_mime_type, a.size as a_size, a.storage_key as a_storage_key, a.remote_url as a_remote_url`;
+  // The dialect spot.
+  // PostgreSQL: each conversation's newest `limit` messages by a lateral top-N (an index scan
+  // backward that stops after `limit` rows), so the planner knows the page holds at most
+  // conversations × limit rows. The earlier form (a floor per conversation, then a range join)
+  // left it guessing ~10,000 rows on a 1 M store: the plan's cost crossed jit_above_cost and
+  // each call spent ~10 ms compiling, or it hashed the whole attachments table (EXPLAIN ANALYZE
+  // on 1 M messages: 11-17 ms, now ~2 ms). With the page's size known, the planner probes the
+  // attachments index per message on a large store and hashes the table only while it is small
+  // (a forced per-message probe of a 53-row table scanned it 900 times: 4 ms instead of 2).
+  // sqlite has no LATERAL: a floor per conversation, the seq `limit` messages down its index (or
+  // 0), then the range from it; its loop order (conversation, seq, then attachments on
+  // (message_seq, created_at)) already is the requested order, so nothing is sorted (migration 014).
+  const [sql, bindings] = isPg(db)
+    ? [
+        `select ${columns}
+     from conversations c
+     cross join lateral (select m.seq, m.conversation_pk, m.id, m.sender_id, m.text, m.status, m.created_at from messages m
+       where m.conversation_pk = c.pk${bound('m')} order by m.seq desc limit ?) m
+     left join lateral (select a.id, a.name, a.mime_type, a.size, a.storage_key, a.remote_url, a.created_at, ${insertionOrder(true, 'a')} as place
+       from attachments a where a.message_seq = m.seq) a on true
+     where c.pk in (${pks})
+     order by c.pk, m.seq, a.created_at, a.place`,
+        [...bounds, opts.limit, ...conversationPks],
+      ]
+    : [
+        `select ${columns}
+     from (select c.pk, coalesce((select x.seq from messages x where x.conversation_pk = c.pk${bound('x')} order by x.seq desc limit 1 offset ?), 0) as floor_seq
+       from conversations c where c.pk in (${pks})) f
      join messages m on m.conversation_pk = f.pk and m.seq >= f.floor_seq${bound('m')}
-     left join ${attachmentsFrom}
-     order by f.pk, m.seq, a.created_at, ${attachmentOrder}`;
-  // The dialect spot. PostgreSQL pulls a plain subquery up into the join and then ran the
-  // floor's subquery once per joined message instead of once per conversation (EXPLAIN ANALYZE
-  // on 30 × 40 messages: loops=1200, 5-10× the time of loops=30): materialized, the 30 floors
-  // come first. It then hashed the whole attachments table for ~900 messages (a seq scan that
-  // grows with the store); lateral, each message looks its attachments up in the index.
-  // sqlite keeps the subquery as the outer loop, already probes the index per message, and
-  // would sort a materialized one (USE TEMP B-TREE FOR ORDER BY).
-  const sql = isPg(db)
-    ? `with f as materialized (${floors}) ${page('f', `lateral (select a.id, a.name, a.mime_type, a.size, a.storage_key, a.remote_url, a.created_at, ${insertionOrder(true, 'a')} as place from attachments a where a.message_seq = m.seq) a on true`, 'a.place')}`
-    : page(`(${floors}) f`, 'attachments a on a.message_seq = m.seq', insertionOrder(false, 'a'));
-  const rows = await readRows<PageRow>(db, sql, [...bounds, opts.limit - 1, ...conversationPks, ...bounds]);
+     left join attachments a on a.message_seq = m.seq
+     order by f.pk, m.seq, a.created_at, ${insertionOrder(false, 'a')}`,
+        [...bounds, opts.limit - 1, ...conversationPks, ...bounds],
+      ];
+  const rows = await readRows<PageRow>(db, sql, bindings);
   let last: PageMessage | undefined;
   let list: PageMessage[] | undefined;
   let listPk = -1;
