@@ -21,13 +21,13 @@ export interface AiryWorld {
  * recording Pipedrive gateway. `connect()` goes through the real connect flow and waits
  * until the WebSocket subscription to the fake is up.
  */
-export async function startAiryWorld(env: Record<string, string> = {}, adapterOpts: { timeoutMs?: number } = {}): Promise<AiryWorld> {
+export async function startAiryWorld(env: Record<string, string> = {}, adapterOpts: { timeoutMs?: number; rescanMs?: number } = {}): Promise<AiryWorld> {
   const fake = await FakeAiry.start();
   const gateway = new RecordingGateway();
   const b = await startTestBridge({
     env,
     pipedrive: gateway,
-    platforms: { airy: airyAdapterFactory({ timeoutMs: adapterOpts.timeoutMs ?? 2000, realtime: { backoff: { baseMs: 20, capMs: 100 }, rescanMs: 50 } }) },
+    platforms: { airy: airyAdapterFactory({ timeoutMs: adapterOpts.timeoutMs ?? 2000, realtime: { backoff: { baseMs: 20, capMs: 100 }, rescanMs: adapterOpts.rescanMs ?? 50 } }) },
   });
   const adapter = b.registry.get('airy') as AiryAdapter;
   return {

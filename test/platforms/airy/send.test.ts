@@ -101,6 +101,32 @@ test('sending works while the WebSocket is down; the subscriber reconnects after
   }
 });
 
+test('a host announced while the subscriber is stopped (starting, just elected) is subscribed at start, before its channel is stored and without a rescan', async () => {
+  const w = await startAiryWorld({}, { rescanMs: 3_600_000 });
+  try {
+    // The leader's hook starts the subscriber; stop it after that, as a lost election would.
+    if (!w.b.singletons.isLeader) await waitFor(w.b.singletons, 'elected');
+    await w.adapter.realtime.stop();
+    // The adapter's connect announces the host; the flow stores the channel only after it
+    // returns, so a start() reading the channels in between does not see it yet.
+    await w.adapter.connect({
+      channelId: 'ch_announced',
+      providerChannelId: 'pd-announced',
+      name: 'Announced',
+      avatarUrl: null,
+      config: { api_url: w.fake.url, system_token: w.fake.systemToken },
+      webhookUrl: `${w.b.config.appUrl}/webhooks/airy/ch_announced`,
+    });
+    assert.equal(w.fake.broker.subscriberCount, 0, 'nothing subscribes while stopped');
+    const subscribed = waitFor(w.fake.broker, 'subscribed', () => true, 5_000);
+    await w.adapter.realtime.start();
+    await subscribed;
+    assert.equal(w.fake.broker.subscriberCount, 1);
+  } finally {
+    await w.close();
+  }
+});
+
 test(
   'a channel connected on a process that is not the leader is picked up by the leader’s subscription',
   { skip: DIALECT !== 'postgres' && 'leadership is a PostgreSQL advisory lock; sqlite runs one process' },
