@@ -55,6 +55,18 @@ export async function startAiryWorld(env: Record<string, string> = {}, adapterOp
   };
 }
 
+/** What the connect flow hands the adapter for a channel on the world's fake Airy (the adapter's own port, no channel row). */
+export function adapterConnectInput(w: AiryWorld, channelId: string, name = 'x') {
+  return {
+    channelId,
+    providerChannelId: `pd-${channelId}`,
+    name,
+    avatarUrl: null,
+    config: { api_url: w.fake.url, system_token: w.fake.systemToken },
+    webhookUrl: `${w.b.config.appUrl}/webhooks/airy/${channelId}`,
+  };
+}
+
 /** postMessage as Pipedrive sends it: multipart with conversationId, message and files. */
 export async function postMessage(b: TestBridge, providerChannelId: string, conversationId: string, text: string, files: Array<{ name: string; type: string; content: string }> = []) {
   const form = new FormData();

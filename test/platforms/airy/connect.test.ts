@@ -4,7 +4,7 @@ import { AppError } from '../../../app/ground/failures.ts';
 import { channelContext } from '../../../app/platforms/context.ts';
 import { findChannel } from '../../../app/store/channels.ts';
 import { PlatformError } from '../../../app/platforms/contract.ts';
-import { startAiryWorld, outboxEvent } from '../../support/airy.ts';
+import { adapterConnectInput, startAiryWorld, outboxEvent } from '../../support/airy.ts';
 
 test('connecting creates the source (action endpoint = our webhook URL) and the channel on Airy; the token is stored encrypted', async () => {
   const w = await startAiryWorld();
@@ -50,14 +50,7 @@ test('connect errors are actionable and never echo a token; 409 "Source already 
     );
     assert.equal(w.fake.model.sources.size, 0);
 
-    const input = {
-      channelId: 'ch_fixed',
-      providerChannelId: 'airy-fixed',
-      name: 'x',
-      avatarUrl: null,
-      config: { api_url: w.fake.url, system_token: w.fake.systemToken },
-      webhookUrl: `${w.b.config.appUrl}/webhooks/airy/ch_fixed`,
-    };
+    const input = adapterConnectInput(w, 'ch_fixed');
     await w.adapter.connect(input);
     await assert.rejects(w.adapter.connect(input), (e: PlatformError) => e instanceof PlatformError && /already has a source "pipedrive-ch_fixed"/.test(e.message));
   } finally {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { airyUuid } from '../../../app/platforms/airy/ids.ts';
 import { seedConversation } from '../../support/seed.ts';
-import { postMessage, startAiryWorld, outboxEvent } from '../../support/airy.ts';
+import { adapterConnectInput, postMessage, startAiryWorld, outboxEvent } from '../../support/airy.ts';
 import { airyAdapterFactory } from '../../../app/platforms/airy/adapter.ts';
 import { DIALECT, startTestBridge, waitFor } from '../../support/harness.ts';
 
@@ -109,14 +109,7 @@ test('a host announced while the subscriber is stopped (starting, just elected) 
     await w.adapter.realtime.stop();
     // The adapter's connect announces the host; the flow stores the channel only after it
     // returns, so a start() reading the channels in between does not see it yet.
-    await w.adapter.connect({
-      channelId: 'ch_announced',
-      providerChannelId: 'pd-announced',
-      name: 'Announced',
-      avatarUrl: null,
-      config: { api_url: w.fake.url, system_token: w.fake.systemToken },
-      webhookUrl: `${w.b.config.appUrl}/webhooks/airy/ch_announced`,
-    });
+    await w.adapter.connect(adapterConnectInput(w, 'ch_announced', 'Announced'));
     assert.equal(w.fake.broker.subscriberCount, 0, 'nothing subscribes while stopped');
     const subscribed = waitFor(w.fake.broker, 'subscribed', () => true, 5_000);
     await w.adapter.realtime.start();
