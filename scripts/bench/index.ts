@@ -8,10 +8,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { closeAll, pgReachable } from './client.ts';
+import { runHttpClients, type HttpClientRun } from './http-clients.ts';
 import { runManifest } from './manifest.ts';
 import { readOptions, type Dialect } from './options.ts';
 import { runPages } from './pages.ts';
-import { evaluate, renderManifest, renderRows, type DialectResults } from './report.ts';
+import { evaluate, renderHttpClients, renderManifest, renderRows, type DialectResults } from './report.ts';
 import { runUpload, type UploadSection } from './upload.ts';
 import { runWebhooks } from './webhooks.ts';
 
@@ -69,11 +70,19 @@ if (opts.sections.has('upload') && dialects.length) {
   upload = await runUpload(opts, dialects[0]!, log);
 }
 
+// No database in it: run once.
+let httpClients: HttpClientRun[] | undefined;
+if (opts.sections.has('http')) {
+  log("(d) one call to Pipedrive's receive endpoint, by HTTP client");
+  httpClients = await runHttpClients(opts, log);
+}
+
 const { rows, verdicts } = evaluate(results, upload, opts.rate);
 log('');
 log(renderRows(rows, dialects));
 const manifest = renderManifest(results);
 if (manifest) log(`\n${manifest}`);
+if (httpClients) log(`\n${renderHttpClients(httpClients)}`);
 const missed = verdicts.filter((v) => !v.pass);
 log(`\n${verdicts.length - missed.length}/${verdicts.length} targets met${missed.length ? `; missed: ${missed.map((m) => `${m.measure} (${m.dialect})`).join('; ')}` : ''}`);
 
@@ -88,6 +97,7 @@ const report = {
   table: rows,
   results,
   upload,
+  httpClients,
 };
 mkdirSync(dirname(opts.out), { recursive: true });
 writeFileSync(opts.out, `${JSON.stringify(report, null, 2)}\n`);

@@ -8,7 +8,7 @@
  *   BENCH_CONNECTIONS    concurrent connections for the throughput runs (default 10)
  *   BENCH_RATE           the fixed-rate run's requests per second (default 300)
  *   BENCH_PAGE_REQUESTS  timed getConversations calls per size (default 300, quick 60)
- *   BENCH_SECTIONS       which sections to run: webhooks,pages,upload,manifest (default all)
+ *   BENCH_SECTIONS       which sections to run: webhooks,pages,upload,manifest,http (default all)
  *   BENCH_TARGETS        which section (a) targets: bare,airy,alvaria (default all; e.g. one of them to profile it)
  *   BENCH_JOB_HISTORY    finished jobs in the webhook store before the load (default 100000, quick 10000)
  *   BENCH_WORKER=0       the server under test runs no outbox worker (isolates the ack path)
@@ -17,7 +17,7 @@
  *   BENCH_OUT            the JSON report (default bench-results/latest.json)
  */
 export type Dialect = 'sqlite' | 'postgres';
-export type Section = 'webhooks' | 'pages' | 'upload' | 'manifest';
+export type Section = 'webhooks' | 'pages' | 'upload' | 'manifest' | 'http';
 
 export interface BenchOptions {
   quick: boolean;
@@ -69,7 +69,7 @@ export function readOptions(env: NodeJS.ProcessEnv = process.env): BenchOptions 
       return s;
     });
   const sections = new Set(
-    (env.BENCH_SECTIONS ?? 'webhooks,pages,upload,manifest')
+    (env.BENCH_SECTIONS ?? 'webhooks,pages,upload,manifest,http')
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean) as Section[],

@@ -2,6 +2,7 @@
  * The bench's verdicts against the targets (README "Benchmarks"), a side-by-side table (one column per
  * database) and the JSON written next to it. Benchmarks report; a MISS never fails the run.
  */
+import type { HttpClientRun } from './http-clients.ts';
 import type { ManifestRun } from './manifest.ts';
 import { formatSize, type Dialect } from './options.ts';
 import type { PageRun } from './pages.ts';
@@ -215,5 +216,12 @@ export function renderManifest(results: Partial<Record<Dialect, DialectResults>>
         return m ? `${m.rps} req/s, ${m.p50}/${m.p99} ms, ${m.serverCpuMs} ms, ${m.statements} st.${m.failed ? `, ${m.failed} failed` : ''}` : '—';
       }),
     ]),
+  );
+}
+
+export function renderHttpClients(runs: readonly HttpClientRun[]): string {
+  return renderTable(
+    ["(d) One call to Pipedrive's receive endpoint, 10 in flight: CPU of the calling process per call, calls/s", 'measured'],
+    runs.map((r) => [r.client, `${r.cpuMsPerCall} ms, ${r.callsPerSecond} calls/s`]),
   );
 }
