@@ -41,7 +41,7 @@ async function dropSchema(url: string, schema: string): Promise<void> {
  * Pipedrive's receive endpoint as far as the server under test can tell: reads the body, answers
  * 200 with a small JSON. It runs in the bench process, so its CPU is not the server's.
  */
-async function startPipedriveSink(): Promise<{ url: string; server: Server }> {
+export async function startPipedriveSink(): Promise<{ url: string; server: Server }> {
   const server = createServer((req, res) => {
     req.resume();
     req.once('end', () => {

@@ -9,11 +9,11 @@
  * delivery's HTTP call is.
  */
 import { fork } from 'node:child_process';
-import { Agent, createServer, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Agent, request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { v1 } from 'pipedrive';
 import { pipedriveAxios } from '../../app/pipedrive/oauth-client.ts';
+import { startPipedriveSink } from './client.ts';
 import type { BenchOptions } from './options.ts';
 
 export interface HttpClientRun {
@@ -87,16 +87,9 @@ async function callerLoop(base: string, calls: number): Promise<HttpClientRun[]>
 }
 
 export async function runHttpClients(opts: BenchOptions, log: (s: string) => void): Promise<HttpClientRun[]> {
-  const sink = createServer((req, res) => {
-    req.resume();
-    req.once('end', () => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end('{"success":true,"data":{"ok":true}}');
-    });
-  });
-  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+  const sink = await startPipedriveSink();
   try {
-    const base = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
+    const base = sink.url;
     const child = fork(fileURLToPath(import.meta.url), ['caller', base, String(opts.quick ? 1000 : 3000)], { execArgv: ['--import', 'tsx'] });
     const runs = await new Promise<HttpClientRun[]>((resolve, reject) => {
       child.once('message', (m) => resolve(m as HttpClientRun[]));
@@ -106,8 +99,8 @@ export async function runHttpClients(opts: BenchOptions, log: (s: string) => voi
     for (const r of runs) log(`  ${r.client}: ${r.cpuMsPerCall} ms of CPU per call, ${r.callsPerSecond} calls/s`);
     return runs;
   } finally {
-    sink.closeAllConnections();
-    sink.close();
+    sink.server.closeAllConnections();
+    sink.server.close();
   }
 }
 
