@@ -52,7 +52,10 @@ export class AiryRealtime {
   /**
    * Hosts of channels connected while this process did not subscribe (not the leader yet, or
    * starting): start() subscribes them. Without this, a channel connected while start() read the
-   * channels (its row not committed yet) waited for the next rescan.
+   * channels (its row not committed yet) waited for the next rescan. Kept for the prune grace
+   * only: an older connect has committed (or rolled back) by then, and the channels read at
+   * start() give its host with the current settings, so a process elected hours later does not
+   * dial hosts from settings it saw long ago.
    */
   private readonly announced: LRUCache<string, AiryConfig>;
   private served: Served[] | undefined;
@@ -62,7 +65,7 @@ export class AiryRealtime {
     private readonly services: PlatformServices,
     private readonly opts: RealtimeOptions = {},
   ) {
-    this.announced = new LRUCache<string, AiryConfig>({ max: opts.maxHosts ?? 1000 });
+    this.announced = new LRUCache<string, AiryConfig>({ max: opts.maxHosts ?? 1000, ttl: PRUNE_GRACE_MS });
     this.hosts = new LRUCache<string, StompSubscriber>({
       max: opts.maxHosts ?? 1000,
       dispose: (sub, apiUrl, reason) => {
