@@ -1,4 +1,5 @@
 import type { AxiosInstance } from 'axios';
+import { undiciAdapter } from '../ground/http-transport.ts';
 import { deadlineAxios } from '../ground/security/outbound-policy.ts';
 import { v1 } from 'pipedrive';
 import { z } from 'zod';
@@ -21,10 +22,12 @@ export const callbackUrl = (appUrl: string) => `${appUrl}/auth/pipedrive/callbac
 /**
  * One axios instance per outside system: statuses and headers kept on errors, a total
  * deadline per call that holds while bytes trickle in (axios's own timeout stops at the
- * headers), and a response size cap.
+ * headers), and a response size cap. Pipedrive's hosts come from Pipedrive (its token answer's
+ * api_domain, or PIPEDRIVE_API_URL), never from a tenant, so these calls skip the outbound
+ * policy and go through undici: the outbox calls Pipedrive once per delivered message.
  */
 export function pipedriveAxios(timeoutMs = 10_000): AxiosInstance {
-  return deadlineAxios({ timeoutMs, maxBytes: 8 * 1024 * 1024, headers: { 'User-Agent': 'pd-bridge' } });
+  return deadlineAxios({ timeoutMs, maxBytes: 8 * 1024 * 1024, headers: { 'User-Agent': 'pd-bridge' }, adapter: undiciAdapter() });
 }
 
 /**
