@@ -1,7 +1,8 @@
 /**
  * Channels for the server under test, written straight into the store with secrets the
  * bench knows (an Airy source token, an Alvaria signing key), as a connect through OAuth
- * and the platforms would have left them.
+ * and the platforms would have left them; the webhook channels belong to an installation
+ * whose tokens the bench's Pipedrive sink accepts.
  */
 import { randomUUID } from 'node:crypto';
 import type { Bridge } from '../../app/bridge.ts';
@@ -14,6 +15,7 @@ import type { AlvariaConfig } from '../../app/platforms/alvaria/schema.ts';
 import { sealJson } from '../../app/platforms/context.ts';
 import { recordSession, settleSession } from '../../app/store/alvaria-sessions.ts';
 import { findChannel, insertChannel } from '../../app/store/channels.ts';
+import { upsertInstallation } from '../../app/store/installations.ts';
 import type { WebhookFixtures } from './protocol.ts';
 import { insertBatched } from './seed.ts';
 
@@ -21,14 +23,32 @@ import { insertBatched } from './seed.ts';
 // that grows to a minute, so it costs nothing measurable while the bench runs.
 const NO_AIRY = 'http://127.0.0.1:9';
 
-async function storeChannel(b: Bridge, platform: string, config: unknown, state: unknown): Promise<Channel> {
+/**
+ * An installation as OAuth leaves one, with tokens valid for a day. The server under test
+ * sends its Pipedrive calls to the bench's sink (PIPEDRIVE_API_URL, scripts/bench/server.ts),
+ * so a delivery runs the app's own Pipedrive client: token context, pacing, the SDK, axios.
+ */
+async function benchInstallation(b: Bridge): Promise<string> {
+  const now = Date.now();
+  const companyId = 1 + Math.floor(Math.random() * 1_000_000);
+  const inst = await upsertInstallation(
+    b.db,
+    newId('inst'),
+    { companyId, userId: 1, apiDomain: 'https://bench.pipedrive.invalid', userName: 'Bench', userEmail: null, companyName: 'Bench', companyDomain: 'bench', isAdmin: true, iconUrl: null },
+    { accessTokenEnc: b.secrets.encrypt('bench-access-token'), refreshTokenEnc: b.secrets.encrypt('bench-refresh-token'), expiresAt: now + 24 * 3600_000 },
+    now,
+  );
+  return inst.id;
+}
+
+async function storeChannel(b: Bridge, platform: string, config: unknown, state: unknown, installationId: string | null = null): Promise<Channel> {
   const id = newId('ch');
   await insertChannel(
     b.db,
     {
       id,
       providerChannelId: `${platform}-${randomUUID()}`,
-      installationId: null,
+      installationId,
       platform,
       name: `Bench ${platform}`,
       avatarUrl: null,
@@ -72,7 +92,8 @@ export async function webhookFixtures(b: Bridge, args: { airySourceToken: string
   const sourceId = `pipedrive-bench-${randomUUID()}`;
   const airyConfig: AiryConfig = { api_url: NO_AIRY, system_token: 'bench-system-token' };
   const airyState: AiryState = { source_id: sourceId, source_token: args.airySourceToken, channel_id: randomUUID(), source_channel_id: 'bench' };
-  const airy = await storeChannel(b, 'airy', airyConfig, airyState);
+  const installationId = await benchInstallation(b);
+  const airy = await storeChannel(b, 'airy', airyConfig, airyState, installationId);
   const conversationRefs: string[] = [];
   const airyIdsList: string[] = [];
   for (let i = 0; i < args.conversations; i++) {
@@ -98,7 +119,7 @@ export async function webhookFixtures(b: Bridge, args: { airySourceToken: string
     work_type_id: '1',
     callback_public_keys: [args.alvariaPublicPem],
   };
-  const alvaria = await storeChannel(b, 'alvaria', alvariaConfig, { connectedAt: Date.now() });
+  const alvaria = await storeChannel(b, 'alvaria', alvariaConfig, { connectedAt: Date.now() }, installationId);
   const sessionIds: string[] = [];
   const alvariaIdsList: string[] = [];
   for (let i = 0; i < args.conversations; i++) {

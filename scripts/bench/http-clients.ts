@@ -1,17 +1,18 @@
 /**
  * Section (d): what one call to Pipedrive's receive endpoint costs the CPU of the process making
- * it, by HTTP client, against a sink in the bench process: node:http with a keep-alive agent
- * (the floor), fetch (what the server under test calls its sink with, scripts/bench/server.ts),
- * and the official pipedrive SDK over the app's axios instance (what app/pipedrive/client.ts
- * does per call, without its token and pacing bookkeeping). The calls run in a child process,
- * 10 in flight like the outbox's slots; each client runs three rounds, alternating with the
- * others, and the median round counts. No target: it says how much of a message's CPU the
+ * it, by HTTP client, against a sink in the bench process: node:http with a keep-alive agent,
+ * Node's fetch, undici's request (what the app's axios instance sends through,
+ * app/ground/http-transport.ts), and the official pipedrive SDK over the app's axios instance
+ * (what app/pipedrive/client.ts does per call, without its token and pacing bookkeeping). The
+ * calls run in a child process, 10 in flight like the outbox's slots; each client runs three
+ * rounds, alternating with the others, and the median round counts. No target: it says how much of a message's CPU the
  * delivery's HTTP call is.
  */
 import { fork } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { v1 } from 'pipedrive';
+import { request as undiciRequest } from 'undici';
 import { pipedriveAxios } from '../../app/pipedrive/oauth-client.ts';
 import { startPipedriveSink } from './client.ts';
 import type { BenchOptions } from './options.ts';
@@ -23,7 +24,7 @@ export interface HttpClientRun {
   callsPerSecond: number;
 }
 
-const CLIENTS = ['node:http (keep-alive agent)', 'fetch (the bench server’s sink calls)', 'pipedrive SDK over the app’s axios (the app’s client)'] as const;
+const CLIENTS = ['node:http (keep-alive agent)', 'fetch', 'undici request (the app’s transport)', 'pipedrive SDK over the app’s axios (the app’s client)'] as const;
 const IN_FLIGHT = 10;
 const ROUNDS = 3;
 
@@ -59,6 +60,10 @@ async function callerLoop(base: string, calls: number): Promise<HttpClientRun[]>
       await res.arrayBuffer();
     },
     [CLIENTS[2]]: async () => {
+      const res = await undiciRequest(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer bench' }, body: payload });
+      await res.body.arrayBuffer();
+    },
+    [CLIENTS[3]]: async () => {
       const basePath = `${base}/v1`;
       const fn = (await v1.ChannelsApiFp(new v1.Configuration({ accessToken: 'bench', basePath })).receiveMessage(BODY as never)) as unknown as (axios: unknown, basePath: string) => Promise<unknown>;
       await fn(http, basePath);

@@ -54,8 +54,6 @@ export interface WorkCounts {
   delivered: number;
   /** Jobs pending or running now (the queue is drained at 0). */
   open: number;
-  /** Deliveries the Pipedrive sink answered (HTTP calls made by the gateway). */
-  pipedriveCalls: number;
 }
 
 export interface Requests {
