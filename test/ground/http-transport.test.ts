@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { isAxiosError } from 'axios';
 import { pipedriveAxios } from '../../app/pipedrive/oauth-client.ts';
+import { deadlineAxios } from '../../app/ground/security/outbound-policy.ts';
 import { freePort } from '../support/harness.ts';
 
 /** A real HTTP server whose answer each test sets; it records what arrived. */
@@ -143,6 +144,27 @@ test('Pipedrive transport: the caller’s abort cancels the call (not a timeout)
       assert.equal(err.code, 'ECONNREFUSED');
       return true;
     });
+  } finally {
+    await h.close();
+  }
+});
+
+test('deadline: a streamed answer stays under the call’s deadline after its headers arrive', async () => {
+  const h = await host((_req, _body, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    const drip = setInterval(() => res.write('x'), 50);
+    res.on('close', () => clearInterval(drip));
+  });
+  try {
+    const http = deadlineAxios({ timeoutMs: 300, maxBytes: 1024 * 1024 });
+    const res = await http.get<NodeJS.ReadableStream>(`${h.url}/file`, { responseType: 'stream' });
+    const outcome = await new Promise<string>((resolve) => {
+      const stop = setTimeout(() => resolve('still streaming after 5 s'), 5000);
+      res.data.on('data', () => {});
+      res.data.on('error', () => (clearTimeout(stop), resolve('aborted')));
+      res.data.on('end', () => (clearTimeout(stop), resolve('ended')));
+    });
+    assert.equal(outcome, 'aborted');
   } finally {
     await h.close();
   }

@@ -226,7 +226,8 @@ export function deadlineAxios(o: {
   });
   http.interceptors.response.use(
     (res) => {
-      deadlineOf(res.config)?.end();
+      // A streamed body is still arriving: its deadline runs on, as the whole exchange's.
+      if (res.config.responseType !== 'stream') deadlineOf(res.config)?.end();
       return res;
     },
     (err: unknown) => {
