@@ -7,10 +7,10 @@ import { Agent, request } from 'undici';
  * An axios adapter that sends through undici (https://undici.nodejs.org, Node's own HTTP
  * client) instead of axios's node:http adapter. The official pipedrive SDK and our axios
  * instance stay as they are (interceptors, errors, the deadline); only the wire changes. Why:
- * one call to Pipedrive's receive endpoint cost the calling process ~0.26–0.34 ms of CPU
- * through axios's http adapter and ~0.06 ms through undici, with the SDK and axios's own
- * config and transforms ~0.04 ms of it (npm run bench, section (d)); the outbox makes that call
- * once per delivered message.
+ * the outbox calls Pipedrive's receive endpoint once per delivered message, and that call cost
+ * the calling process 0.29–0.36 ms of CPU through axios's http adapter; through this one it
+ * costs 0.21–0.27 ms, of which undici's request is ~0.06 ms and the SDK and axios the rest
+ * (npm run bench, section (d)).
  *
  * What the app's calls use, and nothing more: string or binary bodies (the SDK and
  * transformRequest serialise JSON and forms), `responseType` json/text/arraybuffer,

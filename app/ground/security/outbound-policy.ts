@@ -193,8 +193,8 @@ const deadlineOf = (config: unknown) => (config as Record<symbol, Deadline | und
  * a host sending one byte every few seconds would hold the call forever. A timer aborting the
  * call's signal covers the whole exchange; its expiry surfaces as ETIMEDOUT. (A timer and a
  * forwarded listener, ended with the call, rather than AbortSignal.timeout and
- * AbortSignal.any: those cost ~0.06 ms of CPU per call, and the outbox calls Pipedrive once
- * per delivered message.)
+ * AbortSignal.any: with a caller's signal, as every outbox call has, those cost ~0.025 ms more
+ * CPU per call, and the outbox calls Pipedrive once per delivered message.)
  */
 export function deadlineAxios(o: {
   timeoutMs: number;
