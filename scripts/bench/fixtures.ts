@@ -30,11 +30,10 @@ const NO_AIRY = 'http://127.0.0.1:9';
  */
 async function benchInstallation(b: Bridge): Promise<string> {
   const now = Date.now();
-  const companyId = 1 + Math.floor(Math.random() * 1_000_000);
   const inst = await upsertInstallation(
     b.db,
     newId('inst'),
-    { companyId, userId: 1, apiDomain: 'https://bench.pipedrive.invalid', userName: 'Bench', userEmail: null, companyName: 'Bench', companyDomain: 'bench', isAdmin: true, iconUrl: null },
+    { companyId: 1, userId: 1, apiDomain: 'https://bench.pipedrive.invalid', userName: 'Bench', userEmail: null, companyName: 'Bench', companyDomain: 'bench', isAdmin: true, iconUrl: null },
     { accessTokenEnc: b.secrets.encrypt('bench-access-token'), refreshTokenEnc: b.secrets.encrypt('bench-refresh-token'), expiresAt: now + 24 * 3600_000 },
     now,
   );

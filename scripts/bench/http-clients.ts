@@ -5,8 +5,8 @@
  * app/ground/http-transport.ts), and the official pipedrive SDK over the app's axios instance
  * (what app/pipedrive/client.ts does per call, without its token and pacing bookkeeping). The
  * calls run in a child process, 10 in flight like the outbox's slots; each client runs three
- * rounds, alternating with the others, and the median round counts. No target: it says how much of a message's CPU the
- * delivery's HTTP call is.
+ * rounds, alternating with the others, and the median round counts. No target: it says how
+ * much of a message's CPU the delivery's HTTP call is.
  */
 import { fork } from 'node:child_process';
 import { Agent, request } from 'node:http';

@@ -1,8 +1,8 @@
 /**
  * The process under test for `npm run bench` (spawned by scripts/bench/index.ts with an IPC
  * channel): the real bridge with the built-in platforms plus a bench platform that accepts
- * every send, the app's Pipedrive client aimed at the bench's sink, and a bare Koa JSON handler in the
- * same process as the baseline. Fixtures, seeding and RSS sampling are IPC requests.
+ * every send, the app's Pipedrive client aimed at the bench's sink, and a bare Koa JSON
+ * handler in the same process as the baseline. Fixtures, seeding and RSS sampling are IPC requests.
  *   BENCH_DATABASE_URL, BENCH_DATABASE_SCHEMA, BENCH_MAX_UPLOAD_BYTES, BENCH_WORKER_CONCURRENCY,
  *   BENCH_PIPEDRIVE_URL (the bench's Pipedrive sink: PIPEDRIVE_API_URL of the server under test),
  *   BENCH_SQL_TRACE=N (prints the first N counted statements to stderr: who ran them, transaction, SQL)
