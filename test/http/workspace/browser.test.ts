@@ -65,6 +65,17 @@ test(
       await win.locator('#text').fill('Hello from the Pipedrive window');
       await win.locator('#files').setInputFiles({ name: 'quote.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4 quote') });
       await win.locator('#picked .pick', { hasText: 'quote.pdf' }).waitFor();
+      // The post's answer (the message as stored: queued) is held until the live stream has said
+      // "delivered", as a slow network may deliver it: the late answer must not turn it back.
+      let releaseAnswer!: () => void;
+      const answerHeld = new Promise<void>((resolve) => (releaseAnswer = resolve));
+      const postRoute = /\/ui\/api\/conversations\/[^/]+\/messages$/;
+      await page.route(postRoute, async (route) => {
+        if (route.request().method() !== 'POST') return route.fallback();
+        const answer = await route.fetch();
+        await answerHeld;
+        await route.fulfill({ response: answer });
+      });
       await win.locator('#send').click();
       const mine = win.locator('.msg.out', { hasText: 'Hello from the Pipedrive window' });
       await mine.waitFor();
@@ -76,6 +87,11 @@ test(
       assert.equal(await (await fetch(content.attachments[0]!.url)).text(), '%PDF-1.4 quote');
       // Airy stored it: the status turns live, without a reload.
       await win.locator('.msg.out[data-status="delivered"]', { hasText: 'Hello from the Pipedrive window' }).waitFor();
+      releaseAnswer();
+      // The answer is handled when the composer is free again; the status stays delivered.
+      await win.locator('#send:not([disabled])').waitFor();
+      assert.equal(await mine.getAttribute('data-status'), 'delivered');
+      await page.unroute(postRoute);
 
       // ── An Airy user answers: it appears live (no reload) with the unread count and the dock badge ──
       await win.locator('#back').click();

@@ -34,6 +34,10 @@
     unread: 0,
     picked: [],
     visible: true,
+    // Message ids the live stream has described since a post or retry of them began. The stream
+    // presents a message when it looks, after the write; the post's answer presents it as it was
+    // stored (still queued). An answer that arrives after the stream spoke must not undo it.
+    live: {},
   };
 
   // ---------- small helpers ----------
@@ -494,9 +498,10 @@
 
   function retry(m, button) {
     button.disabled = true;
+    delete state.live[m.id];
     W.api('POST', '/messages/' + encodeURIComponent(m.id) + '/retry', {}).then(
       function (r) {
-        putMessage(r.message || Object.assign({}, m, { status: 'queued', failure: undefined }));
+        if (!state.live[m.id]) putMessage(r.message || Object.assign({}, m, { status: 'queued', failure: undefined }));
         renderMessages(false);
       },
       function (err) {
@@ -558,7 +563,7 @@
         state.picked = [];
         renderPicked();
         if (state.openId === id && r.message) {
-          putMessage(r.message);
+          if (!state.live[r.message.id]) putMessage(r.message);
           renderMessages(true);
         }
       },
@@ -582,6 +587,7 @@
         sortConversations();
       }
       if (state.openId === d.conversationId) {
+        state.live[d.message.id] = true;
         putMessage(d.message);
         renderMessages(false);
         if (d.message.direction === 'in') markRead();
@@ -590,6 +596,7 @@
     },
     status: function (d) {
       if (state.openId !== d.conversationId) return;
+      state.live[d.messageId] = true;
       for (var i = 0; i < state.messages.length; i++) {
         var m = state.messages[i];
         if (m.id === d.messageId) {
