@@ -1,5 +1,5 @@
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import axios, { AxiosError, AxiosHeaders, CanceledError, type AxiosAdapter, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
 import { Agent, request } from 'undici';
 
@@ -81,14 +81,19 @@ function requestBody(config: InternalAxiosRequestConfig): string | Buffer | unde
   return body;
 }
 
+/**
+ * The answer's bytes, decoded. `pipeline` (not `pipe`) so that an aborted or broken answer
+ * destroys the decoder with its error: with `pipe` a deadline that cut the answer left the
+ * decoder waiting for an end that never came, and the call never settled.
+ */
 function decoded(body: Readable, encoding: string | string[] | undefined): Readable {
   const coding = String(encoding ?? '')
     .trim()
     .toLowerCase();
-  if (coding === 'gzip' || coding === 'x-gzip') return body.pipe(createGunzip());
-  if (coding === 'deflate') return body.pipe(createInflate());
-  if (coding === 'br') return body.pipe(createBrotliDecompress());
-  return body;
+  const decoder = coding === 'gzip' || coding === 'x-gzip' ? createGunzip() : coding === 'deflate' ? createInflate() : coding === 'br' ? createBrotliDecompress() : undefined;
+  if (!decoder) return body;
+  pipeline(body, decoder, () => {});
+  return decoder;
 }
 
 /** The whole answer, or an error (axios's own wording, which deadlineAxios maps) once it passes `max` bytes. */

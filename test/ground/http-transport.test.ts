@@ -169,3 +169,26 @@ test('deadline: a streamed answer stays under the call’s deadline after its he
     await h.close();
   }
 });
+
+test('Pipedrive transport: a compressed answer cut off by the deadline fails the call as a timeout (it does not hang)', async () => {
+  const h = await host((_req, _body, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+    const zipped = gzipSync(JSON.stringify({ success: true, data: 'x'.repeat(10_000) }));
+    res.write(zipped.subarray(0, zipped.length >> 1));
+    // …and the rest never comes.
+  });
+  try {
+    const outcome = await Promise.race([
+      pipedriveAxios(300)
+        .get(`${h.url}/api/v1/notes`)
+        .then(
+          () => 'answered',
+          (err: unknown) => (isAxiosError(err) ? `rejected ${err.code}` : 'rejected'),
+        ),
+      new Promise<string>((resolve) => setTimeout(() => resolve('still waiting after 5 s'), 5000).unref()),
+    ]);
+    assert.equal(outcome, 'rejected ETIMEDOUT');
+  } finally {
+    await h.close();
+  }
+});
