@@ -87,14 +87,23 @@ export class PermanentError extends Error {
 /**
  * Not a failure: the call must wait (a parked rate budget, an open circuit, a session not yet
  * confirmed). A job is rescheduled after `delayMs` without spending an attempt.
+ *
+ * `shared`: the wait is not this job's own but its tenant's, for every job of its kind (a rate
+ * window, a spent budget, an open circuit toward the service the kind calls); a session being
+ * opened is one conversation's wait, not shared. The outbox then claims none of the tenant's
+ * jobs of that kind until the wait ends, instead of claiming each and deferring it in turn.
  */
 export class DeferError extends Error {
+  readonly shared: boolean;
+
   constructor(
     message: string,
     readonly delayMs: number,
+    opts: { shared?: boolean } = {},
   ) {
     super(message);
     this.name = 'DeferError';
+    this.shared = opts.shared ?? false;
   }
 }
 
@@ -186,7 +195,8 @@ const PG_TRANSIENT = new Set(['55P03', '57014', '57P03', '53300', '40001', '40P0
 // ---------------------------------------------------------------------------------------------
 // Table 1: failure → job outcome (the outbox worker)
 //
-//   DeferError                 → run again after delayMs, the attempt refunded
+//   DeferError                 → run again after delayMs, the attempt refunded (shared: the
+//                                tenant's other jobs of the kind are not claimed until then)
 //   PermanentError (and NeedsReinstallError), an OutsideFailure classified permanent
 //                              → dead letter at once
 //   RetryableError, an OutsideFailure classified retryable
@@ -194,11 +204,11 @@ const PG_TRANSIENT = new Set(['55P03', '57014', '57P03', '53300', '40001', '40P0
 //   anything else              → retry with backoff, dead after the cap
 // ---------------------------------------------------------------------------------------------
 
-export type JobOutcome = { kind: 'defer'; ms: number; reason: string } | { kind: 'retry'; reason: string; retryAfterMs?: number | undefined } | { kind: 'dead'; reason: string };
+export type JobOutcome = { kind: 'defer'; ms: number; reason: string; shared: boolean } | { kind: 'retry'; reason: string; retryAfterMs?: number | undefined } | { kind: 'dead'; reason: string };
 
 export function jobOutcome(err: unknown): JobOutcome {
   const f = err instanceof OutsideFailure ? err.failure : err;
-  if (f instanceof DeferError) return { kind: 'defer', ms: f.delayMs, reason: f.message };
+  if (f instanceof DeferError) return { kind: 'defer', ms: f.delayMs, reason: f.message, shared: f.shared };
   if (f instanceof PermanentError) return { kind: 'dead', reason: f.message };
   if (f instanceof RetryableError) return { kind: 'retry', reason: f.message, retryAfterMs: f.retryAfterMs };
   return { kind: 'retry', reason: f instanceof Error ? f.message : String(f) };

@@ -199,9 +199,11 @@ export class PipedrivePacer {
     return Math.max(byWindow, p.blockedUntil - now);
   }
 
+  // Every wait here is the installation's, not one call's: shared, so the outbox holds back the
+  // tenant's other jobs of the kind instead of claiming and deferring each in turn.
   private defer(ms: number, reason: string): DeferError {
     this.counts.deferred++;
-    return new DeferError(reason, Math.max(1, Math.ceil(ms)));
+    return new DeferError(reason, Math.max(1, Math.ceil(ms)), { shared: true });
   }
 
   private pace(id: string): Pace {

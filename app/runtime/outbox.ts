@@ -88,6 +88,15 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   /** Jobs whose attempt succeeded, waiting to be marked done together (flushDone). */
   private doneQueue: Array<{ job: Job; settled: () => void }> = [];
   private flushing = false;
+  /**
+   * Kinds of job a tenant is held back from, and until when (keyed `tenant kind`): set when a
+   * job of theirs deferred with a shared wait (DeferError.shared: a Pipedrive rate window, a
+   * spent budget, an open circuit). Claims pass those jobs over until then. Without this, every
+   * queued conversation of a rate-limited tenant was claimed, read and deferred in turn, again
+   * after every wait: in a storm of 429s, ~6 claim-and-defer rounds per message delivered.
+   * In this process only: another process learns the same from its own first deferral.
+   */
+  private readonly holds = new Map<string, { tenant: string; kind: string; until: number }>();
 
   constructor(
     private readonly db: Db,
@@ -143,7 +152,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
           // A token per claim, so an attempt that outlived its lease cannot finish the re-claimed run.
           const token = `${this.workerId}:${++this.claims}`;
           this.lastClaimAt = Date.now();
-          const jobs = await claimJobs(this.db, token, free, this.lastClaimAt, this.cfg.leaseMs, this.cfg.tenantConcurrency);
+          const jobs = await claimJobs(this.db, token, free, this.lastClaimAt, this.cfg.leaseMs, this.cfg.tenantConcurrency, this.heldAt(this.lastClaimAt));
           claimed = jobs.length;
           this.active += claimed;
           await this.prefetch(jobs);
@@ -189,11 +198,34 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         if (wait <= 0) return go();
         gapTimer = setTimeout(go, wait);
       };
-      const timer = setTimeout(go, this.cfg.pollMs);
+      // A hold that ends before the next poll: claim for its jobs then, not up to a poll later.
+      const timer = setTimeout(go, Math.max(1, Math.min(this.cfg.pollMs, this.nextHoldEnd() - Date.now())));
       this.wake = check;
       // Signals that came while the last claim ran count now.
       check();
     });
+  }
+
+  /** The holds still in force at `now` (the ended ones dropped). */
+  private heldAt(now: number): Array<{ tenant: string; kind: string }> {
+    const held: Array<{ tenant: string; kind: string }> = [];
+    for (const [key, h] of this.holds) {
+      if (h.until <= now) this.holds.delete(key);
+      else held.push({ tenant: h.tenant, kind: h.kind });
+    }
+    return held;
+  }
+
+  private nextHoldEnd(): number {
+    let end = Infinity;
+    for (const h of this.holds.values()) end = Math.min(end, h.until);
+    return end;
+  }
+
+  private hold(job: Job, until: number): void {
+    const key = `${job.tenant} ${job.kind}`;
+    const h = this.holds.get(key);
+    if (!h || h.until < until) this.holds.set(key, { tenant: job.tenant, kind: job.kind, until });
   }
 
   /** Lets each kind's handler read ahead for the jobs of this claim (JobHandler.prefetch). */
@@ -235,7 +267,10 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       const outcome = jobOutcome(err);
       const { reason } = outcome;
       if (outcome.kind === 'defer') {
-        await this.postpone(job, outcome.ms, reason);
+        // The job is due again when its hold ends, so the claim at that moment finds it.
+        const until = Date.now() + outcome.ms;
+        if (outcome.shared) this.hold(job, until);
+        await this.postpone(job, until, reason);
         return false;
       }
       if (outcome.kind === 'dead' || job.attempts >= job.maxAttempts) {
@@ -253,8 +288,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     return true;
   }
 
-  private async postpone(job: Job, ms: number, reason: string): Promise<void> {
-    await this.settle(job, { status: 'pending', runAt: Date.now() + ms, error: reason, refundAttempt: true }, 'retry', reason);
+  private async postpone(job: Job, until: number, reason: string): Promise<void> {
+    await this.settle(job, { status: 'pending', runAt: until, error: reason, refundAttempt: true }, 'retry', reason);
   }
 
   private async kill(job: Job, handler: JobHandler | undefined, reason: string): Promise<void> {

@@ -15,6 +15,8 @@ export interface Job {
   lockedUntil: number | null;
   lastError: string | null;
   channelId: string | null;
+  /** Who the job works for (TENANTS_OF_CHANNELS): claims are fair across tenants. */
+  tenant: string;
   createdAt: number;
 }
 
@@ -31,6 +33,7 @@ interface JobRow {
   locked_until: number | null;
   last_error: string | null;
   channel_id: string | null;
+  tenant: string;
   created_at: number;
 }
 
@@ -47,6 +50,7 @@ const toJob = (r: JobRow): Job => ({
   lockedUntil: r.locked_until === null ? null : Number(r.locked_until),
   lastError: r.last_error,
   channelId: r.channel_id,
+  tenant: r.tenant,
   createdAt: Number(r.created_at),
 });
 
@@ -174,14 +178,15 @@ const HEAD_OF_KEY = (a: string, pg: boolean) =>
  * PLAN: AUTOMATIC COVERING INDEX), and with the expired jobs walked per tenant a claim cost
  * ~340 µs of sqlite time under a backlog instead of ~120.
  */
-const FAIR_PICK = (pg: boolean) => `
-  with recursive pending_tenants(tenant) as (
+const FAIR_PICK = (pg: boolean, held: boolean) => `
+  with recursive ${held ? `held as (select h.tenant, h.kind from ${jsonRowSet(pg, { tenant: 'text', kind: 'text' })} h),` : ''}
+  pending_tenants(tenant) as (
     select (select tenant from jobs where status = 'pending' order by tenant limit 1)
     union all
     select (select tenant from jobs where status = 'pending' and tenant > p.tenant order by tenant limit 1) from pending_tenants p where p.tenant is not null
   ),
   offered as (
-    ${pg ? DUE_PG : DUE_SQLITE}
+    ${pg ? DUE_PG(held) : DUE_SQLITE(held)}
     union all
     select y.id, y.run_at, y.tenant from jobs y where y.status = 'running' and y.locked_until < ? and ${HEAD_OF_KEY('y', pg)}
   ),
@@ -193,16 +198,21 @@ const FAIR_PICK = (pg: boolean) => `
   )
   select id from ranked where slot <= ? order by slot, run_at, id limit ?`;
 
-/** A tenant's (`t.tenant`) first `?` pending jobs that are due and head their ordering key, in due order. */
-const TENANT_DUE = (cols: string, pg: boolean) => `
+/**
+ * A tenant's (`t.tenant`) first `?` pending jobs that are due and head their ordering key, in
+ * due order; with `held`, none of a kind the tenant is held back from (claimJobs).
+ */
+const TENANT_DUE = (cols: string, pg: boolean, held: boolean) => `
   select ${cols} from jobs y
-  where y.tenant = t.tenant and y.status = 'pending' and y.run_at <= ? and ${HEAD_OF_KEY('y', pg)}
+  where y.tenant = t.tenant and y.status = 'pending' and y.run_at <= ?
+    ${held ? 'and not exists (select 1 from held h where h.tenant = y.tenant and h.kind = y.kind)' : ''}
+    and ${HEAD_OF_KEY('y', pg)}
   order by y.run_at, y.id limit ?`;
 
 // The per-tenant walk by dialect: PostgreSQL runs it as a LATERAL join (as a correlated IN it
 // re-ran it for every job row); sqlite has no LATERAL and runs the correlated IN once per tenant.
-const DUE_PG = `select x.id, x.run_at, x.tenant from pending_tenants t cross join lateral (${TENANT_DUE('y.id, y.run_at, y.tenant', true)}) x where t.tenant is not null`;
-const DUE_SQLITE = `select x.id, x.run_at, x.tenant from pending_tenants t join jobs x on x.id in (${TENANT_DUE('y.id', false)}) where t.tenant is not null`;
+const DUE_PG = (held: boolean) => `select x.id, x.run_at, x.tenant from pending_tenants t cross join lateral (${TENANT_DUE('y.id, y.run_at, y.tenant', true, held)}) x where t.tenant is not null`;
+const DUE_SQLITE = (held: boolean) => `select x.id, x.run_at, x.tenant from pending_tenants t join jobs x on x.id in (${TENANT_DUE('y.id', false, held)}) where t.tenant is not null`;
 
 /**
  * Claims up to `limit` runnable jobs in one statement, fairly across tenants (FAIR_PICK).
@@ -210,20 +220,33 @@ const DUE_SQLITE = `select x.id, x.run_at, x.tenant from pending_tenants t join 
  * was re-scanned per candidate row), locks them with SKIP LOCKED and re-checks that they are
  * still runnable (a concurrent claimer may have taken them); sqlite serialises writers, so the
  * single UPDATE … RETURNING is atomic there.
+ *
+ * `held`: kinds of job some tenants are held back from (a shared DeferError: their calls wait
+ * for a rate window, a budget or a circuit). Their pending jobs of that kind are passed over;
+ * running jobs whose lease expired are still offered.
  */
-export async function claimJobs(db: Tx, workerId: string, limit: number, now: number, leaseMs: number, perTenant = limit): Promise<Job[]> {
-  const pick = [now, perTenant, now, now, perTenant, limit];
+export async function claimJobs(
+  db: Tx,
+  workerId: string,
+  limit: number,
+  now: number,
+  leaseMs: number,
+  perTenant = limit,
+  held: ReadonlyArray<{ tenant: string; kind: string }> = [],
+): Promise<Job[]> {
+  const pick: Array<number | string> = [now, perTenant, now, now, perTenant, limit];
+  if (held.length) pick.unshift(JSON.stringify(held));
+  const sql = CLAIM_SQL[isPg(db) ? 'pg' : 'sqlite'][held.length ? 'held' : 'all'];
   // Plain SQL, not the query builder: it runs once per claim, and compiling the builder cost more CPU than the statement.
-  const rows = isPg(db)
-    ? await runRows<JobRow>(db, CLAIM_SQL.pg, [workerId, now + leaseMs, now, ...pick, now, now])
-    : await runRows<JobRow>(db, CLAIM_SQL.sqlite, [workerId, now + leaseMs, now, ...pick]);
+  const rows = await runRows<JobRow>(db, sql, isPg(db) ? [workerId, now + leaseMs, now, ...pick, now, now] : [workerId, now + leaseMs, now, ...pick]);
   return rows.map(toJob).sort((a, b) => a.id - b.id);
 }
 
 const CLAIM = (pick: string) => `update jobs set status = 'running', locked_by = ?, locked_until = ?, attempts = attempts + 1, updated_at = ? where id in (${pick}) returning *`;
+const CLAIM_PG = (held: boolean) => CLAIM(`select j.id from jobs j where j.id = any(array(${FAIR_PICK(true, held)})) and ${RUNNABLE} for update skip locked`);
 const CLAIM_SQL = {
-  pg: CLAIM(`select j.id from jobs j where j.id = any(array(${FAIR_PICK(true)})) and ${RUNNABLE} for update skip locked`),
-  sqlite: CLAIM(FAIR_PICK(false)),
+  pg: { all: CLAIM_PG(false), held: CLAIM_PG(true) },
+  sqlite: { all: CLAIM(FAIR_PICK(false, false)), held: CLAIM(FAIR_PICK(false, true)) },
 };
 
 /**

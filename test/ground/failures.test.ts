@@ -8,7 +8,8 @@ const limits = { maxBytes: 1000, maxFiles: 2 };
 
 describe('failure table: job outcomes', () => {
   test('defer-until waits without a failure; permanent is dead at once; retryable keeps its Retry-After', () => {
-    assert.deepEqual(jobOutcome(new DeferError('budget parked', 1500)), { kind: 'defer', ms: 1500, reason: 'budget parked' });
+    assert.deepEqual(jobOutcome(new DeferError('budget parked', 1500)), { kind: 'defer', ms: 1500, reason: 'budget parked', shared: false });
+    assert.deepEqual(jobOutcome(new DeferError('window full', 900, { shared: true })), { kind: 'defer', ms: 900, reason: 'window full', shared: true });
     assert.deepEqual(jobOutcome(new PermanentError('refused')), { kind: 'dead', reason: 'refused' });
     assert.deepEqual(jobOutcome(new NeedsReinstallError('inst-1')), { kind: 'dead', reason: 'installation inst-1 needs to be reinstalled (its Pipedrive authorization lapsed)' });
     assert.deepEqual(jobOutcome(new RetryableError('busy', 2000)), { kind: 'retry', reason: 'busy', retryAfterMs: 2000 });
