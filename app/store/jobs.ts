@@ -225,15 +225,7 @@ const DUE_SQLITE = (held: boolean) => `select x.id, x.run_at, x.tenant from pend
  * for a rate window, a budget or a circuit). Their pending jobs of that kind are passed over;
  * running jobs whose lease expired are still offered.
  */
-export async function claimJobs(
-  db: Tx,
-  workerId: string,
-  limit: number,
-  now: number,
-  leaseMs: number,
-  perTenant = limit,
-  held: ReadonlyArray<{ tenant: string; kind: string }> = [],
-): Promise<Job[]> {
+export async function claimJobs(db: Tx, workerId: string, limit: number, now: number, leaseMs: number, perTenant = limit, held: ReadonlyArray<{ tenant: string; kind: string }> = []): Promise<Job[]> {
   const pick: Array<number | string> = [now, perTenant, now, now, perTenant, limit];
   if (held.length) pick.unshift(JSON.stringify(held));
   const sql = CLAIM_SQL[isPg(db) ? 'pg' : 'sqlite'][held.length ? 'held' : 'all'];

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { msUntilUtcMidnight } from '../../app/pipedrive/pacing.ts';
+import type { Conversation } from '../../app/ground/records.ts';
 import type { ReceivedMessage } from '../../fakes/pipedrive/server.ts';
 import { adminCall } from '../support/install.ts';
 import { startPipedriveRig } from '../support/pipedrive-rig.ts';
@@ -85,13 +86,17 @@ test('while the burst window is full, the worker claims none of the tenant’s o
       if (job.kind === 'pipedrive.receive' && /pacing toward Pipedrive burst limit/.test(why)) deferrals.push(job.id);
     });
     const channel = await rig.bridge.inbox.activeChannel(rig.channel.provider_channel_id);
-    const conversations = [];
+    const conversations: Conversation[] = [];
     for (let i = 0; i < 24; i++) conversations.push(await seedConversation(rig.bridge, channel, `burst-${i}`));
     // One commit: every delivery is queued before the worker claims any.
     const ids = await rig.bridge.db.transaction(async (tx) => {
       const out: string[] = [];
       for (const [i, conversation] of conversations.entries()) {
-        const r = await rig.bridge.platform.recordInbound(channel, { dedupe: { source: 'burst', key: `b-${i}` }, conversation, senderId: 'agent-1', text: `window ${i}`, platformMessageId: null, createdAt: Date.now() }, tx);
+        const r = await rig.bridge.platform.recordInbound(
+          channel,
+          { dedupe: { source: 'burst', key: `b-${i}` }, conversation, senderId: 'agent-1', text: `window ${i}`, platformMessageId: null, createdAt: Date.now() },
+          tx,
+        );
         if ('message' in r) out.push(r.message.id);
       }
       return out;
