@@ -36,6 +36,12 @@ export interface PostTarget {
 export interface StoredMessage {
   conversation: Conversation;
   message: Message;
+  /**
+   * Whether the conversation is about a Pipedrive record (it has a record link), when the write
+   * that stored the message read it too (the PostgreSQL ingest batch); undefined otherwise, and
+   * a hook that needs it reads it.
+   */
+  aboutRecord?: boolean;
 }
 
 /**

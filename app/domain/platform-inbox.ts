@@ -139,9 +139,9 @@ export class PlatformInbox implements PlatformPort {
       };
     });
     const results = await storeInboundBatch(tx, rows, Date.now());
-    const stored = results.flatMap((message, i) => (message ? [{ conversation: events[i]!.m.conversation, message }] : []));
+    const stored = results.flatMap((r, i) => (r ? [{ conversation: events[i]!.m.conversation, ...r }] : []));
     await this.core.storedMany(tx, stored);
-    return results;
+    return results.map((r) => r?.message ?? null);
   }
 
   async eventSeen(source: string, key: string): Promise<boolean> {

@@ -5,6 +5,15 @@ import { recordEventKeys, type EventKey } from './events.ts';
 import { insertJobs, jobRow, tenantOf, type NewJob } from './jobs.ts';
 import { insertInboundMessages, messageRow, platformIdKey, storedMessage, type NewMessageWithAttachments } from './messages.ts';
 
+/**
+ * What a batch stored for one event: its message, and, when the write read it too (on
+ * PostgreSQL), whether its conversation is about a Pipedrive record (has a record link).
+ */
+export interface StoredInbound {
+  message: Message;
+  aboutRecord?: boolean;
+}
+
 /** One inbound event of a batch: its key, the message it would store, and that message's delivery job. */
 export interface InboundRow extends NewMessageWithAttachments {
   key: EventKey;
@@ -25,9 +34,10 @@ export interface InboundRow extends NewMessageWithAttachments {
  * there every statement is a round trip and a batch was seven of them with BEGIN and COMMIT:
  * at 300 webhooks a second a webhook waited for the batch before it and then its own, ~10 ms.
  */
-export async function storeInboundBatch(db: Tx, rows: readonly InboundRow[], now: number): Promise<Array<Message | null>> {
+export async function storeInboundBatch(db: Tx, rows: readonly InboundRow[], now: number): Promise<Array<StoredInbound | null>> {
   if (!rows.length) return [];
-  return isPg(db) ? storePg(db, rows, now) : storeSqlite(db, rows, now);
+  if (isPg(db)) return storePg(db, rows, now);
+  return (await storeSqlite(db, rows, now)).map((message) => (message ? { message } : null));
 }
 
 async function storeSqlite(db: Tx, rows: readonly InboundRow[], now: number): Promise<Array<Message | null>> {
@@ -83,7 +93,9 @@ async function storeSqlite(db: Tx, rows: readonly InboundRow[], now: number): Pr
  * redeliveries within the batch are found among the batch's own rows (`fresh`, `candidates`),
  * and the platform ids stored before by the NOT EXISTS on messages, as on sqlite. Rows are
  * inserted `order by n`: PostgreSQL numbers an INSERT … SELECT's rows in the order the SELECT
- * yields them.
+ * yields them. It also answers whether each stored message's conversation is about a record, which
+ * the transcript hook would otherwise read in a round trip of its own (a batch: BEGIN, this
+ * statement, COMMIT).
  */
 const STORE_PG = `
   with input as (
@@ -132,9 +144,9 @@ const STORE_PG = `
     left join channels ch on ch.id = c.job_channel_id left join installations ins on ins.id = ch.installation_id
     order by c.n
   )
-  select seq, id from msgs`;
+  select m.seq, m.id, exists (select 1 from workspace_records w where w.conversation_pk = m.conversation_pk) as about_record from msgs m`;
 
-async function storePg(db: Tx, rows: readonly InboundRow[], now: number): Promise<Array<Message | null>> {
+async function storePg(db: Tx, rows: readonly InboundRow[], now: number): Promise<Array<StoredInbound | null>> {
   for (const r of rows) if (r.job.idempotencyKey) throw new Error('an inbound delivery job carries no idempotency key');
   const input = rows.map(({ key, message: m, job }, n) => {
     const j = jobRow(job, now);
@@ -154,10 +166,19 @@ async function storePg(db: Tx, rows: readonly InboundRow[], now: number): Promis
   const attachments = rows.flatMap(({ message: m, attachments }) =>
     attachments.map((a) => ({ message_id: m.id, id: a.id, name: a.name, mime_type: a.mimeType, size: a.size, storage_key: a.storageKey ?? null, remote_url: a.remoteUrl ?? null })),
   );
-  const returned = await runRows<{ seq: number; id: string }>(db, STORE_PG, [JSON.stringify(input), now, now, now, JSON.stringify(attachments.map((a, n) => ({ n, ...a }))), now, now, now]);
-  const seqOf = new Map(returned.map((r) => [r.id, Number(r.seq)]));
+  const returned = await runRows<{ seq: number; id: string; about_record: boolean }>(db, STORE_PG, [
+    JSON.stringify(input),
+    now,
+    now,
+    now,
+    JSON.stringify(attachments.map((a, n) => ({ n, ...a }))),
+    now,
+    now,
+    now,
+  ]);
+  const byId = new Map(returned.map((r) => [r.id, r]));
   return rows.map(({ message: m, attachments }) => {
-    const seq = seqOf.get(m.id);
-    return seq === undefined ? null : storedMessage(m, attachments, seq, now);
+    const r = byId.get(m.id);
+    return r ? { message: storedMessage(m, attachments, Number(r.seq), now), aboutRecord: r.about_record } : null;
   });
 }

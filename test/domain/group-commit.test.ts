@@ -144,7 +144,7 @@ test('events submitted together share one transaction, at most INGEST_BATCH_MAX_
   }
 });
 
-test("a batch costs the same statements whatever its size; on PostgreSQL one statement writes it (BEGIN, the batch, the transcript hook's read, COMMIT)", async () => {
+test('a batch costs the same statements whatever its size; on PostgreSQL one statement writes it (BEGIN, the batch, COMMIT)', async () => {
   const w = await startAiryWorld();
   try {
     const { channel } = await w.connect();
@@ -167,7 +167,8 @@ test("a batch costs the same statements whatever its size; on PostgreSQL one sta
     const eight = await batch(['s2', 's3', 's4', 's5', 's6', 's7', 's8', 's9']);
     assert.deepEqual(sizes, [1, 8], 'each call was one transaction');
     assert.equal(eight.length, one.length, 'eight events cost what one costs');
-    if (DIALECT === 'postgres') assert.equal(one.length, 4, `BEGIN, the batch, the hook's read, COMMIT; ran: ${one.join(' | ')}`);
+    // The transcript hook learns from the batch statement which conversations are about a record.
+    if (DIALECT === 'postgres') assert.equal(one.length, 3, `BEGIN, the batch, COMMIT; ran: ${one.join(' | ')}`);
     assert.equal(await count(w, 'jobs', { kind: 'pipedrive.receive' }), 9);
   } finally {
     await w.close();

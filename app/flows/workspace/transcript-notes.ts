@@ -90,13 +90,16 @@ export function scheduleTranscripts(d: WorkspaceDeps): void {
     if (await rescheduleTranscriptJob(tx, conversation.pk, runAt, MAX_WAIT_FACTOR * d.config.transcriptFlushMs, now)) return;
     await d.queue.enqueue(tx, { kind: TRANSCRIPT_JOB, payload: { conversationPk: conversation.pk }, orderingKey: transcriptOrderingKey(conversation.pk), channelId: conversation.channelId, runAt });
   };
-  // Once per transaction: one read finds which of its conversations are about a record, and
-  // each of those is (re)scheduled once, however many of its lines the transaction stored.
+  // Once per transaction: one read finds which of its conversations are about a record (none
+  // when the write that stored them said so itself), and each of those is (re)scheduled once,
+  // however many of its lines the transaction stored.
   d.inbox.onStored(async (tx, stored) => {
     const conversations = new Map(stored.map((s) => [s.conversation.pk, s.conversation]));
-    const linked = await listRecordLinks(tx, [...conversations.keys()]);
+    const told = new Map(stored.flatMap((s) => (s.aboutRecord === undefined ? [] : [[s.conversation.pk, s.aboutRecord] as const])));
+    const unknown = [...conversations.keys()].filter((pk) => !told.has(pk));
+    const linked = unknown.length ? await listRecordLinks(tx, unknown) : new Map();
     for (const [pk, conversation] of conversations) {
-      if (!linked.has(pk)) continue;
+      if (!(told.get(pk) ?? linked.has(pk))) continue;
       const current = await findConversationByPk(tx, pk);
       await schedule(tx, conversation, current?.status === 'closed' ? Date.now() : Date.now() + d.config.transcriptFlushMs);
     }
