@@ -65,14 +65,22 @@ export class AppError extends Error {
 export const notFound = (what: string) => new AppError('NOT_FOUND', `${what} not found`);
 export const badRequest = (message: string) => new AppError('INVALID_BODY', message);
 
-/** Try again later, with backoff; `retryAfterMs` is the outside service's own Retry-After. */
+/**
+ * Try again later, with backoff; `retryAfterMs` is the outside service's own Retry-After.
+ * `shared`: that wait is the tenant's, for every job of this kind (a rate limit of the account,
+ * not of this call): the outbox holds them back as long, as for a shared DeferError.
+ */
 export class RetryableError extends Error {
+  readonly shared: boolean;
+
   constructor(
     message: string,
     readonly retryAfterMs?: number,
+    opts: { shared?: boolean } = {},
   ) {
     super(message);
     this.name = 'RetryableError';
+    this.shared = opts.shared ?? false;
   }
 }
 
@@ -201,16 +209,19 @@ const PG_TRANSIENT = new Set(['55P03', '57014', '57P03', '53300', '40001', '40P0
 //                              → dead letter at once
 //   RetryableError, an OutsideFailure classified retryable
 //                              → retry with backoff (Retry-After honoured), dead after the cap
+//                                (shared, with a Retry-After: the tenant's other jobs of the
+//                                kind are not claimed until then)
 //   anything else              → retry with backoff, dead after the cap
 // ---------------------------------------------------------------------------------------------
 
-export type JobOutcome = { kind: 'defer'; ms: number; reason: string; shared: boolean } | { kind: 'retry'; reason: string; retryAfterMs?: number | undefined } | { kind: 'dead'; reason: string };
+export type JobOutcome =
+  { kind: 'defer'; ms: number; reason: string; shared: boolean } | { kind: 'retry'; reason: string; retryAfterMs?: number | undefined; shared?: boolean } | { kind: 'dead'; reason: string };
 
 export function jobOutcome(err: unknown): JobOutcome {
   const f = err instanceof OutsideFailure ? err.failure : err;
   if (f instanceof DeferError) return { kind: 'defer', ms: f.delayMs, reason: f.message, shared: f.shared };
   if (f instanceof PermanentError) return { kind: 'dead', reason: f.message };
-  if (f instanceof RetryableError) return { kind: 'retry', reason: f.message, retryAfterMs: f.retryAfterMs };
+  if (f instanceof RetryableError) return { kind: 'retry', reason: f.message, retryAfterMs: f.retryAfterMs, ...(f.shared ? { shared: true } : {}) };
   return { kind: 'retry', reason: f instanceof Error ? f.message : String(f) };
 }
 

@@ -28,10 +28,23 @@ export function toPipedriveError(err: unknown, what: string): PipedriveApiError 
     const text = [body.error_description, body.message, body.error].find((v) => typeof v === 'string' && v.length > 0) as string | undefined;
     const code = typeof body.additional_data?.code === 'string' ? body.additional_data.code : typeof body.error === 'string' && /^[a-z_]+$/.test(body.error) ? body.error : null;
     const message = res ? `Pipedrive ${what} failed (HTTP ${res.status}): ${text ?? 'no message'}` : `Pipedrive ${what} failed: ${err.code ?? 'network error'}`;
-    return new PipedriveApiError(message, res?.status ?? null, code, classifyHttpError(err, `pipedrive ${what}`, undefined, { quoteBody: true }));
+    const failure = classifyHttpError(err, `pipedrive ${what}`, undefined, { quoteBody: true });
+    return new PipedriveApiError(message, res?.status ?? null, code, res?.status === 429 && failure instanceof RetryableError ? accountWait(failure, res.headers) : failure);
   }
   const message = `Pipedrive ${what} failed: ${err instanceof Error ? err.message : String(err)}`;
   return new PipedriveApiError(message, null, null, new RetryableError(message));
+}
+
+/**
+ * Pipedrive's 429 is never one call's: its limits are the token's 2 s burst window and the
+ * company's daily budget (https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting). So
+ * the wait is shared (the worker holds back the company's other jobs of the kind), and when
+ * there is no Retry-After it is `x-ratelimit-reset`, the seconds until the burst window resets.
+ */
+function accountWait(failure: RetryableError, headers: Record<string, unknown> | undefined): RetryableError {
+  const reset = Number(headers?.['x-ratelimit-reset']);
+  const resetMs = Number.isFinite(reset) && reset > 0 ? Math.ceil(reset * 1000) : undefined;
+  return new RetryableError(failure.message, failure.retryAfterMs ?? resetMs, { shared: true });
 }
 
 /**

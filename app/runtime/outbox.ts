@@ -279,6 +279,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         return false;
       }
       const delay = backoffDelay(job.attempts, { baseMs: this.cfg.backoffBaseMs, capMs: this.cfg.backoffCapMs, retryAfterMs: outcome.retryAfterMs });
+      // The job itself waits at least that long (backoffDelay honours it).
+      if (outcome.shared && outcome.retryAfterMs) this.hold(job, Date.now() + outcome.retryAfterMs);
       this.log.info({ job: job.id, kind: job.kind, attempt: job.attempts, delay, reason }, 'job failed; will retry');
       await this.settle(job, { status: 'pending', runAt: Date.now() + delay, error: reason }, 'retry', reason);
       return false;

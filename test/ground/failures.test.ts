@@ -13,6 +13,7 @@ describe('failure table: job outcomes', () => {
     assert.deepEqual(jobOutcome(new PermanentError('refused')), { kind: 'dead', reason: 'refused' });
     assert.deepEqual(jobOutcome(new NeedsReinstallError('inst-1')), { kind: 'dead', reason: 'installation inst-1 needs to be reinstalled (its Pipedrive authorization lapsed)' });
     assert.deepEqual(jobOutcome(new RetryableError('busy', 2000)), { kind: 'retry', reason: 'busy', retryAfterMs: 2000 });
+    assert.deepEqual(jobOutcome(new RetryableError('over limit', 1000, { shared: true })), { kind: 'retry', reason: 'over limit', retryAfterMs: 1000, shared: true });
   });
 
   test('an outside failure counts as its classification, with its reason; anything else is retried', () => {

@@ -6,6 +6,8 @@ import type { ReceivedMessage } from '../../fakes/pipedrive/server.ts';
 import { adminCall } from '../support/install.ts';
 import { startPipedriveRig } from '../support/pipedrive-rig.ts';
 import { seedConversation } from '../support/seed.ts';
+import { waitFor } from '../support/harness.ts';
+import type { Job } from '../../app/store/jobs.ts';
 
 /** Resolves once the fake holds every id (receive upserts by id). */
 function allArrive(rig: Awaited<ReturnType<typeof startPipedriveRig>>, ids: string[], timeoutMs = 20_000): Promise<void> {
@@ -108,6 +110,52 @@ test('while the burst window is full, the worker claims none of the tenant’s o
     // busy machine delays them by more than the pacer's margin; the first test covers pacing.)
     assert.ok(deferrals.length >= 2, `the full window deferred a claim (${deferrals.length} deferrals)`);
     assert.ok(deferrals.length < 48, `fewer than two deferrals per message, got ${deferrals.length}`);
+    for (const id of ids) assert.equal(rig.fake.state.messages.get(id)!.versions, 1, 'each delivered once');
+  } finally {
+    await rig.close();
+  }
+});
+
+test('a 429 holds back the company’s other deliveries until the burst window resets: none is claimed only to be deferred', async () => {
+  const rig = await startPipedriveRig({ env: { WORKER_CONCURRENCY: '16', WORKER_TENANT_CONCURRENCY: '8' } });
+  try {
+    const deferrals: number[] = [];
+    const retried = rig.receiveRetry(/HTTP 429/);
+    rig.bridge.outbox.on('retry', (job, why) => {
+      if (job.kind === 'pipedrive.receive' && /pacing toward Pipedrive burst limit/.test(why)) deferrals.push(job.id);
+    });
+    // Pipedrive's burst answer: nothing left in the window, which resets in 1 s.
+    rig.fake.failNext('receive', {
+      status: 429,
+      headers: { 'x-ratelimit-limit': '80', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '1' },
+      body: { success: false, error: 'Request over limit', additional_data: { code: 'RATE_LIMIT_EXCEEDED' } },
+    });
+    const channel = await rig.bridge.inbox.activeChannel(rig.channel.provider_channel_id);
+    const conversations: Conversation[] = [];
+    for (let i = 0; i < 24; i++) conversations.push(await seedConversation(rig.bridge, channel, `limited-${i}`));
+    const ids = await rig.bridge.db.transaction(async (tx) => {
+      const out: string[] = [];
+      for (const [i, conversation] of conversations.entries()) {
+        const r = await rig.bridge.platform.recordInbound(
+          channel,
+          { dedupe: { source: 'limited', key: `l-${i}` }, conversation, senderId: 'agent-1', text: `after the 429 ${i}`, platformMessageId: null, createdAt: Date.now() },
+          tx,
+        );
+        if ('message' in r) out.push(r.message.id);
+      }
+      return out;
+    });
+    rig.bridge.outbox.kick();
+    const [job] = await retried;
+    const done = waitFor<[Job]>(rig.bridge.outbox, 'done', (j) => j.id === job.id);
+    await allArrive(rig, ids, 30_000);
+    await done;
+    // The first claim's 8 calls went out together; the 429 answered one of them. Every later
+    // claim waited for the window's reset instead of taking jobs the pacer would defer.
+    assert.deepEqual(deferrals, [], 'no delivery was claimed while the window was known to be full');
+    const row = await rig.bridge.db('jobs').where({ id: job.id }).first();
+    assert.equal(row.status, 'done');
+    assert.ok(Number(row.updated_at) - Number(row.created_at) >= 1000, 'the limited delivery itself waited for the reset');
     for (const id of ids) assert.equal(rig.fake.state.messages.get(id)!.versions, 1, 'each delivered once');
   } finally {
     await rig.close();
