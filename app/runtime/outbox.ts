@@ -223,6 +223,9 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   }
 
   private hold(job: Job, until: number): void {
+    // A job of no known tenant ('': its channel was gone when it was queued) shares nothing with
+    // the other such jobs, which may be anyone's: it waits alone.
+    if (!job.tenant) return;
     const key = `${job.tenant} ${job.kind}`;
     const h = this.holds.get(key);
     if (!h || h.until < until) this.holds.set(key, { tenant: job.tenant, kind: job.kind, until });
