@@ -26,6 +26,40 @@ async function inboundMany(rig: Awaited<ReturnType<typeof startPipedriveRig>>, n
   return ids;
 }
 
+/** Deferrals of Pipedrive deliveries by the pacer (the job waits without spending an attempt), by job id. */
+function pacingDeferrals(rig: Awaited<ReturnType<typeof startPipedriveRig>>): number[] {
+  const deferrals: number[] = [];
+  rig.bridge.outbox.on('retry', (job, why) => {
+    if (job.kind === 'pipedrive.receive' && /pacing toward Pipedrive burst limit/.test(why)) deferrals.push(job.id);
+  });
+  return deferrals;
+}
+
+/**
+ * One platform message in each of `n` new conversations, all stored in one commit, so every
+ * delivery is queued before the worker claims any; resolves to their ids.
+ */
+async function queueAcross(rig: Awaited<ReturnType<typeof startPipedriveRig>>, n: number, prefix: string): Promise<string[]> {
+  const channel = await rig.bridge.inbox.activeChannel(rig.channel.provider_channel_id);
+  const conversations: Conversation[] = [];
+  for (let i = 0; i < n; i++) conversations.push(await seedConversation(rig.bridge, channel, `${prefix}-${i}`));
+  const ids = await rig.bridge.db.transaction(async (tx) => {
+    const out: string[] = [];
+    for (const [i, conversation] of conversations.entries()) {
+      const r = await rig.bridge.platform.recordInbound(
+        channel,
+        { dedupe: { source: prefix, key: `${prefix}-${i}` }, conversation, senderId: 'agent-1', text: `${prefix} ${i}`, platformMessageId: null, createdAt: Date.now() },
+        tx,
+      );
+      if ('message' in r) out.push(r.message.id);
+    }
+    return out;
+  });
+  assert.equal(ids.length, n);
+  rig.bridge.outbox.kick();
+  return ids;
+}
+
 test('steady state never trips the burst limit: the limit is learned from x-ratelimit-* headers', async () => {
   // Pipedrive at 10 calls per 2 s, the app configured for the default 80 and 8 parallel workers.
   const rig = await startPipedriveRig({ fake: { burst: { limit: 10, windowMs: 2000 } }, env: { WORKER_CONCURRENCY: '8' } });
@@ -83,28 +117,8 @@ test('while the burst window is full, the worker claims none of the tenant’s o
   // message). With it only the claims that meet a full window defer: 13–19 here.
   const rig = await startPipedriveRig({ fake: { burst: { limit: 8, windowMs: 2000 } }, env: { WORKER_CONCURRENCY: '8', WORKER_TENANT_CONCURRENCY: '2', PIPEDRIVE_BURST_LIMIT: '8' } });
   try {
-    const deferrals: number[] = [];
-    rig.bridge.outbox.on('retry', (job, why) => {
-      if (job.kind === 'pipedrive.receive' && /pacing toward Pipedrive burst limit/.test(why)) deferrals.push(job.id);
-    });
-    const channel = await rig.bridge.inbox.activeChannel(rig.channel.provider_channel_id);
-    const conversations: Conversation[] = [];
-    for (let i = 0; i < 24; i++) conversations.push(await seedConversation(rig.bridge, channel, `burst-${i}`));
-    // One commit: every delivery is queued before the worker claims any.
-    const ids = await rig.bridge.db.transaction(async (tx) => {
-      const out: string[] = [];
-      for (const [i, conversation] of conversations.entries()) {
-        const r = await rig.bridge.platform.recordInbound(
-          channel,
-          { dedupe: { source: 'burst', key: `b-${i}` }, conversation, senderId: 'agent-1', text: `window ${i}`, platformMessageId: null, createdAt: Date.now() },
-          tx,
-        );
-        if ('message' in r) out.push(r.message.id);
-      }
-      return out;
-    });
-    assert.equal(ids.length, 24);
-    rig.bridge.outbox.kick();
+    const deferrals = pacingDeferrals(rig);
+    const ids = await queueAcross(rig, 24, 'burst');
     await allArrive(rig, ids, 30_000);
     // (No check for a 429 here: calls sent at the very edge of the window can meet one when a
     // busy machine delays them by more than the pacer's margin; the first test covers pacing.)
@@ -119,33 +133,15 @@ test('while the burst window is full, the worker claims none of the tenant’s o
 test('a 429 holds back the company’s other deliveries until the burst window resets: none is claimed only to be deferred', async () => {
   const rig = await startPipedriveRig({ env: { WORKER_CONCURRENCY: '16', WORKER_TENANT_CONCURRENCY: '8' } });
   try {
-    const deferrals: number[] = [];
+    const deferrals = pacingDeferrals(rig);
     const retried = rig.receiveRetry(/HTTP 429/);
-    rig.bridge.outbox.on('retry', (job, why) => {
-      if (job.kind === 'pipedrive.receive' && /pacing toward Pipedrive burst limit/.test(why)) deferrals.push(job.id);
-    });
     // Pipedrive's burst answer: nothing left in the window, which resets in 1 s.
     rig.fake.failNext('receive', {
       status: 429,
       headers: { 'x-ratelimit-limit': '80', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '1' },
       body: { success: false, error: 'Request over limit', additional_data: { code: 'RATE_LIMIT_EXCEEDED' } },
     });
-    const channel = await rig.bridge.inbox.activeChannel(rig.channel.provider_channel_id);
-    const conversations: Conversation[] = [];
-    for (let i = 0; i < 24; i++) conversations.push(await seedConversation(rig.bridge, channel, `limited-${i}`));
-    const ids = await rig.bridge.db.transaction(async (tx) => {
-      const out: string[] = [];
-      for (const [i, conversation] of conversations.entries()) {
-        const r = await rig.bridge.platform.recordInbound(
-          channel,
-          { dedupe: { source: 'limited', key: `l-${i}` }, conversation, senderId: 'agent-1', text: `after the 429 ${i}`, platformMessageId: null, createdAt: Date.now() },
-          tx,
-        );
-        if ('message' in r) out.push(r.message.id);
-      }
-      return out;
-    });
-    rig.bridge.outbox.kick();
+    const ids = await queueAcross(rig, 24, 'limited');
     const [job] = await retried;
     const done = waitFor<[Job]>(rig.bridge.outbox, 'done', (j) => j.id === job.id);
     await allArrive(rig, ids, 30_000);
