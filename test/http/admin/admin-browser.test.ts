@@ -126,9 +126,13 @@ test('admin page in Chromium: install, connect a channel, see it listed, replay 
     const probe = JSON.stringify({ eventId: 'probe', conversationId: 'none', text: 'x' });
     const oldSig = await fetch(`${bridge.url}/webhooks/test/${channelId}`, { method: 'POST', headers: { 'x-test-signature': sign('browser-secret', probe) }, body: probe });
     assert.equal(oldSig.status, 401, 'the old secret no longer verifies');
-    // An edit that leaves the secret empty keeps the stored one.
+    // An edit that leaves the secret empty keeps the stored one. Its confirmation reads like the
+    // one before, which is still on screen: wait for the reload the save makes, or the reload
+    // below races it (Chromium: "Not attached to an active page").
     await page.getByRole('button', { name: 'Edit channel Renamed channel' }).click();
+    const saved = page.waitForEvent('load');
     await page.click('#connect-button');
+    await saved;
     await page.locator('#flash.ok', { hasText: 'Renamed channel' }).waitFor();
 
     // A message Pipedrive refuses becomes a dead letter; the page lists it and replays it.
