@@ -91,7 +91,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   /**
    * Kinds of job a tenant is held back from, and until when (keyed `tenant kind`): set when a
    * job of theirs deferred with a shared wait (DeferError.shared: a Pipedrive rate window, a
-   * spent budget, an open circuit). Claims pass those jobs over until then. Without this, every
+   * spent budget, an open circuit) or failed with one (RetryableError.shared with a Retry-After:
+   * a Pipedrive 429). Claims pass those jobs over until then. Without this, every
    * queued conversation of a rate-limited tenant was claimed, read and deferred in turn, again
    * after every wait: in a storm of 429s, ~6 claim-and-defer rounds per message delivered.
    * In this process only: another process learns the same from its own first deferral.
