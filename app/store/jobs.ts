@@ -221,9 +221,9 @@ const DUE_SQLITE = (held: boolean) => `select x.id, x.run_at, x.tenant from pend
  * still runnable (a concurrent claimer may have taken them); sqlite serialises writers, so the
  * single UPDATE … RETURNING is atomic there.
  *
- * `held`: kinds of job some tenants are held back from (a shared DeferError: their calls wait
- * for a rate window, a budget or a circuit). Their pending jobs of that kind are passed over;
- * running jobs whose lease expired are still offered.
+ * `held`: kinds of job some tenants are held back from (a shared DeferError or RetryableError:
+ * their calls wait for a rate window, a budget or a circuit). Their pending jobs of that kind are
+ * passed over; running jobs whose lease expired are still offered.
  */
 export async function claimJobs(db: Tx, workerId: string, limit: number, now: number, leaseMs: number, perTenant = limit, held: ReadonlyArray<{ tenant: string; kind: string }> = []): Promise<Job[]> {
   const pick: Array<number | string> = [now, perTenant, now, now, perTenant, limit];
