@@ -140,6 +140,9 @@ const EnvSchema = z.object({
   // tenant share) and claim and finish several jobs per statement.
   WORKER_CONCURRENCY: intFrom(16, 0, 256),
   WORKER_POLL_MS: intFrom(1000, 10, 60_000),
+  // Slots freed while other jobs run wait this long for more before one claim takes work for
+  // them all (app/runtime/outbox.ts, CLAIM_BATCH); 0 claims for each at once.
+  WORKER_CLAIM_BATCH_MS: intFrom(2, 0, 60_000),
   ATTACHMENT_RETENTION_DAYS: intFrom(365, 0, 36_500),
   ALVARIA_PARKED_RETENTION_HOURS: intFrom(48, 1, 8760),
   DELETED_DATA_GRACE_DAYS: intFrom(30, 0, 3650),
@@ -225,6 +228,8 @@ export interface Config {
     /** Most jobs one tenant (a Pipedrive company) may have in flight at once, so others always find a slot. */
     readonly tenantConcurrency: number;
     readonly pollMs: number;
+    /** How long a freed slot waits for others before claiming, while jobs are in flight (0: at once). */
+    readonly claimBatchMs: number;
     readonly leaseMs: number;
     readonly maxAttempts: number;
     readonly backoffBaseMs: number;
@@ -315,6 +320,7 @@ export function loadConfig(env: Env = process.env): Config {
       // until its deadline) leaves as many slots to everyone else as it takes.
       tenantConcurrency: e.WORKER_TENANT_CONCURRENCY || Math.max(1, Math.floor(e.WORKER_CONCURRENCY / 2)),
       pollMs: e.WORKER_POLL_MS,
+      claimBatchMs: e.WORKER_CLAIM_BATCH_MS,
       leaseMs: e.JOB_LEASE_SECONDS * 1000,
       maxAttempts: e.JOB_MAX_ATTEMPTS,
       backoffBaseMs: e.JOB_BACKOFF_BASE_MS,

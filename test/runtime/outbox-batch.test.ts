@@ -29,6 +29,11 @@ class HeldGateway implements PipedriveGateway {
   release(): void {
     for (const answer of this.waiting.splice(0)) answer();
   }
+
+  /** Answers the oldest delivery still held. */
+  releaseOne(): void {
+    this.waiting.shift()?.();
+  }
 }
 
 const isReceive = (job: Job) => job.kind === 'pipedrive.receive';
@@ -161,6 +166,47 @@ describe('the message jobs of one claim read their messages together', () => {
         ['ahead one', 'ahead two', 'ahead three'],
         'each delivery carried its own message',
       );
+      gateway.release();
+    } finally {
+      await b.close();
+    }
+  });
+});
+
+describe('slots freed while other jobs run are claimed for together', () => {
+  test('four answers that come one at a time free four slots, and one claim takes the next four deliveries', async () => {
+    const gateway = new HeldGateway();
+    // Eight slots for the one tenant; the batch window is long, so only the count of freed slots
+    // (4: CLAIM_BATCH) makes the claim, and no idle poll claims meanwhile.
+    const b = await startTestBridge({
+      platforms: { test: new TestPlatform().factory() },
+      pipedrive: gateway,
+      env: { WORKER_CONCURRENCY: '8', WORKER_TENANT_CONCURRENCY: '8', WORKER_CLAIM_BATCH_MS: '60000', WORKER_POLL_MS: '60000' },
+    });
+    try {
+      const channel = await seedChannel(b);
+      // Twelve conversations queued while no worker runs: the first claim takes eight.
+      await b.outbox.stop();
+      for (let i = 0; i < 12; i++) await seedInbound(b, channel, await seedConversation(b, channel), `queued ${i}`);
+      let held = 0;
+      const firstEight = waitFor(gateway.held, 'held', () => ++held === 8);
+      b.outbox.start();
+      await firstEight;
+
+      const claims: number[] = [];
+      watchStatements(b.db, (q) => {
+        if (/^update jobs set status = 'running'/.test(q.sql ?? '')) claims.push(Date.now());
+      });
+      const nextFour = waitFor(gateway.held, 'held', () => ++held === 12);
+      for (let i = 0; i < 4; i++) {
+        const done = waitFor(b.outbox, 'done', isReceive);
+        gateway.releaseOne();
+        await done;
+        if (i < 3) assert.equal(claims.length, 0, `no claim after ${i + 1} freed slot(s)`);
+      }
+      await nextFour;
+      assert.equal(claims.length, 1, 'one claim took the four next deliveries');
+      assert.equal(gateway.count, 12);
       gateway.release();
     } finally {
       await b.close();
