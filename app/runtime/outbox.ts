@@ -91,10 +91,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   private loopDone: Promise<void> | undefined;
   /** Jobs claimed and not yet given back (a done job is given back when its finish committed). */
   private active = 0;
-  /** Signals since the loop last looked: a new job may exist (kicked), a slot was given back (freed). */
+  /** Signals since the loop last looked: a new job may exist (kicked), slots were given back (how many: CLAIM_BATCH). */
   private kicked = false;
-  private freed = false;
-  /** Slots given back since the last claim (CLAIM_BATCH). */
   private freedSince = 0;
   private lastClaimAt = 0;
   /** Jobs whose attempt succeeded, waiting to be marked done together (flushDone). */
@@ -134,7 +132,6 @@ export class Outbox extends EventEmitter<OutboxEvents> {
 
   /** `n` local slots were given back: claim for them (nextSignal says when). */
   private slotFreed(n: number): void {
-    this.freed = true;
     this.freedSince += n;
     this.wake?.();
   }
@@ -158,7 +155,6 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   private async loop(): Promise<void> {
     while (this.running) {
       this.kicked = false;
-      this.freed = false;
       this.freedSince = 0;
       let claimed = 0;
       const free = this.cfg.concurrency - this.active;
@@ -211,7 +207,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       };
       const check = () => {
         if (!this.running) return go();
-        if (this.freed) {
+        if (this.freedSince > 0) {
           if (this.active === 0 || this.cfg.claimBatchMs === 0 || this.freedSince >= Math.min(CLAIM_BATCH, Math.ceil(this.cfg.concurrency / 2))) return go();
           batchTimer ??= setTimeout(go, this.cfg.claimBatchMs);
         }
