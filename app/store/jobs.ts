@@ -147,15 +147,23 @@ const INSERT_JOBS_SQL = { pg: INSERT_JOBS(true), sqlite: INSERT_JOBS(false) };
 const RUNNABLE = `(case j.status when 'pending' then j.run_at <= ? when 'running' then j.locked_until < ? else false end)`;
 
 /**
+ * Unfinished jobs, in the words of the predicate of jobs_unfinished_key_idx (migration 016).
+ * sqlite uses a partial index only for a query whose WHERE repeats its predicate as a term
+ * (https://www.sqlite.org/partialindex.html, "Queries Using Partial Indexes"); `status =
+ * 'pending'` alone does not count. So every lookup of jobs by ordering key says this too, and
+ * the index is the only one there is on ordering_key for unfinished jobs.
+ */
+export const unfinished = (alias?: string) => `${alias ? `${alias}.` : ''}status in ('pending', 'running')`;
+
+/**
  * No earlier job of the same ordering key (conversation) is unfinished: per-conversation order.
  * On PostgreSQL `offset 0` keeps it a per-row probe of the partial index of unfinished jobs
  * (jobs_unfinished_key_idx): pulled up into an anti join, the planner (again trusting statistics
  * in which almost nothing was pending) paired every job of a tenant's backlog with every
- * unfinished job, ~10 ms per claim under a backlog of a few thousand. sqlite probes
- * jobs_ordering_status_id_idx per row either way.
+ * unfinished job, ~10 ms per claim under a backlog of a few thousand. sqlite probes the same
+ * index per row either way.
  */
-const HEAD_OF_KEY = (a: string, pg: boolean) =>
-  `not exists (select 1 from jobs e where e.ordering_key = ${a}.ordering_key and e.id < ${a}.id and e.status in ('pending', 'running')${pg ? ' offset 0' : ''})`;
+const HEAD_OF_KEY = (a: string, pg: boolean) => `not exists (select 1 from jobs e where e.ordering_key = ${a}.ordering_key and e.id < ${a}.id and ${unfinished('e')}${pg ? ' offset 0' : ''})`;
 
 /**
  * The fair pick, as ids. The tenants with pending jobs are found by skipping from one to the
@@ -339,5 +347,5 @@ export async function jobGauges(db: Tx, now: number): Promise<{ byStatus: Record
  * session was being opened, once it is confirmed). Returns how many were woken.
  */
 export async function wakePendingJobs(db: Tx, kind: string, orderingKey: string, now: number): Promise<number> {
-  return db('jobs').where({ kind, ordering_key: orderingKey, status: 'pending' }).andWhere('run_at', '>', now).update({ run_at: now, updated_at: now });
+  return db('jobs').where({ kind, ordering_key: orderingKey, status: 'pending' }).whereRaw(unfinished()).andWhere('run_at', '>', now).update({ run_at: now, updated_at: now });
 }

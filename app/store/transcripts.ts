@@ -1,6 +1,7 @@
 import type { Message } from '../ground/records.ts';
 import { JOB } from '../ground/job-kinds.ts';
 import type { Tx } from './db.ts';
+import { unfinished } from './jobs.ts';
 import { withAttachments, type MessageRow } from './messages.ts';
 
 export const TRANSCRIPT_JOB = JOB.workspaceTranscript;
@@ -15,6 +16,7 @@ export const transcriptOrderingKey = (conversationPk: number) => `tr:${conversat
 export async function rescheduleTranscriptJob(db: Tx, conversationPk: number, runAt: number, maxWaitMs: number, now: number): Promise<boolean> {
   const n = await db('jobs')
     .where({ kind: TRANSCRIPT_JOB, ordering_key: transcriptOrderingKey(conversationPk), status: 'pending' })
+    .whereRaw(unfinished())
     .update({ run_at: db.raw('case when created_at + ? < ? then created_at + ? else ? end', [maxWaitMs, runAt, maxWaitMs, runAt]), updated_at: now });
   return n > 0;
 }

@@ -1,6 +1,7 @@
 import type { Conversation, RecordType, WorkspaceUser } from '../ground/records.ts';
 import { toConversation } from './conversations.ts';
 import type { Tx } from './db.ts';
+import { unfinished } from './jobs.ts';
 
 // ── users of an installed company who did not install the app themselves ──────────────────
 
@@ -150,7 +151,7 @@ export async function queuedMessageIds(db: Tx, conversationId: string): Promise<
   const rows: Array<{ payload: string }> = await db('jobs')
     .select('payload')
     .where({ kind: 'platform.send', ordering_key: `send:${conversationId}` })
-    .whereIn('status', ['pending', 'running']);
+    .whereRaw(unfinished());
   return new Set(rows.map((r) => (JSON.parse(r.payload) as { messageId?: string }).messageId).filter((id): id is string => typeof id === 'string'));
 }
 
@@ -158,7 +159,9 @@ export async function queuedMessageIds(db: Tx, conversationId: string): Promise<
 export async function deadSendJobOf(db: Tx, conversationId: string, messageId: string): Promise<number | undefined> {
   const rows: Array<{ id: number; payload: string }> = await db('jobs')
     .select('id', 'payload')
-    .where({ kind: 'platform.send', ordering_key: `send:${conversationId}`, status: 'dead' });
+    .where({ kind: 'platform.send', ordering_key: `send:${conversationId}` })
+    // As written in the predicate of jobs_dead_key_idx (migration 016; see unfinished()).
+    .whereRaw(`status = 'dead'`);
   const hit = rows.find((r) => (JSON.parse(r.payload) as { messageId?: string }).messageId === messageId);
   return hit ? Number(hit.id) : undefined;
 }
