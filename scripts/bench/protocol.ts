@@ -69,8 +69,12 @@ export interface Requests {
    * who ran them, delivery jobs finished by the worker, jobs not finished yet.
    */
   work: { args: Record<string, never>; result: WorkCounts };
-  /** CPU time the server process has used so far (user + system), to charge a run per request. */
-  cpu: { args: Record<string, never>; result: { ms: number } };
+  /**
+   * CPU time the server process has used so far (user + system), to charge a run per request;
+   * and what it has passed to write calls so far (files and sockets: on sqlite the WAL and the
+   * database file are most of it), from Linux's /proc/self/io, absent where that is unreadable.
+   */
+  cpu: { args: Record<string, never>; result: { ms: number; written?: { bytes: number; calls: number } } };
   /** A V8 CPU profile of the server between start and stop, written to `path` (BENCH_CPU_PROF=1). */
   'profile-start': { args: Record<string, never>; result: null };
   'profile-stop': { args: { path: string }; result: null };

@@ -116,6 +116,14 @@ export function evaluate(results: Partial<Record<Dialect, DialectResults>>, uplo
     });
     return parts.some(Boolean) ? parts.filter(Boolean).join(', ') : undefined;
   });
+  row('(a) server writes per message: kB / write calls (files and sockets)', 'for reference (sqlite: its WAL and database file; PostgreSQL writes in its own processes)', (_d, r) => {
+    const w = hooks(r);
+    const parts = (['airy', 'alvaria'] as const).map((name) => {
+      const m = w?.[name]?.perMessage?.written;
+      return m && `${name === 'airy' ? 'Airy' : 'Alvaria'} ${m.kb} kB / ${m.calls} calls`;
+    });
+    return parts.some(Boolean) ? parts.filter(Boolean).join(', ') : undefined;
+  });
   row(`(a) bare Koa at ${rate} req/s: p50/p99 ms`, 'baseline', (_d, r) => {
     const p = hooks(r)?.bare?.paced;
     return p && `${p.p50}/${p.p99} ms`;

@@ -9,7 +9,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -126,6 +126,18 @@ const sample = () => {
   sampler.peakHeap = Math.max(sampler.peakHeap, m.heapUsed);
 };
 
+/** Bytes passed to write calls and their count (https://docs.kernel.org/filesystems/proc.html, /proc/<pid>/io: wchar, syscw). */
+function writtenSoFar(): { written?: { bytes: number; calls: number } } {
+  try {
+    const io = readFileSync('/proc/self/io', 'utf8');
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1]);
+    const written = { bytes: field('wchar'), calls: field('syscw') };
+    return Number.isFinite(written.bytes) && Number.isFinite(written.calls) ? { written } : {};
+  } catch {
+    return {};
+  }
+}
+
 let profiler: Session | undefined;
 const handlers: { [K in RequestName]: (args: Requests[K]['args']) => Promise<Requests[K]['result']> } = {
   'webhook-fixtures': (args) => webhookFixtures(bridge, args),
@@ -179,7 +191,7 @@ const handlers: { [K in RequestName]: (args: Requests[K]['args']) => Promise<Req
   },
   async cpu() {
     const u = process.cpuUsage();
-    return { ms: (u.user + u.system) / 1000 };
+    return { ms: (u.user + u.system) / 1000, ...writtenSoFar() };
   },
   async counts() {
     const messages: Array<{ channel_id: string; n: number | string }> = await bridge.db('messages').select('channel_id').count({ n: '*' }).groupBy('channel_id');

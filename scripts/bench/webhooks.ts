@@ -43,6 +43,8 @@ export interface MessageCost {
   statementsPerWebhook: number;
   /** Statements of the worker per delivery job (claims, the job's reads, its bookkeeping), or undefined without a worker. */
   statementsPerJob?: number;
+  /** Bytes (kB) the server passed to write calls per message, and how many calls (Linux only; files and sockets). */
+  written?: { kb: number; calls: number };
   /** How long the queue took to drain after the run's last request. */
   drainMs: number;
   /** False when the queue did not drain within the wait: the figures then cover what was delivered. */
@@ -108,13 +110,15 @@ export async function runWebhooks(opts: BenchOptions, dialect: Dialect, log: (s:
           cpuMs: round((cpu1.ms - cpu0.ms) / m, 3),
           statementsPerWebhook: round((work1.requestStatements - work0.requestStatements) / m, 2),
           ...(opts.worker ? { statementsPerJob: round((work1.workerStatements - work0.workerStatements) / m, 2) } : {}),
+          ...(cpu0.written && cpu1.written ? { written: { kb: round((cpu1.written.bytes - cpu0.written.bytes) / 1024 / m, 1), calls: round((cpu1.written.calls - cpu0.written.calls) / m, 1) } } : {}),
           drainMs,
           drained,
         };
         log(
           `  ${dialect} ${target.name}: ${messages} messages ${opts.worker ? `delivered (queue drained ${drained ? `in ${(drainMs / 1000).toFixed(1)} s` : 'NOT within the wait'})` : 'stored (no worker)'}: ` +
             `server CPU ${perMessage.cpuMs} ms/message (ingest${opts.worker ? ' + delivery' : ' only'}), ` +
-            `${perMessage.statementsPerWebhook} SQL statements per webhook${perMessage.statementsPerJob !== undefined ? `, ${perMessage.statementsPerJob} per delivery job` : ''}`,
+            `${perMessage.statementsPerWebhook} SQL statements per webhook${perMessage.statementsPerJob !== undefined ? `, ${perMessage.statementsPerJob} per delivery job` : ''}` +
+            `${perMessage.written ? `, ${perMessage.written.kb} kB in ${perMessage.written.calls} write calls` : ''}`,
         );
       }
       const p = await paced(target, { rate: opts.rate, seconds: opts.seconds });
