@@ -7,6 +7,7 @@
  * have left a stored message.
  */
 import { startServer, type ServerUnderTest } from './client.ts';
+import { postgresCpuMs } from './db-cpu.ts';
 import { paced, throughput, type LoadResult } from './load.ts';
 import type { BenchOptions, Dialect } from './options.ts';
 import { airyTarget, alvariaKeys, alvariaTarget, bareTarget, type Target } from './targets.ts';
@@ -45,6 +46,8 @@ export interface MessageCost {
   statementsPerJob?: number;
   /** Bytes (kB) the server passed to write calls per message, and how many calls (Linux only; files and sockets). */
   written?: { kb: number; calls: number };
+  /** PostgreSQL's own CPU per message over the same span (its processes on this machine; undefined on sqlite or when not visible). */
+  dbCpuMs?: number;
   /** How long the queue took to drain after the run's last request. */
   drainMs: number;
   /** False when the queue did not drain within the wait: the figures then cover what was delivered. */
@@ -89,6 +92,7 @@ export async function runWebhooks(opts: BenchOptions, dialect: Dialect, log: (s:
       if (opts.worker && name !== 'bare') await drain(server, drainWait);
       const work0 = await server.request('work', {});
       const cpu0 = await server.request('cpu', {});
+      const db0 = dialect === 'postgres' ? postgresCpuMs() : undefined;
       const t = await server.profiled(opts.profilePath(`${dialect}-${name}`), () => throughput(target, { connections: opts.connections, seconds: opts.seconds }));
       const cpuRun = await server.request('cpu', {});
       t.serverCpuMs = round((cpuRun.ms - cpu0.ms) / Math.max(1, t.requests), 3);
@@ -102,6 +106,7 @@ export async function runWebhooks(opts: BenchOptions, dialect: Dialect, log: (s:
         const drainMs = Date.now() - runEnd;
         const work1 = await server.request('work', {});
         const cpu1 = await server.request('cpu', {});
+        const db1 = db0 === undefined ? undefined : postgresCpuMs();
         // Every stored webhook queued one delivery: with the queue drained, delivered = stored.
         const messages = opts.worker ? work1.delivered - work0.delivered : t.ok;
         const m = Math.max(1, messages);
@@ -111,6 +116,7 @@ export async function runWebhooks(opts: BenchOptions, dialect: Dialect, log: (s:
           statementsPerWebhook: round((work1.requestStatements - work0.requestStatements) / m, 2),
           ...(opts.worker ? { statementsPerJob: round((work1.workerStatements - work0.workerStatements) / m, 2) } : {}),
           ...(cpu0.written && cpu1.written ? { written: { kb: round((cpu1.written.bytes - cpu0.written.bytes) / 1024 / m, 1), calls: round((cpu1.written.calls - cpu0.written.calls) / m, 1) } } : {}),
+          ...(db0 !== undefined && db1 !== undefined ? { dbCpuMs: round((db1 - db0) / m, 3) } : {}),
           drainMs,
           drained,
         };
@@ -118,7 +124,8 @@ export async function runWebhooks(opts: BenchOptions, dialect: Dialect, log: (s:
           `  ${dialect} ${target.name}: ${messages} messages ${opts.worker ? `delivered (queue drained ${drained ? `in ${(drainMs / 1000).toFixed(1)} s` : 'NOT within the wait'})` : 'stored (no worker)'}: ` +
             `server CPU ${perMessage.cpuMs} ms/message (ingest${opts.worker ? ' + delivery' : ' only'}), ` +
             `${perMessage.statementsPerWebhook} SQL statements per webhook${perMessage.statementsPerJob !== undefined ? `, ${perMessage.statementsPerJob} per delivery job` : ''}` +
-            `${perMessage.written ? `, ${perMessage.written.kb} kB in ${perMessage.written.calls} write calls` : ''}`,
+            `${perMessage.written ? `, ${perMessage.written.kb} kB in ${perMessage.written.calls} write calls` : ''}` +
+            `${perMessage.dbCpuMs !== undefined ? `; PostgreSQL's own CPU ${perMessage.dbCpuMs} ms/message` : ''}`,
         );
       }
       const p = await paced(target, { rate: opts.rate, seconds: opts.seconds });
