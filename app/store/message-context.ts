@@ -69,13 +69,13 @@ const COLUMNS = `m.*, ${aliased('c', 'c__', CHANNEL_COLUMNS)}, ${aliased('v', 'v
 const SOURCE_USER = `p.conversation_pk = m.conversation_pk and p.id = m.sender_id and p.role = 'source_user'`;
 /**
  * The dialect spot. PostgreSQL: each part is a lateral probe fenced with `offset 0`, driven by
- * the list of ids. As one join of seven relations it spent ~1.5 ms planning (the join order
+ * the list of ids. As one join of seven relations it spent ~2 ms planning (the join order
  * search) and, trusting the 100 rows it assumes for a set-returning function, hashed the list
- * against a scan of all of `messages`: 1–2.4 ms to run on the bench's store, growing with the
- * table until autovacuum analysed it again. Fenced, each probe is planned alone on its own index
- * and the join order is fixed: ~0.3 ms planning and ~0.2 ms running for a claim's 4 messages
- * (`EXPLAIN ANALYZE`, 3 December 2026). sqlite has no LATERAL and plans the join as nested loops
- * on the same indexes anyway.
+ * against a scan of all of `messages`, which grew with the table until autovacuum analysed it
+ * again: ~3 ms running (npm run bench, Airy, per claim of ~4 messages, pg_stat_statements).
+ * Fenced, each probe is planned alone on its own index and the join order is fixed: ~0.5 ms
+ * planning and ~0.5 ms running there, 0.3 + 0.2 ms in psql on a copy of that store (3 December
+ * 2026). sqlite has no LATERAL and plans the join as nested loops on the same indexes anyway.
  */
 const CONTEXT_STATEMENTS = {
   pg: `

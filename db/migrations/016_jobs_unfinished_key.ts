@@ -13,7 +13,7 @@ import type { Knex } from 'knex';
  *   running jobs, so it stays the size of the backlog and its pages are few and shared. A
  *   query uses it on sqlite when its WHERE repeats the predicate as written
  *   (https://www.sqlite.org/partialindex.html, "Queries Using Partial Indexes"):
- *   app/store/jobs.ts, UNFINISHED.
+ *   `unfinished()` in app/store/jobs.ts.
  * - jobs_dead_key_idx holds dead jobs only: they are few, and written only when a job dies.
  */
 export async function up(knex: Knex): Promise<void> {
