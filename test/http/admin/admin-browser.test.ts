@@ -240,6 +240,8 @@ test('admin page in Chromium with the real platforms: labels and hints from thei
     await page.click('#connect-button');
     const row = page.locator('#channels tbody tr', { hasText: 'Alvaria support' });
     await row.waitFor();
+    // The confirmation comes across the reload; the new page's rows can be there before it.
+    await page.locator('#flash.ok', { hasText: 'Alvaria support' }).waitFor();
     assert.match((await page.textContent('#flash')) ?? '', /connected and registered in Pipedrive\. Give its callback URL/);
     // Webhook and callback URL are the same address: shown once, with a copy button.
     const urls = await row.locator('.url code').allTextContents();
