@@ -16,6 +16,9 @@ export interface ConversationRow {
   updated_at: number;
 }
 
+/** A conversation's columns, as `c`: what prepared statements read instead of `c.*` (RawOptions). */
+const CONVERSATION_COLUMNS = 'c.pk, c.id, c.channel_id, c.status, c.seen, c.link, c.last_seq, c.platform_ref, c.platform_state, c.source_user_key, c.created_at, c.updated_at';
+
 export const toConversation = (r: ConversationRow): Conversation => ({
   pk: Number(r.pk),
   id: r.id,
@@ -161,10 +164,11 @@ export interface ActivityKey {
 export async function firstConversationsPage(db: Tx, channelId: string, limit: number): Promise<{ snapshot: { seq: number; convPk: number }; page: Conversation[] }> {
   const rows = await readRows<ConversationRow & { snap_seq: number | string | null; snap_cp: number | string | null }>(
     db,
-    `select c.*, (select max(seq) from messages) as snap_seq, (select max(pk) from conversations) as snap_cp
+    `select ${CONVERSATION_COLUMNS}, (select max(seq) from messages) as snap_seq, (select max(pk) from conversations) as snap_cp
      from conversations c where c.channel_id = ?
      order by c.last_seq desc, c.pk desc limit ?`,
     [channelId, limit],
+    { prepared: true },
   );
   const first = rows[0];
   return { snapshot: { seq: Number(first?.snap_seq ?? 0), convPk: Number(first?.snap_cp ?? 0) }, page: rows.map(toConversation) };
@@ -193,14 +197,15 @@ export async function pageConversationsAt(
   const stableBindings = before ? [Math.min(before.seq, snapshot.seq), snapshot.convPk, before.seq, before.pk] : [snapshot.seq, snapshot.convPk];
   const rows = await readRows<ConversationRow & { key_seq: number | string }>(
     db,
-    `select * from (select c.*, c.last_seq as key_seq from conversations c
+    `select * from (select ${CONVERSATION_COLUMNS}, c.last_seq as key_seq from conversations c
        where c.channel_id = ? and ${stable}
        order by c.last_seq desc, c.pk desc limit ?) sp
      union all
-     select c.*, (select coalesce(max(m.seq), 0) from messages m where m.conversation_pk = c.pk and m.seq <= ?) as key_seq
+     select ${CONVERSATION_COLUMNS}, (select coalesce(max(m.seq), 0) from messages m where m.conversation_pk = c.pk and m.seq <= ?) as key_seq
        from conversations c
        where c.channel_id = ? and c.last_seq > ? and c.pk <= ?`,
     [channelId, ...stableBindings, limit, snapshot.seq, channelId, snapshot.seq, snapshot.convPk],
+    { prepared: true },
   );
   return rows.map((r) => ({ conversation: toConversation(r), keySeq: Number(r.key_seq) }));
 }
@@ -248,7 +253,12 @@ export async function upsertParticipant(db: Tx, p: Participant, now: number): Pr
 
 export async function listParticipants(db: Tx, conversationPks: number[]): Promise<Participant[]> {
   if (!conversationPks.length) return [];
-  const rows = await readRows<ParticipantRow>(db, `select * from participants where conversation_pk in (${conversationPks.map(() => '?').join(', ')}) order by pk`, conversationPks);
+  const rows = await readRows<ParticipantRow>(
+    db,
+    `select conversation_pk, id, role, name, avatar_url, email from participants where conversation_pk in (${conversationPks.map(() => '?').join(', ')}) order by pk`,
+    conversationPks,
+    { prepared: true },
+  );
   return rows.map(toParticipant);
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import knex, { type Knex } from 'knex';
@@ -163,13 +164,51 @@ export function insertionOrder(pg: boolean, alias: string): string {
   return pg ? `${alias}.ctid` : `${alias}.rowid`;
 }
 
+/** How runRows and readRows run a statement. */
+export interface RawOptions {
+  /**
+   * On PostgreSQL, as a named prepared statement (https://node-postgres.com/features/queries,
+   * "Prepared statements"): each connection parses and plans it on first use, then sends only
+   * its parameters, and after five runs PostgreSQL keeps one generic plan for it when that plan
+   * costs no more than planning anew (https://www.postgresql.org/docs/current/sql-prepare.html,
+   * plan_cache_mode). For the few statements every message or page runs, whose planning cost
+   * as much as their execution. A prepared statement must name the columns it returns, never
+   * `*` of a table: a migration that adds a column while a process runs would change the shape
+   * of its result, and PostgreSQL refuses a cached plan whose result changes shape ("cached
+   * plan must not change result type"). A statement over a JSON row set may say `*` of it: its
+   * columns are declared in the statement. sqlite ignores this (every statement's compiled form
+   * is kept per connection already, cacheStatements).
+   */
+  prepared?: boolean;
+}
+
+function rawStatement(db: Tx, sql: string, bindings: readonly Knex.Value[], opts: RawOptions | undefined): Knex.Raw {
+  const raw = db.raw(sql, bindings as Knex.RawBinding[]);
+  // knex hands a raw statement's options to node-postgres as part of its query config.
+  if (opts?.prepared && isPg(db)) raw.options({ name: statementName(sql) });
+  return raw;
+}
+
+const STATEMENT_NAMES = new Map<string, string>();
+
+/** A name for a statement's text: the same text gets the same name in every process. */
+function statementName(sql: string): string {
+  let name = STATEMENT_NAMES.get(sql);
+  if (name === undefined) {
+    name = `p_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`;
+    // The texts are the app's own, a few hundred at most (IN lists of 1 to 101 places).
+    if (STATEMENT_NAMES.size < 2000) STATEMENT_NAMES.set(sql, name);
+  }
+  return name;
+}
+
 /**
  * Runs one raw statement on the connection of `db` (never routed to the read pool: a write, or
  * a read that wants the writer's warm page cache) and returns the rows it returned (RETURNING
  * or a select), on either dialect.
  */
-export async function runRows<T>(db: Tx, sql: string, bindings: readonly Knex.Value[]): Promise<T[]> {
-  const result = (await db.raw(sql, bindings as Knex.RawBinding[])) as unknown;
+export async function runRows<T>(db: Tx, sql: string, bindings: readonly Knex.Value[], opts?: RawOptions): Promise<T[]> {
+  const result = (await rawStatement(db, sql, bindings, opts)) as unknown;
   if (Array.isArray(result)) return result as T[];
   return (result as { rows?: T[] }).rows ?? [];
 }
@@ -183,8 +222,8 @@ const RAW_READS = new WeakSet<object>();
  * compiling knex's query builder costs more CPU than running the statement; outside a
  * transaction it runs on the read pool on sqlite, like any builder select.
  */
-export async function readRows<T>(db: Tx, sql: string, bindings: readonly Knex.Value[]): Promise<T[]> {
-  const raw = db.raw(sql, bindings as Knex.RawBinding[]);
+export async function readRows<T>(db: Tx, sql: string, bindings: readonly Knex.Value[], opts?: RawOptions): Promise<T[]> {
+  const raw = rawStatement(db, sql, bindings, opts);
   RAW_READS.add(raw);
   const result = (await raw) as unknown;
   return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];

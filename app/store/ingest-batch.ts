@@ -100,7 +100,7 @@ async function storeSqlite(db: Tx, rows: readonly InboundRow[], now: number): Pr
 const STORE_PG = `
   with input as (
     select * from json_to_recordset(cast(? as json)) as r(n bigint, source text, event_key text, id text, conversation_pk bigint, channel_id text,
-      platform_message_id text, origin text, sender_id text, text text, status text, created_at bigint,
+      platform_message_id text, origin text, sender_id text, text text, status text, created_at bigint, attachment_count bigint,
       job_kind text, job_payload text, job_ordering_key text, job_max_attempts bigint, job_run_at bigint, job_channel_id text)
   ),
   keys as (
@@ -118,8 +118,8 @@ const STORE_PG = `
       or not exists (select 1 from fresh g where g.channel_id = f.channel_id and g.platform_message_id = f.platform_message_id and g.n < f.n)
   ),
   msgs as (
-    insert into messages (id, conversation_pk, channel_id, platform_message_id, origin, sender_id, text, status, created_at, updated_at)
-    select c.id, c.conversation_pk, c.channel_id, c.platform_message_id, c.origin, c.sender_id, c.text, c.status, c.created_at, cast(? as bigint)
+    insert into messages (id, conversation_pk, channel_id, platform_message_id, origin, sender_id, text, status, created_at, has_attachments, updated_at)
+    select c.id, c.conversation_pk, c.channel_id, c.platform_message_id, c.origin, c.sender_id, c.text, c.status, c.created_at, c.attachment_count > 0, cast(? as bigint)
     from candidates c
     where not exists (select 1 from messages x where x.channel_id = c.channel_id and x.platform_message_id = c.platform_message_id and x.origin <> 'pipedrive')
     order by c.n returning seq, id, conversation_pk
@@ -148,13 +148,13 @@ const STORE_PG = `
 
 async function storePg(db: Tx, rows: readonly InboundRow[], now: number): Promise<Array<StoredInbound | null>> {
   for (const r of rows) if (r.job.idempotencyKey) throw new Error('an inbound delivery job carries no idempotency key');
-  const input = rows.map(({ key, message: m, job }, n) => {
+  const input = rows.map(({ key, message: m, attachments, job }, n) => {
     const j = jobRow(job, now);
     return {
       n,
       source: key.source,
       event_key: key.key,
-      ...messageRow(m),
+      ...messageRow(m, attachments.length),
       job_kind: j.kind,
       job_payload: j.payload,
       job_ordering_key: j.ordering_key,

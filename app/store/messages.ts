@@ -109,6 +109,7 @@ const MESSAGE_COLUMNS = {
   text: 'text',
   status: 'text',
   created_at: 'bigint',
+  attachment_count: 'bigint',
 } as const;
 const ATTACHMENT_COLUMNS = { n: 'bigint', id: 'text', message_seq: 'bigint', name: 'text', mime_type: 'text', size: 'bigint', storage_key: 'text', remote_url: 'text' } as const;
 
@@ -119,16 +120,16 @@ const ATTACHMENT_COLUMNS = { n: 'bigint', id: 'text', message_seq: 'bigint', nam
 // are purged after days: a signed Airy action carries no timestamp, so its replay is valid
 // forever); the index on (channel_id, platform_message_id) answers it.
 const INSERT_INBOUND_MESSAGES = (pg: boolean) =>
-  `insert into messages (id, conversation_pk, channel_id, platform_message_id, origin, sender_id, text, status, created_at, updated_at)
-   select m.id, m.conversation_pk, m.channel_id, m.platform_message_id, m.origin, m.sender_id, m.text, m.status, m.created_at, cast(? as bigint)
+  `insert into messages (id, conversation_pk, channel_id, platform_message_id, origin, sender_id, text, status, created_at, has_attachments, updated_at)
+   select m.id, m.conversation_pk, m.channel_id, m.platform_message_id, m.origin, m.sender_id, m.text, m.status, m.created_at, m.attachment_count > 0, cast(? as bigint)
    from ${jsonRowSet(pg, MESSAGE_COLUMNS)} m
    where not exists (select 1 from messages x where x.channel_id = m.channel_id and x.platform_message_id = m.platform_message_id and x.origin <> 'pipedrive')
    order by m.n returning seq, id`;
 // The same for messages a Pipedrive user posted: they carry no platform id, so there is
 // nothing to leave out.
 const INSERT_MESSAGES = (pg: boolean) =>
-  `insert into messages (id, conversation_pk, channel_id, platform_message_id, origin, sender_id, text, status, created_at, updated_at)
-   select m.id, m.conversation_pk, m.channel_id, m.platform_message_id, m.origin, m.sender_id, m.text, m.status, m.created_at, cast(? as bigint)
+  `insert into messages (id, conversation_pk, channel_id, platform_message_id, origin, sender_id, text, status, created_at, has_attachments, updated_at)
+   select m.id, m.conversation_pk, m.channel_id, m.platform_message_id, m.origin, m.sender_id, m.text, m.status, m.created_at, m.attachment_count > 0, cast(? as bigint)
    from ${jsonRowSet(pg, MESSAGE_COLUMNS)} m
    order by m.n returning seq, id`;
 const INSERT_ATTACHMENTS = (pg: boolean) =>
@@ -164,8 +165,11 @@ export async function insertMessages(db: Tx, list: readonly NewMessageWithAttach
   });
 }
 
-/** A new message's columns as a row of a JSON row set (jsonRowSet), `updated_at` left to the statement. */
-export const messageRow = (m: NewMessage) => ({
+/**
+ * A new message's columns as a row of a JSON row set (jsonRowSet), `updated_at` left to the
+ * statement; `attachment_count` sets `has_attachments` (migration 017).
+ */
+export const messageRow = (m: NewMessage, attachmentCount: number) => ({
   id: m.id,
   conversation_pk: m.conversationPk,
   channel_id: m.channelId,
@@ -175,11 +179,12 @@ export const messageRow = (m: NewMessage) => ({
   text: m.text,
   status: m.status,
   created_at: m.createdAt,
+  attachment_count: attachmentCount,
 });
 
 async function insertRows(db: Tx, insert: string, list: readonly NewMessageWithAttachments[], now: number): Promise<Array<Message | null>> {
   if (!list.length) return [];
-  const rows = list.map(({ message: m }, n) => ({ n, ...messageRow(m) }));
+  const rows = list.map(({ message: m, attachments }, n) => ({ n, ...messageRow(m, attachments.length) }));
   const returned = await runRows<{ seq: number; id: string }>(db, insert, [now, JSON.stringify(rows)]);
   const seqOf = new Map(returned.map((r) => [r.id, Number(r.seq)]));
   const stored = list.map(({ message: m, attachments }): Message | null => {
@@ -260,47 +265,88 @@ export type PageMessage = Pick<Message, 'seq' | 'id' | 'conversationPk' | 'sende
 export async function pageMessagesOf(db: Tx, conversationPks: number[], opts: { limit: number; maxSeq?: number | undefined; beforeSeq?: number | undefined }): Promise<Map<number, PageMessage[]>> {
   const out = new Map<number, PageMessage[]>(conversationPks.map((pk) => [pk, []]));
   if (!conversationPks.length || opts.limit <= 0) return out;
-  const bound = (col: string) => `${opts.maxSeq !== undefined ? ` and ${col}.seq <= ?` : ''}${opts.beforeSeq !== undefined ? ` and ${col}.seq < ?` : ''}`;
-  const bounds: number[] = [];
-  if (opts.maxSeq !== undefined) bounds.push(opts.maxSeq);
-  if (opts.beforeSeq !== undefined) bounds.push(opts.beforeSeq);
-  const pks = conversationPks.map(() => '?').join(', ');
-  const columns = `m.seq, m.conversation_pk, m.id, m.sender_id, m.text, m.status, m.created_at,
-       a.id as a_id, a.name as a_name, a.mime_type as a_mime_type, a.size as a_size, a.storage_key as a_storage_key, a.remote_url as a_remote_url`;
+  const spec: PageSpec = {
+    pks: conversationPks.map(() => '?').join(', '),
+    bound: (col) => `${opts.maxSeq !== undefined ? ` and ${col}.seq <= ?` : ''}${opts.beforeSeq !== undefined ? ` and ${col}.seq < ?` : ''}`,
+    bounds: [...(opts.maxSeq !== undefined ? [opts.maxSeq] : []), ...(opts.beforeSeq !== undefined ? [opts.beforeSeq] : [])],
+  };
   // The dialect spot.
-  // PostgreSQL: each conversation's newest `limit` messages by a lateral top-N (an index scan
-  // backward that stops after `limit` rows), so the planner knows the page holds at most
-  // conversations × limit rows. The earlier form (a floor per conversation, then a range join)
-  // left it guessing ~10,000 rows on a 1 M store: the plan's cost crossed jit_above_cost and
-  // each call spent ~10 ms compiling, or it hashed the whole attachments table (EXPLAIN ANALYZE
-  // on 1 M messages: 11-17 ms, now ~2 ms). With the page's size known, the planner probes the
-  // attachments index per message on a large store and hashes the table only while it is small
-  // (a forced per-message probe of a 53-row table scanned it 900 times: 4 ms instead of 2).
-  // sqlite has no LATERAL: a floor per conversation, the seq `limit` messages down its index (or
-  // 0), then the range from it; its loop order (conversation, seq, then attachments on
-  // (message_seq, created_at)) already is the requested order, so nothing is sorted (migration 014).
-  const [sql, bindings] = isPg(db)
-    ? [
-        `select ${columns}
+  await (isPg(db) ? pagesPg : pagesSqlite)(db, conversationPks, opts.limit, spec, out);
+  return out;
+}
+
+/** The parts of a page statement: the conversations' placeholders, the seq bounds on a messages alias and their values. */
+interface PageSpec {
+  pks: string;
+  bound: (alias: string) => string;
+  bounds: number[];
+}
+
+/**
+ * PostgreSQL: each conversation's newest `limit` messages by a lateral top-N (an index scan that
+ * stops after `limit` rows), so the planner knows the page holds at most conversations × limit
+ * rows (guessing ~10,000 on a 1 M store, it crossed jit_above_cost and spent ~10 ms compiling).
+ * Only a message flagged `has_attachments` (migration 017) looks its attachments up, as one JSON
+ * array in their order: joining every message to attachments and sorting the wide joined rows
+ * was half of PostgreSQL's work for a 30×30 page. Rows come in no order; each conversation's are
+ * sorted here. Prepared (RawOptions): planning cost as much as running. Building each
+ * conversation's page as one JSON value instead saved the server ~0.5 ms of CPU per page and
+ * cost PostgreSQL ~0.9 ms more (npm run bench, 3 December): the database is what several
+ * processes share, so it gets the cheaper side.
+ */
+async function pagesPg(db: Tx, conversationPks: number[], limit: number, { pks, bound, bounds }: PageSpec, out: Map<number, PageMessage[]>): Promise<void> {
+  const rows = await readRows<PgPageRow>(
+    db,
+    `select m.seq, m.conversation_pk, m.id, m.sender_id, m.text, m.status, m.created_at,
+       case when m.has_attachments then (select json_agg(json_build_array(a.id, a.name, a.mime_type, a.size, a.storage_key, a.remote_url)
+         order by a.created_at, ${insertionOrder(true, 'a')}) from attachments a where a.message_seq = m.seq) end as attachments
      from conversations c
-     cross join lateral (select m.seq, m.conversation_pk, m.id, m.sender_id, m.text, m.status, m.created_at from messages m
+     cross join lateral (select m.seq, m.conversation_pk, m.id, m.sender_id, m.text, m.status, m.created_at, m.has_attachments from messages m
        where m.conversation_pk = c.pk${bound('m')} order by m.seq desc limit ?) m
-     left join lateral (select a.id, a.name, a.mime_type, a.size, a.storage_key, a.remote_url, a.created_at, ${insertionOrder(true, 'a')} as place
-       from attachments a where a.message_seq = m.seq) a on true
-     where c.pk in (${pks})
-     order by c.pk, m.seq, a.created_at, a.place`,
-        [...bounds, opts.limit, ...conversationPks],
-      ]
-    : [
-        `select ${columns}
+     where c.pk in (${pks})`,
+    [...bounds, limit, ...conversationPks],
+    { prepared: true },
+  );
+  for (const r of rows) {
+    const seq = Number(r.seq);
+    const conversationPk = Number(r.conversation_pk);
+    const files = (r.attachments ?? []).map(([id, name, mimeType, size, storageKey, remoteUrl]) => ({ id, messageSeq: seq, name, mimeType, size, storageKey, remoteUrl }));
+    out.get(conversationPk)?.push({ seq, id: r.id, conversationPk, senderId: r.sender_id, text: r.text, status: r.status, createdAt: Number(r.created_at), attachments: files });
+  }
+  for (const list of out.values()) list.sort((a, b) => a.seq - b.seq);
+}
+
+/** A PostgreSQL page row: a message's shown columns and its attachments (id, name, mime type, size, storage key, remote url), null for none. */
+interface PgPageRow {
+  seq: number;
+  conversation_pk: number;
+  id: string;
+  sender_id: string;
+  text: string;
+  status: MessageStatus;
+  created_at: number | string;
+  attachments: Array<[string, string, string, number | null, string | null, string | null]> | null;
+}
+
+/**
+ * sqlite has no LATERAL: a floor per conversation, the seq `limit` messages down its index (or
+ * 0), then the range from it, joined to attachments. Its loop order (conversation, seq, then
+ * attachments on (message_seq, created_at)) already is the requested order, so nothing is
+ * sorted (migration 014); the index probe per message runs in-process and costs less than
+ * building JSON would.
+ */
+async function pagesSqlite(db: Tx, conversationPks: number[], limit: number, { pks, bound, bounds }: PageSpec, out: Map<number, PageMessage[]>): Promise<void> {
+  const rows = await readRows<PageRow>(
+    db,
+    `select m.seq, m.conversation_pk, m.id, m.sender_id, m.text, m.status, m.created_at,
+       a.id as a_id, a.name as a_name, a.mime_type as a_mime_type, a.size as a_size, a.storage_key as a_storage_key, a.remote_url as a_remote_url
      from (select c.pk, coalesce((select x.seq from messages x where x.conversation_pk = c.pk${bound('x')} order by x.seq desc limit 1 offset ?), 0) as floor_seq
        from conversations c where c.pk in (${pks})) f
      join messages m on m.conversation_pk = f.pk and m.seq >= f.floor_seq${bound('m')}
      left join attachments a on a.message_seq = m.seq
      order by f.pk, m.seq, a.created_at, ${insertionOrder(false, 'a')}`,
-        [...bounds, opts.limit - 1, ...conversationPks, ...bounds],
-      ];
-  const rows = await readRows<PageRow>(db, sql, bindings);
+    [...bounds, limit - 1, ...conversationPks, ...bounds],
+  );
   let last: PageMessage | undefined;
   let list: PageMessage[] | undefined;
   let listPk = -1;
@@ -327,10 +373,9 @@ export async function pageMessagesOf(db: Tx, conversationPks: number[], opts: { 
       });
     }
   }
-  return out;
 }
 
-/** A message page row: the message's shown columns and one attachment, all null for a message without one. */
+/** A sqlite page row: the message's shown columns and one attachment, all null for a message without one. */
 interface PageRow {
   seq: number;
   conversation_pk: number;

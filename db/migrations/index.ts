@@ -11,6 +11,7 @@ import * as m013 from './013_platform_naming.ts';
 import * as m014 from './014_attachments_page_order.ts';
 import * as m015 from './015_jobs_claim_plan.ts';
 import * as m016 from './016_jobs_unfinished_key.ts';
+import * as m017 from './017_messages_has_attachments.ts';
 
 /**
  * Migrations are listed here explicitly (no directory scan), so they load the same way
@@ -34,6 +35,7 @@ const migrations: Record<string, Knex.Migration> = {
   '014_attachments_page_order': m014,
   '015_jobs_claim_plan': m015,
   '016_jobs_unfinished_key': m016,
+  '017_messages_has_attachments': m017,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -142,6 +142,9 @@ async function fill(db: Db, channel: Channel, opts: { messages: number; maxConve
       const at = t0 + k * 1000;
       const id = `m_${randomUUID().replaceAll('-', '')}`;
       messageId ||= id;
+      // Drawn in this order (sender, text, file) so a seed gives the same store as before.
+      const text = `#${k} ${LOREM.slice(0, 20 + Math.floor(rand() * 180))}`;
+      const withFile = rand() < ATTACHMENT_SHARE;
       messages.push({
         seq,
         id,
@@ -150,12 +153,13 @@ async function fill(db: Db, channel: Channel, opts: { messages: number; maxConve
         platform_message_id: `p-${seq}`,
         origin: fromPipedrive ? 'pipedrive' : 'platform',
         sender_id: fromPipedrive ? `pd-user-${ci}` : `agent-${ci % 20}`,
-        text: `#${k} ${LOREM.slice(0, 20 + Math.floor(rand() * 180))}`,
+        text,
         status: fromPipedrive ? 'read' : 'sent',
         created_at: at,
         updated_at: at,
+        has_attachments: withFile,
       });
-      if (rand() < ATTACHMENT_SHARE) {
+      if (withFile) {
         attachments++;
         files.push({
           id: `a_${randomUUID().replaceAll('-', '')}`,

@@ -53,7 +53,7 @@ test('migration 016 goes down to the index of every job by key and up again', as
   const b = await startTestBridge();
   try {
     const schemaName = DIALECT === 'sqlite' ? undefined : ((await b.db.raw('select current_schema() as s')) as { rows: Array<{ s: string }> }).rows[0]!.s;
-    await b.db.migrate.down({ migrationSource, schemaName });
+    await b.db.migrate.down({ migrationSource, schemaName, name: '016_jobs_unfinished_key' });
     let indexes = await jobIndexes(b.db);
     assert.equal(indexes.has('jobs_ordering_status_id_idx'), true);
     assert.equal(indexes.has('jobs_dead_key_idx'), false);
