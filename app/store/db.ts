@@ -171,8 +171,10 @@ export interface RawOptions {
    * "Prepared statements"): each connection parses and plans it on first use, then sends only
    * its parameters, and after five runs PostgreSQL keeps one generic plan for it when that plan
    * costs no more than planning anew (https://www.postgresql.org/docs/current/sql-prepare.html,
-   * plan_cache_mode). For the few statements every message or page runs, whose planning cost
-   * as much as their execution. A prepared statement must name the columns it returns, never
+   * plan_cache_mode). For the statements of a getConversations page, whose planning cost as
+   * much as their execution; not for a message's path, where a generic plan made while the
+   * tables were small once scanned them (docs/ARCHITECTURE.md, "Group commit of inbound
+   * events"). A prepared statement must name the columns it returns, never
    * `*` of a table: a migration that adds a column while a process runs would change the shape
    * of its result, and PostgreSQL refuses a cached plan whose result changes shape ("cached
    * plan must not change result type"). A statement over a JSON row set may say `*` of it: its

@@ -316,8 +316,8 @@ async function pagesPg(db: Tx, conversationPks: number[], limit: number, { pks, 
   for (const list of out.values()) list.sort((a, b) => a.seq - b.seq);
 }
 
-/** A PostgreSQL page row: a message's shown columns and its attachments (id, name, mime type, size, storage key, remote url), null for none. */
-interface PgPageRow {
+/** The columns of a message that a page shows, as both dialects' page rows hold them. */
+interface PageMessageRow {
   seq: number;
   conversation_pk: number;
   id: string;
@@ -325,6 +325,10 @@ interface PgPageRow {
   text: string;
   status: MessageStatus;
   created_at: number | string;
+}
+
+/** A PostgreSQL page row: a message and its attachments (id, name, mime type, size, storage key, remote url), null for none. */
+interface PgPageRow extends PageMessageRow {
   attachments: Array<[string, string, string, number | null, string | null, string | null]> | null;
 }
 
@@ -336,7 +340,7 @@ interface PgPageRow {
  * building JSON would.
  */
 async function pagesSqlite(db: Tx, conversationPks: number[], limit: number, { pks, bound, bounds }: PageSpec, out: Map<number, PageMessage[]>): Promise<void> {
-  const rows = await readRows<PageRow>(
+  const rows = await readRows<SqlitePageRow>(
     db,
     `select m.seq, m.conversation_pk, m.id, m.sender_id, m.text, m.status, m.created_at,
        a.id as a_id, a.name as a_name, a.mime_type as a_mime_type, a.size as a_size, a.storage_key as a_storage_key, a.remote_url as a_remote_url
@@ -375,15 +379,8 @@ async function pagesSqlite(db: Tx, conversationPks: number[], limit: number, { p
   }
 }
 
-/** A sqlite page row: the message's shown columns and one attachment, all null for a message without one. */
-interface PageRow {
-  seq: number;
-  conversation_pk: number;
-  id: string;
-  sender_id: string;
-  text: string;
-  status: MessageStatus;
-  created_at: number | string;
+/** A sqlite page row: a message and one attachment, all null for a message without one. */
+interface SqlitePageRow extends PageMessageRow {
   a_id: string | null;
   a_name: string | null;
   a_mime_type: string | null;
