@@ -54,6 +54,17 @@ export interface WorkCounts {
   delivered: number;
   /** Jobs pending or running now (the queue is drained at 0). */
   open: number;
+  /** sqlite's own time so far (on sqlite only). */
+  sqlite?: SqliteTime;
+}
+
+/** Time spent inside the sqlite driver's statement calls (scripts/bench/sqlite-time.ts), in ms. */
+export interface SqliteTime {
+  totalMs: number;
+  /** The outbox's claim statements, each with its own commit. */
+  claimsMs: number;
+  /** COMMITs of transactions (the webhooks' batches, the outbox's bookkeeping in a transaction). */
+  commitsMs: number;
 }
 
 export interface Requests {

@@ -116,12 +116,19 @@ export function evaluate(results: Partial<Record<Dialect, DialectResults>>, uplo
     });
     return parts.some(Boolean) ? parts.filter(Boolean).join(', ') : undefined;
   });
-  row("(a) PostgreSQL's own CPU per message, ingest + delivery: Airy / Alvaria", 'for reference (its processes on this machine, beside the server CPU above)', (d, r) => {
-    if (d !== 'postgres') return undefined;
-    const w = hooks(r);
-    const parts = (['airy', 'alvaria'] as const).map((name) => w?.[name]?.perMessage?.dbCpuMs);
-    return parts.some((p) => p !== undefined) ? parts.map((p) => (p === undefined ? '—' : `${p} ms`)).join(' / ') : undefined;
-  });
+  row(
+    "(a) the database's own time per message, ingest + delivery: Airy / Alvaria",
+    "for reference (sqlite: time in its statement calls, part of the server CPU above; PostgreSQL: its processes' CPU, beside it)",
+    (d, r) => {
+      const w = hooks(r);
+      const parts = (['airy', 'alvaria'] as const).map((name) => {
+        const m = w?.[name]?.perMessage;
+        if (d === 'postgres') return m?.dbCpuMs === undefined ? undefined : `${m.dbCpuMs} ms`;
+        return m?.sqliteMs && `${m.sqliteMs.total} ms (claims ${m.sqliteMs.claims}, commits ${m.sqliteMs.commits})`;
+      });
+      return parts.some((p) => p !== undefined) ? parts.map((p) => p ?? '—').join(' / ') : undefined;
+    },
+  );
   row('(a) server writes per message: kB / write calls (files and sockets)', 'for reference (sqlite: its WAL and database file; PostgreSQL writes in its own processes)', (_d, r) => {
     const w = hooks(r);
     const parts = (['airy', 'alvaria'] as const).map((name) => {

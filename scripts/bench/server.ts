@@ -25,6 +25,7 @@ import { builtInPlatforms } from '../../app/platforms/registry.ts';
 import { benchChannel, uploadFixtures, webhookFixtures } from './fixtures.ts';
 import type { Counts, ReadyMessage, RequestMessage, RequestName, Requests, ResponseMessage, RssReport } from './protocol.ts';
 import { seedStore } from './seed.ts';
+import { timeSqlite } from './sqlite-time.ts';
 import { watchStatements, type RanStatement } from '../lib/statements.ts';
 
 if (!process.send) throw new Error('scripts/bench/server.ts is started by `npm run bench` (it needs an IPC channel)');
@@ -61,6 +62,12 @@ const config = loadConfig({
   PIPEDRIVE_BURST_LIMIT: '10000',
 });
 
+/**
+ * Who is running: a request of the bridge's HTTP server, an IPC request of the bench (seeding
+ * and counting: not charged to the app), or neither (the worker).
+ */
+const context = new AsyncLocalStorage<'request' | 'ipc'>();
+const sqliteTime = config.database.client === 'sqlite' ? timeSqlite(() => context.getStore() === 'ipc') : undefined;
 const bridge = await startBridge(config, {
   logger: createLogger('silent'),
   platforms: {
@@ -78,10 +85,8 @@ const bridge = await startBridge(config, {
 
 /**
  * Statements per message: every statement knex runs (watchStatements: BEGIN and COMMIT included,
- * and on sqlite the read pool's). Who ran it comes from the async context: a request of the
- * bridge's HTTP server, an IPC request of the bench (not counted), or neither (the worker).
+ * and on sqlite the read pool's), split by who ran it (`context`).
  */
-const context = new AsyncLocalStorage<'request' | 'ipc'>();
 let requestStatements = 0;
 let workerStatements = 0;
 let traceLeft = Number(process.env.BENCH_SQL_TRACE ?? 0);
@@ -187,7 +192,7 @@ const handlers: { [K in RequestName]: (args: Requests[K]['args']) => Promise<Req
   },
   async work() {
     const [row] = await bridge.db('jobs').whereIn('status', ['pending', 'running']).count({ n: '*' });
-    return { requestStatements, workerStatements, delivered, open: Number(row?.n ?? 0) };
+    return { requestStatements, workerStatements, delivered, open: Number(row?.n ?? 0), ...(sqliteTime ? { sqlite: sqliteTime() } : {}) };
   },
   async cpu() {
     const u = process.cpuUsage();

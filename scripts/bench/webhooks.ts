@@ -48,6 +48,8 @@ export interface MessageCost {
   written?: { kb: number; calls: number };
   /** PostgreSQL's own CPU per message over the same span (its processes on this machine; undefined on sqlite or when not visible). */
   dbCpuMs?: number;
+  /** On sqlite, the time per message the server spent inside the driver's statement calls (part of `cpuMs`): in total, in the outbox's claims, in COMMITs. */
+  sqliteMs?: { total: number; claims: number; commits: number };
   /** How long the queue took to drain after the run's last request. */
   drainMs: number;
   /** False when the queue did not drain within the wait: the figures then cover what was delivered. */
@@ -117,6 +119,15 @@ export async function runWebhooks(opts: BenchOptions, dialect: Dialect, log: (s:
           ...(opts.worker ? { statementsPerJob: round((work1.workerStatements - work0.workerStatements) / m, 2) } : {}),
           ...(cpu0.written && cpu1.written ? { written: { kb: round((cpu1.written.bytes - cpu0.written.bytes) / 1024 / m, 1), calls: round((cpu1.written.calls - cpu0.written.calls) / m, 1) } } : {}),
           ...(db0 !== undefined && db1 !== undefined ? { dbCpuMs: round((db1 - db0) / m, 3) } : {}),
+          ...(work0.sqlite && work1.sqlite
+            ? {
+                sqliteMs: {
+                  total: round((work1.sqlite.totalMs - work0.sqlite.totalMs) / m, 3),
+                  claims: round((work1.sqlite.claimsMs - work0.sqlite.claimsMs) / m, 3),
+                  commits: round((work1.sqlite.commitsMs - work0.sqlite.commitsMs) / m, 3),
+                },
+              }
+            : {}),
           drainMs,
           drained,
         };
@@ -125,7 +136,8 @@ export async function runWebhooks(opts: BenchOptions, dialect: Dialect, log: (s:
             `server CPU ${perMessage.cpuMs} ms/message (ingest${opts.worker ? ' + delivery' : ' only'}), ` +
             `${perMessage.statementsPerWebhook} SQL statements per webhook${perMessage.statementsPerJob !== undefined ? `, ${perMessage.statementsPerJob} per delivery job` : ''}` +
             `${perMessage.written ? `, ${perMessage.written.kb} kB in ${perMessage.written.calls} write calls` : ''}` +
-            `${perMessage.dbCpuMs !== undefined ? `; PostgreSQL's own CPU ${perMessage.dbCpuMs} ms/message` : ''}`,
+            `${perMessage.dbCpuMs !== undefined ? `; PostgreSQL's own CPU ${perMessage.dbCpuMs} ms/message` : ''}` +
+            `${perMessage.sqliteMs ? `; in sqlite's calls ${perMessage.sqliteMs.total} ms/message (claims ${perMessage.sqliteMs.claims}, commits ${perMessage.sqliteMs.commits})` : ''}`,
         );
       }
       const p = await paced(target, { rate: opts.rate, seconds: opts.seconds });
