@@ -30,7 +30,7 @@ export interface Row {
   target: string;
 }
 
-/** The performance targets. Ratios to "today" are against the figures measured on main before the work (README, Benchmarks). */
+/** The performance targets. Ratios to "today" are against the figures measured on main before the work (docs/PERFORMANCE.md, "Full runs"). */
 const TARGETS = {
   webhookShare: { sqlite: 0.25, postgres: 0.15 } as Record<Dialect, number>,
   cpuPerMessageMs: 0.35,
