@@ -242,7 +242,9 @@ export async function claimJobs(db: Tx, workerId: string, limit: number, now: nu
   return rows.map(toJob).sort((a, b) => a.id - b.id);
 }
 
-const CLAIM = (pick: string) => `update jobs set status = 'running', locked_by = ?, locked_until = ?, attempts = attempts + 1, updated_at = ? where id in (${pick}) returning *`;
+/** How every claim statement begins (the bench tells claims apart by it). */
+export const CLAIM_HEAD = "update jobs set status = 'running'";
+const CLAIM = (pick: string) => `${CLAIM_HEAD}, locked_by = ?, locked_until = ?, attempts = attempts + 1, updated_at = ? where id in (${pick}) returning *`;
 const CLAIM_PG = (held: boolean) => CLAIM(`select j.id from jobs j where j.id = any(array(${FAIR_PICK(true, held)})) and ${RUNNABLE} for update skip locked`);
 const CLAIM_SQL = {
   pg: { all: CLAIM_PG(false), held: CLAIM_PG(true) },

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { CLAIM_HEAD } from '../../app/store/jobs.ts';
 import type { SqliteTime } from './protocol.ts';
 
 type Run = (this: { source: string }, ...args: unknown[]) => unknown;
@@ -36,12 +37,9 @@ export function timeSqlite(skip: () => boolean): () => SqliteTime {
         const ms = Number(process.hrtime.bigint() - start) / 1e6;
         spent.totalMs += ms;
         if (this.source.startsWith('COMMIT')) spent.commitsMs += ms;
-        else if (this.source.startsWith(CLAIM_PREFIX)) spent.claimsMs += ms;
+        else if (this.source.startsWith(CLAIM_HEAD)) spent.claimsMs += ms;
       }
     };
   }
   return () => ({ ...spent });
 }
-
-/** How the outbox's claim statement begins (claimJobs in app/store/jobs.ts). */
-const CLAIM_PREFIX = "update jobs set status = 'running'";
